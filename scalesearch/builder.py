@@ -1,0 +1,76 @@
+"""Build an ``nn.Module`` from a stage table — the only place a table becomes layers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from scalesearch.arch import StageTable
+from scalesearch.blocks import BLOCKS, BuildContext, ConvBNAct
+from scalesearch.errors import ScalesearchError
+
+
+class TableNet(nn.Module):
+    """stem → stages (blocks) → [1×1 head conv] → global pool → dropout → FC."""
+
+    def __init__(self, table: StageTable):
+        super().__init__()
+        unknown = sorted({s.block for s in table.stages} - BLOCKS.keys())
+        if unknown:
+            raise ScalesearchError(f"unknown block type(s) {unknown}; known: {sorted(BLOCKS)}")
+        self.table = table
+        ctx = BuildContext(table.act, table.bn_eps, table.bn_momentum)
+        stem = [ConvBNAct(3, table.stem.channels, table.stem.kernel, table.stem.stride, ctx)]
+        if table.stem.pool:
+            stem.append(nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(*stem)
+
+        cin, index, stages = table.stem.channels, 0, []
+        for stage in table.stages:
+            blocks = []
+            for i in range(stage.repeats):
+                rate = table.drop_path * index / table.num_blocks
+                block_ctx = BuildContext(table.act, table.bn_eps, table.bn_momentum, rate)
+                blocks.append(BLOCKS[stage.block](cin, stage, stage.stride if i == 0 else 1,
+                                                  block_ctx))
+                cin, index = stage.channels, index + 1
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+
+        if table.head.channels:
+            self.head = ConvBNAct(cin, table.head.channels, 1, 1, ctx)
+            cin = table.head.channels
+        else:
+            self.head = nn.Identity()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(table.dropout)
+        self.classifier = nn.Linear(cin, table.num_classes)
+        self.num_features = cin
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.stages(self.stem(x)))
+        return self.classifier(self.dropout(torch.flatten(self.pool(x), 1)))
+
+
+def _init_weights(model: nn.Module) -> None:
+    """Reference initialisation: He (fan-out) for convs, uniform 1/√fan_out for the FC.
+    Skipped on the meta device, where there are no values (and init is slow)."""
+    if next(model.parameters()).is_meta:
+        return
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            bound = 1.0 / m.out_features**0.5
+            nn.init.uniform_(m.weight, -bound, bound)
+            nn.init.zeros_(m.bias)
+
+
+def build(table: StageTable) -> TableNet:
+    return TableNet(table)
