@@ -1,0 +1,58 @@
+"""Argument helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from scalesearch.errors import ScalesearchError
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def add_format(parser: argparse.ArgumentParser, choices=("table", "json")) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0],
+                        help=f"output format (default: {choices[0]})")
+
+
+def read_coefficients(path: str) -> tuple[float, float, float]:
+    """α, β, γ from a JSON file with top-level keys alpha, beta, gamma (e.g. search's best.json)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
+    except FileNotFoundError:
+        raise ScalesearchError(f"coefficients file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None
+    except (KeyError, TypeError, ValueError):
+        raise ScalesearchError(f"coefficients file {path} needs numeric keys alpha, beta, "
+                               "gamma") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ScalesearchError(f"coefficients in {path} must be finite")
+    return values
+
+
+def print_json(obj: object) -> None:
+    json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,53 @@
+"""``scalesearch`` command line: one subcommand per module, user errors → one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+# Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
+COMMANDS = ("scalesearch.cli.scale",)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a single-line error message (no usage dump) and exit code 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="scalesearch", description=__doc__.split("\n")[0] + ". Compound model "
+                    "scaling (EfficientNet, Tan & Le 2019) for any convolutional network.")
+    parser.add_argument("--version", action="version", version="scalesearch 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
+                                metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(f"scalesearch: warning: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scalesearch.errors import ScalesearchError
+
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args) or 0
+    except ScalesearchError as err:
+        sys.stderr.write(f"scalesearch {args.command}: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("scalesearch: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

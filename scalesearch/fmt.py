@@ -1,0 +1,32 @@
+"""Plain-text formatting for the CLI (kept free of pandas so `scale` starts fast)."""
+
+from __future__ import annotations
+
+
+def human(n: float, unit: str = "") -> str:
+    """5288548 → '5.29M'; 385814752 with unit 'FLOPs' → '0.386B' (the paper's FLOPs style)."""
+    if unit == "FLOPs":
+        return f"{n / 1e9:.3f}B" if n >= 1e8 else f"{n / 1e6:.1f}M"
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{suffix}"
+    return f"{n:g}"
+
+
+def render_table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """Left-aligned text table of ``rows`` (missing values blank)."""
+    columns = columns or list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+              for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

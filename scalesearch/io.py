@@ -1,0 +1,41 @@
+"""Atomic file output: write to a temporary file beside the target, then rename, so an
+interrupted run never leaves a half-written result."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "w"):
+    """Yield a file handle for a temp file; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w") -> Path:
+    with atomic_open(path, mode) as f:
+        write(f)
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: object) -> Path:
+    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2) + "\n"))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text))

@@ -1,0 +1,101 @@
+"""Find a baseline by name: entry points, ``package.module:attr`` or ``path/to/file.py:attr``.
+
+Built-in baselines are registered in the ``scalesearch.baselines`` entry-point group, the same
+mechanism a third-party package uses. Names match ignoring case, ``-`` and ``_``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from scalesearch.arch import StageTable
+from scalesearch.errors import ScalesearchError
+from scalesearch.scalable import Scalable, TableBaseline
+
+GROUP = "scalesearch.baselines"
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    name: str
+    source: str  # "entry point (dist)" or the import spec
+
+    def to_dict(self) -> dict:
+        return dict(name=self.name, source=self.source)
+
+
+def normalize(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _entry_points() -> dict[str, object]:
+    return {normalize(ep.name): ep for ep in entry_points(group=GROUP)}
+
+
+def as_scalable(obj: object, spec: str) -> Scalable:
+    """Accept a Scalable, a StageTable, a Scalable subclass or a zero-argument factory."""
+    if isinstance(obj, type) and issubclass(obj, Scalable):
+        obj = obj()
+    elif callable(obj) and not isinstance(obj, Scalable | StageTable):
+        obj = obj()
+    if isinstance(obj, StageTable):
+        obj = TableBaseline(obj)
+    if not isinstance(obj, Scalable):
+        raise ScalesearchError(f"{spec!r} is a {type(obj).__name__}, not a Scalable or StageTable")
+    return obj
+
+
+def _load_file(path: Path, attr: str, spec: str) -> object:
+    if not path.is_file():
+        raise ScalesearchError(f"plug-in file not found: {path}")
+    module_name = f"scalesearch_plugin_{abs(hash(path.resolve()))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    module_spec.loader.exec_module(module)
+    return getattr(module, attr)
+
+
+def resolve(spec: str | Scalable | StageTable) -> Scalable:
+    """Turn a name, import spec or object into a :class:`Scalable`."""
+    if isinstance(spec, Scalable | StageTable):
+        return as_scalable(spec, repr(spec))
+    if not spec or not spec.strip():
+        raise ScalesearchError("no baseline given")
+    eps = _entry_points()
+    if normalize(spec) in eps:
+        return as_scalable(_load(lambda: eps[normalize(spec)].load(), spec), spec)
+    if ":" not in spec:
+        known = ", ".join(sorted(ep.name for ep in eps.values())) or "none installed"
+        raise ScalesearchError(f"unknown baseline {spec!r}; available: {known}; "
+                               "or give package.module:attr or path/to/file.py:attr")
+    target, attr = spec.rsplit(":", 1)
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        obj = _load(lambda: _load_file(Path(target), attr, spec), spec)
+    else:
+        obj = _load(lambda: getattr(importlib.import_module(target), attr), spec)
+    return as_scalable(obj, spec)
+
+
+def _load(loader, spec: str) -> object:
+    try:
+        return loader()
+    except ScalesearchError:
+        raise
+    except AttributeError as err:
+        raise ScalesearchError(f"cannot load baseline {spec!r}: {err}") from err
+    except Exception as err:  # a plug-in's own import error, syntax error, …
+        raise ScalesearchError(f"cannot load baseline {spec!r}: "
+                               f"{type(err).__name__}: {err}") from err
+
+
+def available() -> list[BaselineInfo]:
+    """Every baseline registered in the entry-point group."""
+    infos = [BaselineInfo(ep.name, f"{ep.value} ({ep.dist.name if ep.dist else '?'})")
+             for ep in entry_points(group=GROUP)]
+    return sorted(infos, key=lambda i: i.name)
