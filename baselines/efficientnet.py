@@ -37,5 +37,5 @@ PRESETS = {
     "b8": Preset(depth=3.6, width=2.2, image_size=672, dropout=0.5),
 }
 
-EFFICIENTNET_B0 = TableBaseline(B0, presets=PRESETS,
-                                description="EfficientNet-B0 (Tan & Le 2019, Table 1), presets b0–b8")
+EFFICIENTNET_B0 = TableBaseline(
+    B0, presets=PRESETS, description="EfficientNet-B0 (Tan & Le 2019, Table 1), presets b0–b8")

@@ -106,7 +106,7 @@ class StageTable:
         )
 
     def stage_rows(self) -> list[dict]:
-        """Table-1-style rows: operator, channels, layers, kernel, stride (stem and head included)."""
+        """Table-1-style rows (stem and head included)."""
         rows = [dict(stage="stem", block="conv", repeats=1, channels=self.stem.channels,
                      kernel=self.stem.kernel, stride=self.stem.stride)]
         for i, s in enumerate(self.stages, start=1):

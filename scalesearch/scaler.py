@@ -43,7 +43,8 @@ def formula_flops_ratio(phi: float, alpha: float, beta: float, gamma: float) -> 
     return (alpha * beta**2 * gamma**2) ** phi
 
 
-def check_coefficients(alpha: float, beta: float, gamma: float, *, force: bool = False) -> list[str]:
+def check_coefficients(alpha: float, beta: float, gamma: float, *,
+                       force: bool = False) -> list[str]:
     """Validate α, β, γ against the constraint of Eq. 3; return warnings, raise if refused."""
     product = alpha * beta**2 * gamma**2
     problems = []
