@@ -1,0 +1,57 @@
+"""Proxy evaluation: train one scaled network briefly and return a flat record.
+
+Shared by the φ=1 grid search (§3.3, step 1) and the strategy comparison (Table 3, Fig. 8).
+Training happens at a reduced base image size (``proxy_size``) so that it fits a CPU: a
+candidate with resolution multiplier r is trained at round(proxy_size · r).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from scalesearch.api import measure
+from scalesearch.scalable import Scalable
+from scalesearch.scaler import Multipliers, round_image_size
+from scalesearch.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class ProxySetup:
+    """What every candidate of one experiment is trained on, and how."""
+
+    data: str = "synthetic"  # "synthetic" or an ImageFolder root
+    proxy_size: int | None = None  # base image size for training (None: the baseline's own)
+    num_train: int | None = None
+    num_val: int | None = None
+    data_seed: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None) -> int:
+    """round(proxy_size · r) with the baseline's resolution rounding."""
+    return round_image_size(proxy_size or baseline.image_size, mult.resolution,
+                            baseline.resolution_divisor)
+
+
+def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
+    """Build ``baseline`` at (d, w), train it at its proxy image size, return one flat record:
+    depth, width, resolution, image_size, params, flops, seed, top1, loss, seconds, … status."""
+    from scalesearch.data import load_data
+    from scalesearch.train import train_proxy
+
+    image_size = proxy_image_size(baseline, mult, setup.proxy_size)
+    train, val = load_data(setup.data, image_size, num_train=setup.num_train,
+                           num_val=setup.num_val, seed=setup.data_seed)
+    num_classes = len(train.classes)
+    counts = measure(baseline, mult.depth, mult.width, image_size, num_classes)
+    torch.manual_seed(seed)  # the initial weights are part of the seeded trial
+    model = baseline.build(mult.depth, mult.width, num_classes=num_classes)
+    result = train_proxy(model, train, val, setup.train, seed=seed)
+    return dict(depth=mult.depth, width=mult.width, resolution=mult.resolution,
+                image_size=image_size, params=counts.params, flops=counts.flops, seed=seed,
+                **result.to_dict())
