@@ -11,7 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from scalesearch.arch import StageTable
-from scalesearch.counter import Counts, count
+from scalesearch.counter import Counts, NetworkCounter
 from scalesearch.errors import ScalesearchError
 from scalesearch.matching import solve_int
 from scalesearch.registry import resolve
@@ -24,15 +24,25 @@ from scalesearch.scaler import (
     compound,
 )
 
-MATCH_TOLERANCE = 0.03  # --match-flops lands the measured ratio within 3% of the formula's
+# --match-flops picks the image size (any integer) whose measured ratio is closest to the
+# formula's; within 3% whenever one exists. FLOPs jump where the image size crosses a multiple
+# of the total stride (every feature map grows by one row), so some targets are unreachable.
+MATCH_TOLERANCE = 0.03
 MIN_IMAGE_SIZE = 16
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=8)
+def _counter(baseline: Scalable, depth: float, width: float,
+             num_classes: int | None) -> NetworkCounter:
+    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes))
+
+
+@lru_cache(maxsize=4096)
 def measure(baseline: Scalable, depth: float, width: float, image_size: int,
             num_classes: int | None = None) -> Counts:
-    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised)."""
-    return count(lambda: baseline.build(depth, width, num_classes=num_classes), image_size)
+    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
+    build serves every image size)."""
+    return _counter(baseline, depth, width, num_classes)(image_size)
 
 
 @dataclass
@@ -149,7 +159,7 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
         image_size, _ = solve_int(lambda s: measure(net, mult.depth, mult.width, s,
                                                     num_classes).flops,
                                   target, MIN_IMAGE_SIZE, max(4 * image_size, 64),
-                                  net.resolution_divisor)
+                                  step=1)
     counts = measure(net, mult.depth, mult.width, image_size, num_classes)
     result = ScaledNetwork(
         net, baseline if isinstance(baseline, str) else net.name, mult, image_size, counts, base,
@@ -157,8 +167,10 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
         coefficients=(alpha, beta, gamma) if phi is not None else None, preset=preset,
         dropout=net.presets[preset.lower()].dropout if preset else None, warnings=notes)
     if match_flops and abs(result.flops_ratio / result.formula_ratio - 1) > MATCH_TOLERANCE:
-        note = (f"match-flops: the closest image size, {image_size} px, gives ratio "
-                f"{result.flops_ratio:.3f} vs formula {result.formula_ratio:.3f}")
+        note = (f"match-flops: no image size lands within {MATCH_TOLERANCE:.0%}; the closest, "
+                f"{image_size} px, gives ratio {result.flops_ratio:.3f} vs formula "
+                f"{result.formula_ratio:.3f} (feature maps jump in size at multiples of the "
+                "network's total stride)")
         result.warnings.append(note)
         warnings.warn(note, stacklevel=2)
     return result

@@ -134,19 +134,35 @@ def count_fvcore(model: nn.Module, image_size: int, in_chans: int = 3) -> Counts
                   int(total_acts), uncounted, "fvcore")
 
 
+class NetworkCounter:
+    """Counts the network ``factory()`` builds at any image size; builds it once."""
+
+    def __init__(self, factory: Callable[[], nn.Module], in_chans: int = 3):
+        self.factory = factory
+        self.in_chans = in_chans
+        self._model: nn.Module | None = None
+        self._fallback: str | None = None  # why the fast path cannot be used
+
+    def __call__(self, image_size: int) -> Counts:
+        if self._fallback is None:
+            try:
+                if self._model is None:
+                    with torch.device("meta"):
+                        self._model = self.factory().to_empty(device="cpu")
+                counts, unhandled = count_shapes(self._model, image_size, self.in_chans)
+                if not unhandled:
+                    return counts
+                self._fallback = f"ops outside conv/linear: {sorted(unhandled)}"
+            except (NotImplementedError, RuntimeError, TypeError) as err:
+                self._fallback = f"shape-only run failed: {str(err).splitlines()[0][:120]}"
+            self._model = None
+        counts = count_fvcore(self.factory(), image_size, self.in_chans)
+        note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
+        warnings.warn(f"counted with fvcore on a real forward pass ({self._fallback}){note}",
+                      stacklevel=2)
+        return counts
+
+
 def count(factory: Callable[[], nn.Module], image_size: int, in_chans: int = 3) -> Counts:
     """Count the network ``factory()`` builds, for one ``image_size``² image."""
-    reason = ""
-    try:
-        with torch.device("meta"):
-            model = factory()
-        counts, unhandled = count_shapes(model, image_size, in_chans)
-        if not unhandled:
-            return counts
-        reason = f"ops outside conv/linear: {sorted(unhandled)}"
-    except (NotImplementedError, RuntimeError, TypeError) as err:
-        reason = f"shape-only run failed: {str(err).splitlines()[0][:120]}"
-    counts = count_fvcore(factory(), image_size, in_chans)
-    note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
-    warnings.warn(f"counted with fvcore on a real forward pass ({reason}){note}", stacklevel=2)
-    return counts
+    return NetworkCounter(factory, in_chans)(image_size)

@@ -1,0 +1,89 @@
+"""scalesearch.scale(): φ (also fractional/negative), presets, explicit multipliers, matching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import scalesearch
+from scalesearch.errors import ScalesearchError
+
+
+def test_phi_result_object():
+    net = scalesearch.scale("resnet50", phi=1, num_classes=10)
+    assert isinstance(net.model, torch.nn.Module)
+    assert net.image_size == 256  # round(224 · 1.15 / 4) · 4
+    d = net.to_dict()
+    for key in ("baseline", "phi", "alpha", "beta", "gamma", "depth", "width", "resolution",
+                "image_size", "params", "flops", "flops_ratio", "activations", "stages"):
+        assert key in d
+    assert d["flops_ratio"] == pytest.approx(net.counts.flops / net.base_counts.flops)
+    assert net.model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
+    assert sum(p.numel() for p in net.model.parameters()) == d["params"]
+
+
+def test_fractional_and_negative_phi():
+    small = scalesearch.scale("efficientnet-b0", phi=-1.5)
+    half = scalesearch.scale("efficientnet-b0", phi=0.5)
+    assert small.flops_ratio < 1 < half.flops_ratio < 2
+    assert small.image_size < 224 < half.image_size
+
+
+def test_flops_grow_about_two_to_the_phi():
+    for phi in (1, 2, 3):
+        ratio = scalesearch.scale("efficientnet-b0", phi=phi).flops_ratio
+        assert ratio == pytest.approx(2**phi, rel=0.25)
+
+
+@pytest.mark.parametrize("name,phi", [("resnet50", 1.0), ("resnet50", 3.0),
+                                      ("efficientnet-b0", 1.5), ("mobilenet-v1", 2.0)])
+def test_match_flops_lands_within_3_percent(name, phi):
+    net = scalesearch.scale(name, phi=phi, match_flops=True)
+    assert net.flops_ratio == pytest.approx(net.formula_ratio, rel=0.03)
+    assert not net.warnings
+
+
+@pytest.mark.parametrize("name,phi", [("efficientnet-b0", 1.0), ("mobilenet-v2", 2.0)])
+def test_match_flops_picks_the_closest_size_and_warns_when_3_percent_is_unreachable(name, phi):
+    """B0 at φ=1: 224 px gives 1.71×, 225 px already 2.01× (every map grows by a row): the
+    formula's 1.92× lies inside the jump. The match must still be the best possible size."""
+    base = scalesearch.resolve(name)
+    net = scalesearch.scale(name, phi=phi, match_flops=True)
+    target = net.formula_ratio * net.base_counts.flops
+    # FLOPs are monotone in the image size, so ±40 px around the pick settles optimality
+    best = min(range(net.image_size - 40, net.image_size + 41), key=lambda s: abs(
+        scalesearch.measure(base, net.mult.depth, net.mult.width, s).flops - target))
+    assert net.image_size == best
+    assert abs(net.flops_ratio / net.formula_ratio - 1) > 0.03
+    assert any("no image size lands within 3%" in w for w in net.warnings)
+
+
+def test_conflicting_modes_and_bad_values():
+    with pytest.raises(ScalesearchError, match="choose one"):
+        scalesearch.scale("resnet50", phi=1, depth=2)
+    with pytest.raises(ScalesearchError, match="no preset"):
+        scalesearch.scale("resnet50", preset="b3")
+    with pytest.raises(ScalesearchError, match="positive"):
+        scalesearch.scale("resnet50", width=-1)
+    with pytest.raises(ScalesearchError, match="outside"):
+        scalesearch.scale("resnet50", phi=11)
+    with pytest.raises(ScalesearchError, match="below"):
+        scalesearch.scale("resnet50", resolution=0.01)
+
+
+def test_forced_coefficients_warn():
+    with pytest.warns(UserWarning, match="α·β²·γ²"):
+        net = scalesearch.scale("mobilenet-v1", phi=1, alpha=1.5, beta=1.3, gamma=1.3, force=True)
+    assert net.warnings
+
+
+def test_save_and_load_round_trip(tmp_path):
+    net = scalesearch.scale("mobilenet-v2", phi=0.5, num_classes=7)
+    model_path, json_path = net.save(tmp_path / "m.pt")
+    assert json_path.name == "m.json" and json_path.exists()
+    model, cfg = scalesearch.load_checkpoint(model_path)
+    x = torch.randn(2, 3, 64, 64)
+    net.model.eval()
+    model.eval()
+    assert torch.equal(model(x), net.model(x))
+    assert cfg["image_size"] == net.image_size
