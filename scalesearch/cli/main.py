@@ -20,8 +20,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="scalesearch", description=__doc__.split("\n")[0] + ". Compound model "
-                    "scaling (EfficientNet, Tan & Le 2019) for any convolutional network.")
+    parser = Parser(prog="scalesearch", description="Compound model scaling (EfficientNet, Tan "
+                    "& Le 2019, Eq. 3: d=α^φ, w=β^φ, r=γ^φ, α·β²·γ²≈2) for any convolutional "
+                    "network. Run `scalesearch COMMAND --help` for each command.")
     parser.add_argument("--version", action="version", version="scalesearch 0.1.0")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                 metavar="COMMAND")

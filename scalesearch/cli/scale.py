@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     co.add_argument("--force", action="store_true", help="scale even if α·β²·γ² is far from 2 "
                     "or a coefficient is below 1")
     p.add_argument("--num-classes", type=positive_int, help="classifier size (default: baseline's)")
-    p.add_argument("--match-flops", action="store_true", help="adjust the image size so the "
-                   "measured FLOPs ratio lands within 3%% of the formula's d·w²·r²")
+    p.add_argument("--match-flops", action="store_true", help="pick the image size whose "
+                   "measured FLOPs ratio is closest to the formula's d·w²·r² (within 3%% when "
+                   "any size can reach it; otherwise warns)")
     p.add_argument("--save", metavar="MODEL.pt", help="write the model (state dict + config to "
                    "rebuild it) and MODEL.json beside it")
     add_format(p)
