@@ -26,6 +26,8 @@ class ProxySetup:
     num_train: int | None = None
     num_val: int | None = None
     data_seed: int = 0
+    dropout: float | None = 0.0  # None keeps the baseline's own rates
+    drop_path: float | None = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
@@ -50,7 +52,8 @@ def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: in
     num_classes = len(train.classes)
     counts = measure(baseline, mult.depth, mult.width, image_size, num_classes)
     torch.manual_seed(seed)  # the initial weights are part of the seeded trial
-    model = baseline.build(mult.depth, mult.width, num_classes=num_classes)
+    model = baseline.build(mult.depth, mult.width, num_classes=num_classes,
+                           dropout=setup.dropout, drop_path=setup.drop_path)
     result = train_proxy(model, train, val, setup.train, seed=seed)
     return dict(depth=mult.depth, width=mult.width, resolution=mult.resolution,
                 image_size=image_size, params=counts.params, flops=counts.flops, seed=seed,

@@ -35,8 +35,10 @@ class Scalable(ABC):
 
     @abstractmethod
     def build(self, depth: float = 1.0, width: float = 1.0, *, num_classes: int | None = None,
-              dropout: float | None = None) -> nn.Module:
-        """Return the network with its depth multiplied by ``depth`` and widths by ``width``."""
+              dropout: float | None = None, drop_path: float | None = None) -> nn.Module:
+        """Return the network with its depth multiplied by ``depth`` and widths by ``width``.
+        ``dropout``/``drop_path`` override the regularization rates when given (proxy
+        training turns them off: a few hundred steps from scratch only suffer from them)."""
 
     def scaled_image_size(self, resolution: float) -> int:
         """Image size for resolution multiplier r (rounded to ``resolution_divisor``)."""
@@ -62,21 +64,19 @@ class TableBaseline(Scalable):
         self.description = description
 
     def scaled(self, depth: float = 1.0, width: float = 1.0, *, num_classes: int | None = None,
-               dropout: float | None = None) -> StageTable:
+               dropout: float | None = None, drop_path: float | None = None) -> StageTable:
         """The scaled stage table (pure: the baseline's table is not touched)."""
         table = scale_table(self.table, Multipliers(depth, width, 1.0))
-        changes = {}
-        if num_classes is not None:
-            changes["num_classes"] = num_classes
-        if dropout is not None:
-            changes["dropout"] = dropout
+        changes = dict(num_classes=num_classes, dropout=dropout, drop_path=drop_path)
+        changes = {k: v for k, v in changes.items() if v is not None}
         return replace(table, **changes) if changes else table
 
     def build(self, depth: float = 1.0, width: float = 1.0, *, num_classes: int | None = None,
-              dropout: float | None = None) -> nn.Module:
+              dropout: float | None = None, drop_path: float | None = None) -> nn.Module:
         from scalesearch.builder import build
 
-        return build(self.scaled(depth, width, num_classes=num_classes, dropout=dropout))
+        return build(self.scaled(depth, width, num_classes=num_classes, dropout=dropout,
+                                 drop_path=drop_path))
 
     def stages(self, depth: float = 1.0, width: float = 1.0) -> list[dict]:
         return self.scaled(depth, width).stage_rows()

@@ -26,7 +26,7 @@ PLUGIN = textwrap.dedent('''
         name = "custom"
         image_size = 32
 
-        def build(self, depth=1.0, width=1.0, *, num_classes=None, dropout=None):
+        def build(self, depth=1.0, width=1.0, *, num_classes=None, dropout=None, drop_path=None):
             return CustomNet(round(16 * width), max(1, round(2 * depth)), num_classes or 10)
 
     class CustomNet(nn.Module):

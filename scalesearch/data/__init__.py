@@ -1,0 +1,87 @@
+"""Image data for proxy training: the embedded synthetic scenes or an ImageFolder tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from scalesearch.data import imagefolder, synthetic
+from scalesearch.errors import ScalesearchError
+
+SYNTHETIC = "synthetic"
+DEFAULT_SYNTHETIC_SIZES = (1000, 400)  # train, val images: minutes on 2 cores
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    images: torch.Tensor  # uint8 [N, 3, H, W]; H = W ≥ image_size (margin for random crops)
+    labels: torch.Tensor  # int64 [N]
+    classes: tuple[str, ...]
+    image_size: int  # what the network sees
+    augment: bool = True  # label-preserving crop/flip allowed (not for the synthetic scenes)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _subset(files: list, cap: int | None, seed: int) -> list:
+    """Deterministic class-balanced subset of at most ``cap`` files (round robin over classes)."""
+    if cap is None or cap >= len(files):
+        return files
+    gen = torch.Generator().manual_seed(seed)
+    by_class: dict[int, list] = {}
+    for f in files:
+        by_class.setdefault(f[1], []).append(f)
+    queues = [[group[i] for i in torch.randperm(len(group), generator=gen)]
+              for _, group in sorted(by_class.items())]
+    picked = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)][:cap]
+    return sorted(picked, key=lambda f: (f[1], str(f[0])))
+
+
+@lru_cache(maxsize=16)
+def _load_cached(source: str, image_size: int, num_train: int | None, num_val: int | None,
+                 seed: int, cache_dir: str | None) -> tuple[ImageSet, ImageSet]:
+    if source == SYNTHETIC:
+        n_train = num_train or DEFAULT_SYNTHETIC_SIZES[0]
+        n_val = num_val or DEFAULT_SYNTHETIC_SIZES[1]
+        sets = []
+        for n, split_seed in ((n_train, 2 * seed), (n_val, 2 * seed + 1)):
+            images, labels = synthetic.generate(n, image_size, seed=split_seed)
+            sets.append(ImageSet(images, labels, synthetic.CLASSES, image_size, augment=False))
+        return sets[0], sets[1]
+    root = Path(source)
+    if not root.is_dir():
+        raise ScalesearchError(f"data folder not found: {root} (give 'synthetic' or an "
+                               "ImageFolder root with train/ and val/)")
+    train_files, train_classes = imagefolder.list_split(root, "train")
+    val_files, val_classes = imagefolder.list_split(root, "val")
+    if train_classes != val_classes:
+        only_t = sorted(set(train_classes) - set(val_classes))
+        only_v = sorted(set(val_classes) - set(train_classes))
+        raise ScalesearchError(f"train and val classes differ in {root}: only in train "
+                               f"{only_t or '-'}, only in val {only_v or '-'}")
+    store = imagefolder.stored_size(image_size)
+    cache = Path(cache_dir) if cache_dir else imagefolder.default_cache_dir()
+    sets = []
+    for files, cap in ((train_files, num_train), (val_files, num_val)):
+        images, labels = imagefolder.load_split(_subset(files, cap, seed), store, cache)
+        sets.append(ImageSet(images, labels, train_classes, image_size, augment=True))
+    return sets[0], sets[1]
+
+
+def load_data(source: str, image_size: int, *, num_train: int | None = None,
+              num_val: int | None = None, seed: int = 0,
+              cache_dir: str | None = None) -> tuple[ImageSet, ImageSet]:
+    """(train, val) at ``image_size``: ``source`` is "synthetic" (the embedded scenes; sizes
+    default to 1000/400) or an ImageFolder root (num_train/num_val cap it, class-balanced)."""
+    if image_size < 8:
+        raise ScalesearchError(f"image size {image_size} px is too small")
+    source = SYNTHETIC if source == SYNTHETIC else str(Path(source).expanduser().resolve())
+    return _load_cached(source, image_size, num_train, num_val, seed,
+                        str(cache_dir) if cache_dir else None)
+
+
+__all__ = ["ImageSet", "SYNTHETIC", "load_data"]

@@ -1,0 +1,87 @@
+"""ImageFolder data (``ROOT/{train,val}/<class>/*.jpg|png``): decoded once, cached as uint8."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.io import atomic_open
+
+EXTENSIONS = {".jpg", ".jpeg", ".png"}
+CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)
+
+
+def list_split(root: Path, split: str) -> tuple[list[tuple[Path, int]], tuple[str, ...]]:
+    """(path, class index) pairs of one split, sorted; class names sorted."""
+    folder = root / split
+    if not folder.is_dir():
+        raise ScalesearchError(f"{root} has no {split}/ folder (expected {root}/{split}/<class>/*)")
+    classes = tuple(sorted(d.name for d in folder.iterdir() if d.is_dir()))
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted((folder / c).iterdir())
+             if f.suffix.lower() in EXTENSIONS]
+    if not files:
+        raise ScalesearchError(f"{folder} holds no images (.jpg, .jpeg, .png in class folders)")
+    return files, classes
+
+
+def stored_size(image_size: int) -> int:
+    return round(image_size * CROP_MARGIN)
+
+
+def _decode(path: Path, size: int) -> torch.Tensor | None:
+    """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / min(w, h)
+            im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                           Image.Resampling.BILINEAR)
+            left, top = (im.width - size) // 2, (im.height - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=3)
+        return None
+    return data.view(size, size, 3).permute(2, 0, 1).clone()
+
+
+def _cache_key(files: list[tuple[Path, int]], size: int) -> str:
+    h = hashlib.sha256(str(size).encode())
+    for f, label in files:
+        st = f.stat()
+        h.update(f"{f}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def load_split(files: list[tuple[Path, int]], size: int,
+               cache_dir: Path | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode (or read from the disk cache) every image of a split at ``size``²."""
+    cache = cache_dir / f"{_cache_key(files, size)}.pt" if cache_dir else None
+    if cache and cache.exists():
+        blob = torch.load(cache, weights_only=True)
+        return blob["images"], blob["labels"]
+    images, labels = [], []
+    for path, label in files:
+        img = _decode(path, size)
+        if img is not None:
+            images.append(img)
+            labels.append(label)
+    if not images:
+        raise ScalesearchError(f"no readable image among {len(files)} files")
+    result = torch.stack(images), torch.tensor(labels)
+    if cache:
+        with atomic_open(cache, "wb") as f:
+            torch.save(dict(images=result[0], labels=result[1]), f)
+    return result
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("SCALESEARCH_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "scalesearch"

@@ -1,0 +1,90 @@
+"""Proxy trainer: it learns, it is deterministic, a diverging run is a failed trial."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from scalesearch.data import ImageSet
+from scalesearch.errors import ScalesearchError
+from scalesearch.proxy import ProxySetup, run_proxy
+from scalesearch.registry import resolve
+from scalesearch.scaler import Multipliers
+from scalesearch.train import TrainConfig, recalibrate_bn, train_proxy
+
+
+def _bright_vs_dark(n: int, seed: int) -> ImageSet:
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    base = torch.where(labels.view(n, 1, 1, 1) == 1, 170.0, 70.0)
+    images = (base + 40 * torch.randn(n, 3, 16, 16, generator=gen)).clamp(0, 255)
+    return ImageSet(images.to(torch.uint8), labels, ("dark", "bright"), 16, augment=False)
+
+
+def _small_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+
+FAST = TrainConfig(epochs=3, batch_size=16, lr=1e-2, threads=1)
+
+
+def test_learns_an_easy_task():
+    torch.manual_seed(0)
+    result = train_proxy(_small_cnn(), _bright_vs_dark(128, 0), _bright_vs_dark(64, 1), FAST)
+    assert result.status == "ok" and result.steps == 24
+    assert result.top1 > 90 and result.loss < math.log(2)
+    assert result.images_per_sec > 0
+
+
+def test_same_seed_same_result():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        runs.append(train_proxy(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(32, 1),
+                                FAST, seed=5))
+    assert (runs[0].top1, runs[0].loss) == (runs[1].top1, runs[1].loss)
+
+
+class _Diverges(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x.mean((2, 3))) * float("nan")
+
+
+def test_non_finite_loss_is_a_failed_result_not_an_exception():
+    result = train_proxy(_Diverges(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), FAST)
+    assert result.status == "failed" and result.top1 is None
+    assert "non-finite loss" in result.error
+
+
+def test_recalibrate_bn_uses_the_training_images():
+    data = _bright_vs_dark(64, 0)
+    model = _small_cnn()
+    recalibrate_bn(model, data, FAST, torch.device("cpu"), images=64)
+    from scalesearch.data.augment import normalize
+
+    expected = model[0](normalize(data.images)).mean((0, 2, 3))
+    assert torch.allclose(model[1].running_mean, expected.detach(), atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [dict(optimizer="lamb"), dict(schedule="step"),
+                                 dict(epochs=0), dict(lr=-1.0)])
+def test_bad_config(bad):
+    with pytest.raises(ScalesearchError):
+        TrainConfig(**bad)
+
+
+def test_run_proxy_record():
+    setup = ProxySetup(proxy_size=32, num_train=32, num_val=16,
+                       train=TrainConfig(epochs=1, batch_size=16, threads=1))
+    row = run_proxy(resolve("efficientnet-b0"), Multipliers(1.2, 1.1, 1.15), setup, seed=0)
+    assert row["image_size"] == 36 and row["status"] == "ok"
+    assert 0 <= row["top1"] <= 100 and row["steps"] == 2
+    assert row["params"] > 0 and row["flops"] > 0 and row["depth"] == 1.2
