@@ -54,13 +54,16 @@ class TableNet(nn.Module):
 
 
 def _init_weights(model: nn.Module) -> None:
-    """Reference initialisation: He (fan-out) for convs, uniform 1/√fan_out for the FC.
+    """Reference initialisation: He (fan-out) for convs with fan-out = k·k·C_out/groups (as
+    the TF reference and timm count it; PyTorch's own count ignores groups, which makes
+    depthwise kernels ~√C too small and stalls deep networks), uniform 1/√fan_out for the FC.
     Skipped on the meta device, where there are no values (and init is slow)."""
     if next(model.parameters()).is_meta:
         return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+            nn.init.normal_(m.weight, 0.0, (2.0 / fan_out) ** 0.5)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
