@@ -41,6 +41,27 @@ def _subset(files: list, cap: int | None, seed: int) -> list:
     return sorted(picked, key=lambda f: (f[1], str(f[0])))
 
 
+def _list_folder(root: Path) -> tuple[list, list, tuple[str, ...]]:
+    if not root.is_dir():
+        raise ScalesearchError(f"data folder not found: {root} (give 'synthetic' or an "
+                               "ImageFolder root with train/ and val/)")
+    train_files, train_classes = imagefolder.list_split(root, "train")
+    val_files, val_classes = imagefolder.list_split(root, "val")
+    if train_classes != val_classes:
+        only_t = sorted(set(train_classes) - set(val_classes))
+        only_v = sorted(set(val_classes) - set(train_classes))
+        raise ScalesearchError(f"train and val classes differ in {root}: only in train "
+                               f"{only_t or '-'}, only in val {only_v or '-'}")
+    return train_files, val_files, train_classes
+
+
+def check_data(source: str) -> tuple[str, ...]:
+    """Class names of ``source``; raises the loader's errors without decoding any image."""
+    if source == SYNTHETIC:
+        return synthetic.CLASSES
+    return _list_folder(Path(source).expanduser().resolve())[2]
+
+
 @lru_cache(maxsize=16)
 def _load_cached(source: str, image_size: int, num_train: int | None, num_val: int | None,
                  seed: int, cache_dir: str | None) -> tuple[ImageSet, ImageSet]:
@@ -53,16 +74,7 @@ def _load_cached(source: str, image_size: int, num_train: int | None, num_val: i
             sets.append(ImageSet(images, labels, synthetic.CLASSES, image_size, augment=False))
         return sets[0], sets[1]
     root = Path(source)
-    if not root.is_dir():
-        raise ScalesearchError(f"data folder not found: {root} (give 'synthetic' or an "
-                               "ImageFolder root with train/ and val/)")
-    train_files, train_classes = imagefolder.list_split(root, "train")
-    val_files, val_classes = imagefolder.list_split(root, "val")
-    if train_classes != val_classes:
-        only_t = sorted(set(train_classes) - set(val_classes))
-        only_v = sorted(set(val_classes) - set(train_classes))
-        raise ScalesearchError(f"train and val classes differ in {root}: only in train "
-                               f"{only_t or '-'}, only in val {only_v or '-'}")
+    train_files, val_files, train_classes = _list_folder(root)
     store = imagefolder.stored_size(image_size)
     cache = Path(cache_dir) if cache_dir else imagefolder.default_cache_dir()
     sets = []
@@ -84,4 +96,4 @@ def load_data(source: str, image_size: int, *, num_train: int | None = None,
                         str(cache_dir) if cache_dir else None)
 
 
-__all__ = ["ImageSet", "SYNTHETIC", "load_data"]
+__all__ = ["ImageSet", "SYNTHETIC", "check_data", "load_data"]

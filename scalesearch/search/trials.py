@@ -1,0 +1,70 @@
+"""``trials.csv``: one row per finished trial, the search's source of truth. Every append
+rewrites the file atomically, so a killed run leaves the rows of every finished trial and
+nothing half-written; ``--resume`` skips what the file already holds."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from scalesearch.io import atomic_open
+
+COLUMNS = ("alpha", "beta", "gamma", "product", "depth", "width", "image_size", "params",
+           "flops", "flops_ratio", "proxy_flops", "seed", "top1", "loss", "seconds",
+           "images_per_sec", "status", "error")
+FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "flops_ratio", "top1", "loss",
+          "seconds", "images_per_sec"}
+INTS = {"image_size", "params", "flops", "proxy_flops", "seed"}
+
+
+def _parse(row: dict[str, str]) -> dict:
+    out: dict = {}
+    for key in COLUMNS:
+        text = row.get(key, "")
+        if text == "":
+            out[key] = None
+        elif key in FLOATS:
+            out[key] = float(text)
+        elif key in INTS:
+            out[key] = int(text)
+        else:
+            out[key] = text
+    return out
+
+
+def trial_key(row: dict) -> tuple[float, float, float, int]:
+    return (round(row["alpha"], 6), round(row["beta"], 6), round(row["gamma"], 6), row["seed"])
+
+
+class TrialStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: list[dict] = []
+        if self.path.exists():
+            with self.path.open(newline="") as f:
+                self.rows = [_parse(r) for r in csv.DictReader(f)]
+
+    def done(self) -> set[tuple[float, float, float, int]]:
+        return {trial_key(r) for r in self.rows}
+
+    def append(self, rows: list[dict]) -> None:
+        """Add rows (a row whose (α, β, γ, seed) is already stored replaces nothing: skipped)."""
+        seen = self.done()
+        new = [r for r in rows if trial_key(r) not in seen]
+        if not new:
+            return
+        self.rows.extend(new)
+        with atomic_open(self.path, "w") as f:
+            writer = csv.DictWriter(f, COLUMNS, extrasaction="ignore", lineterminator="\n")
+            writer.writeheader()
+            for r in self.rows:
+                writer.writerow({k: _format(r.get(k)) for k in COLUMNS})
+
+
+def _format(v: object) -> object:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, float):
+        return repr(round(v, 6))
+    return v

@@ -1,0 +1,239 @@
+"""φ=1 search: filters, Ray Tune + Optuna end to end, failures, determinism, resume, cluster."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from scalesearch.registry import resolve
+from scalesearch.search.runner import tpe_point
+from scalesearch.search.space import Ranges, build_space, measured_ratio
+from scalesearch.search.trials import TrialStore
+from scalesearch.scaler import compound
+
+pytestmark = pytest.mark.slow
+
+# Two candidates on B0 (α=2 and γ=1.4 with β fixed at 1), tiny data: a few seconds per search.
+TINY = ["--baseline", "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",
+        "--proxy-size", "32", "--num-train", "48", "--num-val", "24", "--epochs", "1",
+        "--batch-size", "16"]
+
+
+def test_measured_filter_drops_what_the_formula_keeps():
+    """α=1.2, β=1.3, γ=1: α·β²·γ² = 2.028 passes, but ceil-rounded repeats make B0 2.5× as
+    expensive — the measured filter must drop it."""
+    b0 = resolve("efficientnet-b0")
+    ranges = Ranges(alpha=(1.2, 1.2), beta=(1.3, 1.3), gamma=(1.0, 1.0), step=0.1)
+    assert measured_ratio(b0, compound(1, 1.2, 1.3, 1.0)) > 2.4
+    space = build_space(b0, ranges, tolerance=0.05, flops_tolerance=0.25)
+    assert (space.total, space.removed_formula, space.removed_measured) == (1, 0, 1)
+    assert space.candidates == ()
+    loose = build_space(b0, ranges, tolerance=0.05, flops_tolerance=0.6)
+    assert [c.key for c in loose.candidates] == [(1.2, 1.3, 1.0)]
+
+
+def test_grid_filters_by_formula_and_measurement():
+    b0 = resolve("efficientnet-b0")
+    space = build_space(b0, Ranges(step=0.1), tolerance=0.05, flops_tolerance=0.25)
+    assert space.total == 11 * 6 * 6
+    for c in space.candidates:
+        assert abs(c.product - 2) <= 0.05 and abs(c.flops_ratio - 2) <= 0.25
+        assert c.flops_ratio == pytest.approx(measured_ratio(b0, c.mult))
+    assert space.removed_formula + space.removed_measured + len(space.candidates) == space.total
+
+
+@pytest.mark.parametrize("alpha, frac", [(1.0, 0.0), (1.3, 0.5), (1.7, 1.0), (2.0, 0.3)])
+def test_tpe_point_solves_gamma(alpha, frac):
+    r = Ranges()
+    a, b, g = tpe_point(alpha, frac, r)
+    assert a * b * b * g * g == pytest.approx(2, abs=2e-3)
+    assert 1 <= b <= 1.5 and 1 <= g <= 1.5
+
+
+def test_trial_store_dedups_and_reloads(tmp_path):
+    store = TrialStore(tmp_path / "t.csv")
+    row = dict(alpha=1.0, beta=1.0, gamma=1.4, seed=0, top1=50.0, status="ok", loss=math.nan)
+    store.append([row, dict(row, seed=1)])
+    store.append([dict(row, top1=99.0)])  # same (α, β, γ, seed): ignored
+    again = TrialStore(tmp_path / "t.csv")
+    assert [(r["seed"], r["top1"], r["loss"]) for r in again.rows] == [(0, 50.0, None),
+                                                                       (1, 50.0, None)]
+
+
+def _metrics(path):
+    df = pd.read_csv(path).sort_values(["alpha", "beta", "gamma", "seed"])
+    return df[["alpha", "beta", "gamma", "seed", "image_size", "flops", "top1", "loss",
+               "status"]].reset_index(drop=True)
+
+
+def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
+    out = tmp_path / "s"
+    code, stdout, err = cli("search", *TINY, "--seeds", "2", "--out", out)
+    assert code == 0, err
+    assert "2 candidates left" in err and "[2/2]" in err
+    rows = _metrics(out / "trials.csv")
+    assert len(rows) == 4 and set(rows["status"]) == {"ok"}
+    assert sorted(map(tuple, rows[["alpha", "gamma"]].drop_duplicates().values)) == [
+        (1.0, 1.4), (2.0, 1.0)]
+    assert set(rows.loc[rows["gamma"] == 1.4, "image_size"]) == {44}  # round(32 × 1.4)
+    best = json.loads((out / "best.json").read_text())
+    assert (best["alpha"], best["beta"], best["gamma"]) in {(1.0, 1.0, 1.4), (2.0, 1.0, 1.0)}
+    assert best["seeds"] == 2 and best["baseline"] == "efficientnet-b0"
+    for png in ("search.png", "family.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    family = pd.read_csv(out / "family.csv")
+    assert sorted(set(family["source"])) == ["found", "paper"] and len(family) == 14
+    code, stdout, _ = cli("scale", "--baseline", "efficientnet-b0", "--phi", "1",
+                          "--coefficients", out / "best.json", "--format", "json")
+    scaled = json.loads(stdout)
+    assert code == 0 and (scaled["alpha"], scaled["gamma"]) == (best["alpha"], best["gamma"])
+    found_phi1 = family[(family["source"] == "found") & (family["phi"] == 1)].iloc[0]
+    assert scaled["flops"] == found_phi1["flops"]
+
+
+def test_same_seed_same_metrics(cli, tmp_path):
+    for name in ("a", "b"):
+        assert cli("search", *TINY, "--out", tmp_path / name)[0] == 0
+    pd.testing.assert_frame_equal(_metrics(tmp_path / "a" / "trials.csv"),
+                                  _metrics(tmp_path / "b" / "trials.csv"))
+
+
+NAN_NET = '''
+import torch
+from torch import nn
+from scalesearch.scalable import Scalable
+
+
+class Net(nn.Module):
+    """depth = number of 3×3 convs after the stem; deeper than 1.5 diverges on purpose."""
+
+    def __init__(self, width, depth, num_classes):
+        super().__init__()
+        convs = [nn.Conv2d(width, width, 3, padding=1) for _ in range(round(depth))]
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), *convs)
+        self.fc, self.diverge = nn.Linear(width, num_classes), depth > 1.5
+
+    def forward(self, x):
+        y = self.fc(torch.relu(self.body(x)).mean((2, 3)))
+        return y * float("nan") if self.diverge else y
+
+
+class Diverging(Scalable):
+    name, image_size = "diverging", 32
+
+    def build(self, depth=1.0, width=1.0, *, num_classes=None, dropout=None, drop_path=None):
+        return Net(round(8 * width), depth, num_classes or 10)
+
+
+NET = Diverging()
+'''
+
+
+def test_nan_trial_is_recorded_as_failed_and_the_search_goes_on(cli, tmp_path):
+    (tmp_path / "net.py").write_text(NAN_NET)
+    args = [a if a != "efficientnet-b0" else f"{tmp_path / 'net.py'}:NET" for a in TINY]
+    code, stdout, err = cli("search", *args, "--out", tmp_path / "s", "--flops-tolerance", "0.5")
+    assert code == 0, err
+    rows = pd.read_csv(tmp_path / "s" / "trials.csv")
+    failed = rows[rows["alpha"] == 2.0].iloc[0]
+    assert failed["status"] == "failed" and "non-finite loss" in failed["error"]
+    assert rows[rows["alpha"] == 1.0].iloc[0]["status"] == "ok"
+    assert json.loads((tmp_path / "s" / "best.json").read_text())["alpha"] == 1.0
+
+
+def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
+    out = tmp_path / "s"
+    # three candidates on the γ axis (α=β=1 not in range: 1.4 only) → widen: α and γ free
+    args = [sys.executable, "-m", "scalesearch.cli.main", "search", *TINY, "--seeds", "2",
+            "--cpus-per-trial", "2", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "trials.csv").exists() and len(TrialStore(out / "trials.csv").rows) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = TrialStore(out / "trials.csv").rows
+    assert 2 <= len(before) < 4
+    assert not (out / "best.json").exists()
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    after = TrialStore(out / "trials.csv").rows
+    keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
+    assert len(keys) == len(set(keys)) == 4
+    assert after[:len(before)] == before  # finished trials were kept, not retrained
+
+
+def test_address_joins_a_multi_node_cluster(cli, tmp_path):
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        code, _, err = cli("search", *TINY, "--out", tmp_path / "s", "--address",
+                           cluster.address)
+        assert code == 0, err
+        assert "(2 CPUs, 1 per trial)" in err
+        assert len(pd.read_csv(tmp_path / "s" / "trials.csv")) == 2
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--sampler", "tpe"], "needs a budget"),
+    (["--trials", "3"], "use it with --sampler tpe"),
+    (["--alpha-range", "0.5:2"], "alpha range"),
+    (["--alpha-range", "1-2"], "LOW:HIGH"),
+    (["--tolerance", "0"], "tolerance must be in"),
+    (["--data", "/no/such/folder"], "data folder not found"),
+    (["--resume"], "nothing to resume"),
+    (["--baseline", "nonsense-net"], "unknown baseline"),
+])
+def test_bad_input_exits_2_without_writing(cli, tmp_path, extra, message):
+    code, _, err = cli("search", *TINY, "--out", tmp_path / "s", *extra)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s" / "trials.csv").exists()
+
+
+def test_out_folder_guards(cli, tmp_path):
+    out = tmp_path / "s"
+    assert cli("search", *TINY, "--out", out)[0] == 0
+    code, _, err = cli("search", *TINY, "--out", out)
+    assert code == 2 and "--resume" in err
+    code, _, err = cli("search", *TINY, "--out", out, "--resume", "--epochs", "2")
+    assert code == 2 and "different settings (setup)" in err
+    code, _, err = cli("search", *TINY, "--out", out, "--resume")
+    assert code == 0 and "nothing left to train" in err
+
+
+def test_imagefolder_class_mismatch_is_an_up_front_error(cli, tmp_path):
+    from PIL import Image
+
+    for split, cls in (("train", "a"), ("train", "b"), ("val", "a"), ("val", "c")):
+        (tmp_path / "d" / split / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "d" / split / cls / "x.png")
+    code, _, err = cli("search", *TINY, "--data", tmp_path / "d", "--out", tmp_path / "s")
+    assert code == 2 and "classes differ" in err
+
+
+@pytest.mark.realdata
+def test_search_on_flower_photos(cli, tmp_path, real_dataset):
+    data = real_dataset("flower_photos")
+    code, _, err = cli("search", *TINY, "--data", data, "--out", tmp_path / "s",
+                       "--num-train", "40", "--num-val", "20")
+    assert code == 0, err
+    rows = pd.read_csv(tmp_path / "s" / "trials.csv")
+    assert set(rows["status"]) == {"ok"} and rows["top1"].between(0, 100).all()
