@@ -27,7 +27,7 @@ def solve(flops_of: Callable[[float], float], target: float, lo: float, hi: floa
                 a = mid
             else:
                 b = mid
-            if abs(f(mid) - target) <= rel_tol * target or b / a < 1 + 1e-6:
+            if abs(f(mid) - target) <= rel_tol * target or b - a <= 1e-6 * b:
                 break
     best = min(seen, key=lambda x: (abs(seen[x] - target), x))
     return best, seen[best]

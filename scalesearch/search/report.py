@@ -145,3 +145,21 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict) -
         plot_family(fam, baseline, out / "family.png")
         summary["family"] = fam
     return summary
+
+
+def replot(out: Path) -> list[Path]:
+    """search.png (and family.png) again from trials.csv, family.csv and best.json."""
+    import json
+
+    from scalesearch.registry import resolve
+    from scalesearch.search.trials import TrialStore
+
+    rank = ranking(TrialStore(out / "trials.csv").rows)
+    best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}
+    plot_search(rank, out / "search.png", f"φ=1 search on {best.get('baseline', out.name)}")
+    written = [out / "search.png"]
+    if best and (out / "family.csv").exists():
+        rows = pd.read_csv(out / "family.csv").to_dict("records")
+        plot_family(rows, resolve(best["baseline"]), out / "family.png")
+        written.append(out / "family.png")
+    return written

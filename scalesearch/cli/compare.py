@@ -1,0 +1,202 @@
+"""``scalesearch compare``, ``scalesearch plot`` and ``scalesearch study`` (docs/compare.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from scalesearch.cli.common import (
+    add_format,
+    finite_float,
+    positive_int,
+    print_json,
+    read_coefficients,
+)
+from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import human, render_table
+
+EXAMPLES = """examples:
+  scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
+  scalesearch compare --baseline efficientnet-b0 --flops-ratio 2 4 --no-train
+  scalesearch compare --baseline mobilenet-v2 --flops-ratio 3 --seeds 2 --out runs/cmp
+  scalesearch plot runs/cmp
+  scalesearch study studies/b0_synthetic.yaml
+"""
+
+
+def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
+    t = p.add_argument_group("proxy training")
+    t.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
+                   "ImageFolder root with train/<class>/ and val/<class>/")
+    t.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
+    t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
+    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
+                   "training; a network with resolution r trains at round(size·r) (64)")
+    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
+    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate (3e-3)")
+    t.add_argument("--optimizer", choices=("adamw", "sgd", "rmsprop"), default="adamw")
+    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
+    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
+
+
+def setup_from_args(args: argparse.Namespace):
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.train import TrainConfig
+
+    if args.epochs <= 0:
+        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
+    return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
+                      num_val=args.num_val, train=TrainConfig(
+                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          optimizer=args.optimizer))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="compare depth/width/resolution/compound scaling at matched FLOPs",
+        description="For each target FLOPs ratio, every strategy solves its own multiplier so "
+        "the measured FLOPs of the rounded network land closest to ratio × baseline (Table 3, "
+        "Figure 8); then each network is proxy-trained with the same budget, unless --no-train.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--baseline", required=True, help="network to scale")
+    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
+                   metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
+    p.add_argument("--strategies", default="depth,width,resolution,compound",
+                   help="comma-separated subset of depth,width,resolution,compound")
+    p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound (e.g. a "
+                   "search's best.json; default: the paper's 1.2, 1.1, 1.15)")
+    p.add_argument("--paper-table3", action="store_true", help="the paper's own Table 3 "
+                   "multipliers (Table 7 for efficientnet-b0), our FLOPs beside the paper's")
+    p.add_argument("--no-train", action="store_true", help="count only (fast)")
+    p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
+    p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
+                   "core, one thread each)")
+    add_training_args(p, epochs=5.0)
+    add_format(p, ("table", "json", "markdown"))
+    p.set_defaults(func=run_compare_cmd)
+
+    q = sub.add_parser("plot", help="regenerate the plots of a compare/search/study folder",
+                       description="Redraw every PNG from the CSVs in DIR (compare.csv, "
+                       "table3.csv, trials.csv) without training.")
+    q.add_argument("dir", help="folder written by compare, search or study")
+    q.set_defaults(func=run_plot)
+
+    s = sub.add_parser("study", help="run an experiment described by a YAML file",
+                       description="Run studies/NAME.yaml (a compare or paper-table3 "
+                       "experiment) and write into results/NAME/ beside the file.")
+    s.add_argument("file", help="study YAML, e.g. studies/b0_synthetic.yaml")
+    s.add_argument("--out", help="output folder (default: results/NAME next to the YAML)")
+    s.set_defaults(func=run_study)
+
+
+def _table3(args: argparse.Namespace) -> int:
+    from scalesearch.compare.strategies import paper_rows
+    from scalesearch.registry import resolve
+
+    if not args.no_train:
+        raise ScalesearchError("--paper-table3 reproduces the FLOPs column: add --no-train "
+                               "(the paper's top-1 is ImageNet; train with `compare --flops-"
+                               "ratio` instead)")
+    rows = paper_rows(resolve(args.baseline))
+    if args.out:
+        write_table3(Path(args.out), rows)
+    if args.format == "json":
+        print_json(rows)
+    elif args.format == "markdown":
+        print(table3_markdown(rows), end="")
+    else:
+        print(render_table([dict(strategy=r["strategy"], d=r["depth"], w=r["width"],
+                                 r=r["resolution"], px=r["image_size"],
+                                 params=human(r["params"]), flops=human(r["flops"], "FLOPs"),
+                                 paper=human(r["paper_flops"], "FLOPs"),
+                                 **{"ours/paper": round(r["flops_vs_paper"], 3)}) for r in rows]))
+        for r in rows:
+            if r["note"]:
+                print(f"note ({r['strategy']}): {r['note']}")
+    return 0
+
+
+def table3_markdown(rows: list[dict]) -> str:
+    lines = ["| network | strategy | d | w | r | image | params | FLOPs (ours) | FLOPs (paper) "
+             "| ours/paper | paper top-1 |", "|---" * 11 + "|"]
+    for r in rows:
+        lines.append(f"| {r['baseline']} | {r['strategy']} | {r['depth']:g} | {r['width']:g} | "
+                     f"{r['resolution']:g} | {r['image_size']} px | {human(r['params'])} | "
+                     f"{human(r['flops'], 'FLOPs')} | {human(r['paper_flops'], 'FLOPs')} | "
+                     f"{r['flops_vs_paper']:.3f} | {r['paper_top1']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table3(out: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    from scalesearch.compare.plots import plot_table3
+    from scalesearch.io import atomic_open, write_text
+
+    with atomic_open(out / "table3.csv") as f:
+        pd.DataFrame(rows).to_csv(f, index=False)
+    write_text(out / "table3.md", table3_markdown(rows))
+    plot_table3(pd.DataFrame(rows), out / "table3.png")
+
+
+def run_compare_cmd(args: argparse.Namespace) -> int:
+    from scalesearch.compare.run import CompareConfig, markdown, run_compare
+    from scalesearch.compare.strategies import check_ratio, parse_strategies
+    from scalesearch.registry import resolve
+    from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
+
+    if args.paper_table3:
+        return _table3(args)
+    strategies = parse_strategies(args.strategies)
+    for r in args.flops_ratio:
+        check_ratio(r)
+    coefficients = read_coefficients(args.coefficients) if args.coefficients else \
+        PAPER_COEFFICIENTS
+    check_coefficients(*coefficients)
+    cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
+                        args.seeds, args.workers, setup_from_args(args))
+    out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
+    summary = run_compare(cfg, out, train=not args.no_train)
+    if not args.no_train:
+        from scalesearch.compare.plots import plot_dir
+
+        plot_dir(out)
+    name = resolve(args.baseline).name
+    if args.format == "json":
+        print_json(summary.to_dict("records"))
+    elif args.format == "markdown":
+        print(markdown(summary, name), end="")
+    else:
+        cols = ["strategy", "target_ratio", "depth", "width", "resolution", "image_size",
+                "params", "flops", "flops_ratio"]
+        cols += ["top1_mean", "top1_std", "seeds"] if "top1_mean" in summary else []
+        rows = summary[cols].to_dict("records")
+        for r in rows:
+            r["params"], r["flops"] = human(r["params"]), human(r["flops"], "FLOPs")
+        print(render_table(rows))
+        if out:
+            print(f"\nwrote {out}/: compare.csv compare.md" +
+                  ("" if args.no_train else " flops_top1.png multiplier_top1.png"))
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from scalesearch.compare.plots import plot_dir
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise ScalesearchError(f"not a folder: {folder}")
+    written = plot_dir(folder)
+    if not written:
+        raise ScalesearchError(f"no compare.csv (trained), table3.csv or trials.csv in {folder}")
+    for path in written:
+        print(path)
+    return 0
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from scalesearch.study import run_study
+
+    for path in run_study(Path(args.file), Path(args.out) if args.out else None):
+        print(path)
+    return 0

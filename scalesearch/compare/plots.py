@@ -1,0 +1,133 @@
+"""Comparison figures, regenerated from the CSVs alone (``scalesearch plot DIR``):
+top-1 vs FLOPs per strategy (Figure 8), top-1 vs the single multiplier (Figure 3), and our
+FLOPs next to the paper's (Table 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from scalesearch.compare.strategies import STRATEGIES
+from scalesearch.io import atomic_open
+from scalesearch.paper import TABLE3
+
+STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
+         "resolution": ("tab:green", "D"), "compound": ("tab:red", "*")}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def _flops_unit(values) -> tuple[float, str]:
+    return (1e9, "B") if max(values) >= 1e9 else (1e6, "M")
+
+
+def plot_flops_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
+    """Figure 8 style: proxy top-1 (mean ± std) vs FLOPs, one line per strategy from the
+    baseline through every target ratio; the paper's ImageNet points on a twin axis."""
+    plt = _plt()
+    div, unit = _flops_unit(summary["flops"])
+    base = summary[summary["strategy"] == "baseline"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for strategy in STRATEGIES:
+        part = pd.concat([base, summary[summary["strategy"] == strategy]])
+        if len(part) <= len(base):
+            continue
+        color, marker = STYLE[strategy]
+        ax.errorbar(part["flops"] / div, part["top1_mean"], yerr=part["top1_std"], color=color,
+                    marker=marker, capsize=3, label=f"scale by {strategy}")
+    ax.set_xlabel(f"FLOPs ({unit} multiply-adds)")
+    ax.set_ylabel("proxy val top-1 (%), mean ± std over seeds")
+    ax.grid(alpha=0.3)
+    paper = TABLE3.get(name)
+    if paper:
+        twin = ax.twinx()
+        for row in paper:
+            color, marker = STYLE[row.strategy]
+            twin.plot(row.flops / div, row.top1, marker=marker, mfc="none", color=color, ms=9,
+                      ls="none")
+        twin.set_ylabel("paper ImageNet top-1 (%), hollow markers")
+        ax.plot([], [], "ko", mfc="none", label="paper (ImageNet, right axis)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{name}: scaling strategies at matched FLOPs", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_multiplier_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
+    """Figure 3 style: top-1 vs the one multiplier each single-dimension strategy grows."""
+    plt = _plt()
+    base = summary[summary["strategy"] == "baseline"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    for ax, strategy in zip(axes, ("width", "depth", "resolution"), strict=True):
+        part = pd.concat([base, summary[summary["strategy"] == strategy]])
+        color, marker = STYLE[strategy]
+        ax.errorbar(part[strategy], part["top1_mean"], yerr=part["top1_std"], color=color,
+                    marker=marker, capsize=3)
+        for _, r in part.iterrows():
+            ax.annotate(f"{r['flops'] / 1e9:.2f}B", (r[strategy], r["top1_mean"]), fontsize=7,
+                        xytext=(3, -10), textcoords="offset points")
+        ax.set_xlabel({"width": "width multiplier w", "depth": "depth multiplier d",
+                       "resolution": "resolution multiplier r (image / base size)"}[strategy])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("proxy val top-1 (%)")
+    fig.suptitle(f"{name}: one dimension at a time (labels: FLOPs, B multiply-adds)",
+                 fontsize=10)
+    return _save(fig, path)
+
+
+def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
+    """Our measured FLOPs beside the paper's, per network and strategy (Table 3)."""
+    plt = _plt()
+    names = list(dict.fromkeys(rows["baseline"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        part = rows[rows["baseline"] == name].reset_index(drop=True)
+        x = range(len(part))
+        ax.bar([i - 0.2 for i in x], part["flops"] / 1e9, width=0.4, label="ours (counted)",
+               color="tab:blue")
+        ax.bar([i + 0.2 for i in x], part["paper_flops"] / 1e9, width=0.4, label="paper",
+               color="tab:gray")
+        ax.set_xticks(list(x), part["strategy"], rotation=30, fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    axes[0][0].set_ylabel("FLOPs (B multiply-adds)")
+    fig.tight_layout()
+    fig.suptitle("Table 3 multipliers: FLOPs counted by scalesearch vs printed in the paper",
+                 fontsize=10)
+    return _save(fig, path)
+
+
+def plot_dir(folder: Path) -> list[Path]:
+    """Regenerate every figure whose CSV is in ``folder``; returns the files written."""
+    from scalesearch.compare.run import summarize
+
+    written = []
+    if (folder / "compare.csv").exists():
+        df = pd.read_csv(folder / "compare.csv")
+        name = df["baseline"].iloc[0] if "baseline" in df else folder.name
+        if "top1" in df and df["top1"].notna().any():
+            summary = summarize(df)
+            written.append(plot_flops_top1(summary, name, folder / "flops_top1.png"))
+            written.append(plot_multiplier_top1(summary, name, folder / "multiplier_top1.png"))
+    if (folder / "table3.csv").exists():
+        written.append(plot_table3(pd.read_csv(folder / "table3.csv"), folder / "table3.png"))
+    if (folder / "trials.csv").exists():
+        from scalesearch.search.report import replot
+
+        written.extend(replot(folder))
+    return written

@@ -1,0 +1,156 @@
+"""Train every network of a comparison with the same proxy budget and K seeds; write
+``compare.csv`` (one row per network × seed) and ``compare.md`` (Table-3 layout)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from scalesearch.compare.strategies import STRATEGIES, matched
+from scalesearch.fmt import human
+from scalesearch.io import atomic_open, write_json, write_text
+from scalesearch.proxy import ProxySetup
+from scalesearch.registry import resolve
+from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
+
+ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    baseline: str
+    ratios: tuple[float, ...] = (2.0, 4.0)
+    strategies: tuple[str, ...] = STRATEGIES
+    coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS
+    seeds: int = 1
+    workers: int | None = None  # parallel trainings (default: one per core, 1 thread each)
+    setup: ProxySetup = field(default_factory=ProxySetup)
+
+
+def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
+    """One training in a worker process (spawned: torch and fork do not mix)."""
+    from scalesearch.proxy import run_proxy
+
+    mult = Multipliers(p["depth"], p["width"], p["resolution"])
+    try:
+        rec = run_proxy(resolve(spec), mult, ProxySetup.from_dict(setup), seed=seed)
+    except Exception as err:  # one broken network must not sink the comparison
+        return dict(p, seed=seed, status="failed", error=f"{type(err).__name__}: {err}")
+    return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
+                loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
+                error=rec["error"])
+
+
+def _sorted(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df["_o"] = df["strategy"].map(ORDER)
+    keys = [k for k in ("target_ratio", "_o", "seed") if k in df]
+    return df.sort_values(keys).drop(columns="_o").reset_index(drop=True)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with atomic_open(path) as f:
+        _sorted(rows).to_csv(f, index=False)
+
+
+def train_points(cfg: CompareConfig, points: list[dict], out: Path,
+                 log: Callable[[str], None]) -> list[dict]:
+    """Train each point for every seed (in parallel processes); rows land in compare.csv as
+    they finish."""
+    cpus = os.cpu_count() or 1
+    workers = cfg.workers or cpus
+    threads = cfg.setup.train.threads or max(1, cpus // workers)
+    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads)).to_dict()
+    spec = cfg.baseline
+    path, sep, attr = spec.rpartition(":")
+    if sep and path.endswith(".py"):
+        spec = f"{Path(path).resolve()}:{attr}"
+    jobs = [(p, s) for p in points for s in range(cfg.seeds)]
+    rows, start = [], time.perf_counter()
+    log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "
+        f"{threads} thread(s) each")
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_train, spec, p, setup, s) for p, s in jobs]
+        for fut in as_completed(futures):
+            row = fut.result()
+            rows.append(row)
+            write_csv(out / "compare.csv", rows)
+            top1 = f"{row['top1']:.1f}%" if row.get("top1") is not None else row["status"]
+            log(f"[{len(rows)}/{len(jobs)}] {row['strategy']} ×{row['target_ratio']:g} "
+                f"(d={row['depth']:g} w={row['width']:g} {row['image_size']} px) seed "
+                f"{row['seed']}: top-1 {top1}  ({time.perf_counter() - start:.0f} s)")
+    return rows
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per network: top-1 mean ± std over seeds (when trained)."""
+    keys = ["target_ratio", "strategy"]
+    first = df.groupby(keys, sort=False).first().reset_index()
+    if "top1" in df:
+        stats = df.groupby(keys, sort=False)["top1"].agg(["mean", "std", "count"]).reset_index()
+        first = first.merge(stats.rename(columns={"mean": "top1_mean", "std": "top1_std",
+                                                  "count": "seeds"}), on=keys)
+        first["top1_std"] = first["top1_std"].fillna(0.0)
+    return _sorted(first.to_dict("records"))
+
+
+def _label(r: dict, name: str) -> str:
+    if r["strategy"] == "baseline":
+        return f"{name} (baseline)"
+    if r["strategy"] == "compound":
+        return (f"compound (φ={r['phi']:g}: d={r['depth']:g}, w={r['width']:g}, "
+                f"r={r['resolution']:g})")
+    value = {"depth": r["depth"], "width": r["width"], "resolution": r["resolution"]}
+    return f"scale by {r['strategy']} ({r['strategy'][0]}={value[r['strategy']]:g})"
+
+
+def markdown(summary: pd.DataFrame, name: str) -> str:
+    """Table 3 layout: model | FLOPs (achieved / target) | params | px | top-1."""
+    trained = "top1_mean" in summary
+    head = "| model | FLOPs | ratio (target) | params | image | top-1 (%) |" if trained else \
+        "| model | FLOPs | ratio (target) | params | image |"
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in summary.to_dict("records"):
+        cells = [_label(r, name), human(r["flops"], "FLOPs"),
+                 f"{r['flops_ratio']:.2f}× ({r['target_ratio']:g}×)", human(r["params"]),
+                 f"{r['image_size']} px"]
+        if trained:
+            cells.append(f"{r['top1_mean']:.1f} ± {r['top1_std']:.1f} (n={r['seeds']})"
+                         if pd.notna(r["top1_mean"]) else "failed")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True,
+                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> pd.DataFrame:
+    """Solve every strategy at every ratio, optionally train; returns the per-network summary."""
+    baseline = resolve(cfg.baseline)
+    points = [dict(p.to_dict(), baseline=baseline.name)
+              for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.coefficients)]
+    if not train:
+        summary = _sorted(points)
+        if out:
+            write_csv(out / "compare.csv", summary.to_dict("records"))
+            write_text(out / "compare.md", markdown(summary, baseline.name))
+        return summary
+    if out is None:
+        raise ValueError("training needs an output folder")
+    from scalesearch.data import check_data
+
+    check_data(cfg.setup.data)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = train_points(cfg, points, out, log)
+    summary = summarize(pd.read_csv(out / "compare.csv"))
+    write_text(out / "compare.md", markdown(summary, baseline.name))
+    write_json(out / "config.json", asdict(cfg))
+    log(f"{len(rows)} trainings done")
+    return summary

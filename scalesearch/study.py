@@ -1,0 +1,87 @@
+"""Studies: an experiment described in ``studies/NAME.yaml``, written to
+``studies/results/NAME/``. Two kinds:
+
+``kind: paper-table3`` — ``baselines: [...]``: the paper's Table 3 multipliers, counted.
+``kind: compare`` — ``baseline``, ``flops_ratios``, ``strategies``, ``coefficients``
+(optional [α, β, γ]), ``data`` (``synthetic`` or a folder, relative to the YAML file),
+``seeds``, ``epochs``, ``proxy_size``, ``num_train``, ``num_val``, ``batch_size``, ``lr``,
+``optimizer``, ``workers``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from scalesearch.errors import ScalesearchError
+
+KINDS = ("compare", "paper-table3")
+COMPARE_KEYS = {"kind", "description", "baseline", "flops_ratios", "strategies", "coefficients",
+                "data", "seeds", "epochs", "proxy_size", "num_train", "num_val", "batch_size",
+                "lr", "optimizer", "workers"}
+TABLE3_KEYS = {"kind", "description", "baselines"}
+
+
+def load_study(path: Path) -> dict:
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScalesearchError(f"study file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        raise ScalesearchError(f"{path}: needs a mapping with kind: {' or '.join(KINDS)}")
+    allowed = COMPARE_KEYS if spec["kind"] == "compare" else TABLE3_KEYS
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
+                               f"{', '.join(sorted(allowed))}")
+    return spec
+
+
+def _compare_config(spec: dict, folder: Path):
+    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.strategies import STRATEGIES, check_ratio, parse_strategies
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.scaler import PAPER_COEFFICIENTS
+    from scalesearch.train import TrainConfig
+
+    if "baseline" not in spec:
+        raise ScalesearchError("a compare study needs a baseline")
+    ratios = tuple(float(r) for r in spec.get("flops_ratios", (2.0, 4.0)))
+    for r in ratios:
+        check_ratio(r)
+    data = str(spec.get("data", "synthetic"))
+    if data != "synthetic":
+        data = str((folder / data).resolve())
+    train = TrainConfig(**{k: spec[k] for k in ("epochs", "batch_size", "lr", "optimizer")
+                           if k in spec})
+    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", 64),
+                       num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
+    return CompareConfig(spec["baseline"], ratios, parse_strategies(spec.get("strategies",
+                                                                             list(STRATEGIES))),
+                         tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
+                         int(spec.get("seeds", 1)), spec.get("workers"), setup)
+
+
+def run_study(path: Path, out: Path | None = None) -> list[Path]:
+    """Run one study; returns the files it wrote."""
+    spec = load_study(path)
+    out = out or path.parent / "results" / path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    if spec["kind"] == "paper-table3":
+        from scalesearch.cli.compare import write_table3
+        from scalesearch.compare.strategies import paper_rows
+        from scalesearch.registry import resolve
+
+        rows = [r for name in spec.get("baselines", ()) for r in paper_rows(resolve(name))]
+        if not rows:
+            raise ScalesearchError(f"{path}: list the networks under baselines:")
+        write_table3(out, rows)
+        return [out / "table3.csv", out / "table3.md", out / "table3.png"]
+    from scalesearch.compare.plots import plot_dir
+    from scalesearch.compare.run import run_compare
+
+    run_compare(_compare_config(spec, path.parent), out, train=True)
+    return [out / "compare.csv", out / "compare.md", *plot_dir(out)]
