@@ -33,6 +33,10 @@ class ProxySetup:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> ProxySetup:
+        return cls(**{**d, "train": TrainConfig(**d["train"])})
+
 
 def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None) -> int:
     """round(proxy_size · r) with the baseline's resolution rounding."""

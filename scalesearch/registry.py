@@ -99,3 +99,12 @@ def available() -> list[BaselineInfo]:
     infos = [BaselineInfo(ep.name, f"{ep.value} ({ep.dist.name if ep.dist else '?'})")
              for ep in entry_points(group=GROUP)]
     return sorted(infos, key=lambda i: i.name)
+
+
+def portable_spec(spec: str) -> str:
+    """``file.py:attr`` with an absolute path, so worker processes (Ray, a process pool)
+    resolve the same baseline from any working directory; other specs unchanged."""
+    path, sep, attr = spec.rpartition(":")
+    if sep and path.endswith(".py"):
+        return f"{Path(path).resolve()}:{attr}"
+    return spec

@@ -53,6 +53,32 @@ def read_coefficients(path: str) -> tuple[float, float, float]:
     return values
 
 
+def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
+    t = p.add_argument_group("proxy training")
+    t.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
+                   "ImageFolder root with train/<class>/ and val/<class>/")
+    t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
+    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
+                   "training; a network with resolution r trains at round(size·r) (64)")
+    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
+    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate (3e-3)")
+    t.add_argument("--optimizer", choices=("adamw", "sgd", "rmsprop"), default="adamw")
+    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
+    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
+
+
+def setup_from_args(args: argparse.Namespace):
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.train import TrainConfig
+
+    if args.epochs <= 0:
+        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
+    return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
+                      num_val=args.num_val, train=TrainConfig(
+                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          optimizer=args.optimizer))
+
+
 def print_json(obj: object) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")

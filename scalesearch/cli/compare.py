@@ -7,10 +7,12 @@ from pathlib import Path
 
 from scalesearch.cli.common import (
     add_format,
+    add_training_args,
     finite_float,
     positive_int,
     print_json,
     read_coefficients,
+    setup_from_args,
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
@@ -22,33 +24,6 @@ EXAMPLES = """examples:
   scalesearch plot runs/cmp
   scalesearch study studies/b0_synthetic.yaml
 """
-
-
-def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
-    t = p.add_argument_group("proxy training")
-    t.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
-                   "ImageFolder root with train/<class>/ and val/<class>/")
-    t.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
-    t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
-    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
-                   "training; a network with resolution r trains at round(size·r) (64)")
-    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
-    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate (3e-3)")
-    t.add_argument("--optimizer", choices=("adamw", "sgd", "rmsprop"), default="adamw")
-    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
-    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
-
-
-def setup_from_args(args: argparse.Namespace):
-    from scalesearch.proxy import ProxySetup
-    from scalesearch.train import TrainConfig
-
-    if args.epochs <= 0:
-        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
-    return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
-                      num_val=args.num_val, train=TrainConfig(
-                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          optimizer=args.optimizer))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
     p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
                    "core, one thread each)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
     add_training_args(p, epochs=5.0)
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from scalesearch.cli.common import add_format, finite_float, positive_int, print_json
+from scalesearch.cli.common import (
+    add_format,
+    add_training_args,
+    finite_float,
+    positive_int,
+    print_json,
+    setup_from_args,
+)
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
 
@@ -35,8 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--baseline", default="efficientnet-b0",
                    help="network to search on (default: efficientnet-b0)")
-    p.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
-                   "ImageFolder root PATH with train/<class>/ and val/<class>/")
     p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out "
                    "without retraining finished trials")
@@ -56,17 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate; "
                    "ranking uses the mean (1)")
     g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
-    t = p.add_argument_group("proxy training")
-    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
-                   "training; a candidate trains at round(size·γ) (64)")
-    t.add_argument("--epochs", type=finite_float, default=5.0, help="epochs per trial (5)")
-    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
-    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate (3e-3)")
-    t.add_argument("--optimizer", choices=("adamw", "sgd", "rmsprop"), default="adamw",
-                   help="adamw (default) or the paper's rmsprop")
-    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000; "
-                   "folder: all)")
-    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
+    add_training_args(p, epochs=5.0)
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
@@ -77,20 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from scalesearch.proxy import ProxySetup
     from scalesearch.search.runner import SearchConfig
     from scalesearch.search.space import Ranges
-    from scalesearch.train import TrainConfig
 
-    if args.epochs <= 0:
-        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
     if args.sampler == "grid" and args.trials:
         raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
     ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        optimizer=args.optimizer)
-    setup = ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
-                       num_val=args.num_val, train=train)
+    setup = setup_from_args(args)
     return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
                         flops_tolerance=args.flops_tolerance, sampler=args.sampler,
                         trials=args.trials, seeds=args.seeds, sampler_seed=args.seed,

@@ -18,7 +18,7 @@ from scalesearch.compare.strategies import STRATEGIES, matched
 from scalesearch.fmt import human
 from scalesearch.io import atomic_open, write_json, write_text
 from scalesearch.proxy import ProxySetup
-from scalesearch.registry import resolve
+from scalesearch.registry import portable_spec, resolve
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
@@ -69,10 +69,7 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
     workers = cfg.workers or cpus
     threads = cfg.setup.train.threads or max(1, cpus // workers)
     setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads)).to_dict()
-    spec = cfg.baseline
-    path, sep, attr = spec.rpartition(":")
-    if sep and path.endswith(".py"):
-        spec = f"{Path(path).resolve()}:{attr}"
+    spec = portable_spec(cfg.baseline)
     jobs = [(p, s) for p in points for s in range(cfg.seeds)]
     rows, start = [], time.perf_counter()
     log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "

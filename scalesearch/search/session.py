@@ -13,7 +13,7 @@ from pathlib import Path
 from scalesearch.data import check_data
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
-from scalesearch.registry import resolve
+from scalesearch.registry import portable_spec, resolve
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, run_trials
 from scalesearch.search.space import build_space
@@ -40,14 +40,6 @@ def _check_out(out: Path, cfg: SearchConfig, resume: bool) -> None:
                                f"the search in {out}; use the same flags or another --out")
 
 
-def _spec(baseline: str) -> str:
-    """Plug-in files resolved to absolute paths, so Ray workers find them from any cwd."""
-    path, sep, attr = baseline.rpartition(":")
-    if sep and path.endswith(".py"):
-        return f"{Path(path).resolve()}:{attr}"
-    return baseline
-
-
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family)."""
@@ -67,7 +59,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         removed_measured=space.removed_measured,
         candidates=[c.to_dict() for c in space.candidates])))
     store = TrialStore(out / "trials.csv")
-    ran = run_trials(replace(cfg, baseline=_spec(cfg.baseline)), space, store, log)
+    ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
     meta = dict(baseline=baseline.name, data=cfg.setup.data, proxy_size=cfg.setup.proxy_size,
                 epochs=cfg.setup.train.epochs, sampler=cfg.sampler,
                 candidates=len(space.candidates),
