@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from scalesearch.registry import resolve
+from scalesearch.scaler import compound
 from scalesearch.search.runner import tpe_point
 from scalesearch.search.space import Ranges, build_space, measured_ratio
 from scalesearch.search.trials import TrialStore
-from scalesearch.scaler import compound
 
 pytestmark = pytest.mark.slow
 
