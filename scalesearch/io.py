@@ -4,6 +4,7 @@ interrupted run never leaves a half-written result."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -40,8 +41,19 @@ def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w")
     return Path(path)
 
 
+def json_safe(obj: object) -> object:
+    """NaN/inf → None (strict JSON), recursively through dicts and lists."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj: object) -> Path:
-    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2) + "\n"))
+    return atomic_write(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"))
 
 
 def write_text(path: str | Path, text: str) -> Path:

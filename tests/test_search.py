@@ -140,8 +140,17 @@ NET = Diverging()
 def test_nan_trial_is_recorded_as_failed_and_the_search_goes_on(cli, tmp_path):
     (tmp_path / "net.py").write_text(NAN_NET)
     args = [a if a != "efficientnet-b0" else f"{tmp_path / 'net.py'}:NET" for a in TINY]
-    code, stdout, err = cli("search", *args, "--out", tmp_path / "s", "--flops-tolerance", "0.5")
+    code, stdout, err = cli("search", *args, "--out", tmp_path / "s", "--flops-tolerance", "0.5",
+                            "--format", "json")
     assert code == 0, err
+
+    def strict(name):
+        raise AssertionError(f"{name} in JSON output")
+
+    summary = json.loads(stdout, parse_constant=strict)
+    failed = {r["alpha"]: r["failed"] for r in summary["ranking"]}
+    assert failed[2.0] == 1 and sum(failed.values()) == 1
+    assert summary["ranking"][-1]["top1_mean"] is None  # NaN became null, ranked last
     rows = pd.read_csv(tmp_path / "s" / "trials.csv")
     failed = rows[rows["alpha"] == 2.0].iloc[0]
     assert failed["status"] == "failed" and "non-finite loss" in failed["error"]

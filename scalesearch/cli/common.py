@@ -80,5 +80,7 @@ def setup_from_args(args: argparse.Namespace):
 
 
 def print_json(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=2)
+    from scalesearch.io import json_safe
+
+    json.dump(json_safe(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")

@@ -85,6 +85,13 @@ def config_from_args(args: argparse.Namespace):
                         cpus_per_trial=args.cpus_per_trial, address=args.address, setup=setup)
 
 
+def _mean_std(r: dict) -> str:
+    mean = r["top1_mean"]
+    if mean is None or mean != mean:  # NaN: every seed failed
+        return "failed"
+    return f"{mean:.1f} ± {r['top1_std']:.1f}"
+
+
 def run(args: argparse.Namespace) -> int:
     from scalesearch.search.session import run_search
 
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     print(render_table([dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
                              product=round(r["product"], 3), ratio=round(r["flops_ratio"], 3),
                              px=r["image_size"], params=human(r["params"]),
-                             top1=f"{r['top1_mean']:.1f} ± {r['top1_std']:.1f}",
+                             top1=_mean_std(r),
                              seeds=r["seeds"], failed=r["failed"]) for r in rank]))
     best = summary["best"]
     if best is None:

@@ -118,8 +118,9 @@ def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
     if presets:
         nets = [scale(baseline, preset=k) for k in presets]
         phis = [int(k[1:]) for k in presets]
-        axes[0].plot(phis, [n.counts.flops / 1e9 for n in nets], "k^", label="official B1–B7")
-        axes[1].plot(phis, [n.counts.params / 1e6 for n in nets], "k^", label="official B1–B7")
+        label = "official B1–B7 (hand-rounded, drawn at x = 1…7)"
+        axes[0].plot(phis, [n.counts.flops / 1e9 for n in nets], "k^", label=label)
+        axes[1].plot(phis, [n.counts.params / 1e6 for n in nets], "k^", label=label)
     for ax, unit in zip(axes, ("FLOPs (B multiply-adds)", "params (M)"), strict=True):
         ax.set_yscale("log")
         ax.set_xlabel("compound coefficient φ")
