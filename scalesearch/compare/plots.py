@@ -108,7 +108,7 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
     axes[0][0].set_ylabel("FLOPs (B multiply-adds)")
     fig.tight_layout()
     fig.suptitle("Table 3 multipliers: FLOPs counted by scalesearch vs printed in the paper",
-                 fontsize=10)
+                 fontsize=10, y=1.04)
     return _save(fig, path)
 
 
