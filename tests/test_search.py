@@ -184,6 +184,28 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     assert after[:len(before)] == before  # finished trials were kept, not retrained
 
 
+def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "s"
+    args = [sys.executable, "-m", "scalesearch.cli.main", "search", *TINY, "--seeds", "2",
+            "--cpus-per-trial", "2", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "trials.csv").exists():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    rows = TrialStore(out / "trials.csv").rows
+    if len(rows) < 4:  # interrupted before the end (not a race lost to a fast machine)
+        assert proc.returncode in (1, 130), err
+        assert "--resume" in err and "Traceback" not in err
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    keys = [(r["alpha"], r["gamma"], r["seed"]) for r in TrialStore(out / "trials.csv").rows]
+    assert len(keys) == len(set(keys)) == 4
+
+
 def test_address_joins_a_multi_node_cluster(cli, tmp_path):
     import ray
     from ray.cluster_utils import Cluster

@@ -96,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
     from scalesearch.search.session import run_search
 
     summary = run_search(config_from_args(args), args.out, resume=args.resume)
+    status = 1 if summary["remaining"] else 0  # interrupted: results so far, then --resume
     if args.format == "json":
         print_json(summary)
-        return 0
+        return status
     rank = summary["ranking"]
     print(f"φ=1 search: {summary['space']}; {len(rank)} trained; {summary['seconds']:.0f} s")
     print(render_table([dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
@@ -118,4 +119,4 @@ def run(args: argparse.Namespace) -> int:
                              flops=human(f["flops"], "FLOPs"), ratio=f["flops_ratio"])
                         for f in sorted(summary["family"], key=lambda f: (f["phi"], f["source"]))]))
     print(f"\nwrote {args.out}/: trials.csv best.json family.csv search.png family.png")
-    return 0
+    return status

@@ -15,7 +15,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.search.report import write_outputs
-from scalesearch.search.runner import SearchConfig, run_trials
+from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import build_space
 from scalesearch.search.trials import TrialStore
 
@@ -60,12 +60,16 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         candidates=[c.to_dict() for c in space.candidates])))
     store = TrialStore(out / "trials.csv")
     ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
-    meta = dict(baseline=baseline.name, data=cfg.setup.data, proxy_size=cfg.setup.proxy_size,
+    remaining = plan(cfg, store, space)[1]
+    if remaining:
+        log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
+    meta = dict(complete=not remaining, baseline=baseline.name, data=cfg.setup.data,
+                proxy_size=cfg.setup.proxy_size,
                 epochs=cfg.setup.train.epochs, sampler=cfg.sampler,
                 candidates=len(space.candidates),
                 trials=len(store.rows), tolerance=cfg.tolerance,
                 flops_tolerance=cfg.flops_tolerance)
     summary = write_outputs(out, store.rows, baseline, meta)
-    summary.update(out=str(out), space=space.summary(), trials_run=ran,
+    summary.update(out=str(out), space=space.summary(), trials_run=ran, remaining=remaining,
                    seconds=round(time.perf_counter() - start, 1))
     return summary
