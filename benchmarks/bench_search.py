@@ -1,6 +1,6 @@
 """Search overheads and training efficiency, from one run on this machine.
 
-(a) The same φ=1 trials (B0, small proxy) run through Ray Tune + OptunaSearch — including
+(a) The same φ=1 trials (B0, default proxy data and size, fewer epochs) run through Ray Tune + OptunaSearch — including
     `ray.init` and shutdown — and through a plain Python loop calling the same trainable, one
     trial at a time with the same threads. Prints the overhead ratio (target ≤ 10%).
 (b) Proxy-training throughput of B0 at the default proxy size (images/s) and the achieved
@@ -45,8 +45,7 @@ def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> float:
 
 
 def ray_vs_loop(trials: int, epochs: float, threads: int) -> None:
-    setup = ProxySetup(proxy_size=48, num_train=320, num_val=160,
-                       train=TrainConfig(epochs=epochs, threads=threads))
+    setup = ProxySetup(proxy_size=64, train=TrainConfig(epochs=epochs, threads=threads))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(step=0.05), flops_tolerance=0.25,
                        cpus_per_trial=threads, setup=setup)
     space = build_space(resolve(cfg.baseline), cfg.ranges, cfg.tolerance, cfg.flops_tolerance)

@@ -266,7 +266,8 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                                     {"cpu": cfg.cpus_per_trial}),
                 tune_config=tune.TuneConfig(search_alg=_search_alg(cfg, pending, store),
                                             num_samples=n,
-                                            max_concurrent_trials=concurrent),
+                                            max_concurrent_trials=concurrent,
+                                            reuse_actors=True),  # keep data/counter caches
                 run_config=tune.RunConfig(name="search", storage_path=storage, verbose=0,
                                           callbacks=[progress.callback], stop=budget))
             tuner.fit()
