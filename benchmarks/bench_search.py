@@ -1,8 +1,9 @@
 """Search overheads and training efficiency, from one run on this machine.
 
-(a) The same φ=1 trials (B0, default proxy data and size, fewer epochs) run through Ray Tune + OptunaSearch — including
-    `ray.init` and shutdown — and through a plain Python loop calling the same trainable, one
-    trial at a time with the same threads. Prints the overhead ratio (target ≤ 10%).
+(a) The same φ=1 trials (B0, default proxy data and size, fewer epochs) run through Ray Tune +
+    OptunaSearch — including `ray.init` and shutdown — and through a plain Python loop calling
+    the same trainable, one trial at a time with the same threads. Prints the overhead ratio
+    (target ≤ 10%).
 (b) Proxy-training throughput of B0 at the default proxy size (images/s) and the achieved
     GFLOP/s = 3 × forward multiply-adds × 2 FLOPs per image × images/s (forward + ~2× backward),
     as a fraction of this machine's fp32 matmul peak measured in the same run.

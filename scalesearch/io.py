@@ -56,5 +56,10 @@ def write_json(path: str | Path, obj: object) -> Path:
     return atomic_write(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"))
 
 
+def write_frame(path: str | Path, frame) -> Path:
+    """A pandas DataFrame as CSV without the index (pandas stays the caller's import)."""
+    return atomic_write(path, lambda f: frame.to_csv(f, index=False))
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text))

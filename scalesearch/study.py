@@ -71,15 +71,14 @@ def run_study(path: Path, out: Path | None = None) -> list[Path]:
     out = out or path.parent / "results" / path.stem
     out.mkdir(parents=True, exist_ok=True)
     if spec["kind"] == "paper-table3":
-        from scalesearch.cli.compare import write_table3
         from scalesearch.compare.strategies import paper_rows
+        from scalesearch.compare.table3 import write_table3
         from scalesearch.registry import resolve
 
         rows = [r for name in spec.get("baselines", ()) for r in paper_rows(resolve(name))]
         if not rows:
             raise ScalesearchError(f"{path}: list the networks under baselines:")
-        write_table3(out, rows)
-        return [out / "table3.csv", out / "table3.md", out / "table3.png"]
+        return write_table3(out, rows)
     from scalesearch.compare.plots import plot_dir
     from scalesearch.compare.run import run_compare
 

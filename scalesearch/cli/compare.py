@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _table3(args: argparse.Namespace) -> int:
     from scalesearch.compare.strategies import paper_rows
+    from scalesearch.compare.table3 import table3_markdown, write_table3
     from scalesearch.registry import resolve
 
     if not args.no_train:
@@ -92,33 +93,9 @@ def _table3(args: argparse.Namespace) -> int:
     return 0
 
 
-def table3_markdown(rows: list[dict]) -> str:
-    lines = ["| network | strategy | d | w | r | image | params | FLOPs (ours) | FLOPs (paper) "
-             "| ours/paper | paper top-1 |", "|---" * 11 + "|"]
-    for r in rows:
-        lines.append(f"| {r['baseline']} | {r['strategy']} | {r['depth']:g} | {r['width']:g} | "
-                     f"{r['resolution']:g} | {r['image_size']} px | {human(r['params'])} | "
-                     f"{human(r['flops'], 'FLOPs')} | {human(r['paper_flops'], 'FLOPs')} | "
-                     f"{r['flops_vs_paper']:.3f} | {r['paper_top1']:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_table3(out: Path, rows: list[dict]) -> None:
-    import pandas as pd
-
-    from scalesearch.compare.plots import plot_table3
-    from scalesearch.io import atomic_open, write_text
-
-    with atomic_open(out / "table3.csv") as f:
-        pd.DataFrame(rows).to_csv(f, index=False)
-    write_text(out / "table3.md", table3_markdown(rows))
-    plot_table3(pd.DataFrame(rows), out / "table3.png")
-
-
 def run_compare_cmd(args: argparse.Namespace) -> int:
     from scalesearch.compare.run import CompareConfig, markdown, run_compare
     from scalesearch.compare.strategies import check_ratio, parse_strategies
-    from scalesearch.registry import resolve
     from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
 
     if args.paper_table3:
@@ -137,7 +114,7 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         from scalesearch.compare.plots import plot_dir
 
         plot_dir(out)
-    name = resolve(args.baseline).name
+    name = summary["baseline"].iloc[0]  # the resolved baseline's name
     if args.format == "json":
         print_json(summary.to_dict("records"))
     elif args.format == "markdown":

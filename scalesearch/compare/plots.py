@@ -9,27 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.compare.strategies import STRATEGIES
-from scalesearch.io import atomic_open
 from scalesearch.paper import TABLE3
+from scalesearch.plotting import pyplot, save_figure
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
          "resolution": ("tab:green", "D"), "compound": ("tab:red", "*")}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
-    _plt().close(fig)
-    return path
 
 
 def _flops_unit(values) -> tuple[float, str]:
@@ -39,7 +23,7 @@ def _flops_unit(values) -> tuple[float, str]:
 def plot_flops_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
     """Figure 8 style: proxy top-1 (mean ± std) vs FLOPs, one line per strategy from the
     baseline through every target ratio; the paper's ImageNet points on a twin axis."""
-    plt = _plt()
+    plt = pyplot()
     div, unit = _flops_unit(summary["flops"])
     base = summary[summary["strategy"] == "baseline"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -64,12 +48,12 @@ def plot_flops_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
         ax.plot([], [], "ko", mfc="none", label="paper (ImageNet, right axis)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"{name}: scaling strategies at matched FLOPs", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_multiplier_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
     """Figure 3 style: top-1 vs the one multiplier each single-dimension strategy grows."""
-    plt = _plt()
+    plt = pyplot()
     base = summary[summary["strategy"] == "baseline"]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     for ax, strategy in zip(axes, ("width", "depth", "resolution"), strict=True):
@@ -86,12 +70,12 @@ def plot_multiplier_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
     axes[0].set_ylabel("proxy val top-1 (%)")
     fig.suptitle(f"{name}: one dimension at a time (labels: FLOPs, B multiply-adds)",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
     """Our measured FLOPs beside the paper's, per network and strategy (Table 3)."""
-    plt = _plt()
+    plt = pyplot()
     names = list(dict.fromkeys(rows["baseline"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
@@ -109,7 +93,7 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
     fig.tight_layout()
     fig.suptitle("Table 3 multipliers: FLOPs counted by scalesearch vs printed in the paper",
                  fontsize=10, y=1.04)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_dir(folder: Path) -> list[Path]:

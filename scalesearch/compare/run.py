@@ -16,7 +16,7 @@ import pandas as pd
 
 from scalesearch.compare.strategies import STRATEGIES, matched
 from scalesearch.fmt import human
-from scalesearch.io import atomic_open, write_json, write_text
+from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
@@ -57,8 +57,7 @@ def _sorted(rows: list[dict]) -> pd.DataFrame:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    with atomic_open(path) as f:
-        _sorted(rows).to_csv(f, index=False)
+    write_frame(path, _sorted(rows))
 
 
 def train_points(cfg: CompareConfig, points: list[dict], out: Path,
@@ -136,7 +135,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True,
     if not train:
         summary = _sorted(points)
         if out:
-            write_csv(out / "compare.csv", summary.to_dict("records"))
+            write_frame(out / "compare.csv", summary)
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
     if out is None:

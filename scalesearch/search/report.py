@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.api import scale
-from scalesearch.io import atomic_open, write_json
+from scalesearch.io import write_frame, write_json
+from scalesearch.plotting import pyplot, save_figure
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS
 
@@ -66,21 +67,9 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     return rows
 
 
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
 def plot_search(rank: pd.DataFrame, path: Path, title: str) -> None:
     """Top-1 of every candidate against α, β and γ (error bars: std over seeds), winner ★."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = rank.dropna(subset=["top1_mean"])
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     for ax, key, label in zip(axes, KEY, ("α (depth)", "β (width)", "γ (resolution)"),
@@ -96,16 +85,12 @@ def plot_search(rank: pd.DataFrame, path: Path, title: str) -> None:
     axes[0].set_ylabel("proxy val top-1 (%)")
     axes[0].legend(fontsize=7, loc="lower left")
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
     """FLOPs and params of φ = 1…7 (found vs paper coefficients), official presets as markers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     df = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for source, style in (("found", "o-"), ("paper", "s--")):
@@ -128,7 +113,7 @@ def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.suptitle(f"{baseline.name} scaled with the found vs the paper's coefficients", fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict) -> dict:
@@ -141,8 +126,7 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict) -
     if best:
         write_json(out / "best.json", best)
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]))
-        with atomic_open(out / "family.csv") as f:
-            pd.DataFrame(fam).to_csv(f, index=False)
+        write_frame(out / "family.csv", pd.DataFrame(fam))
         plot_family(fam, baseline, out / "family.png")
         summary["family"] = fam
     return summary

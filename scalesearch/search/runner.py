@@ -117,13 +117,12 @@ def trial(config: dict, context: dict) -> dict:
     done = {tuple(k) for k in context["done"]}
     rows = [_row(baseline, cand, setup, s, **({"status": "rejected", "error": reject}
                                               if reject else {}))
-            for s in context["seeds"] if (*trial_key(dict(cand.to_dict(), seed=s))[:3], s)
-            not in done]
+            for s in context["seeds"] if trial_key(dict(cand.to_dict(), seed=s)) not in done]
     ok = [r["top1"] for r in rows if r.get("status") == "ok"]
     return {"score": statistics.fmean(ok) if ok else 0.0, "rows": rows}
 
 
-def _connect(address: str | None, cpus: int | None):
+def _connect(address: str | None):
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     import logging
@@ -138,7 +137,7 @@ def _connect(address: str | None, cpus: int | None):
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=cpus or os.cpu_count(), **kwargs)
+            ray.init(num_cpus=os.cpu_count(), **kwargs)
     except (ConnectionError, ValueError, RuntimeError) as err:
         raise ScalesearchError(f"cannot start or join Ray ({address or 'local'}): "
                                f"{str(err).splitlines()[0]}") from None
@@ -188,8 +187,7 @@ def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]
     seeds = range(cfg.seeds)
     if cfg.sampler == "grid":
         pending = [i for i, c in enumerate(space.candidates)
-                   if any((*trial_key(dict(c.to_dict(), seed=s))[:3], s) not in done
-                          for s in seeds)]
+                   if any(trial_key(dict(c.to_dict(), seed=s)) not in done for s in seeds)]
         return pending, len(pending)
     return [], max(0, cfg.trials - len(trained_candidates(store)))
 
@@ -232,7 +230,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
     if n == 0:
         log("nothing left to train: every planned trial is in trials.csv")
         return 0
-    ray, owned = _connect(cfg.address, None)
+    ray, owned = _connect(cfg.address)
     from ray import tune
 
     try:
