@@ -214,7 +214,8 @@ def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
     points, rewards = [], []  # warm start TPE from the rows of an interrupted run
     for key in dict.fromkeys(trial_key(x)[:3] for x in store.rows):
         lo, hi = _beta_bounds(key[0], r)
-        scores = [x["top1"] for x in store.rows if trial_key(x)[:3] == key and x["top1"]]
+        scores = [x["top1"] for x in store.rows
+                  if trial_key(x)[:3] == key and x["top1"] is not None]
         points.append({"alpha": key[0],
                        "beta_frac": min(1.0, max(0.0, (key[1] - lo) / (hi - lo or 1)))})
         rewards.append(statistics.fmean(scores) if scores else 0.0)
