@@ -19,6 +19,7 @@ from torch import nn
 from scalesearch.data import ImageSet
 from scalesearch.data.augment import center_crop, normalize, random_resized_crop
 from scalesearch.errors import ScalesearchError
+from scalesearch.status import Status
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
@@ -56,7 +57,7 @@ class TrainResult:
     seconds: float
     images_per_sec: float
     steps: int
-    status: str  # "ok" or "failed"
+    status: str  # Status.OK or Status.FAILED
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -139,45 +140,94 @@ def evaluate(model: nn.Module, data: ImageSet, cfg: TrainConfig,
     return 100.0 * correct / len(data), loss / len(data)
 
 
+class ProxyTrainer:
+    """One seeded proxy training, stepped an epoch at a time so a scheduler (ASHA) can read
+    validation top-1 after every epoch and stop the run; :func:`train_proxy` runs it through.
+
+    Epoch boundaries are multiples of ceil(len(train) / batch_size) steps; a fractional
+    ``cfg.epochs`` makes the last epoch partial. Evaluating between epochs does not change the
+    training (BN statistics are re-estimated from scratch at every evaluation)."""
+
+    def __init__(self, model: nn.Module, train: ImageSet, val: ImageSet, cfg: TrainConfig, *,
+                 seed: int = 0):
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.cfg, self.train_set, self.val_set = cfg, train, val
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.model = model.to(self.device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.opt = _optimizer(self.model, cfg)
+        self.steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+        self.total = max(1, round(cfg.epochs * self.steps_per_epoch))
+        self.epochs = math.ceil(self.total / self.steps_per_epoch)  # reports, the last partial
+        self.step = self.seen = self.epoch = 0
+        self.seconds = 0.0
+        self.error: str | None = None
+        self._iter = self._batches()
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total or self.error is not None
+
+    def _batches(self):
+        """Index batches continuing across epochs: a fresh permutation per pass."""
+        while True:
+            order = torch.randperm(len(self.train_set), generator=self.gen)
+            for first in range(0, len(self.train_set), self.cfg.batch_size):
+                yield order[first:first + self.cfg.batch_size]
+
+    def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Train up to the next epoch boundary; False (and ``error`` set) on a non-finite loss."""
+        if self.done:
+            return self.error is None
+        cfg, start = self.cfg, time.perf_counter()
+        stop = min(self.total, (self.epoch + 1) * self.steps_per_epoch)
+        self.model.train()
+        while self.step < stop:
+            for group in self.opt.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(cfg, self.step, self.total, self.steps_per_epoch)
+            x, y = _batch(self.train_set, next(self._iter), self.device, self.gen, True, cfg)
+            loss = F.cross_entropy(self.model(x), y, label_smoothing=cfg.label_smoothing)
+            if not torch.isfinite(loss):
+                self.error = f"non-finite loss at step {self.step}"
+                break
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.seen, self.step = self.seen + len(y), self.step + 1
+            if progress:
+                progress(self.step, self.total)
+        self.seconds += time.perf_counter() - start
+        self.epoch += 1
+        return self.error is None
+
+    def evaluate(self) -> tuple[float, float]:
+        """(val top-1 %, val loss) after re-estimating BatchNorm statistics."""
+        recalibrate_bn(self.model, self.train_set, self.cfg, self.device)
+        return evaluate(self.model, self.val_set, self.cfg, self.device)
+
+    def result(self, top1: float | None = None, loss: float | None = None) -> TrainResult:
+        """The run's record; evaluates unless ``top1``/``loss`` of the last epoch are given."""
+        rate = self.seen / self.seconds if self.seconds else 0.0
+        if self.error:
+            return TrainResult(None, None, self.seconds, rate, self.step, Status.FAILED,
+                               self.error)
+        if top1 is None:
+            top1, loss = self.evaluate()
+        if not math.isfinite(loss):
+            return TrainResult(None, None, self.seconds, rate, self.step, Status.FAILED,
+                               "non-finite validation loss")
+        return TrainResult(top1, loss, self.seconds, rate, self.step, Status.OK)
+
+
 def train_proxy(model: nn.Module, train: ImageSet, val: ImageSet, cfg: TrainConfig, *,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train ``model`` for ``cfg.epochs`` on ``train`` and evaluate val top-1 and loss.
     A non-finite loss stops the run and returns status "failed" (it does not raise)."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    opt = _optimizer(model, cfg)
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    total = max(1, round(cfg.epochs * steps_per_epoch))
-    seen, step, start = 0, 0, time.perf_counter()
-    model.train()
-    while step < total:
-        order = torch.randperm(len(train), generator=gen)
-        for first in range(0, len(train), cfg.batch_size):
-            if step >= total:
-                break
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(cfg, step, total, steps_per_epoch)
-            x, y = _batch(train, order[first:first + cfg.batch_size], device, gen, True, cfg)
-            loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                return TrainResult(None, None, time.perf_counter() - start, 0.0, step, "failed",
-                                   f"non-finite loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen, step = seen + len(y), step + 1
-            if progress:
-                progress(step, total)
-    seconds = time.perf_counter() - start
-    recalibrate_bn(model, train, cfg, device)
-    top1, val_loss = evaluate(model, val, cfg, device)
-    if not math.isfinite(val_loss):
-        return TrainResult(None, None, seconds, seen / seconds, step, "failed",
-                           "non-finite validation loss")
-    return TrainResult(top1, val_loss, seconds, seen / seconds, step, "ok")
+    trainer = ProxyTrainer(model, train, val, cfg, seed=seed)
+    while not trainer.done:
+        trainer.train_epoch(progress)
+    return trainer.result()

@@ -1,0 +1,16 @@
+"""Outcome of one training run (a row of trials.csv or compare.csv)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """``ok``: trained and evaluated; ``failed``: diverged or crashed (reason in ``error``);
+    ``rejected``: never trained (outside the measured-FLOPs filter); ``stopped``: ended early
+    by the scheduler (ASHA) — finished, with the score of the last rung it reached."""
+
+    OK = "ok"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    STOPPED = "stopped"
