@@ -14,7 +14,7 @@ import torch
 from scalesearch.api import measure
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
-from scalesearch.train import TrainConfig
+from scalesearch.train import ProxyTrainer, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,20 @@ class ProxySetup:
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 
-def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None) -> int:
-    """round(proxy_size · r) with the baseline's resolution rounding."""
+def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None,
+                     divisor: int | None = None) -> int:
+    """round(proxy_size · r) with the baseline's resolution rounding (or ``divisor``)."""
     return round_image_size(proxy_size or baseline.image_size, mult.resolution,
-                            baseline.resolution_divisor)
+                            divisor or baseline.resolution_divisor)
 
 
-def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
-    """Build ``baseline`` at (d, w), train it at its proxy image size, return one flat record:
-    depth, width, resolution, image_size, params, flops, seed, top1, loss, seconds, … status."""
+def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0,
+                  divisor: int | None = None) -> tuple[ProxyTrainer, dict]:
+    """The seeded trainer of ``baseline`` at (d, w) on its proxy image size, and the record
+    fields known before training: depth, width, resolution, image_size, params, flops, seed."""
     from scalesearch.data import load_data
-    from scalesearch.train import train_proxy
 
-    image_size = proxy_image_size(baseline, mult, setup.proxy_size)
+    image_size = proxy_image_size(baseline, mult, setup.proxy_size, divisor)
     train, val = load_data(setup.data, image_size, num_train=setup.num_train,
                            num_val=setup.num_val, seed=setup.data_seed)
     num_classes = len(train.classes)
@@ -58,7 +59,15 @@ def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: in
     torch.manual_seed(seed)  # the initial weights are part of the seeded trial
     model = baseline.build(mult.depth, mult.width, num_classes=num_classes,
                            dropout=setup.dropout, drop_path=setup.drop_path)
-    result = train_proxy(model, train, val, setup.train, seed=seed)
-    return dict(depth=mult.depth, width=mult.width, resolution=mult.resolution,
-                image_size=image_size, params=counts.params, flops=counts.flops, seed=seed,
-                **result.to_dict())
+    record = dict(depth=mult.depth, width=mult.width, resolution=mult.resolution,
+                  image_size=image_size, params=counts.params, flops=counts.flops, seed=seed)
+    return ProxyTrainer(model, train, val, setup.train, seed=seed), record
+
+
+def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
+    """Build ``baseline`` at (d, w), train it at its proxy image size, return one flat record:
+    depth, width, resolution, image_size, params, flops, seed, top1, loss, seconds, … status."""
+    trainer, record = build_trainer(baseline, mult, setup, seed)
+    while not trainer.done:
+        trainer.train_epoch()
+    return dict(record, **trainer.result().to_dict())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,7 @@ from scalesearch.status import Status
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
+RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for evaluation
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,15 @@ def _batch(data: ImageSet, idx: torch.Tensor, device, gen, train: bool, cfg: Tra
     return x, data.labels[idx].to(device)
 
 
+def subset(data: ImageSet, n: int) -> ImageSet:
+    """``n`` images at an even stride (class-balanced for class-sorted folders), deterministic."""
+    idx = torch.linspace(0, len(data) - 1, n).round().long().unique()
+    return replace(data, images=data.images[idx], labels=data.labels[idx])
+
+
 @torch.no_grad()
 def recalibrate_bn(model: nn.Module, data: ImageSet, cfg: TrainConfig, device: torch.device,
-                   images: int = 512) -> None:
+                   images: int = RECAL_IMAGES) -> None:
     """Re-estimate BatchNorm running statistics as a plain average over ``images`` training
     images. Short runs need it: with the reference momentum (TF decay 0.99) the running
     statistics still hold their initial values after a few dozen steps."""
@@ -204,10 +211,16 @@ class ProxyTrainer:
         self.epoch += 1
         return self.error is None
 
-    def evaluate(self) -> tuple[float, float]:
-        """(val top-1 %, val loss) after re-estimating BatchNorm statistics."""
-        recalibrate_bn(self.model, self.train_set, self.cfg, self.device)
-        return evaluate(self.model, self.val_set, self.cfg, self.device)
+    def evaluate(self, max_images: int | None = None) -> tuple[float, float]:
+        """(val top-1 %, val loss) after re-estimating BatchNorm statistics. ``max_images``
+        evaluates a fixed, evenly strided val subset (and recalibrates on half as many training
+        images): cheap enough for every epoch of an ASHA run."""
+        val, recal = self.val_set, RECAL_IMAGES
+        if max_images and max_images < len(val):
+            val = subset(val, max_images)
+            recal = min(recal, max(max_images // 2, self.cfg.batch_size))
+        recalibrate_bn(self.model, self.train_set, self.cfg, self.device, images=recal)
+        return evaluate(self.model, val, self.cfg, self.device)
 
     def result(self, top1: float | None = None, loss: float | None = None) -> TrainResult:
         """The run's record; evaluates unless ``top1``/``loss`` of the last epoch are given."""

@@ -8,7 +8,8 @@ import sys
 import warnings
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
-COMMANDS = ("scalesearch.cli.scale", "scalesearch.cli.search", "scalesearch.cli.compare")
+COMMANDS = ("scalesearch.cli.scale", "scalesearch.cli.search", "scalesearch.cli.fidelity",
+            "scalesearch.cli.compare")
 
 
 class Parser(argparse.ArgumentParser):

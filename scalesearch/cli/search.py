@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from scalesearch.cli.common import (
     add_format,
@@ -14,6 +15,8 @@ from scalesearch.cli.common import (
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
+from scalesearch.search.runner import SAMPLERS, SCHEDULERS
+from scalesearch.search.stats import TIE_BREAKS
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
@@ -48,19 +51,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("candidates")
     g.add_argument("--grid-step", type=finite_float, default=0.05, help="grid step (0.05)")
     g.add_argument("--tolerance", type=finite_float, default=0.05,
-                   help="keep |α·β²·γ² − 2| ≤ this (0.05)")
-    g.add_argument("--flops-tolerance", type=finite_float, default=0.25, help="keep |measured "
-                   "FLOPs ratio − 2| ≤ this, at the baseline's image size (0.25: rounding "
-                   "repeats up pushes most B0 candidates above 2, see docs/search.md)")
+                   help="keep |α·β²·γ²/2 − 1| ≤ this, relative (0.05: the paper's 1.2, 1.1, "
+                   "1.15 with product 1.92 is in)")
+    g.add_argument("--match-flops", action=argparse.BooleanOptionalAction, default=True,
+                   help="solve each candidate's training resolution so its measured FLOPs "
+                   "ratio is 2 ± 3%% (fair candidates: none wins by having more FLOPs); "
+                   "--no-match-flops trains at γ and filters by --flops-tolerance (default: on)")
+    g.add_argument("--flops-tolerance", type=finite_float, default=0.25, help="with "
+                   "--no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the baseline's "
+                   "image size (0.25)")
     for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
         g.add_argument(f"--{name}-range", type=_range, default=_range(default), metavar="LO:HI",
                        help=f"{name} range ({default})")
-    g.add_argument("--sampler", choices=("grid", "tpe"), default="grid", help="grid: every "
+    g.add_argument("--sampler", choices=SAMPLERS, default="grid", help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
-    g.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate; "
-                   "ranking uses the mean (1)")
     g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
+    e = p.add_argument_group("evidence and budget")
+    e.add_argument("--seeds", type=positive_int, default=2, help="trainings per candidate; the "
+                   "ranking uses the mean, the 95%% t-interval and the bootstrap p_best over "
+                   "seeds (2; 1 cannot measure seed noise)")
+    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="asha: successive "
+                   "halving on Ray Tune, weak candidates stop at rungs --min-epochs·η^k "
+                   "(default: none, every candidate trains --epochs)")
+    e.add_argument("--min-epochs", type=positive_int, default=1, help="ASHA's first rung (1)")
+    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="ASHA's η: "
+                   "about 1/η of the candidates go on at each rung (3)")
+    e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
+                   "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
+                   "(the paper's case for compound scaling), score, params, latency "
+                   "(default: balanced)")
     add_training_args(p, epochs=5.0)
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
@@ -78,11 +98,18 @@ def config_from_args(args: argparse.Namespace):
     if args.sampler == "grid" and args.trials:
         raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
     ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)
-    setup = setup_from_args(args)
     return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
-                        flops_tolerance=args.flops_tolerance, sampler=args.sampler,
-                        trials=args.trials, seeds=args.seeds, sampler_seed=args.seed,
-                        cpus_per_trial=args.cpus_per_trial, address=args.address, setup=setup)
+                        flops_tolerance=args.flops_tolerance, match_flops=args.match_flops,
+                        sampler=args.sampler, trials=args.trials, seeds=args.seeds,
+                        sampler_seed=args.seed, scheduler=args.scheduler,
+                        min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
+                        tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
+                        gpus_per_trial=getattr(args, "gpus_per_trial", 0.0) or 0.0,
+                        address=args.address, setup=setup_from_args(args))
+
+
+def _percent(p) -> str:
+    return "" if p is None or p != p else f"{100 * p:.1f}%"
 
 
 def _mean_std(r: dict) -> str:
@@ -92,31 +119,67 @@ def _mean_std(r: dict) -> str:
     return f"{mean:.1f} ± {r['top1_std']:.1f}"
 
 
+def _ci(r: dict) -> str:
+    lo, hi = r.get("ci_lo"), r.get("ci_hi")
+    return "" if lo is None or lo != lo else f"[{lo:.1f}, {hi:.1f}]"
+
+
+def ranking_table(rank: list[dict]) -> str:
+    return render_table([dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
+                              ratio=round(r["flops_ratio"], 3), px=r["image_size"],
+                              params=human(r["params"]), epochs=r["epochs"], status=r["status"],
+                              top1=_mean_std(r), ci95=_ci(r), p_best=_percent(r["p_best"]),
+                              seeds=r["seeds"], failed=r["failed"] or "")
+                         for r in rank])
+
+
+def tied_lines(best: dict) -> list[str]:
+    """The tied-set table and the one line that says whether the winner is separated."""
+    if not best["tied"]:
+        return ["one seed per candidate: seed noise is not measured, so the tied set and "
+                "p_best are unknown (search with --seeds 2 or more)"]
+    lines = ["", "tied set (p_best ≥ 5%: bootstrap probability of being the best over seeds):",
+             render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
+                                top1=f"{t['top1_mean']:.1f} ± {t['top1_std']:.1f}",
+                                p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
+                           for t in best["tied"]])]
+    if best["separated"]:
+        lines.append("the winner is separated: no other candidate has p_best ≥ 5%")
+    else:
+        lines.append(f"{len(best['tied'])} candidates are statistically tied; chosen by "
+                     f"--tie-break {best['tie_break']}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from scalesearch.search.session import run_search
 
     summary = run_search(config_from_args(args), args.out, resume=args.resume)
     status = 1 if summary["remaining"] else 0  # interrupted: results so far, then --resume
+    best = summary["best"]
     if args.format == "json":
         print_json(summary)
-        return status
+        return status if best else 1
     rank = summary["ranking"]
     print(f"φ=1 search: {summary['space']}; {len(rank)} trained; {summary['seconds']:.0f} s")
-    print(render_table([dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
-                             product=round(r["product"], 3), ratio=round(r["flops_ratio"], 3),
-                             px=r["image_size"], params=human(r["params"]),
-                             top1=_mean_std(r),
-                             seeds=r["seeds"], failed=r["failed"]) for r in rank]))
-    best = summary["best"]
+    print(ranking_table(rank))
     if best is None:
-        print("no candidate trained successfully; see trials.csv for the errors")
+        failures = summary["failures"]
+        if failures:
+            print("\nfailed trainings:")
+            print(render_table(failures))
+        reason = failures[0]["error"] if failures else "no trial finished"
+        print(f"\nno candidate trained successfully ({reason}); no best.json written",
+              file=sys.stderr)
         return 1
-    print(f"\nbest: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} "
-          f"(top-1 {best['top1_mean']:.1f}%) → {args.out}/best.json")
     print("\nfamily (φ = 1…7), found vs paper coefficients:")
     print(render_table([dict(phi=f["phi"], source=f["source"], d=f["depth"], w=f["width"],
                              px=f["image_size"], params=human(f["params"]),
                              flops=human(f["flops"], "FLOPs"), ratio=f["flops_ratio"])
                         for f in sorted(summary["family"], key=lambda f: (f["phi"], f["source"]))]))
     print(f"\nwrote {args.out}/: trials.csv best.json family.csv search.png family.png")
+    print("\n".join(tied_lines(best)))
+    print(f"best: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
+          f"{best['top1_mean']:.1f} ± {best['top1_std']:.1f}%, {best['seeds']} seed(s)) → "
+          f"{args.out}/best.json")
     return status

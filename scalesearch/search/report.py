@@ -1,52 +1,107 @@
-"""What a search leaves behind: the ranking (mean ± std over seeds), ``best.json`` for
-``scale --coefficients``, the B1–B7-style family of the winner next to the paper's (Table 2),
-and ``search.png`` / ``family.png``."""
+"""What a search leaves behind: the ranking with its evidence (mean, std and 95% t-interval over
+seeds, p_best, the tied set), ``best.json`` for ``scale --coefficients``, and the B1–B7-style
+family of the winner next to the paper's (Table 2).
+
+Ranking rule: candidates that trained to the last epoch come first, by mean score; candidates
+ASHA stopped follow, by the rung they reached and their score there; failed ones last. p_best
+and the tied set are computed over the candidates that reached the last epoch.
+"""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scalesearch.api import scale
+from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
-from scalesearch.plotting import pyplot, save_figure
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS
+from scalesearch.search.stats import TIE_P, p_best, t_interval, tie_break
+from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
 FAMILY_PHIS = tuple(range(1, 8))  # B1–B7 (the official presets were hand-rounded, Table 2)
+COLUMNS = [*KEY, "product", "flops_ratio", "resolution", "image_size", "params", "epochs",
+           "rung", "status", "top1_mean", "top1_std", "ci_lo", "ci_hi", "seeds", "failed",
+           "p_best", "tied", "images", "seconds"]
+
+
+def _status(statuses: pd.Series) -> str:
+    if (statuses == Status.OK).any():
+        return Status.OK
+    return Status.STOPPED if (statuses == Status.STOPPED).any() else Status.FAILED
 
 
 def ranking(rows: list[dict]) -> pd.DataFrame:
-    """One line per trained candidate: top-1 mean/std over seeds, sorted best first."""
+    """One line per trained candidate with its evidence, best first (module docstring)."""
     df = pd.DataFrame(rows)
-    df = df[df["status"] != "rejected"] if len(df) else df
+    df = df[df["status"] != Status.REJECTED] if len(df) else df
     if df.empty:
-        return pd.DataFrame(columns=[*KEY, "top1_mean", "top1_std", "seeds", "failed"])
-    ok = df["status"] == "ok"
-    g = df.assign(ok_top1=df["top1"].where(ok)).groupby(KEY, sort=False)
-    out = g.agg(product=("product", "first"), flops_ratio=("flops_ratio", "first"),
-                image_size=("image_size", "max"), params=("params", "first"),
-                top1_mean=("ok_top1", "mean"), top1_std=("ok_top1", "std"),
-                seeds=("ok_top1", "count"), failed=("status", lambda s: int((s != "ok").sum())),
-                seconds=("seconds", "sum")).reset_index()
-    out["top1_std"] = out["top1_std"].fillna(0.0)
-    return out.sort_values(["top1_mean", *KEY], ascending=[False, True, True, True],
-                           na_position="last").reset_index(drop=True)
+        return pd.DataFrame(columns=COLUMNS)
+    df = df.assign(scored=df["top1"].where(df["status"].isin([Status.OK, Status.STOPPED])))
+    out = []
+    for key, g in df.groupby(KEY, sort=False):
+        scores = g["scored"].dropna().tolist()
+        lo, hi = t_interval(scores)
+        first = g.iloc[0]
+        out.append(dict(zip(KEY, key, strict=True), product=first["product"],
+                        flops_ratio=first["flops_ratio"], resolution=first.get("resolution"),
+                        image_size=g["image_size"].max(), params=first["params"],
+                        epochs=g["epochs"].max(), rung=g["rung"].max(), status=_status(g["status"]),
+                        top1_mean=np.mean(scores) if scores else np.nan,
+                        top1_std=np.std(scores, ddof=1) if len(scores) > 1 else (
+                            0.0 if scores else np.nan),
+                        ci_lo=lo, ci_hi=hi, seeds=len(scores),
+                        failed=int((g["status"] == Status.FAILED).sum()),
+                        images=g["images"].sum(), seconds=g["seconds"].sum()))
+    rank = pd.DataFrame(out)
+    order = {Status.OK: 0, Status.STOPPED: 1, Status.FAILED: 2}
+    rank = rank.assign(_o=rank["status"].map(order), _r=-rank["rung"].fillna(0),
+                       _m=-rank["top1_mean"].fillna(-1))
+    rank = rank.sort_values(["_o", "_r", "_m", *KEY]).drop(columns=["_o", "_r", "_m"])
+    rank = rank.reset_index(drop=True)
+    eligible = rank.index[(rank["status"] == Status.OK) & (rank["seeds"] > 0)]
+    rank["p_best"], rank["tied"] = np.nan, False
+    per_seed = [df.loc[(df[KEY] == rank.loc[i, KEY].values).all(1), "scored"].dropna().tolist()
+                for i in eligible]
+    if len(eligible) and max(map(len, per_seed)) > 1:  # one seed measures no seed noise
+        rank.loc[eligible, "p_best"] = p_best(per_seed)
+        rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P
+    elif len(eligible):
+        rank.loc[eligible[0], "tied"] = True
+    return rank[COLUMNS]
 
 
-def best_record(rank: pd.DataFrame, meta: dict) -> dict | None:
-    """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma) + metadata."""
-    ok = rank.dropna(subset=["top1_mean"])
-    if ok.empty:
+def _tied_entry(r: dict) -> dict:
+    return dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], top1_mean=r["top1_mean"],
+                top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
+
+
+def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
+                aliases: dict | None = None) -> dict | None:
+    """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma), chosen within the
+    tied set by ``rule``, with its evidence and the search's metadata."""
+    tied = [dict(r, score_mean=r["top1_mean"]) for r in rank.to_dict("records") if r["tied"]]
+    if not tied:
         return None
-    top = ok.iloc[0]
+    measured = not np.isnan(tied[0]["p_best"])
+    if rule == "latency" and any(pd.isna(r.get("latency_ms")) for r in tied):
+        raise ScalesearchError("--tie-break latency needs the candidates' latency: search "
+                               "with --latency")
+    top = tie_break(tied, rule)
+    key = (top["alpha"], top["beta"], top["gamma"])
     return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
-                top1_mean=float(top["top1_mean"]), top1_std=float(top["top1_std"]),
-                seeds=int(top["seeds"]), **meta)
+                resolution=float(top["resolution"]), top1_mean=float(top["top1_mean"]),
+                top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
+                p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
+                separated=bool(measured and len(tied) == 1), tie_break=rule,
+                tied=[_tied_entry(r) for r in tied] if measured else [],
+                aliases=[list(a) for a in (aliases or {}).get(key, ())], **meta)
 
 
 def family(baseline: Scalable, coefficients: tuple[float, float, float],
@@ -67,61 +122,16 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     return rows
 
 
-def plot_search(rank: pd.DataFrame, path: Path, title: str) -> None:
-    """Top-1 of every candidate against α, β and γ (error bars: std over seeds), winner ★."""
-    plt = pyplot()
-    ok = rank.dropna(subset=["top1_mean"])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
-    for ax, key, label in zip(axes, KEY, ("α (depth)", "β (width)", "γ (resolution)"),
-                              strict=True):
-        ax.errorbar(ok[key], ok["top1_mean"], yerr=ok["top1_std"], fmt="o", ms=5, alpha=0.8,
-                    capsize=2, label="candidate (mean ± std over seeds)")
-        if len(ok):
-            ax.plot(ok[key].iloc[0], ok["top1_mean"].iloc[0], "r*", ms=16, label="winner")
-        ax.axvline(dict(zip(KEY, PAPER_COEFFICIENTS, strict=True))[key], color="grey", ls="--",
-                   lw=1, label="paper (1.2, 1.1, 1.15)")
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("proxy val top-1 (%)")
-    axes[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(title, fontsize=10)
-    save_figure(fig, path)
+def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
+                  rule: str = "balanced", aliases: dict | None = None) -> dict:
+    """best.json, family.csv, search.png, family.png; returns the summary printed/JSON'd.
+    With no successful candidate, best.json is removed (a resumed run's old one too)."""
+    from scalesearch.search.plots import plot_family, plot_search
 
-
-def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
-    """FLOPs and params of φ = 1…7 (found vs paper coefficients), official presets as markers."""
-    plt = pyplot()
-    df = pd.DataFrame(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for source, style in (("found", "o-"), ("paper", "s--")):
-        part = df[df["source"] == source]
-        label = (f"{source}: α={part['alpha'].iloc[0]:g}, β={part['beta'].iloc[0]:g}, "
-                 f"γ={part['gamma'].iloc[0]:g}")
-        axes[0].plot(part["phi"], part["flops"] / 1e9, style, label=label)
-        axes[1].plot(part["phi"], part["params"] / 1e6, style, label=label)
-    presets = [k for k in baseline.presets if k[1:].isdigit() and 1 <= int(k[1:]) <= 7]
-    if presets:
-        nets = [scale(baseline, preset=k) for k in presets]
-        phis = [int(k[1:]) for k in presets]
-        label = "official B1–B7 (hand-rounded, drawn at x = 1…7)"
-        axes[0].plot(phis, [n.counts.flops / 1e9 for n in nets], "k^", label=label)
-        axes[1].plot(phis, [n.counts.params / 1e6 for n in nets], "k^", label=label)
-    for ax, unit in zip(axes, ("FLOPs (B multiply-adds)", "params (M)"), strict=True):
-        ax.set_yscale("log")
-        ax.set_xlabel("compound coefficient φ")
-        ax.set_ylabel(unit)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{baseline.name} scaled with the found vs the paper's coefficients", fontsize=10)
-    save_figure(fig, path)
-
-
-def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict) -> dict:
-    """best.json, family.csv, search.png, family.png; returns the summary printed/JSON'd."""
     rank = ranking(rows)
-    best = best_record(rank, meta)
+    best = best_record(rank, meta, rule, aliases)
     summary = dict(best=best, ranking=rank.to_dict("records"), family=None)
-    plot_search(rank, out / "search.png", f"φ=1 search on {baseline.name} "
+    plot_search(rank, best, out / "search.png", f"φ=1 search on {baseline.name} "
                 f"({meta.get('data')}, proxy {meta.get('proxy_size')} px)")
     if best:
         write_json(out / "best.json", best)
@@ -129,6 +139,8 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict) -
         write_frame(out / "family.csv", pd.DataFrame(fam))
         plot_family(fam, baseline, out / "family.png")
         summary["family"] = fam
+    else:
+        (out / "best.json").unlink(missing_ok=True)
     return summary
 
 
@@ -137,11 +149,13 @@ def replot(out: Path) -> list[Path]:
     import json
 
     from scalesearch.registry import resolve
+    from scalesearch.search.plots import plot_family, plot_search
     from scalesearch.search.trials import TrialStore
 
     rank = ranking(TrialStore(out / "trials.csv").rows)
     best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}
-    plot_search(rank, out / "search.png", f"φ=1 search on {best.get('baseline', out.name)}")
+    plot_search(rank, best or None, out / "search.png",
+                f"φ=1 search on {best.get('baseline', out.name)}")
     written = [out / "search.png"]
     if best and (out / "family.csv").exists():
         rows = pd.read_csv(out / "family.csv").to_dict("records")

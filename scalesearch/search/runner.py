@@ -1,9 +1,11 @@
-"""Run the φ=1 search (§3.3 step 1) on Ray Tune with Optuna as the search algorithm.
+"""Run the φ=1 search (§3.3 step 1) on Ray Tune: OptunaSearch (grid or TPE) proposes
+candidates, an optional ASHA scheduler (successive halving, Li et al. 2020) stops weak ones at
+rungs ``min_epochs``·η^k, and :mod:`scalesearch.search.trainable` trains each candidate's seeds.
 
-Each Ray trial trains one candidate (α, β, γ) for every requested seed with the proxy
-trainer. ``trials.csv`` — written by the driver as trials finish — is the source of truth:
-``--resume`` re-plans only the (candidate, seed) pairs it does not hold, so a run killed at
-any point loses at most the trials in flight and never duplicates a row.
+``trials.csv`` — written by the driver as trials finish — is the source of truth: ``--resume``
+re-plans only the (candidate, seed) pairs it does not hold (a candidate stopped by ASHA is
+finished), so a run killed at any point loses at most the trials in flight and never duplicates
+a row; ASHA's rungs are warm-started from the stored per-epoch scores.
 """
 
 from __future__ import annotations
@@ -20,10 +22,21 @@ from dataclasses import asdict, dataclass, field
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.space import Candidate, Ranges, Space, build_space, solve_gamma, with_ratio
+from scalesearch.search.space import (
+    Ranges,
+    Space,
+    alpha_bounds,
+    beta_fraction,
+    build_space,
+    tpe_point,
+)
+from scalesearch.search.stats import TIE_BREAKS
+from scalesearch.search.trainable import EVAL_IMAGES, RUNNING, base_row, candidate_of, trial
 from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.status import Status
 
 SAMPLERS = ("grid", "tpe")
+SCHEDULERS = ("none", "asha")
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
 
 
@@ -33,98 +46,82 @@ class SearchConfig:
 
     baseline: str
     ranges: Ranges = Ranges()
-    tolerance: float = 0.05
-    flops_tolerance: float = 0.25
+    tolerance: float = 0.05  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
+    flops_tolerance: float = 0.25  # without match_flops: |measured ratio − 2| ≤ this
+    match_flops: bool = False  # solve each candidate's resolution to a measured ratio 2 ± 3%
     sampler: str = "grid"
     trials: int | None = None  # TPE budget (candidates); grid: all candidates
-    seeds: int = 1
+    seeds: int = 2
     sampler_seed: int = 0
+    scheduler: str = "none"  # "asha": stop weak candidates at rungs min_epochs·η^k
+    min_epochs: int = 1  # ASHA's first rung (grace period)
+    reduction_factor: float = 3.0  # ASHA's η: a third of the candidates go on at each rung
+    tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
     cpus_per_trial: int = 1
+    gpus_per_trial: float = 0.0
     address: str | None = None
     setup: ProxySetup = field(default_factory=ProxySetup)
 
     def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ScalesearchError(f"unknown sampler {self.sampler!r}; one of {SAMPLERS}")
+        for name, value, choices in (("sampler", self.sampler, SAMPLERS),
+                                     ("scheduler", self.scheduler, SCHEDULERS),
+                                     ("tie-break", self.tie_break, TIE_BREAKS)):
+            if value not in choices:
+                raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
         if self.sampler == "tpe" and not self.trials:
             raise ScalesearchError("--sampler tpe needs a budget: --trials N")
+        if self.scheduler == "asha":
+            if not 1 <= self.min_epochs < self.epochs:
+                raise ScalesearchError(f"--min-epochs must be ≥ 1 and below --epochs "
+                                       f"({self.epochs}), got {self.min_epochs}")
+            if self.reduction_factor <= 1:
+                raise ScalesearchError(f"--reduction-factor must be > 1, got "
+                                       f"{self.reduction_factor:g}")
+        if self.gpus_per_trial < 0:
+            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, got {self.gpus_per_trial:g}")
+
+    @property
+    def epochs(self) -> int:
+        """Reports per candidate: ceil(epochs) (a fractional last epoch is a short one)."""
+        return math.ceil(self.setup.train.epochs - 1e-9)
+
+    def milestones(self) -> list[int]:
+        """ASHA's rungs in epochs, below the last epoch: min_epochs · η^k (empty without ASHA)."""
+        if self.scheduler != "asha":
+            return []
+        out, k = [], 0
+        while self.min_epochs * self.reduction_factor**k < self.epochs:
+            out.append(round(self.min_epochs * self.reduction_factor**k, 6))
+            k += 1
+        return out
+
+    def rung(self, epochs_trained: int) -> int | None:
+        """Index of the highest rung reached; len(milestones) = trained to the end."""
+        if self.scheduler != "asha":
+            return None
+        if epochs_trained >= self.epochs:
+            return len(self.milestones())
+        return sum(m <= epochs_trained for m in self.milestones()) - 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SearchConfig:
+        """Inverse of :meth:`to_dict` (as stored in search.json)."""
+        ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in d["ranges"].items()})
+        return cls(**{**d, "ranges": ranges, "setup": ProxySetup.from_dict(d["setup"])})
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.pop("address")  # where it runs is not what it computes
+        for reporting_only in ("address", "tie_break"):  # not what it computes
+            d.pop(reporting_only)
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
-
-
-def _beta_bounds(alpha: float, r: Ranges) -> tuple[float, float]:
-    """β interval that keeps the solved γ inside its range for this α."""
-    lo = max(r.beta[0], math.sqrt(2 / (alpha * r.gamma[1] ** 2)))
-    hi = min(r.beta[1], math.sqrt(2 / (alpha * r.gamma[0] ** 2)))
-    return lo, hi
-
-
-def _alpha_bounds(r: Ranges) -> tuple[float, float]:
-    lo = max(r.alpha[0], 2 / (r.beta[1] ** 2 * r.gamma[1] ** 2))
-    hi = min(r.alpha[1], 2 / (r.beta[0] ** 2 * r.gamma[0] ** 2))
-    if lo > hi:
-        raise ScalesearchError("no α, β, γ in the given ranges satisfies α·β²·γ² = 2")
-    return lo, hi
-
-
-def tpe_point(alpha: float, beta_frac: float, r: Ranges) -> tuple[float, float, float]:
-    """TPE samples (α, position of β in its feasible interval); γ is solved exactly."""
-    lo, hi = _beta_bounds(alpha, r)
-    beta = round(lo + beta_frac * (hi - lo), 4)
-    return round(alpha, 4), beta, round(min(max(solve_gamma(alpha, beta), r.gamma[0]),
-                                            r.gamma[1]), 4)
-
-
-def _row(baseline, cand: Candidate, setup: ProxySetup, seed: int, **extra) -> dict:
-    from scalesearch.api import measure
-    from scalesearch.proxy import run_proxy
-
-    full = measure(baseline, cand.mult.depth, cand.mult.width,
-                   baseline.scaled_image_size(cand.mult.resolution))
-    base = dict(cand.to_dict(), flops=full.flops, params=full.params, seed=seed,
-                depth=cand.mult.depth, width=cand.mult.width)
-    if extra:
-        return {**base, **extra}
-    try:
-        rec = run_proxy(baseline, cand.mult, setup, seed=seed)
-    except Exception as err:  # a broken candidate is a failed trial, not a failed search
-        return {**base, "status": "failed", "error": f"{type(err).__name__}: {err}"}
-    rec["proxy_flops"] = rec.pop("flops")
-    rec.pop("params")
-    return {**base, **rec}
-
-
-def trial(config: dict, context: dict) -> dict:
-    """Ray Tune trainable: train one candidate for every pending seed; score = mean top-1."""
-    from scalesearch.registry import resolve
-
-    baseline = resolve(context["baseline"])
-    setup = ProxySetup.from_dict(context["setup"])
-    ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
-                       for k, v in context["ranges"].items()})
-    if "index" in config:
-        cand = Candidate(*context["candidates"][config["index"]])
-        reject = None
-    else:
-        cand = with_ratio(baseline, *tpe_point(config["alpha"], config["beta_frac"], ranges))
-        reject = (None if abs(cand.flops_ratio - 2) <= context["flops_tolerance"] else
-                  f"measured FLOPs ratio {cand.flops_ratio:.3f} outside 2 ± "
-                  f"{context['flops_tolerance']}")
-    done = {tuple(k) for k in context["done"]}
-    rows = [_row(baseline, cand, setup, s, **({"status": "rejected", "error": reject}
-                                              if reject else {}))
-            for s in context["seeds"] if trial_key(dict(cand.to_dict(), seed=s)) not in done]
-    ok = [r["top1"] for r in rows if r.get("status") == "ok"]
-    return {"score": statistics.fmean(ok) if ok else 0.0, "rows": rows}
 
 
 def _connect(address: str | None):
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     import logging
 
     import ray
@@ -132,7 +129,9 @@ def _connect(address: str | None):
     logging.getLogger("ray").setLevel(logging.ERROR)  # progress is ours; errors still show
     if ray.is_initialized():
         return ray, False
-    kwargs = dict(include_dashboard=False, configure_logging=False)
+    # Workers' own stdout/stderr (repeated library warnings) are not the user's progress:
+    # trial outcomes and errors reach the driver through Tune's results instead.
+    kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
     try:
         if address:
             ray.init(address=address, **kwargs)
@@ -144,41 +143,80 @@ def _connect(address: str | None):
     return ray, True
 
 
-class _Progress:
-    """Ray Tune callback: append each finished trial's rows to trials.csv, print progress."""
+def _coef(d: dict) -> str:
+    return f"α={d['alpha']:g} β={d['beta']:g} γ={d['gamma']:g}"
 
-    def __init__(self, store: TrialStore, total: int, log: Callable[[str], None]):
+
+class _Progress:
+    """Ray Tune callback: a line per epoch report, rows of finished trials to trials.csv."""
+
+    def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: dict,
+                 log: Callable[[str], None]):
         from ray import tune
 
+        outer = self
+
         class Callback(tune.Callback):
-            def on_trial_complete(cb, iteration, trials, trial, **info):  # noqa: N805
-                self.finish(trial.last_result or {})
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                outer.report(result)
 
-            def on_trial_error(cb, iteration, trials, trial, **info):  # noqa: N805
-                self.log(f"trial {trial.trial_id} crashed in Ray: {trial.error_file}")
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                outer.finish(trial.last_result or {})
 
-        self.store, self.total, self.log, self.count = store, total, log, 0
-        self.callback, self.start = Callback(), time.perf_counter()
+            def on_trial_error(self, iteration, trials, trial, **info):
+                outer.crashed(trial)
+
+        self.cfg, self.store, self.total, self.context, self.log = cfg, store, total, context, log
+        self.count, self.callback, self.start = 0, Callback(), time.perf_counter()
+
+    def _elapsed(self) -> str:
+        return f"{time.perf_counter() - self.start:.0f} s"
+
+    def report(self, result: dict) -> None:
+        rows = result.get("rows") or []
+        if not rows or result.get("final") or not result.get("epoch"):
+            return
+        score = result.get("score")
+        top1 = (f"val top-1 {score:.1f}% (mean of {len(rows)} seed(s), {EVAL_IMAGES}-image "
+                "val subset)" if score is not None and score == score else "trained")
+        self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"
+                 f"  ({self._elapsed()})")
 
     def finish(self, result: dict) -> None:
-        rows = result.get("rows") or []
+        rows = [dict(r) for r in result.get("rows") or []]
+        for r in rows:
+            if r["status"] == RUNNING:  # ended by the scheduler before its last epoch
+                r["status"] = Status.STOPPED
+            r["rung"] = self.cfg.rung(r.get("epochs") or 0) if r["status"] != Status.REJECTED \
+                else None
         self.store.append(rows)
         if not rows:
             return
         r = rows[0]
-        if r["status"] == "rejected":
-            self.log(f"[rejected] α={r['alpha']:g} β={r['beta']:g} γ={r['gamma']:g}: {r['error']}")
+        if r["status"] == Status.REJECTED:
+            self.log(f"[rejected] {_coef(r)}: {r['error']}")
             return
         self.count += 1
-        ok = [x for x in self.store.rows if x["status"] == "ok"]
-        best = max(ok, key=lambda x: x["top1"], default=None)
-        top1 = ", ".join(f"{x['top1']:.1f}%" if x.get("top1") is not None else x["status"]
-                         for x in rows)
-        best_text = (f"best so far {best['top1']:.1f}% (α={best['alpha']:g} β={best['beta']:g} "
-                     f"γ={best['gamma']:g})" if best else "no successful trial yet")
-        self.log(f"[{self.count}/{self.total}] α={r['alpha']:g} β={r['beta']:g} "
-                 f"γ={r['gamma']:g}: top-1 {top1}  ({time.perf_counter() - self.start:.0f} s)  "
-                 f"{best_text}")
+        scores = [x["top1"] for x in rows if x.get("top1") is not None]
+        text = (f"top-1 {statistics.fmean(scores):.1f}%" if scores else "failed: "
+                f"{r.get('error')}")
+        if len(scores) > 1:
+            text += f" ± {statistics.stdev(scores):.1f} ({len(scores)} seeds)"
+        if r["status"] == Status.STOPPED:
+            text += f", stopped by ASHA after {r['epochs']} epoch(s) (rung {r['rung']})"
+        self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")
+
+    def crashed(self, trial) -> None:
+        """A trial Ray itself lost (worker died): its pending seeds are recorded as failed."""
+        from scalesearch.registry import resolve
+
+        rows = (trial.last_result or {}).get("rows")
+        if not rows:
+            baseline = resolve(self.context["baseline"])
+            cand, _ = candidate_of(trial.config, self.context, baseline)
+            rows = [base_row(baseline, cand, s) for s in self.context["seeds"]]
+        self.finish({"rows": [dict(r, status=Status.FAILED, error=f"Ray trial error: "
+                                   f"{trial.error_file}") for r in rows]})
 
 
 def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]:
@@ -194,7 +232,16 @@ def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]
 
 def trained_candidates(store: TrialStore) -> set[tuple[float, float, float]]:
     """Candidates that were trained (rejected ones cost nothing and do not use the budget)."""
-    return {trial_key(r)[:3] for r in store.rows if r["status"] != "rejected"}
+    return {trial_key(r)[:3] for r in store.rows if r["status"] != Status.REJECTED}
+
+
+def _mean_by_candidate(store: TrialStore, value: Callable[[dict], float | None]) -> dict:
+    out: dict[tuple, list[float]] = {}
+    for r in store.rows:
+        v = value(r)
+        if v is not None:
+            out.setdefault(trial_key(r)[:3], []).append(v)
+    return {k: statistics.fmean(v) for k, v in out.items()}
 
 
 def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
@@ -210,43 +257,69 @@ def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
                                                                 seed=cfg.sampler_seed),
                             metric="score", mode="max")
     r = cfg.ranges
-    space = {"alpha": FloatDistribution(*_alpha_bounds(r)), "beta_frac": FloatDistribution(0, 1)}
-    points, rewards = [], []  # warm start TPE from the rows of an interrupted run
-    for key in dict.fromkeys(trial_key(x)[:3] for x in store.rows):
-        lo, hi = _beta_bounds(key[0], r)
-        scores = [x["top1"] for x in store.rows
-                  if trial_key(x)[:3] == key and x["top1"] is not None]
-        points.append({"alpha": key[0],
-                       "beta_frac": min(1.0, max(0.0, (key[1] - lo) / (hi - lo or 1)))})
-        rewards.append(statistics.fmean(scores) if scores else 0.0)
+    space = {"alpha": FloatDistribution(*alpha_bounds(r)), "beta_frac": FloatDistribution(0, 1)}
+    # warm start TPE from the stored rows of an interrupted run (failed candidates score 0)
+    means = _mean_by_candidate(store, lambda x: x["top1"] or 0.0)
+    points = [{"alpha": a, "beta_frac": beta_fraction(a, b, r)} for a, b, _ in means]
     return OptunaSearch(space=space, sampler=optuna.samplers.TPESampler(seed=cfg.sampler_seed),
                         metric="score", mode="max", points_to_evaluate=points or None,
-                        evaluated_rewards=rewards or None)
+                        evaluated_rewards=list(means.values()) or None)
+
+
+def _scheduler(cfg: SearchConfig, store: TrialStore):
+    """ASHA (Ray Tune's AsyncHyperBandScheduler), its rungs warm-started from trials.csv."""
+    if cfg.scheduler != "asha":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    sched = ASHAScheduler(time_attr="epoch", metric="score", mode="max", max_t=cfg.epochs,
+                          grace_period=cfg.min_epochs, reduction_factor=cfg.reduction_factor)
+    for milestone, recorded in sched._brackets[0]._rungs:  # no public API to preload rungs
+        m = int(milestone)
+        means = _mean_by_candidate(store, lambda x, m=m: _history_at(x, m))
+        recorded.update({f"stored-{k}": v for k, v in means.items()})
+    return sched
+
+
+def _history_at(row: dict, epoch: int) -> float | None:
+    parts = (row.get("history") or "").split(";")
+    return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
+
+
+def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
+    """What every trial needs, as plain data (Ray ships it to the workers once)."""
+    setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
+        **asdict(cfg.setup.train), "threads": cfg.setup.train.threads or cfg.cpus_per_trial}})
+    return dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
+                candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
+                            for c in space.candidates],
+                flops_tolerance=cfg.flops_tolerance, match_flops=cfg.match_flops,
+                seeds=list(range(cfg.seeds)), done=[list(k) for k in store.done()],
+                evaluate_every_epoch=cfg.scheduler == "asha")
 
 
 def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
-    """Run every pending trial through Ray Tune; returns how many Ray trials ran."""
+    """Run every pending trial through Ray Tune; returns how many candidates were trained."""
     pending, n = plan(cfg, store, space)
     if n == 0:
         log("nothing left to train: every planned trial is in trials.csv")
         return 0
+    log(f"starting Ray ({cfg.address or 'local'}) …")
     ray, owned = _connect(cfg.address)
     from ray import tune
 
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        resources = ray.cluster_resources()
+        cpus, gpus = int(resources.get("CPU", 1)), float(resources.get("GPU", 0))
         if cfg.cpus_per_trial > cpus:
             raise ScalesearchError(f"--cpus-per-trial {cfg.cpus_per_trial} exceeds the "
                                    f"cluster's {cpus} CPUs")
-        setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
-            **asdict(cfg.setup.train), "threads": cfg.setup.train.threads or cfg.cpus_per_trial}})
-        context = dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
-                       candidates=[(c.alpha, c.beta, c.gamma, c.flops_ratio)
-                                   for c in space.candidates],
-                       flops_tolerance=cfg.flops_tolerance, seeds=list(range(cfg.seeds)),
-                       done=[list(k) for k in store.done()])
-        progress = _Progress(store, n, log)
+        if cfg.gpus_per_trial > gpus:
+            raise ScalesearchError(f"--gpus-per-trial {cfg.gpus_per_trial:g} exceeds the "
+                                   f"cluster's {gpus:g} GPUs")
+        context = trial_context(cfg, space, store)
+        progress = _Progress(cfg, store, n, context, log)
         budget = None
         if cfg.sampler == "tpe":  # stop once the budget of trained candidates is spent
             class Budget(tune.stopper.Stopper):
@@ -257,15 +330,22 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     return len(trained_candidates(store)) >= cfg.trials
 
             budget, n = Budget(), n * MAX_REJECTIONS
-        log(f"running {n} trial(s) on Ray ({cpus} CPUs, {cfg.cpus_per_trial} per trial)")
         concurrent = max(1, cpus // cfg.cpus_per_trial)
+        if cfg.gpus_per_trial:
+            concurrent = min(concurrent, max(1, int(gpus / cfg.gpus_per_trial + 1e-9)))
+        per_trial = f"{cfg.cpus_per_trial} per trial" + (
+            f", {cfg.gpus_per_trial:g} GPU per trial" if cfg.gpus_per_trial else "")
+        rungs = f", ASHA rungs at epoch(s) {cfg.milestones()} of {cfg.epochs}" \
+            if cfg.scheduler == "asha" else ""
+        log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray ({cpus} CPUs, "
+            f"{per_trial}, up to {concurrent} at once{rungs})")
+        request = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
             tuner = tune.Tuner(
-                tune.with_resources(tune.with_parameters(trial, context=context),
-                                    {"cpu": cfg.cpus_per_trial}),
+                tune.with_resources(tune.with_parameters(trial, context=context), request),
                 tune_config=tune.TuneConfig(search_alg=_search_alg(cfg, pending, store),
-                                            num_samples=n,
-                                            max_concurrent_trials=concurrent,
+                                            scheduler=_scheduler(cfg, store),
+                                            num_samples=n, max_concurrent_trials=concurrent,
                                             reuse_actors=True),  # keep data/counter caches
                 run_config=tune.RunConfig(name="search", storage_path=storage, verbose=0,
                                           callbacks=[progress.callback], stop=budget))
@@ -276,4 +356,5 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
             ray.shutdown()
 
 
-__all__ = ["SearchConfig", "build_space", "run_trials", "plan", "trial", "SAMPLERS"]
+__all__ = ["SCHEDULERS", "SAMPLERS", "SearchConfig", "build_space", "plan", "run_trials",
+           "tpe_point"]

@@ -1,17 +1,22 @@
 """The φ=1 search space of §3.3 step 1: α, β, γ on a grid, kept only where the constraint
-α·β²·γ² ≈ 2 (Eq. 3) holds both by formula and on the measured FLOPs of the rounded network."""
+α·β²·γ² ≈ 2 (Eq. 3) holds by formula, and where the rounded network's *measured* FLOPs are
+≈ 2× the baseline's — either by filtering (``flops_tolerance``) or by solving each candidate's
+image size so that they are (``match_flops``: fair candidates, none wins by having more FLOPs).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from scalesearch.api import measure
 from scalesearch.errors import ScalesearchError
+from scalesearch.matching import solve_int
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound, round_image_size
 
 TARGET = 2.0  # FLOPs ratio at φ = 1
+MATCH_TOLERANCE = 0.03  # a matched candidate's measured FLOPs ratio is within ±3% of 2
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,19 @@ class Ranges:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One (α, β, γ) with its φ=1 network's measured FLOPs ratio at the baseline's image size."""
+    """One (α, β, γ) with its φ=1 network's measured FLOPs ratio at the baseline's image size.
+
+    ``matched_resolution`` (when FLOPs matching is on) is the resolution multiplier that the
+    candidate is trained at instead of γ: solved so that the measured ratio is 2 ± 3%.
+    """
 
     alpha: float
     beta: float
     gamma: float
-    flops_ratio: float = math.nan
+    flops_ratio: float = math.nan  # at γ (before matching)
+    matched_resolution: float | None = None
+    matched_ratio: float | None = None  # measured ratio at the matched resolution
+    aliases: tuple[tuple[float, float, float], ...] = ()  # grid points building the same net
 
     @property
     def product(self) -> float:
@@ -56,10 +68,21 @@ class Candidate:
 
     @property
     def mult(self) -> Multipliers:
+        """(d, w, r) the candidate is trained with: r = γ, or the matched resolution."""
+        if self.matched_resolution is not None:
+            return Multipliers(self.alpha, self.beta, self.matched_resolution)
         return compound(1.0, self.alpha, self.beta, self.gamma)
 
+    @property
+    def trained_ratio(self) -> float:
+        """Measured FLOPs ratio of the network as trained (matched, or at γ)."""
+        return self.flops_ratio if self.matched_ratio is None else self.matched_ratio
+
     def to_dict(self) -> dict:
-        return dict(asdict(self), product=self.product)
+        """The fields of a trials.csv row (aliases are the space's business)."""
+        d = asdict(self)
+        del d["aliases"]
+        return dict(d, product=self.product)
 
 
 @dataclass(frozen=True)
@@ -70,11 +93,30 @@ class Space:
     total: int
     removed_formula: int
     removed_measured: int
+    matched: bool = False
+    merged: int = 0  # grid points that build the same network as a kept candidate
+
+    def ratios(self) -> tuple[float, float] | None:
+        """(min, max) measured FLOPs ratio of the candidates as trained."""
+        values = [c.matched_ratio if self.matched else c.flops_ratio for c in self.candidates]
+        return (min(values), max(values)) if values else None
 
     def summary(self) -> str:
-        return (f"{self.total} grid points; constraint |α·β²·γ² − 2| removed "
-                f"{self.removed_formula}, measured FLOPs ratio removed {self.removed_measured}; "
-                f"{len(self.candidates)} candidates left")
+        what = ("could not be matched to 2× ± 3% by image size" if self.matched else
+                "measured FLOPs ratio removed")
+        text = (f"{self.total} grid points; constraint |α·β²·γ²/2 − 1| removed "
+                f"{self.removed_formula}, {what} {self.removed_measured}; "
+                f"{len(self.candidates) + self.merged} candidates left")
+        if self.merged:
+            text += (f", {len(self.candidates)} distinct networks after rounding (aliases "
+                     "share one training)")
+        spread = self.ratios()
+        if spread:
+            raw = [c.flops_ratio for c in self.candidates]
+            text += f"; measured FLOPs ratio at γ {min(raw):.2f}–{max(raw):.2f}×"
+            if self.matched:
+                text += f", as trained (matched) {spread[0]:.2f}–{spread[1]:.2f}×"
+        return text
 
 
 def measured_ratio(baseline: Scalable, mult: Multipliers, image_size: int | None = None) -> float:
@@ -85,27 +127,105 @@ def measured_ratio(baseline: Scalable, mult: Multipliers, image_size: int | None
     return measure(baseline, mult.depth, mult.width, scaled).flops / base
 
 
-def with_ratio(baseline: Scalable, alpha: float, beta: float, gamma: float) -> Candidate:
+def match_resolution(baseline: Scalable, alpha: float, beta: float) -> tuple[float, float] | None:
+    """Resolution multiplier r ≥ 1 (any integer image size) whose measured FLOPs ratio for
+    depth α and width β is closest to 2; None when no r ≥ 1 lands within ±3%."""
+    size0 = baseline.image_size
+    base = measure(baseline, 1.0, 1.0, size0).flops
+    size, flops = solve_int(lambda s: measure(baseline, alpha, beta, s).flops, TARGET * base,
+                            size0, 2 * size0, step=1)
+    ratio = flops / base
+    if abs(ratio / TARGET - 1) > MATCH_TOLERANCE:
+        return None
+    return round(size / size0, 6), ratio
+
+
+def with_ratio(baseline: Scalable, alpha: float, beta: float, gamma: float,
+               match: bool = False) -> Candidate:
     ratio = measured_ratio(baseline, compound(1.0, alpha, beta, gamma))
-    return Candidate(alpha, beta, gamma, ratio)
+    matched = match_resolution(baseline, alpha, beta) if match else None
+    return Candidate(alpha, beta, gamma, ratio, *(matched or (None, None)))
+
+
+def within(product: float, tolerance: float) -> bool:
+    """The relative constraint |α·β²·γ²/2 − 1| ≤ tolerance (Eq. 3 with φ = 1)."""
+    return abs(product / TARGET - 1) <= tolerance + 1e-12
 
 
 def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float = 0.05,
-                flops_tolerance: float | None = None) -> Space:
-    """Grid over the ranges; keep |α·β²·γ² − 2| ≤ ``tolerance`` and |measured FLOPs ratio − 2|
-    ≤ ``flops_tolerance`` (default: the same tolerance)."""
+                flops_tolerance: float | None = None, match_flops: bool = False) -> Space:
+    """Grid over the ranges; keep |α·β²·γ²/2 − 1| ≤ ``tolerance``; then either keep
+    |measured FLOPs ratio − 2| ≤ ``flops_tolerance`` (default: the same tolerance), or, with
+    ``match_flops``, solve each candidate's resolution to a measured ratio of 2 ± 3%."""
     flops_tolerance = tolerance if flops_tolerance is None else flops_tolerance
     for name, tol in (("tolerance", tolerance), ("FLOPs tolerance", flops_tolerance)):
         if not 0 < tol < 1:
             raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
     grid = [(a, b, g) for a in ranges.axis("alpha") for b in ranges.axis("beta")
             for g in ranges.axis("gamma")]
-    by_formula = [c for c in grid if abs(c[0] * c[1] ** 2 * c[2] ** 2 - TARGET) <= tolerance]
-    measured = [with_ratio(baseline, *c) for c in by_formula]
-    kept = tuple(c for c in measured if abs(c.flops_ratio - TARGET) <= flops_tolerance)
-    return Space(kept, len(grid), len(grid) - len(by_formula), len(by_formula) - len(kept))
+    by_formula = [c for c in grid if within(c[0] * c[1] ** 2 * c[2] ** 2, tolerance)]
+    measured = [with_ratio(baseline, *c, match=match_flops) for c in by_formula]
+    if match_flops:
+        kept = [c for c in measured if c.matched_resolution is not None]
+    else:
+        kept = [c for c in measured if abs(c.flops_ratio - TARGET) <= flops_tolerance]
+    distinct = merge_aliases(baseline, kept)
+    return Space(distinct, len(grid), len(grid) - len(by_formula), len(by_formula) - len(kept),
+                 match_flops, len(kept) - len(distinct))
+
+
+def merge_aliases(baseline: Scalable, candidates: list[Candidate]) -> tuple[Candidate, ...]:
+    """One candidate per distinct trained network. Rounding makes neighbouring grid points build
+    the same network (on B0 α = 1.2 and 1.25 both give ceil(repeats · α) = 2, 3, 3, 4, 4, 5, 2):
+    training both would only measure seed noise twice. The most balanced point of each group
+    (:func:`~scalesearch.search.stats.balance`) represents it; the others are its aliases."""
+    from scalesearch.search.stats import balance
+
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in candidates:
+        m = c.mult
+        counts = measure(baseline, m.depth, m.width, baseline.scaled_image_size(m.resolution))
+        groups.setdefault((counts.params, counts.flops, round(m.resolution, 6)), []).append(c)
+    out = []
+    for group in groups.values():
+        rep = min(group, key=lambda c: (round(balance(*c.key), 9), c.key))
+        out.append(replace(rep, aliases=tuple(c.key for c in group if c is not rep)))
+    return tuple(out)
 
 
 def solve_gamma(alpha: float, beta: float) -> float:
     """γ that makes α·β²·γ² = 2 exactly (the TPE sampler's third coordinate)."""
     return math.sqrt(TARGET / (alpha * beta**2))
+
+
+# TPE samples α and the position of β inside the interval that keeps the solved γ in range;
+# these are the feasible intervals and the map between (α, β) and (α, position).
+
+def alpha_bounds(r: Ranges) -> tuple[float, float]:
+    """α interval for which some β, γ in range give α·β²·γ² = 2."""
+    lo = max(r.alpha[0], TARGET / (r.beta[1] ** 2 * r.gamma[1] ** 2))
+    hi = min(r.alpha[1], TARGET / (r.beta[0] ** 2 * r.gamma[0] ** 2))
+    if lo > hi:
+        raise ScalesearchError("no α, β, γ in the given ranges satisfies α·β²·γ² = 2")
+    return lo, hi
+
+
+def beta_bounds(alpha: float, r: Ranges) -> tuple[float, float]:
+    """β interval that keeps the solved γ inside its range for this α."""
+    lo = max(r.beta[0], math.sqrt(TARGET / (alpha * r.gamma[1] ** 2)))
+    hi = min(r.beta[1], math.sqrt(TARGET / (alpha * r.gamma[0] ** 2)))
+    return lo, hi
+
+
+def tpe_point(alpha: float, beta_frac: float, r: Ranges) -> tuple[float, float, float]:
+    """(α, position of β in its feasible interval) → (α, β, γ) with γ solved exactly."""
+    lo, hi = beta_bounds(alpha, r)
+    beta = round(lo + beta_frac * (hi - lo), 4)
+    return round(alpha, 4), beta, round(min(max(solve_gamma(alpha, beta), r.gamma[0]),
+                                            r.gamma[1]), 4)
+
+
+def beta_fraction(alpha: float, beta: float, r: Ranges) -> float:
+    """The inverse of :func:`tpe_point` for β: its position in the feasible interval."""
+    lo, hi = beta_bounds(alpha, r)
+    return min(1.0, max(0.0, (beta - lo) / (hi - lo or 1)))

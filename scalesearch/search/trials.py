@@ -10,12 +10,18 @@ from pathlib import Path
 
 from scalesearch.io import atomic_open
 
-COLUMNS = ("alpha", "beta", "gamma", "product", "depth", "width", "image_size", "params",
-           "flops", "flops_ratio", "proxy_flops", "seed", "top1", "loss", "seconds",
-           "images_per_sec", "status", "error")
-FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "flops_ratio", "top1", "loss",
-          "seconds", "images_per_sec"}
-INTS = {"image_size", "params", "flops", "proxy_flops", "seed"}
+# flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
+# trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
+# size trained; epochs: epochs trained; rung: the highest ASHA rung reached (0 = the first);
+# history: the val top-1 after each evaluated epoch, ';'-separated.
+COLUMNS = ("alpha", "beta", "gamma", "product", "depth", "width", "resolution",
+           "matched_resolution", "image_size", "params", "flops", "flops_ratio", "nominal_ratio",
+           "proxy_flops", "seed", "epochs", "rung", "top1", "loss", "history", "images",
+           "seconds", "images_per_sec", "status", "error")
+FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "resolution",
+          "matched_resolution", "flops_ratio", "nominal_ratio", "top1", "loss", "seconds",
+          "images_per_sec"}
+INTS = {"image_size", "params", "flops", "proxy_flops", "seed", "epochs", "rung", "images"}
 
 
 def _parse(row: dict[str, str]) -> dict:

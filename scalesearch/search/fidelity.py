@@ -1,0 +1,154 @@
+"""``scalesearch fidelity RUN_DIR``: does the proxy's ranking hold at a higher fidelity?
+
+The K best and M random candidates of a finished search are retrained through the same Ray Tune
+runner (resumable, no early stopping) with more epochs and a larger proxy image size (defaults:
+4× and 2× the search's), and the two rankings are compared: Kendall τ and Spearman ρ of the
+candidates' mean scores, whether the winner is the same, and whether the search's winner is in
+the reference's tied set. Files go in RUN_DIR/fidelity/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.io import write_frame, write_json
+from scalesearch.registry import portable_spec
+from scalesearch.rundir import check_run_dir
+from scalesearch.search.report import KEY, best_record, ranking
+from scalesearch.search.runner import SearchConfig, plan, run_trials
+from scalesearch.search.space import Candidate, Space
+from scalesearch.search.trials import TrialStore
+from scalesearch.status import Status
+
+EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """Which candidates to retrain, and how much harder than the search."""
+
+    top: int = 4  # the K best of the search's ranking
+    random: int = 2  # and M drawn at random from the rest (seeded)
+    epochs: float | None = None  # default: 4× the search's
+    proxy_size: int | None = None  # default: 2× the search's
+    seeds: int | None = None  # default: the search's
+    sample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.top < 1 or self.random < 0:
+            raise ScalesearchError("--top must be ≥ 1 and --random ≥ 0")
+
+
+def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
+    try:
+        saved = json.loads((run_dir / "search.json").read_text())
+        cfg = SearchConfig.from_dict(saved["config"])
+    except FileNotFoundError:
+        raise ScalesearchError(f"{run_dir} holds no search (search.json not found)") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
+    store = TrialStore(run_dir / "trials.csv")
+    if not any(r["status"] == Status.OK for r in store.rows):
+        raise ScalesearchError(f"{run_dir} has no successfully trained candidate to check")
+    return cfg, saved["space"], store
+
+
+def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
+    """The ``top`` best candidates that trained to the end, and ``extra`` random others."""
+    ok = [tuple(k) for k in rank.loc[rank["status"] == Status.OK, KEY].values]
+    rest = [tuple(k) for k in rank.loc[rank["status"] != Status.FAILED, KEY].values
+            if tuple(k) not in ok[:top]]
+    return ok[:top] + random.Random(seed).sample(rest, min(extra, len(rest)))
+
+
+def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
+    train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
+    size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
+    return replace(cfg, sampler="grid", trials=None, scheduler="none",
+                   seeds=fcfg.seeds or cfg.seeds,
+                   setup=replace(cfg.setup, proxy_size=size, train=train))
+
+
+def _rank_corr(x: list[float], y: list[float]) -> tuple[float, float]:
+    from scipy.stats import kendalltau, spearmanr
+
+    if len(x) < 2:
+        return math.nan, math.nan
+    return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
+
+
+def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
+                     ref_best: dict | None) -> dict:
+    """τ, ρ, same winner, winner in the reference's tied set, and the per-candidate table."""
+    # the search's ranking is its order (ASHA-stopped candidates rank below finished ones
+    # whatever their rung score), so τ and ρ use the position, not the raw proxy mean
+    both = proxy[KEY + ["top1_mean", "top1_std"]].assign(position=range(len(proxy))).merge(
+        ref[KEY + ["top1_mean", "top1_std", "tied"]], on=KEY, suffixes=("_p", "_r"))
+    both = both.dropna(subset=["top1_mean_p", "top1_mean_r"])
+    tau, rho = _rank_corr((-both["position"]).tolist(), both["top1_mean_r"].tolist())
+    win = tuple(search_best[k] for k in KEY)
+    ref_win = tuple(ref_best[k] for k in KEY) if ref_best else None
+    tied = {tuple(k) for k in both.loc[both["tied"], KEY].values}
+    candidates = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
+                       proxy_mean=r["top1_mean_p"], proxy_std=r["top1_std_p"],
+                       reference_mean=r["top1_mean_r"], reference_std=r["top1_std_r"],
+                       reference_tied=bool(r["tied"])) for r in both.to_dict("records")]
+    return dict(kendall_tau=tau, spearman_rho=rho, same_winner=win == ref_win,
+                winner_in_tied=win in tied, search_winner=list(win),
+                reference_winner=list(ref_win) if ref_win else None, candidates=candidates)
+
+
+def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *,
+                 resume: bool = False, address: str | None = None,
+                 cpus_per_trial: int | None = None, gpus_per_trial: float | None = None,
+                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
+    """Retrain the chosen candidates at the reference fidelity and compare the rankings."""
+    run_dir = Path(run_dir)
+    cfg, space_info, store = _load_search(run_dir)
+    proxy = ranking(store.rows)
+    search_best = json.loads((run_dir / "best.json").read_text()) \
+        if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
+    keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed)
+    fields = Candidate.__dataclass_fields__
+    by_key = {(c["alpha"], c["beta"], c["gamma"]): c for c in space_info["candidates"]}
+    cands = tuple(Candidate(**{k: (tuple(tuple(a) for a in v) if k == "aliases" else v)
+                               for k, v in by_key[k].items() if k in fields}) for k in keys
+                  if k in by_key)
+    ref_cfg = reference_config(cfg, fcfg)
+    ref_cfg = replace(ref_cfg, address=address,
+                      cpus_per_trial=cpus_per_trial or cfg.cpus_per_trial,
+                      gpus_per_trial=cfg.gpus_per_trial if gpus_per_trial is None
+                      else gpus_per_trial)
+    out = run_dir / "fidelity"
+    settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))
+    check_run_dir(out, settings, resume, "fidelity.json", "fidelity check", "trials.csv")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "fidelity.json", dict(config=settings))
+    log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, {fcfg.random} random) "
+        f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
+        f"× {ref_cfg.seeds} seed(s)")
+    space = Space(cands, len(cands), 0, 0, cfg.match_flops)
+    ref_store = TrialStore(out / "trials.csv")
+    run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
+    remaining = plan(ref_cfg, ref_store, space)[1]
+    ref = ranking(ref_store.rows)
+    ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
+    result = compare_rankings(proxy, ref, search_best, ref_best)
+    result.update(complete=not remaining, out=str(out),
+                  reference_epochs=ref_cfg.setup.train.epochs,
+                  reference_proxy_size=ref_cfg.setup.proxy_size, seeds=ref_cfg.seeds)
+    write_frame(out / "fidelity.csv", pd.DataFrame(result["candidates"]))
+    write_json(out / "result.json", result)
+    from scalesearch.search.plots import plot_fidelity
+
+    plot_fidelity(result, out / "fidelity.png")
+    return result

@@ -1,0 +1,128 @@
+"""The Ray Tune trainable of the φ=1 search: one candidate (α, β, γ), all its pending seeds
+trained in lockstep, one report after every epoch.
+
+The unit of early stopping is the candidate: every report carries the mean val top-1 over its
+seeds (``score``), so ASHA keeps or stops a candidate as a whole and a candidate that reaches the
+top rung has all ``--seeds`` seeds. With ASHA, intermediate epochs are evaluated on a fixed,
+evenly strided subset of the validation set (``EVAL_IMAGES``) after BatchNorm recalibration;
+the last epoch is always evaluated on the whole validation set.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from scalesearch.proxy import ProxySetup, build_trainer
+from scalesearch.search.space import Candidate, Ranges, tpe_point, with_ratio
+from scalesearch.search.trials import trial_key
+from scalesearch.status import Status
+
+EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
+RUNNING = "running"  # a row whose trial has not finished; stored as "stopped" if ASHA ends it
+
+
+def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str | None]:
+    """The candidate a Ray config names (grid index, or a TPE point) and why it is rejected."""
+    if "index" in config:
+        return Candidate(**context["candidates"][config["index"]]), None
+    ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
+                       for k, v in context["ranges"].items()})
+    cand = with_ratio(baseline, *tpe_point(config["alpha"], config["beta_frac"], ranges),
+                      match=context["match_flops"])
+    if context["match_flops"]:
+        if cand.matched_resolution is None:
+            return cand, "cannot be matched to 2× ± 3% FLOPs by image size"
+        return cand, None
+    tol = context["flops_tolerance"]
+    if abs(cand.flops_ratio - 2) > tol:
+        return cand, f"measured FLOPs ratio {cand.flops_ratio:.3f} outside 2 ± {tol}"
+    return cand, None
+
+
+def base_row(baseline, cand: Candidate, seed: int) -> dict:
+    """What a row knows before training: the candidate, and its φ=1 network at full size."""
+    from scalesearch.api import measure
+
+    m = cand.mult
+    full = measure(baseline, m.depth, m.width, baseline.scaled_image_size(m.resolution))
+    return dict(cand.to_dict(), flops=full.flops, params=full.params, seed=seed,
+                depth=m.depth, width=m.width, resolution=m.resolution,
+                flops_ratio=cand.trained_ratio, nominal_ratio=cand.flops_ratio)
+
+
+class _SeedRun:
+    """One seed of the candidate: its trainer and the row it reports."""
+
+    def __init__(self, baseline, cand: Candidate, setup: ProxySetup, seed: int, divisor):
+        self.row = dict(base_row(baseline, cand, seed), status=RUNNING, epochs=0)
+        self.history: list[float] = []
+        self.trainer = None
+        try:
+            self.trainer, record = build_trainer(baseline, cand.mult, setup, seed, divisor)
+            self.row.update(image_size=record["image_size"], proxy_flops=record["flops"])
+        except Exception as err:  # a broken candidate is a failed trial, not a failed search
+            self.fail(f"{type(err).__name__}: {err}")
+
+    def fail(self, error: str) -> None:
+        self.row.update(status=Status.FAILED, error=error, top1=None, loss=None)
+
+    @property
+    def live(self) -> bool:
+        return self.row["status"] == RUNNING
+
+    def epoch(self, last: bool, intermediate: bool) -> None:
+        """Train one epoch; evaluate on the val subset (intermediate) or all of it (last)."""
+        t = self.trainer
+        try:
+            if not t.train_epoch():
+                self.fail(t.error)
+            elif last:
+                res = t.result()
+                self.row.update(status=res.status, top1=res.top1, loss=res.loss, error=res.error)
+                if res.top1 is not None:
+                    self.history.append(round(res.top1, 4))
+            elif intermediate:
+                top1, loss = t.evaluate(EVAL_IMAGES)
+                self.row.update(top1=top1, loss=loss)
+                self.history.append(round(top1, 4))
+        except Exception as err:
+            self.fail(f"{type(err).__name__}: {err}")
+        rate = t.seen / t.seconds if t.seconds else 0.0
+        self.row.update(epochs=t.epoch, images=t.seen, seconds=round(t.seconds, 3),
+                        images_per_sec=rate, history=";".join(f"{h:g}" for h in self.history))
+
+
+def trial(config: dict, context: dict) -> None:
+    """Ray Tune trainable: train one candidate for every pending seed, reporting after every
+    epoch ``{"epoch", "score", "rows", "key"}`` (score = mean val top-1 of the seeds)."""
+    from ray import tune
+
+    from scalesearch.registry import resolve
+
+    baseline = resolve(context["baseline"])
+    setup = ProxySetup.from_dict(context["setup"])
+    cand, reject = candidate_of(config, context, baseline)
+    done = {tuple(k) for k in context["done"]}
+    seeds = [s for s in context["seeds"] if trial_key(dict(cand.to_dict(), seed=s)) not in done]
+    key = list(cand.key)
+    if reject:
+        rows = [dict(base_row(baseline, cand, s), status=Status.REJECTED, error=reject)
+                for s in seeds]
+        tune.report({"epoch": 0, "score": 0.0, "rows": rows, "key": key, "final": True})
+        return
+    divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
+    runs = [_SeedRun(baseline, cand, setup, s, divisor) for s in seeds]
+    epochs = max((r.trainer.epochs for r in runs if r.trainer), default=0)
+    for epoch in range(1, epochs + 1):
+        for run in runs:
+            if run.live:
+                run.epoch(last=epoch == epochs, intermediate=context["evaluate_every_epoch"])
+        scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
+                  and r.row["status"] in (RUNNING, Status.OK)]
+        score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
+        tune.report({"epoch": epoch, "score": score, "epochs": epochs, "key": key,
+                     "rows": [dict(r.row) for r in runs], "final": epoch == epochs})
+    if not epochs:  # every seed failed before training
+        tune.report({"epoch": 0, "score": 0.0, "rows": [r.row for r in runs], "key": key,
+                     "final": True})
