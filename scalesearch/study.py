@@ -65,8 +65,8 @@ def _compare_config(spec: dict, folder: Path):
                          int(spec.get("seeds", 1)), spec.get("workers"), setup)
 
 
-def run_study(path: Path, out: Path | None = None) -> list[Path]:
-    """Run one study; returns the files it wrote."""
+def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list[Path]:
+    """Run one study (``resume``: continue an interrupted one); returns the files it wrote."""
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
     out.mkdir(parents=True, exist_ok=True)
@@ -82,5 +82,5 @@ def run_study(path: Path, out: Path | None = None) -> list[Path]:
     from scalesearch.compare.plots import plot_dir
     from scalesearch.compare.run import run_compare
 
-    run_compare(_compare_config(spec, path.parent), out, train=True)
+    run_compare(_compare_config(spec, path.parent), out, train=True, resume=resume)
     return [out / "compare.csv", out / "compare.md", *plot_dir(out)]

@@ -136,3 +136,41 @@ def test_tiny_compare_study(cli, tmp_path):
     folder = tmp_path / "results" / "tiny"
     assert len(pd.read_csv(folder / "compare.csv")) == 2
     assert (folder / "flops_top1.png").exists() and (folder / "compare.md").exists()
+
+
+@pytest.mark.slow
+def test_compare_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "c"
+    args = [sys.executable, "-m", "scalesearch.cli.main", "compare", "--baseline",
+            "efficientnet-b0", "--flops-ratio", "2", "--strategies", "width,resolution",
+            "--seeds", "2", "--workers", "1", *TINY, "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "compare.csv").exists() and len(pd.read_csv(out / "compare.csv")) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the comparison ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = pd.read_csv(out / "compare.csv")
+    assert 2 <= len(before) < 6
+    fresh = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 2 and "--resume" in fresh.stderr  # never overwrites silently
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    after = pd.read_csv(out / "compare.csv")
+    keys = list(zip(after["strategy"], after["target_ratio"], after["seed"], strict=True))
+    assert len(keys) == len(set(keys)) == 6
+    kept = after.merge(before, on=["strategy", "target_ratio", "seed"], suffixes=("", "_b"))
+    assert len(kept) == len(before) and (kept["top1"] == kept["top1_b"]).all()
+    changed = subprocess.run([*args, "--resume", "--epochs", "2"], capture_output=True,
+                             text=True, timeout=300)
+    assert changed.returncode == 2 and "different settings" in changed.stderr

@@ -15,16 +15,16 @@ import pytest
 
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
-from scalesearch.search.runner import tpe_point
-from scalesearch.search.space import Ranges, build_space, measured_ratio
+from scalesearch.search.space import Ranges, build_space, measured_ratio, within
 from scalesearch.search.trials import TrialStore
 
 pytestmark = pytest.mark.slow
 
-# Two candidates on B0 (α=2 and γ=1.4 with β fixed at 1), tiny data: a few seconds per search.
+# Two candidates on B0 (α=1.9, alias α=2, and γ=1.4, with β fixed at 1), trained at γ (no
+# FLOPs matching), tiny data: a few seconds per search after Ray starts.
 TINY = ["--baseline", "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",
-        "--proxy-size", "32", "--num-train", "48", "--num-val", "24", "--epochs", "1",
-        "--batch-size", "16"]
+        "--no-match-flops", "--proxy-size", "32", "--num-train", "48", "--num-val", "24",
+        "--epochs", "1", "--batch-size", "16"]
 
 
 def test_measured_filter_drops_what_the_formula_keeps():
@@ -45,17 +45,10 @@ def test_grid_filters_by_formula_and_measurement():
     space = build_space(b0, Ranges(step=0.1), tolerance=0.05, flops_tolerance=0.25)
     assert space.total == 11 * 6 * 6
     for c in space.candidates:
-        assert abs(c.product - 2) <= 0.05 and abs(c.flops_ratio - 2) <= 0.25
+        assert within(c.product, 0.05) and abs(c.flops_ratio - 2) <= 0.25
         assert c.flops_ratio == pytest.approx(measured_ratio(b0, c.mult))
-    assert space.removed_formula + space.removed_measured + len(space.candidates) == space.total
-
-
-@pytest.mark.parametrize("alpha, frac", [(1.0, 0.0), (1.3, 0.5), (1.7, 1.0), (2.0, 0.3)])
-def test_tpe_point_solves_gamma(alpha, frac):
-    r = Ranges()
-    a, b, g = tpe_point(alpha, frac, r)
-    assert a * b * b * g * g == pytest.approx(2, abs=2e-3)
-    assert 1 <= b <= 1.5 and 1 <= g <= 1.5
+    assert (space.removed_formula + space.removed_measured + len(space.candidates)
+            + space.merged) == space.total
 
 
 def test_trial_store_dedups_and_reloads(tmp_path):
@@ -78,15 +71,22 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     out = tmp_path / "s"
     code, stdout, err = cli("search", *TINY, "--seeds", "2", "--out", out)
     assert code == 0, err
-    assert "2 candidates left" in err and "[2/2]" in err
+    assert "3 candidates left, 2 distinct networks" in err and "[2/2]" in err
     rows = _metrics(out / "trials.csv")
     assert len(rows) == 4 and set(rows["status"]) == {"ok"}
     assert sorted(map(tuple, rows[["alpha", "gamma"]].drop_duplicates().values)) == [
-        (1.0, 1.4), (2.0, 1.0)]
+        (1.0, 1.4), (1.9, 1.0)]
     assert set(rows.loc[rows["gamma"] == 1.4, "image_size"]) == {44}  # round(32 × 1.4)
     best = json.loads((out / "best.json").read_text())
-    assert (best["alpha"], best["beta"], best["gamma"]) in {(1.0, 1.0, 1.4), (2.0, 1.0, 1.0)}
+    assert (best["alpha"], best["beta"], best["gamma"]) in {(1.0, 1.0, 1.4), (1.9, 1.0, 1.0)}
     assert best["seeds"] == 2 and best["baseline"] == "efficientnet-b0"
+    for key in ("top1_ci95", "p_best", "separated", "tie_break", "tied"):
+        assert key in best
+    assert best["tie_break"] == "balanced" and len(best["top1_ci95"]) == 2
+    assert best["tied"] and all(t["p_best"] >= 0.05 for t in best["tied"])
+    if (best["alpha"], best["gamma"]) == (1.9, 1.0):
+        assert best["aliases"] == [[2.0, 1.0, 1.0]]
+    assert "tied set" in stdout or "separated" in stdout
     for png in ("search.png", "family.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     family = pd.read_csv(out / "family.csv")
@@ -148,14 +148,31 @@ def test_nan_trial_is_recorded_as_failed_and_the_search_goes_on(cli, tmp_path):
         raise AssertionError(f"{name} in JSON output")
 
     summary = json.loads(stdout, parse_constant=strict)
-    failed = {r["alpha"]: r["failed"] for r in summary["ranking"]}
-    assert failed[2.0] == 1 and sum(failed.values()) == 1
+    failed = {r["alpha"] > 1.5: r["failed"] for r in summary["ranking"]}
+    assert failed == {True: 2, False: 0}  # both seeds of the deep candidate diverged
     assert summary["ranking"][-1]["top1_mean"] is None  # NaN became null, ranked last
     rows = pd.read_csv(tmp_path / "s" / "trials.csv")
-    failed = rows[rows["alpha"] == 2.0].iloc[0]
-    assert failed["status"] == "failed" and "non-finite loss" in failed["error"]
+    deep = rows[rows["alpha"] > 1.5].iloc[0]
+    assert deep["status"] == "failed" and "non-finite loss" in deep["error"]
     assert rows[rows["alpha"] == 1.0].iloc[0]["status"] == "ok"
-    assert json.loads((tmp_path / "s" / "best.json").read_text())["alpha"] == 1.0
+    assert json.loads((tmp_path / "s" / "best.json").read_text())["alpha"] < 1.5
+
+
+ALWAYS_NAN = NAN_NET.replace("depth > 1.5", "True")
+
+
+def test_a_search_whose_trials_all_fail_ends_with_a_clean_report(cli, tmp_path):
+    (tmp_path / "net.py").write_text(ALWAYS_NAN)
+    args = [a if a != "efficientnet-b0" else f"{tmp_path / 'net.py'}:NET" for a in TINY]
+    out = tmp_path / "s"
+    code, stdout, err = cli("search", *args, "--out", out, "--flops-tolerance", "0.5")
+    assert code == 1 and "Traceback" not in err
+    assert "failed trainings:" in stdout and "non-finite loss" in stdout
+    assert err.strip().splitlines()[-1].startswith("no candidate trained successfully")
+    assert not (out / "best.json").exists()
+    code, stdout, _ = cli("search", *args, "--out", out, "--flops-tolerance", "0.5",
+                          "--resume", "--format", "json")
+    assert code == 1 and json.loads(stdout)["best"] is None
 
 
 def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
@@ -214,9 +231,9 @@ def test_address_joins_a_multi_node_cluster(cli, tmp_path):
     cluster.add_node(num_cpus=1)
     try:
         code, _, err = cli("search", *TINY, "--out", tmp_path / "s", "--address",
-                           cluster.address)
+                           cluster.address, "--seeds", "1")
         assert code == 0, err
-        assert "(2 CPUs, 1 per trial)" in err
+        assert "(2 CPUs, 1 per trial" in err
         assert len(pd.read_csv(tmp_path / "s" / "trials.csv")) == 2
     finally:
         ray.shutdown()
@@ -232,6 +249,10 @@ def test_address_joins_a_multi_node_cluster(cli, tmp_path):
     (["--data", "/no/such/folder"], "data folder not found"),
     (["--resume"], "nothing to resume"),
     (["--baseline", "nonsense-net"], "unknown baseline"),
+    (["--scheduler", "asha"], "--min-epochs must be"),  # 1 epoch leaves no rung
+    (["--scheduler", "asha", "--epochs", "3", "--reduction-factor", "1"], "reduction-factor"),
+    (["--scheduler", "hyperband"], "invalid choice"),
+    (["--tie-break", "random"], "invalid choice"),
 ])
 def test_bad_input_exits_2_without_writing(cli, tmp_path, extra, message):
     code, _, err = cli("search", *TINY, "--out", tmp_path / "s", *extra)
@@ -268,3 +289,74 @@ def test_search_on_flower_photos(cli, tmp_path, real_dataset):
     assert code == 0, err
     rows = pd.read_csv(tmp_path / "s" / "trials.csv")
     assert set(rows["status"]) == {"ok"} and rows["top1"].between(0, 100).all()
+
+
+def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
+    """ASHA (rungs at epoch 1 of 3) over four FLOPs-matched candidates × 2 seeds, killed after
+    the first candidate: the resumed run loses and duplicates nothing, stopped candidates are
+    recorded as such, and progress lines come from inside the trials."""
+    out = tmp_path / "s"
+    args = [sys.executable, "-m", "scalesearch.cli.main", "search",
+            *[a for a in TINY if a != "--no-match-flops"], "--epochs", "3", "--scheduler",
+            "asha", "--min-epochs", "1", "--seeds", "2", "--cpus-per-trial", "2",
+            "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "trials.csv").exists() and len(TrialStore(out / "trials.csv").rows) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = TrialStore(out / "trials.csv").rows
+    assert 2 <= len(before) < 8 and not (out / "best.json").exists()
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "epoch 1/3  val top-1" in resumed.stderr  # progress from inside a trial
+    after = TrialStore(out / "trials.csv").rows
+    keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
+    assert len(keys) == len(set(keys)) == 8
+    assert after[:len(before)] == before
+    stopped = [r for r in after if r["status"] == "stopped"]
+    finished = [r for r in after if r["status"] == "ok"]
+    assert stopped and finished
+    assert {(r["epochs"], r["rung"]) for r in stopped} == {(1, 0)}
+    assert {(r["epochs"], r["rung"]) for r in finished} == {(3, 1)}
+    for r in after:  # FLOPs matching: every candidate trains at 2× ± 3% measured FLOPs
+        assert r["matched_resolution"] >= 1 and abs(r["flops_ratio"] / 2 - 1) <= 0.03
+        assert len(r["history"].split(";")) == r["epochs"]
+    best = json.loads((out / "best.json").read_text())
+    assert best["scheduler"] == "asha"
+    assert (best["alpha"], best["beta"], best["gamma"]) in {
+        (r["alpha"], r["beta"], r["gamma"]) for r in finished}
+
+
+def test_fidelity_on_a_tiny_search(cli, tmp_path):
+    out = tmp_path / "s"
+    assert cli("search", *TINY, "--out", out)[0] == 0
+    code, stdout, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
+                            "--proxy-size", "40", "--format", "json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert -1 <= result["kendall_tau"] <= 1 and -1 <= result["spearman_rho"] <= 1
+    assert isinstance(result["same_winner"], bool) and isinstance(result["winner_in_tied"], bool)
+    assert len(result["candidates"]) == 2
+    assert {"alpha", "beta", "gamma", "proxy_mean", "proxy_std", "reference_mean",
+            "reference_std"} <= set(result["candidates"][0])
+    assert (result["reference_epochs"], result["reference_proxy_size"]) == (2, 40)
+    folder = out / "fidelity"
+    for name in ("trials.csv", "fidelity.csv", "result.json"):
+        assert (folder / name).exists()
+    assert (folder / "fidelity.png").read_bytes()[:4] == b"\x89PNG"
+    rows = pd.read_csv(folder / "trials.csv")
+    assert len(rows) == 4 and set(rows["image_size"]) == {40, 56}  # 2× size, γ = 1.4 → 56
+    code, _, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
+                       "--proxy-size", "40")
+    assert code == 2 and "--resume" in err
+    code, _, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
+                       "--proxy-size", "40", "--resume")
+    assert code == 0 and "nothing left to train" in err
+    code, _, err = cli("fidelity", tmp_path / "nothing")
+    assert code == 2 and "holds no search" in err

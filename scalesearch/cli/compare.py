@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
                    "core, one thread each)")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
+    p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
+                   "without retraining the networks × seeds compare.csv already holds")
     add_training_args(p, epochs=5.0)
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)
@@ -62,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "experiment) and write into results/NAME/ beside the file.")
     s.add_argument("file", help="study YAML, e.g. studies/b0_synthetic.yaml")
     s.add_argument("--out", help="output folder (default: results/NAME next to the YAML)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted study")
     s.set_defaults(func=run_study)
 
 
@@ -109,7 +112,9 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
     cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
                         args.seeds, args.workers, setup_from_args(args))
     out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
-    summary = run_compare(cfg, out, train=not args.no_train)
+    if args.resume and args.no_train:
+        raise ScalesearchError("--resume continues a training run; drop --no-train")
+    summary = run_compare(cfg, out, train=not args.no_train, resume=args.resume)
     if not args.no_train:
         from scalesearch.compare.plots import plot_dir
 
@@ -150,6 +155,6 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_study(args: argparse.Namespace) -> int:
     from scalesearch.study import run_study
 
-    for path in run_study(Path(args.file), Path(args.out) if args.out else None):
+    for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume):
         print(path)
     return 0

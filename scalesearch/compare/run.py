@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
@@ -19,6 +20,7 @@ from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
+from scalesearch.rundir import check_run_dir
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
@@ -60,19 +62,28 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     write_frame(path, _sorted(rows))
 
 
+def _job_key(row: dict) -> tuple:
+    return (row["strategy"], round(float(row["target_ratio"]), 6), int(row["seed"]))
+
+
 def train_points(cfg: CompareConfig, points: list[dict], out: Path,
-                 log: Callable[[str], None]) -> list[dict]:
+                 log: Callable[[str], None], done: list[dict] | None = None) -> list[dict]:
     """Train each point for every seed (in parallel processes); rows land in compare.csv as
-    they finish."""
+    they finish. ``done`` rows (a resumed run's compare.csv) are kept and not retrained."""
     cpus = os.cpu_count() or 1
     workers = cfg.workers or cpus
     threads = cfg.setup.train.threads or max(1, cpus // workers)
     setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads)).to_dict()
     spec = portable_spec(cfg.baseline)
-    jobs = [(p, s) for p in points for s in range(cfg.seeds)]
-    rows, start = [], time.perf_counter()
+    rows, start = list(done or []), time.perf_counter()
+    finished = {_job_key(r) for r in rows}
+    jobs = [(p, s) for p in points for s in range(cfg.seeds)
+            if _job_key(dict(p, seed=s)) not in finished]
+    if not jobs:
+        log("nothing left to train: every network × seed is in compare.csv")
+        return rows
     log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "
-        f"{threads} thread(s) each")
+        f"{threads} thread(s) each" + (f" ({len(rows)} already done)" if rows else ""))
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(_train, spec, p, setup, s) for p, s in jobs]
@@ -81,7 +92,8 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
             rows.append(row)
             write_csv(out / "compare.csv", rows)
             top1 = f"{row['top1']:.1f}%" if row.get("top1") is not None else row["status"]
-            log(f"[{len(rows)}/{len(jobs)}] {row['strategy']} ×{row['target_ratio']:g} "
+            log(f"[{len(rows)}/{len(jobs) + len(finished)}] {row['strategy']} "
+                f"×{row['target_ratio']:g} "
                 f"(d={row['depth']:g} w={row['width']:g} {row['image_size']} px) seed "
                 f"{row['seed']}: top-1 {top1}  ({time.perf_counter() - start:.0f} s)")
     return rows
@@ -126,9 +138,11 @@ def markdown(summary: pd.DataFrame, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True,
+def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, resume: bool = False,
                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> pd.DataFrame:
-    """Solve every strategy at every ratio, optionally train; returns the per-network summary."""
+    """Solve every strategy at every ratio, optionally train; returns the per-network summary.
+    ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
+    settings must equal those stored in compare.json)."""
     baseline = resolve(cfg.baseline)
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.coefficients)]
@@ -143,8 +157,14 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True,
     from scalesearch.data import check_data
 
     check_data(cfg.setup.data)
+    settings = json.loads(json.dumps(asdict(cfg)))
+    settings.pop("workers")  # how many processes train does not change what is trained
+    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
     out.mkdir(parents=True, exist_ok=True)
-    rows = train_points(cfg, points, out, log)
+    write_json(out / "compare.json", dict(config=settings))
+    done = pd.read_csv(out / "compare.csv").to_dict("records") \
+        if resume and (out / "compare.csv").exists() else []
+    rows = train_points(cfg, points, out, log, done)
     summary = summarize(pd.read_csv(out / "compare.csv"))
     write_text(out / "compare.md", markdown(summary, baseline.name))
     write_json(out / "config.json", asdict(cfg))

@@ -68,6 +68,12 @@ class SearchConfig:
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
             if value not in choices:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
+        for name, tol in (("tolerance", self.tolerance), ("FLOPs tolerance",
+                                                           self.flops_tolerance)):
+            if not 0 < tol < 1:
+                raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
+        if self.seeds < 1:
+            raise ScalesearchError(f"--seeds must be ≥ 1, got {self.seeds}")
         if self.sampler == "tpe" and not self.trials:
             raise ScalesearchError("--sampler tpe needs a budget: --trials N")
         if self.scheduler == "asha":

@@ -1,0 +1,158 @@
+"""A search answer carries its evidence: t-intervals, bootstrap p_best, the tied set and the
+tie-breaks (docs/search.md, "Uncertainty"); fair candidates (relative tolerance, FLOPs matching,
+aliases)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from scalesearch.registry import resolve
+from scalesearch.search.report import best_record, ranking
+from scalesearch.search.space import (
+    MATCH_TOLERANCE,
+    Ranges,
+    beta_bounds,
+    beta_fraction,
+    build_space,
+    match_resolution,
+    tpe_point,
+    within,
+)
+from scalesearch.search.stats import TIE_P, balance, p_best, t_interval, tie_break
+from scalesearch.status import Status
+
+
+def test_t_interval_is_the_student_t_interval():
+    scores = [50.0, 54.0, 52.0]
+    lo, hi = t_interval(scores)
+    half = sps.t.ppf(0.975, 2) * np.std(scores, ddof=1) / math.sqrt(3)
+    assert (lo, hi) == pytest.approx((52 - half, 52 + half))
+    assert all(math.isnan(v) for v in t_interval([50.0]))
+
+
+def test_p_best_is_deterministic_and_sums_to_one():
+    scores = [[60, 61, 59], [60.5, 58, 62], [40, 41, 42]]
+    a, b = p_best(scores), p_best(scores)
+    assert np.array_equal(a, b) and a.sum() == pytest.approx(1.0)
+    assert a[2] == 0 and a[0] > 0.05 and a[1] > 0.05  # the clear loser never wins
+    assert p_best(scores, seed=1).sum() == pytest.approx(1.0)
+
+
+def test_p_best_splits_exact_ties_and_separates_clear_winners():
+    assert p_best([[50, 50], [50, 50]]).tolist() == [0.5, 0.5]
+    assert p_best([[90, 91], [10, 11], [20, 21]]).tolist() == [1.0, 0.0, 0.0]
+
+
+def _row(a, b, g, seed, top1, status=Status.OK, epochs=3, rung=None, params=1000):
+    return dict(alpha=a, beta=b, gamma=g, product=a * b * b * g * g, flops_ratio=2.0,
+                resolution=g, image_size=64, params=params, epochs=epochs, rung=rung, seed=seed,
+                top1=top1, status=status, images=100, seconds=1.0)
+
+
+def _rows():
+    return [*(_row(1.0, 1.0, 1.4, s, t, params=900) for s, t in enumerate((60, 63, 61))),
+            *(_row(1.2, 1.1, 1.15, s, t, params=1100) for s, t in enumerate((61, 58, 62))),
+            *(_row(2.0, 1.0, 1.0, s, t, params=1200) for s, t in enumerate((40, 42, 41))),
+            *(_row(1.4, 1.0, 1.2, s, t, Status.STOPPED, 1, 0) for s, t in enumerate((70, 71)))]
+
+
+def test_tied_set_rule_and_ranking_order():
+    rank = ranking(_rows())
+    keys = [tuple(k) for k in rank[["alpha", "beta", "gamma"]].values]
+    # finished candidates first by mean; the ASHA-stopped one after, whatever its rung score
+    assert keys == [(1.0, 1.0, 1.4), (1.2, 1.1, 1.15), (2.0, 1.0, 1.0), (1.4, 1.0, 1.2)]
+    assert rank["p_best"].iloc[:3].sum() == pytest.approx(1.0)
+    assert math.isnan(rank["p_best"].iloc[3])  # stopped: not eligible
+    assert rank["tied"].tolist() == [True, True, False, False]
+    assert (rank.loc[rank["tied"], "p_best"] >= TIE_P).all()
+    assert rank.loc[0, "ci_lo"] < rank.loc[0, "top1_mean"] < rank.loc[0, "ci_hi"]
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ("score", (1.0, 1.0, 1.4)),  # highest mean
+    ("balanced", (1.2, 1.1, 1.15)),  # log α, 2 log β, 2 log γ most even
+    ("params", (1.0, 1.0, 1.4)),  # fewest parameters
+])
+def test_every_tie_break(rule, expected):
+    best = best_record(ranking(_rows()), {}, rule)
+    assert (best["alpha"], best["beta"], best["gamma"]) == expected
+    assert best["tie_break"] == rule and not best["separated"]
+    assert len(best["tied"]) == 2 and {"alpha", "top1_mean", "top1_std", "p_best",
+                                       "seeds"} <= set(best["tied"][0])
+    assert best["top1_ci95"][0] < best["top1_mean"] < best["top1_ci95"][1]
+
+
+def test_latency_tie_break_picks_the_fastest():
+    tied = [dict(alpha=1.0, beta=1.0, gamma=1.4, score_mean=60.0, params=1, latency_ms=5.0),
+            dict(alpha=1.2, beta=1.1, gamma=1.15, score_mean=59.0, params=2, latency_ms=3.0)]
+    assert tie_break(tied, "latency")["alpha"] == 1.2
+    assert tie_break(tied, "score")["alpha"] == 1.0
+
+
+def test_a_clear_winner_is_separated():
+    rows = [*(_row(1.0, 1.0, 1.4, s, t) for s, t in enumerate((80, 81, 82))),
+            *(_row(2.0, 1.0, 1.0, s, t) for s, t in enumerate((40, 42, 41)))]
+    best = best_record(ranking(rows), {})
+    assert best["separated"] and best["p_best"] == 1.0 and len(best["tied"]) == 1
+
+
+def test_one_seed_claims_no_separation():
+    rows = [_row(1.0, 1.0, 1.4, 0, 60), _row(2.0, 1.0, 1.0, 0, 40)]
+    best = best_record(ranking(rows), {})
+    assert (best["alpha"], best["p_best"], best["separated"], best["tied"]) == (1.0, None,
+                                                                                 False, [])
+
+
+def test_balance_is_zero_for_even_growth():
+    assert balance(2 ** (1 / 3), 2 ** (1 / 6), 2 ** (1 / 6)) == pytest.approx(0, abs=1e-12)
+    assert balance(1.2, 1.1, 1.15) < balance(1.0, 1.0, 1.4)
+
+
+def test_relative_tolerance_keeps_the_papers_point():
+    """α·β²·γ² = 1.92 for (1.2, 1.1, 1.15): 4% from 2, inside the relative 5%."""
+    assert within(1.2 * 1.1**2 * 1.15**2, 0.05) and not within(1.2 * 1.1**2 * 1.15**2, 0.03)
+    ranges = Ranges()
+    assert {1.2} <= set(ranges.axis("alpha")) and {1.1, 1.15} <= set(ranges.axis("gamma"))
+    b0 = resolve("efficientnet-b0")
+    around = Ranges(alpha=(1.2, 1.2), beta=(1.1, 1.1), gamma=(1.15, 1.15))
+    for match in (False, True):
+        space = build_space(b0, around, tolerance=0.05, flops_tolerance=0.25, match_flops=match)
+        assert [c.key for c in space.candidates] == [(1.2, 1.1, 1.15)]
+
+
+def test_flops_matching_lands_every_candidate_within_3_percent():
+    b0 = resolve("efficientnet-b0")
+    space = build_space(b0, Ranges(step=0.1), tolerance=0.05, match_flops=True)
+    assert space.candidates and space.matched
+    for c in space.candidates:
+        assert abs(c.matched_ratio / 2 - 1) <= MATCH_TOLERANCE and c.matched_resolution >= 1
+    lo, hi = space.ratios()
+    assert 2 * (1 - MATCH_TOLERANCE) <= lo <= hi <= 2 * (1 + MATCH_TOLERANCE)
+    # depth 2 alone already costs > 2.06× at 224 px: no image size ≥ 224 can match it
+    assert match_resolution(b0, 1.0, 1.5) is None
+
+
+def test_aliases_build_one_network_and_are_trained_once():
+    """On B0, α = 1.2 and 1.25 give the same ceil-rounded repeats: one training, one alias."""
+    b0 = resolve("efficientnet-b0")
+    space = build_space(b0, Ranges(alpha=(1.2, 1.25), beta=(1.1, 1.1), gamma=(1.15, 1.15)),
+                        flops_tolerance=0.25)
+    assert len(space.candidates) == 1 and space.merged == 1
+    (cand,) = space.candidates
+    assert cand.key == (1.25, 1.1, 1.15) and cand.aliases == ((1.2, 1.1, 1.15),)
+    assert balance(*cand.key) <= balance(1.2, 1.1, 1.15)
+
+
+@pytest.mark.parametrize("alpha, frac", [(1.0, 0.0), (1.3, 0.5), (1.7, 1.0), (2.0, 0.3)])
+def test_tpe_point_solves_gamma_and_inverts(alpha, frac):
+    r = Ranges()
+    a, b, g = tpe_point(alpha, frac, r)
+    assert a * b * b * g * g == pytest.approx(2, abs=2e-3)
+    assert 1 <= b <= 1.5 and 1 <= g <= 1.5
+    lo, hi = beta_bounds(a, r)
+    if hi - lo > 1e-6:  # at α = 2 only β = 1 is feasible
+        assert beta_fraction(a, b, r) == pytest.approx(frac, abs=1e-3)
