@@ -125,7 +125,8 @@ def _mode_multipliers(baseline: Scalable, phi, alpha, beta, gamma, depth, width,
         p = baseline.presets[preset.lower()]
         return Multipliers(p.depth, p.width, p.image_size / baseline.image_size), p.image_size, []
     if explicit:
-        mult = Multipliers(depth or 1.0, width or 1.0, resolution or 1.0)
+        # an omitted multiplier is 1; a given 0 is a value (refused below), not "not given"
+        mult = Multipliers(*(1.0 if v is None else v for v in (depth, width, resolution)))
         if min(mult.depth, mult.width, mult.resolution) <= 0:
             raise ScalesearchError(f"multipliers must be positive, got d={mult.depth:g}, "
                                    f"w={mult.width:g}, r={mult.resolution:g}")
@@ -163,7 +164,8 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     counts = measure(net, mult.depth, mult.width, image_size, num_classes)
     result = ScaledNetwork(
         net, baseline if isinstance(baseline, str) else net.name, mult, image_size, counts, base,
-        num_classes=num_classes, phi=None if preset or depth or width or resolution else phi or 0.0,
+        num_classes=num_classes,
+        phi=None if preset is not None or (depth, width, resolution) != (None,) * 3 else phi or 0.0,
         coefficients=(alpha, beta, gamma) if phi is not None else None, preset=preset,
         dropout=net.presets[preset.lower()].dropout if preset else None, warnings=notes)
     if match_flops and abs(result.flops_ratio / result.formula_ratio - 1) > MATCH_TOLERANCE:

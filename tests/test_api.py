@@ -66,6 +66,9 @@ def test_conflicting_modes_and_bad_values():
         scalesearch.scale("resnet50", preset="b3")
     with pytest.raises(ScalesearchError, match="positive"):
         scalesearch.scale("resnet50", width=-1)
+    for zero in (dict(depth=0), dict(width=0.0), dict(resolution=0)):  # 0 is given, not "unset"
+        with pytest.raises(ScalesearchError, match="multipliers must be positive"):
+            scalesearch.scale("resnet50", **zero)
     with pytest.raises(ScalesearchError, match="outside"):
         scalesearch.scale("resnet50", phi=11)
     with pytest.raises(ScalesearchError, match="below"):

@@ -74,6 +74,9 @@ BAD_INPUTS = [
     (["--baseline", "resnet50", "--phi", "1", "--coefficients", "{missing}"], "not found"),
     (["--baseline", "resnet50", "--phi", "1", "--coefficients", "{nokeys}"], "alpha, beta"),
     (["--baseline", "resnet50", "--num-classes", "0"], "must be ≥ 1"),
+    (["--baseline", "resnet50", "--depth", "0", "--width", "1", "--resolution", "1"],
+     "multipliers must be positive"),
+    (["--baseline", "resnet50", "--width", "0"], "multipliers must be positive"),
     (["--baseline", "resnet50", "--format", "xml"], "invalid choice"),
 ]
 
