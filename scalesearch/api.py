@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 from torch import nn
 
 from scalesearch.arch import StageTable
-from scalesearch.counter import Counts, NetworkCounter
+from scalesearch.counter import Counts, baseline_counts, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.matching import solve_int
 from scalesearch.registry import resolve
@@ -29,20 +29,6 @@ from scalesearch.scaler import (
 # of the total stride (every feature map grows by one row), so some targets are unreachable.
 MATCH_TOLERANCE = 0.03
 MIN_IMAGE_SIZE = 16
-
-
-@lru_cache(maxsize=8)
-def _counter(baseline: Scalable, depth: float, width: float,
-             num_classes: int | None) -> NetworkCounter:
-    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes))
-
-
-@lru_cache(maxsize=4096)
-def measure(baseline: Scalable, depth: float, width: float, image_size: int,
-            num_classes: int | None = None) -> Counts:
-    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
-    build serves every image size)."""
-    return _counter(baseline, depth, width, num_classes)(image_size)
 
 
 @dataclass
@@ -154,7 +140,7 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     image_size = image_size or net.scaled_image_size(mult.resolution)
     if image_size < MIN_IMAGE_SIZE:
         raise ScalesearchError(f"image size {image_size} px is below {MIN_IMAGE_SIZE} px")
-    base = measure(net, 1.0, 1.0, net.image_size, num_classes)
+    base = baseline_counts(net, num_classes)
     if match_flops:
         target = base.flops * mult.flops_factor
         image_size, _ = solve_int(lambda s: measure(net, mult.depth, mult.width, s,

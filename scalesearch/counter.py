@@ -19,11 +19,17 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
+
+if TYPE_CHECKING:
+    from scalesearch.scalable import Scalable
+    from scalesearch.scaler import Multipliers
 
 # Name fragments of ops that may carry multiply-adds; such an op without a handler is reported.
 _HEAVY_HINTS = ("conv", "mm", "matmul", "einsum", "linear", "attention", "dot", "mv", "lstm",
@@ -166,3 +172,31 @@ class NetworkCounter:
 def count(factory: Callable[[], nn.Module], image_size: int, in_chans: int = 3) -> Counts:
     """Count the network ``factory()`` builds, for one ``image_size``² image."""
     return NetworkCounter(factory, in_chans)(image_size)
+
+
+@lru_cache(maxsize=8)
+def _counter(baseline: Scalable, depth: float, width: float,
+             num_classes: int | None) -> NetworkCounter:
+    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes))
+
+
+@lru_cache(maxsize=4096)
+def measure(baseline: Scalable, depth: float, width: float, image_size: int,
+            num_classes: int | None = None) -> Counts:
+    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
+    build serves every image size)."""
+    return _counter(baseline, depth, width, num_classes)(image_size)
+
+
+def baseline_counts(baseline: Scalable, num_classes: int | None = None) -> Counts:
+    """Counts of the unscaled baseline at its own image size: the reference of every ratio."""
+    return measure(baseline, 1.0, 1.0, baseline.image_size, num_classes)
+
+
+def flops_ratio(baseline: Scalable, mult: Multipliers, size: int | None = None,
+                num_classes: int | None = None) -> float:
+    """Measured FLOPs of ``baseline`` at (d, w) fed ``size``² images (default: the baseline's
+    size scaled by r) over the unscaled baseline's — the FLOPs column of Table 3."""
+    size = size or baseline.scaled_image_size(mult.resolution)
+    scaled = measure(baseline, mult.depth, mult.width, size, num_classes)
+    return scaled.flops / baseline_counts(baseline, num_classes).flops

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from scalesearch.api import measure
 from scalesearch.compare.strategies import STRATEGIES, solve_strategy
+from scalesearch.counter import measure
 from scalesearch.registry import resolve
 
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target

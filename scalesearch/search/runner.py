@@ -80,7 +80,7 @@ def tpe_point(alpha: float, beta_frac: float, r: Ranges) -> tuple[float, float, 
 
 
 def _row(baseline, cand: Candidate, setup: ProxySetup, seed: int, **extra) -> dict:
-    from scalesearch.api import measure
+    from scalesearch.counter import measure
     from scalesearch.proxy import run_proxy
 
     full = measure(baseline, cand.mult.depth, cand.mult.width,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scalesearch.api import measure
+from scalesearch.counter import measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound, round_image_size
