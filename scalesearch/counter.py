@@ -140,12 +140,19 @@ def count_fvcore(model: nn.Module, image_size: int, in_chans: int = 3) -> Counts
                   int(total_acts), uncounted, "fvcore")
 
 
-class NetworkCounter:
-    """Counts the network ``factory()`` builds at any image size; builds it once."""
+_FALLBACK_SAID: set[object] = set()  # networks whose fvcore fallback was already reported
 
-    def __init__(self, factory: Callable[[], nn.Module], in_chans: int = 3):
+
+class NetworkCounter:
+    """Counts the network ``factory()`` builds at any image size; builds it once. The fvcore
+    fallback is reported once per ``key`` (default: the factory) and process, naming ``name``."""
+
+    def __init__(self, factory: Callable[[], nn.Module], in_chans: int = 3,
+                 name: str | None = None, key: object = None):
         self.factory = factory
         self.in_chans = in_chans
+        self.name = name
+        self.key = factory if key is None else key
         self._model: nn.Module | None = None
         self._fallback: str | None = None  # why the fast path cannot be used
 
@@ -163,9 +170,12 @@ class NetworkCounter:
                 self._fallback = f"shape-only run failed: {str(err).splitlines()[0][:120]}"
             self._model = None
         counts = count_fvcore(self.factory(), image_size, self.in_chans)
-        note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
-        warnings.warn(f"counted with fvcore on a real forward pass ({self._fallback}){note}",
-                      stacklevel=2)
+        if self.key not in _FALLBACK_SAID:
+            _FALLBACK_SAID.add(self.key)
+            note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
+            who = f"{self.name}: " if self.name else ""
+            warnings.warn(f"{who}counted with fvcore on a real forward pass ({self._fallback})"
+                          f"{note}", stacklevel=2)
         return counts
 
 
@@ -177,7 +187,11 @@ def count(factory: Callable[[], nn.Module], image_size: int, in_chans: int = 3) 
 @lru_cache(maxsize=8)
 def _counter(baseline: Scalable, depth: float, width: float,
              num_classes: int | None) -> NetworkCounter:
-    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes))
+    # one key for every (d, w) of a network: the fallback is said once per network, not per
+    # build; the class's module keeps two plug-ins that share a name apart
+    key = f"{baseline.name}|{type(baseline).__module__}.{type(baseline).__qualname__}"
+    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes),
+                          name=baseline.name, key=key)
 
 
 @lru_cache(maxsize=4096)

@@ -98,6 +98,16 @@ def test_custom_scalable_plugin_falls_back_to_fvcore(plugin):
     assert net.image_size == 32 and net.to_dict()["stages"] is None
 
 
+def test_fvcore_fallback_is_said_once_per_network(plugin, cli):
+    """One `scale` measures the baseline and the scaled network: one warning, not two; a
+    later scaling of the same network in the process adds none."""
+    code, _, err = cli("scale", "--baseline", f"{plugin}:Custom", "--depth", "2")
+    assert code == 0 and err.count("counted with fvcore") == 1, err
+    assert "custom: counted with fvcore" in err
+    code, _, err = cli("scale", "--baseline", f"{plugin}:Custom", "--width", "3")
+    assert code == 0 and "counted with fvcore" not in err
+
+
 @pytest.mark.parametrize("spec,message", [
     ("resnet51", "unknown baseline"),
     ("", "no baseline"),
