@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -100,19 +101,27 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@contextmanager
+def _counting(model: nn.Module) -> Iterator[None]:
+    """Eval mode (BatchNorm on running stats, dropout off) without autograd, as FLOPs are
+    defined at inference; the model's own mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def count_shapes(model: nn.Module, image_size: int, in_chans: int = 3) -> tuple[Counts, dict]:
     """Fast path on an existing module; returns the counts and the ops it could not count."""
     if any(p.is_meta for p in model.parameters()) or any(b.is_meta for b in model.buffers()):
         model = model.to_empty(device="cpu")
     device = next(model.parameters(), torch.empty(0)).device
     x = torch.empty(0, in_chans, image_size, image_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), _ShapeCounter() as mode:
-            model(x)
-    finally:
-        model.train(was_training)
+    with _counting(model), _ShapeCounter() as mode:
+        model(x)
     return Counts(num_params(model), mode.flops, mode.activations), dict(mode.unhandled)
 
 
@@ -122,18 +131,13 @@ def count_fvcore(model: nn.Module, image_size: int, in_chans: int = 3) -> Counts
 
     device = next(model.parameters(), torch.empty(0)).device
     x = torch.zeros(1, in_chans, image_size, image_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            flops = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
-            flops.uncalled_modules_warnings(False)
-            by_op = flops.by_operator()
-            acts = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False)
-            acts.uncalled_modules_warnings(False)
-            total_acts = acts.total()
-    finally:
-        model.train(was_training)
+    with _counting(model):
+        flops = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+        flops.uncalled_modules_warnings(False)
+        by_op = flops.by_operator()
+        acts = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False)
+        acts.uncalled_modules_warnings(False)
+        total_acts = acts.total()
     uncounted = {k: int(v) for k, v in flops.unsupported_ops().items()
                  if any(h in k for h in _HEAVY_HINTS)}
     return Counts(num_params(model), int(sum(v for k, v in by_op.items() if k in _FVCORE_OPS)),
