@@ -120,6 +120,17 @@ def test_bad_specs(spec, message):
         scalesearch.resolve(spec)
 
 
+def test_missing_attribute_names_the_file_and_what_it_defines(plugin, cli):
+    code, out, err = cli("scale", "--baseline", f"{plugin}:Nope")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"{plugin} has no attribute 'Nope'" in err
+    assert err.strip().endswith("its Scalable / StageTable attributes: Custom, TINY")
+    assert "scalesearch_plugin_" not in err  # the internal module name is not the user's file
+    with pytest.raises(ScalesearchError, match="scalesearch_baselines.resnet has no attribute "
+                       "'NOPE'; its Scalable / StageTable attributes: R50, RESNET50$"):
+        scalesearch.resolve("scalesearch_baselines.resnet:NOPE")
+
+
 def test_plugin_with_wrong_type_or_syntax_error(plugin, tmp_path):
     with pytest.raises(ScalesearchError, match="not a Scalable"):
         scalesearch.resolve(f"{plugin}:NOT_A_NET")
