@@ -260,6 +260,20 @@ def test_imagefolder_class_mismatch_is_an_up_front_error(cli, tmp_path):
     assert code == 2 and "classes differ" in err
 
 
+@pytest.mark.parametrize("command", ["search", "compare"])
+def test_all_unreadable_images_is_an_up_front_error(cli, tmp_path, command):
+    """Issue 12: such a folder used to start Ray and fail every trial; now exit 2 at once."""
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / "d" / split / cls).mkdir(parents=True)
+            (tmp_path / "d" / split / cls / "x.jpg").write_bytes(b"\xff\xd8 truncated")
+    args = TINY if command == "search" else ["--baseline", "mobilenet-v1", "--flops-ratio", "2"]
+    code, out, err = cli(command, *args, "--data", tmp_path / "d", "--out", tmp_path / "s")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "no readable image in" in err and "train (2 files" in err
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.realdata
 def test_search_on_flower_photos(cli, tmp_path, real_dataset):
     data = real_dataset("flower_photos")
