@@ -14,6 +14,7 @@ from scalesearch.cli.common import (
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
+from scalesearch.search.runner import SAMPLERS
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
         g.add_argument(f"--{name}-range", type=_range, default=_range(default), metavar="LO:HI",
                        help=f"{name} range ({default})")
-    g.add_argument("--sampler", choices=("grid", "tpe"), default="grid", help="grid: every "
+    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0], help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
     g.add_argument("--seeds", type=positive_int, default=1, help="trainings per candidate; "
