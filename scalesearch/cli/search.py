@@ -15,6 +15,7 @@ from scalesearch.cli.common import (
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
 from scalesearch.search.runner import SAMPLERS
+from scalesearch.status import Status
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
@@ -89,7 +90,7 @@ def config_from_args(args: argparse.Namespace):
 def _mean_std(r: dict) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
-        return "failed"
+        return Status.FAILED
     return f"{mean:.1f} ± {r['top1_std']:.1f}"
 
 
