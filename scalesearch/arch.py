@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from scalesearch.errors import ScalesearchError
+
 ACTIVATIONS = ("relu", "relu6", "silu")
 
 
@@ -33,9 +35,9 @@ class Stage:
 
     def __post_init__(self) -> None:
         if self.repeats < 1 or self.channels < 1 or self.kernel < 1 or self.stride < 1:
-            raise ValueError(f"stage fields must be positive: {self}")
+            raise ScalesearchError(f"repeats, channels, kernel and stride must be ≥ 1: {self}")
         if self.expand <= 0 or not 0 <= self.se <= 1:
-            raise ValueError(f"expand must be > 0 and se in [0, 1]: {self}")
+            raise ScalesearchError(f"expand must be > 0 and se in [0, 1]: {self}")
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,10 @@ class StageTable:
 
     def __post_init__(self) -> None:
         if self.act not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.act!r}; expected one of {ACTIVATIONS}")
+            raise ScalesearchError(f"unknown activation {self.act!r}; expected one of "
+                                   f"{ACTIVATIONS}")
         if not self.stages:
-            raise ValueError("a stage table needs at least one stage")
+            raise ScalesearchError(f"stage table {self.name!r} needs at least one stage")
         object.__setattr__(self, "stages", tuple(self.stages))
 
     @property

@@ -93,6 +93,14 @@ def test_a_network_that_cannot_train_is_a_failed_row():
     assert "cannot load baseline" in row["error"]
 
 
+def test_compare_training_without_a_folder_is_refused():
+    from scalesearch.compare.run import CompareConfig, run_compare
+    from scalesearch.errors import ScalesearchError
+
+    with pytest.raises(ScalesearchError, match="output folder"):
+        run_compare(CompareConfig("mobilenet-v1", (2.0,), ("depth",)), None, train=True)
+
+
 TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs", "1",
         "--batch-size", "16"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.compare.strategies import STRATEGIES, matched
+from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.proxy import ProxySetup
@@ -140,7 +141,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True,
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
     if out is None:
-        raise ValueError("training needs an output folder")
+        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
     from scalesearch.data import check_data
 
     check_data(cfg.setup.data)
