@@ -8,7 +8,7 @@ torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from scalesearch.errors import ScalesearchError
 
@@ -91,9 +91,6 @@ class StageTable:
     @property
     def num_blocks(self) -> int:
         return sum(s.repeats for s in self.stages)
-
-    def with_classes(self, num_classes: int) -> StageTable:
-        return replace(self, num_classes=num_classes)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -98,3 +98,10 @@ def test_bad_plugin_table_is_one_line_exit_2(cli, tmp_path):
     code, out, err = cli("scale", "--baseline", f"{tmp_path / 'net.py'}:NET")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "must be ≥ 1" in err
+
+
+def test_stage_table_has_no_with_classes():
+    """Removed as unused: the class count is set by ``TableBaseline.scaled(num_classes=)``."""
+    assert not hasattr(StageTable, "with_classes")
+    table = resolve("resnet50").scaled(num_classes=7)
+    assert table.num_classes == 7
