@@ -10,6 +10,10 @@ arithmetic is done, so counting B7 at 600 px takes milliseconds. Any other op th
 multiply-adds (matmul, einsum, attention, …) or a network that cannot run that way sends the
 count to fvcore on a real one-image forward pass (the reference); ops fvcore could not count
 are reported in ``Counts.uncounted``.
+
+For a :class:`~scalesearch.scalable.Scalable`, :func:`measure` memoises the counts at
+(d, w, image size) and :func:`flops_ratio` divides by the unscaled baseline's (Table 3). Every
+layer above (proxy, search, compare, the API) measures through these.
 """
 
 from __future__ import annotations
