@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from scalesearch.api import measure
+from scalesearch.counter import measure
 from scalesearch.data import load_data
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 from torch import nn
 
 from scalesearch.arch import StageTable
-from scalesearch.counter import Counts, NetworkCounter
+from scalesearch.counter import Counts, baseline_counts, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.matching import solve_int
 from scalesearch.registry import resolve
@@ -29,20 +29,6 @@ from scalesearch.scaler import (
 # of the total stride (every feature map grows by one row), so some targets are unreachable.
 MATCH_TOLERANCE = 0.03
 MIN_IMAGE_SIZE = 16
-
-
-@lru_cache(maxsize=8)
-def _counter(baseline: Scalable, depth: float, width: float,
-             num_classes: int | None) -> NetworkCounter:
-    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes))
-
-
-@lru_cache(maxsize=4096)
-def measure(baseline: Scalable, depth: float, width: float, image_size: int,
-            num_classes: int | None = None) -> Counts:
-    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
-    build serves every image size)."""
-    return _counter(baseline, depth, width, num_classes)(image_size)
 
 
 @dataclass
@@ -125,7 +111,8 @@ def _mode_multipliers(baseline: Scalable, phi, alpha, beta, gamma, depth, width,
         p = baseline.presets[preset.lower()]
         return Multipliers(p.depth, p.width, p.image_size / baseline.image_size), p.image_size, []
     if explicit:
-        mult = Multipliers(depth or 1.0, width or 1.0, resolution or 1.0)
+        # an omitted multiplier is 1; a given 0 is a value (refused below), not "not given"
+        mult = Multipliers(*(1.0 if v is None else v for v in (depth, width, resolution)))
         if min(mult.depth, mult.width, mult.resolution) <= 0:
             raise ScalesearchError(f"multipliers must be positive, got d={mult.depth:g}, "
                                    f"w={mult.width:g}, r={mult.resolution:g}")
@@ -153,7 +140,7 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     image_size = image_size or net.scaled_image_size(mult.resolution)
     if image_size < MIN_IMAGE_SIZE:
         raise ScalesearchError(f"image size {image_size} px is below {MIN_IMAGE_SIZE} px")
-    base = measure(net, 1.0, 1.0, net.image_size, num_classes)
+    base = baseline_counts(net, num_classes)
     if match_flops:
         target = base.flops * mult.flops_factor
         image_size, _ = solve_int(lambda s: measure(net, mult.depth, mult.width, s,
@@ -163,7 +150,8 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     counts = measure(net, mult.depth, mult.width, image_size, num_classes)
     result = ScaledNetwork(
         net, baseline if isinstance(baseline, str) else net.name, mult, image_size, counts, base,
-        num_classes=num_classes, phi=None if preset or depth or width or resolution else phi or 0.0,
+        num_classes=num_classes,
+        phi=None if preset is not None or (depth, width, resolution) != (None,) * 3 else phi or 0.0,
         coefficients=(alpha, beta, gamma) if phi is not None else None, preset=preset,
         dropout=net.presets[preset.lower()].dropout if preset else None, warnings=notes)
     if match_flops and abs(result.flops_ratio / result.formula_ratio - 1) > MATCH_TOLERANCE:

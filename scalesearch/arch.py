@@ -8,7 +8,9 @@ torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+
+from scalesearch.errors import ScalesearchError
 
 ACTIVATIONS = ("relu", "relu6", "silu")
 
@@ -33,9 +35,9 @@ class Stage:
 
     def __post_init__(self) -> None:
         if self.repeats < 1 or self.channels < 1 or self.kernel < 1 or self.stride < 1:
-            raise ValueError(f"stage fields must be positive: {self}")
+            raise ScalesearchError(f"repeats, channels, kernel and stride must be ≥ 1: {self}")
         if self.expand <= 0 or not 0 <= self.se <= 1:
-            raise ValueError(f"expand must be > 0 and se in [0, 1]: {self}")
+            raise ScalesearchError(f"expand must be > 0 and se in [0, 1]: {self}")
 
 
 @dataclass(frozen=True)
@@ -80,17 +82,15 @@ class StageTable:
 
     def __post_init__(self) -> None:
         if self.act not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.act!r}; expected one of {ACTIVATIONS}")
+            raise ScalesearchError(f"unknown activation {self.act!r}; expected one of "
+                                   f"{ACTIVATIONS}")
         if not self.stages:
-            raise ValueError("a stage table needs at least one stage")
+            raise ScalesearchError(f"stage table {self.name!r} needs at least one stage")
         object.__setattr__(self, "stages", tuple(self.stages))
 
     @property
     def num_blocks(self) -> int:
         return sum(s.repeats for s in self.stages)
-
-    def with_classes(self, num_classes: int) -> StageTable:
-        return replace(self, num_classes=num_classes)
 
     def to_dict(self) -> dict:
         return asdict(self)

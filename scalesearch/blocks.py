@@ -1,18 +1,22 @@
 """The block types a stage table can name, registered by name for the builder.
 
 Every block is constructed as ``Block(in_channels, stage, stride, ctx)``; a new baseline
-needs at most one new block type registered with :func:`register_block`.
+needs at most one new block type registered with :func:`register_block`. Each block declares
+in ``fields`` which optional :class:`~scalesearch.arch.Stage` fields it reads, so a table that
+sets one it would silently ignore (``se`` on ``dsconv``) is refused by :func:`check_fields`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from scalesearch.arch import Stage
+from scalesearch.arch import Stage, StageTable
+from scalesearch.errors import ScalesearchError
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -20,16 +24,39 @@ _ACTS: dict[str, Callable[[], nn.Module]] = {
     "silu": lambda: nn.SiLU(inplace=True),
 }
 BLOCKS: dict[str, type[nn.Module]] = {}
+# Stage fields a block may or may not read; every block reads block, repeats and channels.
+OPTIONAL_FIELDS = {f.name: f.default for f in dataclasses.fields(Stage)
+                   if f.name not in ("block", "repeats", "channels")}
 
 
 def register_block(name: str):
-    """Class decorator: make ``name`` usable as ``Stage.block``."""
+    """Class decorator: make ``name`` usable as ``Stage.block``. The class declares the
+    optional Stage fields it reads, e.g. ``fields = {"kernel", "stride"}``."""
 
     def deco(cls: type[nn.Module]) -> type[nn.Module]:
+        declared = getattr(cls, "fields", None)
+        if not isinstance(declared, set | frozenset) or declared - OPTIONAL_FIELDS.keys():
+            raise ScalesearchError(
+                f"block {name!r} must declare fields, a subset of {sorted(OPTIONAL_FIELDS)} "
+                f"(got {declared!r})")
         BLOCKS[name] = cls
         return cls
 
     return deco
+
+
+def check_fields(table: StageTable) -> None:
+    """Refuse a stage that names an unknown block or sets a field (to other than its default)
+    that its block does not read; stages are numbered as in ``StageTable.stage_rows``."""
+    unknown = sorted({s.block for s in table.stages} - BLOCKS.keys())
+    if unknown:
+        raise ScalesearchError(f"unknown block type(s) {unknown}; known: {sorted(BLOCKS)}")
+    for i, stage in enumerate(table.stages, start=1):
+        for name in sorted(OPTIONAL_FIELDS.keys() - BLOCKS[stage.block].fields):
+            value = getattr(stage, name)
+            if value != OPTIONAL_FIELDS[name]:
+                raise ScalesearchError(f"{table.name}: stage {i} ({stage.block}) sets "
+                                       f"{name}={value:g}, which {stage.block} does not use")
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,8 @@ class MBConv(_Residual):
     """Inverted residual (MBConv, MobileNetV2/EfficientNet): expand 1×1, depthwise k×k, SE,
     linear 1×1 projection. SE width = max(1, int(block input channels × se))."""
 
+    fields = {"kernel", "stride", "expand", "se"}
+
     def __init__(self, cin: int, stage: Stage, stride: int, ctx: BuildContext):
         super().__init__()
         mid = int(cin * stage.expand)
@@ -122,6 +151,8 @@ class MBConv(_Residual):
 class DepthwiseSeparable(nn.Sequential):
     """MobileNetV1 layer: depthwise k×k + BN + act, pointwise 1×1 + BN + act."""
 
+    fields = {"kernel", "stride"}
+
     def __init__(self, cin: int, stage: Stage, stride: int, ctx: BuildContext):
         super().__init__(ConvBNAct(cin, cin, stage.kernel, stride, ctx, groups=cin),
                          ConvBNAct(cin, stage.channels, 1, 1, ctx))
@@ -131,6 +162,8 @@ class DepthwiseSeparable(nn.Sequential):
 class Bottleneck(nn.Module):
     """ResNet bottleneck v1.5 (stride in the 3×3): 1×1 → k×k → 1×1 (inner = out × expand),
     projection shortcut when the shape changes, activation after the sum."""
+
+    fields = {"kernel", "stride", "expand"}
 
     def __init__(self, cin: int, stage: Stage, stride: int, ctx: BuildContext):
         super().__init__()

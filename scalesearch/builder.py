@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from scalesearch.arch import StageTable
-from scalesearch.blocks import BLOCKS, BuildContext, ConvBNAct
-from scalesearch.errors import ScalesearchError
+from scalesearch.blocks import BLOCKS, BuildContext, ConvBNAct, check_fields
 
 
 class TableNet(nn.Module):
@@ -15,9 +14,7 @@ class TableNet(nn.Module):
 
     def __init__(self, table: StageTable):
         super().__init__()
-        unknown = sorted({s.block for s in table.stages} - BLOCKS.keys())
-        if unknown:
-            raise ScalesearchError(f"unknown block type(s) {unknown}; known: {sorted(BLOCKS)}")
+        check_fields(table)
         self.table = table
         ctx = BuildContext(table.act, table.bn_eps, table.bn_momentum)
         stem = [ConvBNAct(3, table.stem.channels, table.stem.kernel, table.stem.stride, ctx)]

@@ -10,6 +10,10 @@ arithmetic is done, so counting B7 at 600 px takes milliseconds. Any other op th
 multiply-adds (matmul, einsum, attention, …) or a network that cannot run that way sends the
 count to fvcore on a real one-image forward pass (the reference); ops fvcore could not count
 are reported in ``Counts.uncounted``.
+
+For a :class:`~scalesearch.scalable.Scalable`, :func:`measure` memoises the counts at
+(d, w, image size) and :func:`flops_ratio` divides by the unscaled baseline's (Table 3). Every
+layer above (proxy, search, compare, the API) measures through these.
 """
 
 from __future__ import annotations
@@ -17,13 +21,20 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
+
+if TYPE_CHECKING:
+    from scalesearch.scalable import Scalable
+    from scalesearch.scaler import Multipliers
 
 # Name fragments of ops that may carry multiply-adds; such an op without a handler is reported.
 _HEAVY_HINTS = ("conv", "mm", "matmul", "einsum", "linear", "attention", "dot", "mv", "lstm",
@@ -94,19 +105,27 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@contextmanager
+def _counting(model: nn.Module) -> Iterator[None]:
+    """Eval mode (BatchNorm on running stats, dropout off) without autograd, as FLOPs are
+    defined at inference; the model's own mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def count_shapes(model: nn.Module, image_size: int, in_chans: int = 3) -> tuple[Counts, dict]:
     """Fast path on an existing module; returns the counts and the ops it could not count."""
     if any(p.is_meta for p in model.parameters()) or any(b.is_meta for b in model.buffers()):
         model = model.to_empty(device="cpu")
     device = next(model.parameters(), torch.empty(0)).device
     x = torch.empty(0, in_chans, image_size, image_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), _ShapeCounter() as mode:
-            model(x)
-    finally:
-        model.train(was_training)
+    with _counting(model), _ShapeCounter() as mode:
+        model(x)
     return Counts(num_params(model), mode.flops, mode.activations), dict(mode.unhandled)
 
 
@@ -116,30 +135,32 @@ def count_fvcore(model: nn.Module, image_size: int, in_chans: int = 3) -> Counts
 
     device = next(model.parameters(), torch.empty(0)).device
     x = torch.zeros(1, in_chans, image_size, image_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            flops = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
-            flops.uncalled_modules_warnings(False)
-            by_op = flops.by_operator()
-            acts = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False)
-            acts.uncalled_modules_warnings(False)
-            total_acts = acts.total()
-    finally:
-        model.train(was_training)
+    with _counting(model):
+        flops = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+        flops.uncalled_modules_warnings(False)
+        by_op = flops.by_operator()
+        acts = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False)
+        acts.uncalled_modules_warnings(False)
+        total_acts = acts.total()
     uncounted = {k: int(v) for k, v in flops.unsupported_ops().items()
                  if any(h in k for h in _HEAVY_HINTS)}
     return Counts(num_params(model), int(sum(v for k, v in by_op.items() if k in _FVCORE_OPS)),
                   int(total_acts), uncounted, "fvcore")
 
 
-class NetworkCounter:
-    """Counts the network ``factory()`` builds at any image size; builds it once."""
+_FALLBACK_SAID: set[object] = set()  # networks whose fvcore fallback was already reported
 
-    def __init__(self, factory: Callable[[], nn.Module], in_chans: int = 3):
+
+class NetworkCounter:
+    """Counts the network ``factory()`` builds at any image size; builds it once. The fvcore
+    fallback is reported once per ``key`` (default: the factory) and process, naming ``name``."""
+
+    def __init__(self, factory: Callable[[], nn.Module], in_chans: int = 3,
+                 name: str | None = None, key: object = None):
         self.factory = factory
         self.in_chans = in_chans
+        self.name = name
+        self.key = factory if key is None else key
         self._model: nn.Module | None = None
         self._fallback: str | None = None  # why the fast path cannot be used
 
@@ -157,12 +178,47 @@ class NetworkCounter:
                 self._fallback = f"shape-only run failed: {str(err).splitlines()[0][:120]}"
             self._model = None
         counts = count_fvcore(self.factory(), image_size, self.in_chans)
-        note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
-        warnings.warn(f"counted with fvcore on a real forward pass ({self._fallback}){note}",
-                      stacklevel=2)
+        if self.key not in _FALLBACK_SAID:
+            _FALLBACK_SAID.add(self.key)
+            note = f"; not counted: {counts.uncounted}" if counts.uncounted else ""
+            who = f"{self.name}: " if self.name else ""
+            warnings.warn(f"{who}counted with fvcore on a real forward pass ({self._fallback})"
+                          f"{note}", stacklevel=2)
         return counts
 
 
 def count(factory: Callable[[], nn.Module], image_size: int, in_chans: int = 3) -> Counts:
     """Count the network ``factory()`` builds, for one ``image_size``² image."""
     return NetworkCounter(factory, in_chans)(image_size)
+
+
+@lru_cache(maxsize=8)
+def _counter(baseline: Scalable, depth: float, width: float,
+             num_classes: int | None) -> NetworkCounter:
+    # one key for every (d, w) of a network: the fallback is said once per network, not per
+    # build; the class's module keeps two plug-ins that share a name apart
+    key = f"{baseline.name}|{type(baseline).__module__}.{type(baseline).__qualname__}"
+    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes),
+                          name=baseline.name, key=key)
+
+
+@lru_cache(maxsize=4096)
+def measure(baseline: Scalable, depth: float, width: float, image_size: int,
+            num_classes: int | None = None) -> Counts:
+    """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
+    build serves every image size)."""
+    return _counter(baseline, depth, width, num_classes)(image_size)
+
+
+def baseline_counts(baseline: Scalable, num_classes: int | None = None) -> Counts:
+    """Counts of the unscaled baseline at its own image size: the reference of every ratio."""
+    return measure(baseline, 1.0, 1.0, baseline.image_size, num_classes)
+
+
+def flops_ratio(baseline: Scalable, mult: Multipliers, size: int | None = None,
+                num_classes: int | None = None) -> float:
+    """Measured FLOPs of ``baseline`` at (d, w) fed ``size``² images (default: the baseline's
+    size scaled by r) over the unscaled baseline's — the FLOPs column of Table 3."""
+    size = size or baseline.scaled_image_size(mult.resolution)
+    scaled = measure(baseline, mult.depth, mult.width, size, num_classes)
+    return scaled.flops / baseline_counts(baseline, num_classes).flops

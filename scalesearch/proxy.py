@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from scalesearch.api import measure
+from scalesearch.counter import measure
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
 from scalesearch.train import ProxyTrainer, TrainConfig

@@ -50,6 +50,24 @@ def as_scalable(obj: object, spec: str) -> Scalable:
     return obj
 
 
+def _networks(module: object) -> list[str]:
+    """Names in ``module`` that --baseline could take: Scalable or StageTable instances and
+    the Scalable subclasses it defines (not imported ones such as TableBaseline)."""
+    return sorted(name for name, obj in vars(module).items()
+                  if not name.startswith("_") and (
+                      isinstance(obj, Scalable | StageTable)
+                      or isinstance(obj, type) and issubclass(obj, Scalable)
+                      and obj.__module__ == module.__name__))
+
+
+def _attribute(module: object, attr: str, where: str, spec: str) -> object:
+    if not hasattr(module, attr):
+        found = ", ".join(_networks(module)) or "none"
+        raise ScalesearchError(f"cannot load baseline {spec!r}: {where} has no attribute "
+                               f"{attr!r}; its Scalable / StageTable attributes: {found}")
+    return getattr(module, attr)
+
+
 def _load_file(path: Path, attr: str, spec: str) -> object:
     if not path.is_file():
         raise ScalesearchError(f"plug-in file not found: {path}")
@@ -58,7 +76,7 @@ def _load_file(path: Path, attr: str, spec: str) -> object:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     module_spec.loader.exec_module(module)
-    return getattr(module, attr)
+    return _attribute(module, attr, str(path), spec)
 
 
 def resolve(spec: str | Scalable | StageTable) -> Scalable:
@@ -78,7 +96,7 @@ def resolve(spec: str | Scalable | StageTable) -> Scalable:
     if target.endswith(".py") or "/" in target or "\\" in target:
         obj = _load(lambda: _load_file(Path(target), attr, spec), spec)
     else:
-        obj = _load(lambda: getattr(importlib.import_module(target), attr), spec)
+        obj = _load(lambda: _attribute(importlib.import_module(target), attr, target, spec), spec)
     return as_scalable(obj, spec)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -66,6 +68,9 @@ def test_conflicting_modes_and_bad_values():
         scalesearch.scale("resnet50", preset="b3")
     with pytest.raises(ScalesearchError, match="positive"):
         scalesearch.scale("resnet50", width=-1)
+    for zero in (dict(depth=0), dict(width=0.0), dict(resolution=0)):  # 0 is given, not "unset"
+        with pytest.raises(ScalesearchError, match="multipliers must be positive"):
+            scalesearch.scale("resnet50", **zero)
     with pytest.raises(ScalesearchError, match="outside"):
         scalesearch.scale("resnet50", phi=11)
     with pytest.raises(ScalesearchError, match="below"):
@@ -88,3 +93,23 @@ def test_save_and_load_round_trip(tmp_path):
     model.eval()
     assert torch.equal(model(x), net.model(x))
     assert cfg["image_size"] == net.image_size
+
+
+def test_measuring_lives_in_the_counter_layer():
+    """``scalesearch.measure`` is the counter layer's; lower layers never import the API."""
+    from scalesearch import counter
+    from scalesearch.counter import baseline_counts, flops_ratio, measure
+    from scalesearch.scaler import Multipliers
+
+    assert scalesearch.measure is measure and scalesearch.flops_ratio is flops_ratio
+    net = scalesearch.resolve("efficientnet-b0")
+    base = baseline_counts(net)
+    assert base == measure(net, 1.0, 1.0, 224) and base.params == 5_288_548
+    assert flops_ratio(net, Multipliers()) == 1.0
+    mult = Multipliers(1.2, 1.1, 1.15)  # φ = 1: 224·1.15 = 257.6 → 256 px
+    assert flops_ratio(net, mult) == measure(net, 1.2, 1.1, 256).flops / base.flops
+    assert flops_ratio(net, mult, 300) == measure(net, 1.2, 1.1, 300).flops / base.flops
+    root = Path(counter.__file__).parent
+    for lower in ("counter.py", "proxy.py", "search/space.py", "search/runner.py",
+                  "compare/strategies.py"):
+        assert "scalesearch.api" not in (root / lower).read_text(), lower

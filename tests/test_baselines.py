@@ -98,3 +98,46 @@ def test_counter_agrees_with_fvcore(name, size):
     ref = count_fvcore(baseline.build(1.2, 1.1, num_classes=10), size)
     assert (ours.params, ours.flops, ours.activations) == (ref.params, ref.flops, ref.activations)
     assert ours.method == "shapes" and ref.method == "fvcore"
+
+
+BUILTINS = ["efficientnet-b0", "mobilenet-v1", "mobilenet-v2", "resnet50"]
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_tables_set_only_the_fields_their_blocks_read(name):
+    from scalesearch.blocks import check_fields
+
+    check_fields(scalesearch.resolve(name).table)  # raises on a field its block ignores
+
+
+@pytest.mark.parametrize("stage,message", [
+    (dict(block="dsconv", se=0.25), "stage 3 (dsconv) sets se=0.25, which dsconv does not use"),
+    (dict(block="dsconv", expand=6), "stage 3 (dsconv) sets expand=6, which dsconv does not use"),
+    (dict(block="bottleneck", se=0.5), "stage 3 (bottleneck) sets se=0.5, which bottleneck"),
+    (dict(block="nope"), "unknown block type(s) ['nope']"),
+])
+def test_a_field_the_block_ignores_is_refused_naming_the_stage(stage, message):
+    from scalesearch import Stage, StageTable, Stem
+    from scalesearch.builder import build
+
+    stages = (Stage("mbconv", 1, 16), Stage("mbconv", 1, 24, stride=2, se=0.25),
+              Stage(repeats=1, channels=32, **stage))
+    table = StageTable("tiny", Stem(16), stages, image_size=32, num_classes=4)
+    with pytest.raises(scalesearch.ScalesearchError) as err:
+        build(table)
+    assert message in str(err.value) and str(err.value).startswith("tiny: ") == (
+        stage["block"] != "nope")
+    ok = StageTable("tiny", Stem(16), stages[:2] + (Stage("dsconv", 1, 32, kernel=5),))
+    build(ok)  # a default-valued field the block ignores, or one it reads, is fine
+
+
+def test_a_block_must_declare_its_fields():
+    from torch import nn
+
+    from scalesearch.blocks import BLOCKS, register_block
+
+    with pytest.raises(scalesearch.ScalesearchError, match="must declare fields"):
+        register_block("undeclared")(type("Undeclared", (nn.Module,), {}))
+    with pytest.raises(scalesearch.ScalesearchError, match="must declare fields"):
+        register_block("typo")(type("Typo", (nn.Module,), {"fields": {"kernal"}}))
+    assert "undeclared" not in BLOCKS and "typo" not in BLOCKS

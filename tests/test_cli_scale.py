@@ -74,6 +74,9 @@ BAD_INPUTS = [
     (["--baseline", "resnet50", "--phi", "1", "--coefficients", "{missing}"], "not found"),
     (["--baseline", "resnet50", "--phi", "1", "--coefficients", "{nokeys}"], "alpha, beta"),
     (["--baseline", "resnet50", "--num-classes", "0"], "must be ≥ 1"),
+    (["--baseline", "resnet50", "--depth", "0", "--width", "1", "--resolution", "1"],
+     "multipliers must be positive"),
+    (["--baseline", "resnet50", "--width", "0"], "multipliers must be positive"),
     (["--baseline", "resnet50", "--format", "xml"], "invalid choice"),
 ]
 
@@ -100,3 +103,24 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown baseline" in proc.stderr
+
+
+def test_cli_choices_and_version_come_from_the_library(cli):
+    """One source each: the parsers offer the library's constants, --version the package's."""
+    from importlib.metadata import version
+
+    import scalesearch
+    from scalesearch.cli.main import build_parser
+    from scalesearch.compare.strategies import STRATEGIES
+    from scalesearch.search.runner import SAMPLERS
+    from scalesearch.train import OPTIMIZERS
+
+    code, out, _ = cli("--version")
+    assert code == 0 and out.strip() == f"scalesearch {scalesearch.__version__}"
+    assert version("scalesearch") == scalesearch.__version__  # pyproject reads __version__
+    subs = next(a for a in build_parser()._actions if a.dest == "command").choices
+    actions = {cmd: {a.dest: a for a in subs[cmd]._actions} for cmd in ("search", "compare")}
+    assert tuple(actions["search"]["sampler"].choices) == SAMPLERS
+    for cmd in ("search", "compare"):
+        assert tuple(actions[cmd]["optimizer"].choices) == OPTIMIZERS
+    assert actions["compare"]["strategies"].default.split(",") == list(STRATEGIES)

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from scalesearch.api import measure
 from scalesearch.compare.strategies import STRATEGIES, solve_strategy
+from scalesearch.counter import measure
 from scalesearch.registry import resolve
 
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target
@@ -79,6 +79,26 @@ def test_no_train_table_and_markdown(cli):
 def test_bad_input(cli, args, message):
     code, _, err = cli("compare", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_network_that_cannot_train_is_a_failed_row():
+    """One broken network is recorded with Status.FAILED and its error; the comparison goes on."""
+    from scalesearch.compare.run import _train
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.status import Status
+
+    point = dict(strategy="depth", target_ratio=2.0, depth=2.0, width=1.0, resolution=1.0)
+    row = _train("no_such_module_xyz:NET", point, ProxySetup().to_dict(), seed=3)
+    assert row["status"] is Status.FAILED and row["seed"] == 3
+    assert "cannot load baseline" in row["error"]
+
+
+def test_compare_training_without_a_folder_is_refused():
+    from scalesearch.compare.run import CompareConfig, run_compare
+    from scalesearch.errors import ScalesearchError
+
+    with pytest.raises(ScalesearchError, match="output folder"):
+        run_compare(CompareConfig("mobilenet-v1", (2.0,), ("depth",)), None, train=True)
 
 
 TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs", "1",

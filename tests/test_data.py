@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scalesearch.data import load_data, synthetic
+from scalesearch.data import check_data, load_data, synthetic
 from scalesearch.data.augment import random_resized_crop
 from scalesearch.errors import ScalesearchError
 
@@ -104,6 +104,18 @@ def test_corrupt_image_is_skipped_with_a_warning(tmp_path):
         train, _ = load_data(tmp_path / "d", 24, cache_dir=tmp_path / "c")
     assert len(train) == 6
     assert any("broken.jpg" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("broken", ["train", "val"])
+def test_a_split_of_only_unreadable_images_is_refused_before_training(tmp_path, broken):
+    _write_tree(tmp_path / "d", {"train": ["a", "b"], "val": ["a", "b"]})
+    for f in (tmp_path / "d" / broken).rglob("*.png"):
+        f.write_bytes(b"not a png")
+    with pytest.raises(ScalesearchError, match=f"no readable image in .*{broken} \\(6 files"):
+        check_data(str(tmp_path / "d"))
+    (tmp_path / "d" / broken / "b" / "ok.png").unlink(missing_ok=True)
+    Image.new("RGB", (9, 9)).save(tmp_path / "d" / broken / "b" / "ok.png")
+    assert check_data(str(tmp_path / "d")) == ("a", "b")  # one readable image is enough
 
 
 def test_random_resized_crop_is_seeded():

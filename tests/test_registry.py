@@ -98,6 +98,16 @@ def test_custom_scalable_plugin_falls_back_to_fvcore(plugin):
     assert net.image_size == 32 and net.to_dict()["stages"] is None
 
 
+def test_fvcore_fallback_is_said_once_per_network(plugin, cli):
+    """One `scale` measures the baseline and the scaled network: one warning, not two; a
+    later scaling of the same network in the process adds none."""
+    code, _, err = cli("scale", "--baseline", f"{plugin}:Custom", "--depth", "2")
+    assert code == 0 and err.count("counted with fvcore") == 1, err
+    assert "custom: counted with fvcore" in err
+    code, _, err = cli("scale", "--baseline", f"{plugin}:Custom", "--width", "3")
+    assert code == 0 and "counted with fvcore" not in err
+
+
 @pytest.mark.parametrize("spec,message", [
     ("resnet51", "unknown baseline"),
     ("", "no baseline"),
@@ -108,6 +118,17 @@ def test_custom_scalable_plugin_falls_back_to_fvcore(plugin):
 def test_bad_specs(spec, message):
     with pytest.raises(ScalesearchError, match=message):
         scalesearch.resolve(spec)
+
+
+def test_missing_attribute_names_the_file_and_what_it_defines(plugin, cli):
+    code, out, err = cli("scale", "--baseline", f"{plugin}:Nope")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"{plugin} has no attribute 'Nope'" in err
+    assert err.strip().endswith("its Scalable / StageTable attributes: Custom, TINY")
+    assert "scalesearch_plugin_" not in err  # the internal module name is not the user's file
+    with pytest.raises(ScalesearchError, match="scalesearch_baselines.resnet has no attribute "
+                       "'NOPE'; its Scalable / StageTable attributes: R50, RESNET50$"):
+        scalesearch.resolve("scalesearch_baselines.resnet:NOPE")
 
 
 def test_plugin_with_wrong_type_or_syntax_error(plugin, tmp_path):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
-from scalesearch import Multipliers, compound, resolve, scale_table
+from scalesearch import Multipliers, Stage, StageTable, Stem, compound, resolve, scale_table
 from scalesearch.errors import ScalesearchError
 from scalesearch.scaler import (
     check_coefficients,
@@ -78,3 +79,29 @@ def test_phi_range():
     for bad in (-4.5, 10.5, math.nan, math.inf):
         with pytest.raises(ScalesearchError):
             check_phi(bad)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Stage("mbconv", 0, 16), "must be ≥ 1"),
+    (lambda: Stage("mbconv", 1, 16, se=2), "se in [0, 1]"),
+    (lambda: StageTable("t", Stem(8), (Stage("dsconv", 1, 8),), act="gelu"), "activation"),
+    (lambda: StageTable("t", Stem(8), ()), "at least one stage"),
+])
+def test_bad_tables_raise_scalesearch_error(make, message):
+    with pytest.raises(ScalesearchError, match=re.escape(message)):
+        make()
+
+
+def test_bad_plugin_table_is_one_line_exit_2(cli, tmp_path):
+    (tmp_path / "net.py").write_text("from scalesearch import Stage, StageTable, Stem\n"
+                                     "NET = StageTable('t', Stem(8), (Stage('dsconv', 0, 8),))\n")
+    code, out, err = cli("scale", "--baseline", f"{tmp_path / 'net.py'}:NET")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "must be ≥ 1" in err
+
+
+def test_stage_table_has_no_with_classes():
+    """Removed as unused: the class count is set by ``TableBaseline.scaled(num_classes=)``."""
+    assert not hasattr(StageTable, "with_classes")
+    table = resolve("resnet50").scaled(num_classes=7)
+    assert table.num_classes == 7

@@ -13,9 +13,10 @@ import time
 import pandas as pd
 import pytest
 
+from scalesearch.counter import flops_ratio
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
-from scalesearch.search.space import Ranges, build_space, measured_ratio, within
+from scalesearch.search.space import Ranges, build_space, within
 from scalesearch.search.trials import TrialStore
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def test_measured_filter_drops_what_the_formula_keeps():
     expensive — the measured filter must drop it."""
     b0 = resolve("efficientnet-b0")
     ranges = Ranges(alpha=(1.2, 1.2), beta=(1.3, 1.3), gamma=(1.0, 1.0), step=0.1)
-    assert measured_ratio(b0, compound(1, 1.2, 1.3, 1.0)) > 2.4
+    assert flops_ratio(b0, compound(1, 1.2, 1.3, 1.0)) > 2.4
     space = build_space(b0, ranges, tolerance=0.05, flops_tolerance=0.25)
     assert (space.total, space.removed_formula, space.removed_measured) == (1, 0, 1)
     assert space.candidates == ()
@@ -46,7 +47,7 @@ def test_grid_filters_by_formula_and_measurement():
     assert space.total == 11 * 6 * 6
     for c in space.candidates:
         assert within(c.product, 0.05) and abs(c.flops_ratio - 2) <= 0.25
-        assert c.flops_ratio == pytest.approx(measured_ratio(b0, c.mult))
+        assert c.flops_ratio == pytest.approx(flops_ratio(b0, c.mult))
     assert (space.removed_formula + space.removed_measured + len(space.candidates)
             + space.merged) == space.total
 
@@ -279,6 +280,20 @@ def test_imagefolder_class_mismatch_is_an_up_front_error(cli, tmp_path):
         Image.new("RGB", (8, 8)).save(tmp_path / "d" / split / cls / "x.png")
     code, _, err = cli("search", *TINY, "--data", tmp_path / "d", "--out", tmp_path / "s")
     assert code == 2 and "classes differ" in err
+
+
+@pytest.mark.parametrize("command", ["search", "compare"])
+def test_all_unreadable_images_is_an_up_front_error(cli, tmp_path, command):
+    """Issue 12: such a folder used to start Ray and fail every trial; now exit 2 at once."""
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / "d" / split / cls).mkdir(parents=True)
+            (tmp_path / "d" / split / cls / "x.jpg").write_bytes(b"\xff\xd8 truncated")
+    args = TINY if command == "search" else ["--baseline", "mobilenet-v1", "--flops-ratio", "2"]
+    code, out, err = cli(command, *args, "--data", tmp_path / "d", "--out", tmp_path / "s")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "no readable image in" in err and "train (2 files" in err
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.realdata

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.train import OPTIMIZERS
 
 
 def finite_float(text: str) -> float:
@@ -62,7 +63,8 @@ def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
                    "training; a network with resolution r trains at round(size·r) (64)")
     t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
     t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate (3e-3)")
-    t.add_argument("--optimizer", choices=("adamw", "sgd", "rmsprop"), default="adamw")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
+                   help=f"optimizer ({OPTIMIZERS[0]}; rmsprop is the paper's)")
     t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
     t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
 

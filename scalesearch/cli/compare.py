@@ -14,6 +14,7 @@ from scalesearch.cli.common import (
     read_coefficients,
     setup_from_args,
 )
+from scalesearch.compare.strategies import STRATEGIES
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
 
@@ -36,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, help="network to scale")
     p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
                    metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
-    p.add_argument("--strategies", default="depth,width,resolution,compound",
-                   help="comma-separated subset of depth,width,resolution,compound")
+    p.add_argument("--strategies", default=",".join(STRATEGIES),
+                   help=f"comma-separated subset of {','.join(STRATEGIES)} (all)")
     p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound (e.g. a "
                    "search's best.json; default: the paper's 1.2, 1.1, 1.15)")
     p.add_argument("--paper-table3", action="store_true", help="the paper's own Table 3 "

@@ -7,6 +7,8 @@ import importlib
 import sys
 import warnings
 
+from scalesearch import __version__
+
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMANDS = ("scalesearch.cli.scale", "scalesearch.cli.search", "scalesearch.cli.fidelity",
             "scalesearch.cli.compare")
@@ -24,7 +26,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="scalesearch", description="Compound model scaling (EfficientNet, Tan "
                     "& Le 2019, Eq. 3: d=α^φ, w=β^φ, r=γ^φ, α·β²·γ²≈2) for any convolutional "
                     "network. Run `scalesearch COMMAND --help` for each command.")
-    parser.add_argument("--version", action="version", version="scalesearch 0.1.0")
+    parser.add_argument("--version", action="version", version=f"scalesearch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                 metavar="COMMAND")
     for name in COMMANDS:

@@ -17,6 +17,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
 from scalesearch.search.runner import SAMPLERS, SCHEDULERS
 from scalesearch.search.stats import TIE_BREAKS
+from scalesearch.status import Status
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
@@ -63,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
         g.add_argument(f"--{name}-range", type=_range, default=_range(default), metavar="LO:HI",
                        help=f"{name} range ({default})")
-    g.add_argument("--sampler", choices=SAMPLERS, default="grid", help="grid: every "
+    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0], help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
     g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
@@ -115,7 +116,7 @@ def _percent(p) -> str:
 def _mean_std(r: dict) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
-        return "failed"
+        return Status.FAILED
     return f"{mean:.1f} ± {r['top1_std']:.1f}"
 
 

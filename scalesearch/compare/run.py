@@ -16,12 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.compare.strategies import STRATEGIES, matched
+from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_run_dir
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
+from scalesearch.status import Status
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 
@@ -45,7 +47,7 @@ def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
     try:
         rec = run_proxy(resolve(spec), mult, ProxySetup.from_dict(setup), seed=seed)
     except Exception as err:  # one broken network must not sink the comparison
-        return dict(p, seed=seed, status="failed", error=f"{type(err).__name__}: {err}")
+        return dict(p, seed=seed, status=Status.FAILED, error=f"{type(err).__name__}: {err}")
     return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
                 loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
                 error=rec["error"])
@@ -133,7 +135,7 @@ def markdown(summary: pd.DataFrame, name: str) -> str:
                  f"{r['image_size']} px"]
         if trained:
             cells.append(f"{r['top1_mean']:.1f} ± {r['top1_std']:.1f} (n={r['seeds']})"
-                         if pd.notna(r["top1_mean"]) else "failed")
+                         if pd.notna(r["top1_mean"]) else Status.FAILED)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -153,7 +155,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
     if out is None:
-        raise ValueError("training needs an output folder")
+        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
     from scalesearch.data import check_data
 
     check_data(cfg.setup.data)

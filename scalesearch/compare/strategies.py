@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scalesearch.api import measure
+from scalesearch.counter import baseline_counts, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.matching import solve, solve_int
 from scalesearch.paper import TABLE3
@@ -56,9 +56,8 @@ def point(baseline: Scalable, strategy: str, mult: Multipliers, target: float,
           image_size: int | None = None, phi: float | None = None) -> Point:
     size = image_size or baseline.scaled_image_size(mult.resolution)
     counts = measure(baseline, mult.depth, mult.width, size)
-    base = measure(baseline, 1.0, 1.0, baseline.image_size).flops
     return Point(strategy, target, mult.depth, mult.width, round(size / baseline.image_size, 4),
-                 size, counts.params, counts.flops, counts.flops / base, phi)
+                 size, counts.params, counts.flops, flops_ratio(baseline, mult, size), phi)
 
 
 def _tidy(x: float, flops_of) -> float:
@@ -76,7 +75,7 @@ def solve_strategy(baseline: Scalable, strategy: str, target: float,
     """The network of ``strategy`` whose measured FLOPs are closest to target × baseline."""
     check_ratio(target)
     size0 = baseline.image_size
-    goal = target * measure(baseline, 1.0, 1.0, size0).flops
+    goal = target * baseline_counts(baseline).flops
     if strategy == "depth":
         f = lambda d: measure(baseline, d, 1.0, size0).flops  # noqa: E731
         d = _tidy(solve(f, goal, 1.0, 2 * target)[0], f)

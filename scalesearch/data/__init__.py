@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,11 +56,27 @@ def _list_folder(root: Path) -> tuple[list, list, tuple[str, ...]]:
     return train_files, val_files, train_classes
 
 
+def _check_readable(files: list, folder: Path) -> None:
+    """Decode images of one split until one succeeds (usually the first): a split of only
+    unreadable files is refused here, on the driver, not in every trial."""
+    with warnings.catch_warnings():  # the loader warns about each bad file; here one line
+        warnings.simplefilter("ignore")
+        if any(imagefolder._decode(path, 8) is not None for path, _ in files):
+            return
+    raise ScalesearchError(f"no readable image in {folder} ({len(files)} files, e.g. "
+                           f"{files[0][0].name}, none decodes as JPEG/PNG)")
+
+
 def check_data(source: str) -> tuple[str, ...]:
-    """Class names of ``source``; raises the loader's errors without decoding any image."""
+    """Class names of ``source``; raises the loader's errors, and refuses a split where no
+    image decodes, before any training."""
     if source == SYNTHETIC:
         return synthetic.CLASSES
-    return _list_folder(Path(source).expanduser().resolve())[2]
+    root = Path(source).expanduser().resolve()
+    train_files, val_files, classes = _list_folder(root)
+    for files, split in ((train_files, "train"), (val_files, "val")):
+        _check_readable(files, root / split)
+    return classes
 
 
 @lru_cache(maxsize=16)

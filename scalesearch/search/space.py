@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.api import measure
+from scalesearch.counter import baseline_counts, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.matching import solve_int
 from scalesearch.scalable import Scalable
-from scalesearch.scaler import Multipliers, compound, round_image_size
+from scalesearch.scaler import Multipliers, compound
 
 TARGET = 2.0  # FLOPs ratio at φ = 1
 MATCH_TOLERANCE = 0.03  # a matched candidate's measured FLOPs ratio is within ±3% of 2
@@ -119,19 +119,11 @@ class Space:
         return text
 
 
-def measured_ratio(baseline: Scalable, mult: Multipliers, image_size: int | None = None) -> float:
-    """FLOPs of the rounded network scaled by ``mult`` over the baseline's, both measured."""
-    size = image_size or baseline.image_size
-    scaled = round_image_size(size, mult.resolution, baseline.resolution_divisor)
-    base = measure(baseline, 1.0, 1.0, size).flops
-    return measure(baseline, mult.depth, mult.width, scaled).flops / base
-
-
 def match_resolution(baseline: Scalable, alpha: float, beta: float) -> tuple[float, float] | None:
     """Resolution multiplier r ≥ 1 (any integer image size) whose measured FLOPs ratio for
     depth α and width β is closest to 2; None when no r ≥ 1 lands within ±3%."""
     size0 = baseline.image_size
-    base = measure(baseline, 1.0, 1.0, size0).flops
+    base = baseline_counts(baseline).flops
     size, flops = solve_int(lambda s: measure(baseline, alpha, beta, s).flops, TARGET * base,
                             size0, 2 * size0, step=1)
     ratio = flops / base
@@ -142,7 +134,7 @@ def match_resolution(baseline: Scalable, alpha: float, beta: float) -> tuple[flo
 
 def with_ratio(baseline: Scalable, alpha: float, beta: float, gamma: float,
                match: bool = False) -> Candidate:
-    ratio = measured_ratio(baseline, compound(1.0, alpha, beta, gamma))
+    ratio = flops_ratio(baseline, compound(1.0, alpha, beta, gamma))
     matched = match_resolution(baseline, alpha, beta) if match else None
     return Candidate(alpha, beta, gamma, ratio, *(matched or (None, None)))
 

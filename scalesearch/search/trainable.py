@@ -42,7 +42,7 @@ def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str 
 
 def base_row(baseline, cand: Candidate, seed: int) -> dict:
     """What a row knows before training: the candidate, and its φ=1 network at full size."""
-    from scalesearch.api import measure
+    from scalesearch.counter import measure
 
     m = cand.mult
     full = measure(baseline, m.depth, m.width, baseline.scaled_image_size(m.resolution))
