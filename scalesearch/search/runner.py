@@ -40,6 +40,7 @@ class SearchConfig:
     seeds: int = 1
     sampler_seed: int = 0
     cpus_per_trial: int = 1
+    gpus_per_trial: float = 0.0  # Ray GPU resource per trial; 0.25 lets 4 trials share a GPU
     address: str | None = None
     setup: ProxySetup = field(default_factory=ProxySetup)
 
@@ -48,10 +49,14 @@ class SearchConfig:
             raise ScalesearchError(f"unknown sampler {self.sampler!r}; one of {SAMPLERS}")
         if self.sampler == "tpe" and not self.trials:
             raise ScalesearchError("--sampler tpe needs a budget: --trials N")
+        g = self.gpus_per_trial
+        if g < 0 or (g > 1 and g != int(g)):
+            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("address")  # where it runs is not what it computes
+        d.pop("gpus_per_trial")
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
 
@@ -239,8 +244,15 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         if cfg.cpus_per_trial > cpus:
             raise ScalesearchError(f"--cpus-per-trial {cfg.cpus_per_trial} exceeds the "
                                    f"cluster's {cpus} CPUs")
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if cfg.gpus_per_trial > gpus:
+            raise ScalesearchError(f"--gpus-per-trial {cfg.gpus_per_trial:g} exceeds the "
+                                   f"cluster's {gpus:g} GPU(s)")
+        train = asdict(cfg.setup.train)  # a trial without a Ray GPU stays off the GPUs
+        device = "cpu" if not cfg.gpus_per_trial and train["device"] == "auto" else \
+            train["device"]
         setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
-            **asdict(cfg.setup.train), "threads": cfg.setup.train.threads or cfg.cpus_per_trial}})
+            **train, "threads": train["threads"] or cfg.cpus_per_trial, "device": device}})
         context = dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
                        candidates=[(c.alpha, c.beta, c.gamma, c.flops_ratio)
                                    for c in space.candidates],
@@ -257,12 +269,13 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     return len(trained_candidates(store)) >= cfg.trials
 
             budget, n = Budget(), n * MAX_REJECTIONS
-        log(f"running {n} trial(s) on Ray ({cpus} CPUs, {cfg.cpus_per_trial} per trial)")
+        log(f"running {n} trial(s) on Ray ({cpus} CPUs, {gpus:g} GPUs; per trial "
+            f"{cfg.cpus_per_trial} CPU, {cfg.gpus_per_trial:g} GPU)")
         concurrent = max(1, cpus // cfg.cpus_per_trial)
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(trial, context=context),
-                                    {"cpu": cfg.cpus_per_trial}),
+                                    {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}),
                 tune_config=tune.TuneConfig(search_alg=_search_alg(cfg, pending, store),
                                             num_samples=n,
                                             max_concurrent_trials=concurrent,
