@@ -196,3 +196,39 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
     events = sorted([(r["start"], 1) for r in rows] + [(r["end"], -1) for r in rows])
     running = [sum(e for _, e in events[:i + 1]) for i in range(len(events))]
     assert max(running) == 2  # 4 CPUs would allow 4; half a GPU each on 1 GPU allows 2
+
+
+def test_hardware_flags_on_search_and_compare(cli, no_cuda):
+    from scalesearch.cli.main import main
+
+    for command in ("search", "compare"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+    code, out, _ = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--no-train", "--device", "cpu", "--amp", "bf16", "--compile",
+                       "--max-memory-gb", "2", "--format", "json")
+    assert code == 0 and '"strategy"' in out
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--device", "gpu", "--no-train")
+    assert code == 2 and err.strip().splitlines() == [
+        "scalesearch compare: error: unknown device 'gpu'; one of auto, cpu, cuda, cuda:N"]
+    code, _, err = cli("search", "--amp", "fp8")
+    assert code == 2 and "--amp" in err
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--gpus-per-trial", "-1")
+    assert code == 2 and "must be ≥ 0" in err
+
+
+def test_compare_gpus_per_trial_needs_a_gpu(cli, no_cuda, tmp_path):
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--gpus-per-trial", "0.5", "--out", tmp_path / "o")
+    assert code == 2 and "needs a CUDA GPU" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_search_gpus_per_trial_must_be_whole_above_one():
+    from scalesearch.search.runner import SearchConfig
+
+    assert SearchConfig("efficientnet-b0", gpus_per_trial=0.25).gpus_per_trial == 0.25
+    assert SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict().get("gpus_per_trial") \
+        is None  # where it runs is not part of what a resume compares
+    with pytest.raises(ScalesearchError, match="whole above 1"):
+        SearchConfig("efficientnet-b0", gpus_per_trial=1.5)

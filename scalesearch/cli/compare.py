@@ -7,6 +7,7 @@ from pathlib import Path
 
 from scalesearch.cli.common import (
     add_format,
+    add_hardware_args,
     add_training_args,
     finite_float,
     positive_int,
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "core, one thread each)")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
     add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)
 
@@ -107,7 +109,7 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         PAPER_COEFFICIENTS
     check_coefficients(*coefficients)
     cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                        args.seeds, args.workers, setup_from_args(args))
+                        args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial)
     out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
     summary = run_compare(cfg, out, train=not args.no_train)
     if not args.no_train:

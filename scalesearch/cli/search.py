@@ -6,6 +6,7 @@ import argparse
 
 from scalesearch.cli.common import (
     add_format,
+    add_hardware_args,
     add_training_args,
     finite_float,
     positive_int,
@@ -17,8 +18,9 @@ from scalesearch.fmt import human, render_table
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
-  scalesearch search --baseline mobilenet-v2 --data ../shared/data/flower_photos --seeds 2
+  scalesearch search --baseline mobilenet-v2 --data path/to/photos --seeds 2
   scalesearch search --baseline resnet50 --sampler tpe --trials 8 --address auto
+  scalesearch search --baseline efficientnet-b0 --address auto --gpus-per-trial 0.5 --batch-size 256
   scalesearch search --baseline efficientnet-b0 --out runs/b0 --resume   # after Ctrl-C / kill
   scalesearch scale --baseline efficientnet-b0 --phi 3 --coefficients runs/b0/best.json
 """
@@ -62,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "ranking uses the mean (1)")
     g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
     add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
@@ -82,7 +85,8 @@ def config_from_args(args: argparse.Namespace):
     return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
                         flops_tolerance=args.flops_tolerance, sampler=args.sampler,
                         trials=args.trials, seeds=args.seeds, sampler_seed=args.seed,
-                        cpus_per_trial=args.cpus_per_trial, address=args.address, setup=setup)
+                        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                        address=args.address, setup=setup)
 
 
 def _mean_std(r: dict) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.compare.strategies import STRATEGIES, matched
+from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.proxy import ProxySetup
@@ -33,6 +34,7 @@ class CompareConfig:
     seeds: int = 1
     workers: int | None = None  # parallel trainings (default: one per core, 1 thread each)
     setup: ProxySetup = field(default_factory=ProxySetup)
+    gpus_per_trial: float = 0.0  # > 0: training i on cuda:(i mod GPUs), 1/G of them per GPU
 
 
 def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
@@ -47,6 +49,18 @@ def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
     return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
                 loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
                 error=rec["error"])
+
+
+def _gpus(per_trial: float) -> int:
+    """Visible CUDA devices when trainings ask for GPUs (0 when they do not)."""
+    if not per_trial:
+        return 0
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not count:
+        raise ScalesearchError("--gpus-per-trial needs a CUDA GPU; none is visible")
+    return count
 
 
 def _sorted(rows: list[dict]) -> pd.DataFrame:
@@ -65,17 +79,25 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
     """Train each point for every seed (in parallel processes); rows land in compare.csv as
     they finish."""
     cpus = os.cpu_count() or 1
-    workers = cfg.workers or cpus
+    gpus = _gpus(cfg.gpus_per_trial)
+    workers = cfg.workers or (max(1, int(gpus / cfg.gpus_per_trial)) if gpus else cpus)
     threads = cfg.setup.train.threads or max(1, cpus // workers)
-    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads)).to_dict()
+    device = cfg.setup.train.device
+    if device == "auto" and not gpus:
+        device = "cpu"  # like search: parallel trainings use GPUs through --gpus-per-trial
+    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads, device=device))
     spec = portable_spec(cfg.baseline)
     jobs = [(p, s) for p in points for s in range(cfg.seeds)]
+    spread = gpus and device in ("auto", "cuda")  # an explicit cuda:N or cpu is kept
+    setups = [replace(setup, train=replace(setup.train, device=f"cuda:{i % gpus}")).to_dict()
+              if spread else setup.to_dict() for i in range(len(jobs))]
     rows, start = [], time.perf_counter()
     log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "
         f"{threads} thread(s) each")
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_train, spec, p, setup, s) for p, s in jobs]
+        futures = [pool.submit(_train, spec, p, job_setup, s)
+                   for (p, s), job_setup in zip(jobs, setups, strict=True)]
         for fut in as_completed(futures):
             row = fut.result()
             rows.append(row)
