@@ -86,19 +86,24 @@ def reference_rate(size: int, batch: int, steps: int, device: torch.device, warm
     return batch / timed(step, steps, device)
 
 
-def project_rate(size: int, batch: int, steps: int, device: torch.device,
-                 warmup: int = 2, **train) -> float:
-    """images/s of ProxyTrainer (what train_proxy runs) with its defaults, after ``warmup``
-    untimed steps of the same trainer (one-time kernel selection is not training speed)."""
+def project_rate(size: int, batch: int, steps: int, device: torch.device, warmup: int = 1,
+                 **train) -> float:
+    """images/s of ProxyTrainer (what train_proxy runs) with its defaults, timed from the end
+    of ``warmup`` steps (one-time kernel selection is not training speed) to the end of the
+    epoch, including the loop's end-of-epoch non-finite check."""
     data, _ = load_data("synthetic", size, num_train=batch * (warmup + steps), num_val=8)
-    cfg = TrainConfig(epochs=1, batch_size=batch, warmup_epochs=0.0, **train)
+    cfg = TrainConfig(epochs=1, batch_size=batch, **train)
     trainer = ProxyTrainer(_b0(), data, data, cfg)
-    trainer.total = warmup  # untimed warm-up steps, then the timed rest of the epoch
-    trainer.train_epoch()
-    trainer.total, trainer.epoch, trainer.seen, trainer.seconds = warmup + steps, 0, 0, 0.0
-    trainer.train_epoch()
+    start = []
+
+    def progress(step: int, total: int) -> None:
+        if step == warmup:
+            _sync(trainer.device)
+            start.append(time.perf_counter())
+
+    trainer.train_epoch(progress)
     _sync(trainer.device)
-    return trainer.seen / trainer.seconds
+    return batch * steps / (time.perf_counter() - start[0])
 
 
 def cpu_options(steps: int, threads: int, rounds: int = 3) -> None:
@@ -129,16 +134,24 @@ def cpu_options(steps: int, threads: int, rounds: int = 3) -> None:
               f"(first 3 steps incl. compile {warm[name]:.0f} s)")
 
 
-def loops(steps: int, device: torch.device, peak: float) -> None:
+def loops(steps: int, rounds: int, device: torch.device, peak: float,
+          configs: list[tuple[int, int]]) -> None:
+    """Reference and project loop alternately, ``rounds`` times; medians and their ratio."""
     amp = torch.bfloat16 if device.type == "cuda" else None
-    print(f"(b) train_proxy defaults vs reference loop on {device}, {steps} timed steps each")
+    print(f"(b) train_proxy defaults vs reference loop on {device}: {rounds} alternating rounds "
+          f"× {steps} timed steps, median")
     print("    batch   px  project img/s  reference img/s  ratio  project GFLOP/s  of peak")
-    for batch, size in CONFIGS:
-        ref = reference_rate(size, batch, steps, device, amp=amp)
-        ours = project_rate(size, batch, steps, device)
-        gflops = 3 * measure(resolve("efficientnet-b0"), 1.0, 1.0, size, 8).flops * 2 * ours / 1e9
-        print(f"    {batch:5d} {size:4d} {ours:14.1f} {ref:16.1f} {ours / ref:6.2f}× "
-              f"{gflops:15.1f} {gflops / peak:8.1%}")
+    for batch, size in configs:
+        ref_step, ref, ours = reference_step(size, batch, device, amp=amp), [], []
+        timed(ref_step, 1, device)
+        for _ in range(rounds):
+            ref.append(batch / timed(ref_step, steps, device))
+            ours.append(project_rate(size, batch, steps, device))
+        ref_rate, our_rate = statistics.median(ref), statistics.median(ours)
+        macs = measure(resolve("efficientnet-b0"), 1.0, 1.0, size, 8).flops
+        gflops = 3 * macs * 2 * our_rate / 1e9
+        print(f"    {batch:5d} {size:4d} {our_rate:14.1f} {ref_rate:16.1f} "
+              f"{our_rate / ref_rate:6.2f}× {gflops:15.1f} {gflops / peak:8.1%}", flush=True)
 
 
 def gpu_section(steps: int) -> None:
@@ -147,7 +160,7 @@ def gpu_section(steps: int) -> None:
               "the compiled bf16 reference)")
         return
     dev = torch.device("cuda")
-    ref = reference_rate(224, 256, steps, dev, amp=torch.bfloat16, compile=True, warmup=5)
+    ref = reference_rate(224, 256, steps, dev, warmup=5, amp=torch.bfloat16, compile=True)
     ours = project_rate(224, 256, steps, dev)
     ours_c = project_rate(224, 256, steps, dev, compile=True)
     print(f"(c) {torch.cuda.get_device_name(dev)}, batch 256, 224 px: compiled bf16 reference "
@@ -170,24 +183,28 @@ def gpu_peak(n: int = 8192, repeats: int = 10) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer timed steps (3 instead of 10)")
+    p.add_argument("--quick", action="store_true", help="fewer steps and rounds (2 × 2 instead "
+                   "of 3 × 5)")
+    p.add_argument("--configs", default="32x64,64x128,128x224",
+                   help="(b)'s BATCHxPX list (default: 32x64,64x128,128x224)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="torch CPU threads (default: all cores)")
     p.add_argument("--sections", default="abc", help="which sections to run (default: abc)")
     args = p.parse_args(argv)
-    steps = 3 if args.quick else 10
+    steps, rounds = (2, 2) if args.quick else (5, 3)
+    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.cuda.get_device_name() if cuda else 'no CUDA'}")
     if "a" in args.sections:
-        cpu_options(steps, args.threads)
+        cpu_options(steps, args.threads, rounds + 1)
         torch.set_num_threads(args.threads)
     if "b" in args.sections:
         peak = gpu_peak() if cuda else matmul_peak(args.threads)
         print(f"    matmul peak {peak:.1f} GFLOP/s ({'bf16' if cuda else 'fp32'}, same run)")
-        loops(steps, device, peak)
+        loops(steps, rounds, device, peak, configs)
     if "c" in args.sections:
         gpu_section(steps)
     return 0

@@ -10,27 +10,19 @@ import warnings
 
 import pytest
 import torch
+from test_train import _bright_vs_dark
+from test_train import _small_cnn as _cnn
 from torch import nn
 
 from scalesearch import hardware
-from scalesearch.data import ImageSet
 from scalesearch.errors import ScalesearchError
 from scalesearch.hardware import Precision, amp_dtype, resolve_device
 from scalesearch.train import ProxyTrainer, TrainConfig, train_proxy
 
 
-def _bright_vs_dark(n: int, seed: int = 0) -> ImageSet:
-    gen = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 2
-    base = torch.where(labels.view(n, 1, 1, 1) == 1, 170.0, 70.0)
-    images = (base + 40 * torch.randn(n, 3, 16, 16, generator=gen)).clamp(0, 255)
-    return ImageSet(images.to(torch.uint8), labels, ("dark", "bright"), 16, augment=False)
-
-
 def _small_cnn() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    torch.manual_seed(0)  # the same initial weights in every run
+    return _cnn()
 
 
 FAST = TrainConfig(epochs=2, batch_size=16, lr=1e-2, threads=1)
@@ -47,7 +39,7 @@ def test_missing_cuda_falls_back_to_the_cpu_with_one_warning(no_cuda):
         warnings.simplefilter("always")
         assert resolve_device("cuda") == torch.device("cpu")
         assert resolve_device("cuda:1") == torch.device("cpu")
-        trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32), _bright_vs_dark(16),
+        trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1),
                                TrainConfig(epochs=1, batch_size=16, device="cuda", threads=1))
         assert resolve_device("auto") == torch.device("cpu")
     assert [str(w.message) for w in caught] == [
@@ -83,7 +75,7 @@ def test_amp_auto_is_bf16_on_capable_gpus_and_off_on_the_cpu(monkeypatch):
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_trains_on_the_cpu(amp):
-    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64), _bright_vs_dark(32),
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(32, 0),
                            TrainConfig(epochs=2, batch_size=16, lr=1e-2, threads=1, amp=amp))
     assert (trainer.precision.scaler is not None) == (amp == "fp16")
     assert isinstance(Precision(amp, torch.device("cpu")).scaler,
@@ -102,7 +94,7 @@ def test_linear_lr_scaling_keeps_the_default_batch_unchanged():
     assert TrainConfig(batch_size=256, lr_batch=256).peak_lr == 3e-3
     cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, schedule="constant", warmup_epochs=0,
                       threads=1)
-    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32), _bright_vs_dark(16), cfg)
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), cfg)
     trainer.train_epoch()
     assert [g["lr"] for g in trainer.opt.param_groups] == pytest.approx([0.025, 0.025])
 
@@ -122,7 +114,7 @@ class _NanFrom(nn.Module):
 
 def test_non_finite_loss_is_found_at_the_next_check_with_its_step_range():
     cfg = TrainConfig(epochs=3, batch_size=16, lr=1e-2, threads=1, check_every=3)
-    result = train_proxy(_NanFrom(good=4), _bright_vs_dark(128), _bright_vs_dark(16), cfg)
+    result = train_proxy(_NanFrom(good=4), _bright_vs_dark(128, 0), _bright_vs_dark(16, 1), cfg)
     # 8 steps per epoch, checks after steps 3, 6, 8: the NaN at step 4 is seen after step 6
     assert result.status == "failed" and result.top1 is None
     assert result.error == "non-finite loss in steps 3–5" and result.steps == 6
@@ -136,13 +128,13 @@ def test_the_loop_reads_the_device_only_at_checks(monkeypatch):
                             reads.append(_n) or _o(self))
     # SGD: AdamW's own step counter is a host tensor read with .item(), not a device sync
     cfg = TrainConfig(epochs=1, batch_size=8, threads=1, check_every=3, optimizer="sgd")
-    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64), _bright_vs_dark(16), cfg)
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(16, 1), cfg)
     assert trainer.train_epoch() and trainer.step == 8
     assert reads == ["item"] * 3  # after steps 3, 6 and at the epoch end (8)
 
 
 def test_same_seed_same_result_with_channels_last_and_deferred_checks():
-    runs = [train_proxy(_small_cnn(), _bright_vs_dark(64), _bright_vs_dark(32), FAST, seed=3)
+    runs = [train_proxy(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(32, 0), FAST, seed=3)
             for _ in range(2)]
     assert runs[0].status == "ok" and (runs[0].top1, runs[0].loss) == (runs[1].top1,
                                                                         runs[1].loss)
@@ -151,7 +143,7 @@ def test_same_seed_same_result_with_channels_last_and_deferred_checks():
 @pytest.mark.slow
 def test_compiled_model_trains_on_the_cpu():
     cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-2, threads=1, compile=True)
-    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32), _bright_vs_dark(16), cfg)
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), cfg)
     assert trainer.net is not trainer.model
     assert trainer.train_epoch() and trainer.result().status == "ok"
 
