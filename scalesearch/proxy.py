@@ -53,7 +53,8 @@ def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed
 
     image_size = proxy_image_size(baseline, mult, setup.proxy_size, divisor)
     train, val = load_data(setup.data, image_size, num_train=setup.num_train,
-                           num_val=setup.num_val, seed=setup.data_seed)
+                           num_val=setup.num_val, seed=setup.data_seed,
+                           max_memory_gb=setup.train.max_memory_gb)
     num_classes = len(train.classes)
     counts = measure(baseline, mult.depth, mult.width, image_size, num_classes)
     torch.manual_seed(seed)  # the initial weights are part of the seeded trial

@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scalesearch.data import ImageSet
-from scalesearch.data.augment import center_crop, normalize, random_resized_crop
+from scalesearch.data import FolderStream, ImageSet
 from scalesearch.errors import ScalesearchError
+from scalesearch.hardware import Precision, check_amp, check_device, resolve_device
 from scalesearch.status import Status
+
+Data = ImageSet | FolderStream
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
@@ -28,18 +30,24 @@ RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for ev
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 6.0
+    epochs: float = 6.0  # fractional: the last epoch is partial
     batch_size: int = 32
-    optimizer: str = "adamw"
-    lr: float = 3e-3
+    optimizer: str = "adamw"  # adamw | sgd | rmsprop (the paper's)
+    lr: float = 3e-3  # peak learning rate at batch ``lr_batch``, scaled linearly with the batch
+    lr_batch: int = 32  # reference batch of the linear rule lr · batch_size / lr_batch
     weight_decay: float = 0.02
     label_smoothing: float = 0.1
-    schedule: str = "cosine"
+    schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
-    augment: bool = True
-    channels_last: bool = False
-    threads: int | None = None
-    device: str = "auto"
+    augment: bool = True  # random-resized crop + flip where the data allows it
+    channels_last: bool = True  # NHWC tensors: measured faster on CPU (docs/performance.md)
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N; auto = CUDA when available
+    amp: str = "auto"  # auto | off | bf16 | fp16; auto = bf16 on CUDA GPUs that support it
+    compile: bool = False  # torch.compile the model (opt-in)
+    check_every: int = 50  # steps between host checks of the device-side non-finite flag
+    max_memory_gb: float | None = None  # ImageFolder budget; larger splits stream from disk
+    workers: int | None = None  # DataLoader processes for streamed splits (None: ≤ 4)
     eval_batch_size: int = 200
 
     def __post_init__(self) -> None:
@@ -47,8 +55,20 @@ class TrainConfig:
             raise ScalesearchError(f"unknown optimizer {self.optimizer!r}; one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
             raise ScalesearchError(f"unknown schedule {self.schedule!r}; one of {SCHEDULES}")
-        if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ScalesearchError("epochs, batch size and lr must be positive")
+        if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0 or self.lr_batch < 1:
+            raise ScalesearchError("epochs, batch size, lr and lr_batch must be positive")
+        if self.check_every < 1:
+            raise ScalesearchError(f"check_every must be ≥ 1, got {self.check_every}")
+        if self.max_memory_gb is not None and self.max_memory_gb < 0:
+            raise ScalesearchError(f"max_memory_gb must be ≥ 0, got {self.max_memory_gb:g}")
+        check_device(self.device)
+        check_amp(self.amp)
+
+    @property
+    def peak_lr(self) -> float:
+        """Linear scaling rule (Goyal et al. 2017): lr · batch_size / lr_batch, so a batch of 256
+        trains with 8× the lr tuned at 32 and the default batch keeps ``lr`` unchanged."""
+        return self.lr * self.batch_size / self.lr_batch
 
 
 @dataclass(frozen=True)
@@ -65,22 +85,17 @@ class TrainResult:
         return asdict(self)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Parameter groups without decay for BN and biases; lr is set per step by the schedule."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]  # BN and biases
     groups = [dict(params=decay, weight_decay=cfg.weight_decay),
               dict(params=no_decay, weight_decay=0.0)]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+        return torch.optim.SGD(groups, lr=cfg.peak_lr, momentum=0.9, nesterov=True)
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=0.9, momentum=0.9, eps=1e-3)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.RMSprop(groups, lr=cfg.peak_lr, alpha=0.9, momentum=0.9, eps=1e-3)
+    return torch.optim.AdamW(groups, lr=cfg.peak_lr)
 
 
 def _lr_factor(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
@@ -94,25 +109,27 @@ def _lr_factor(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) ->
     return 1.0
 
 
-def _batch(data: ImageSet, idx: torch.Tensor, device, gen, train: bool, cfg: TrainConfig):
-    x = data.images[idx]
-    if train and cfg.augment and data.augment:
-        x = random_resized_crop(normalize(x.to(device)), data.image_size, gen)
-    else:
-        x = normalize(center_crop(x, data.image_size).to(device))
-    if cfg.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, data.labels[idx].to(device)
+def _ordered(n: int, batch: int, limit: int | None = None):
+    """Index batches 0…min(n, limit) in order (evaluation, BN recalibration)."""
+    end = n if limit is None else min(n, limit)
+    return (torch.arange(i, min(i + batch, end)) for i in range(0, end, batch))
 
 
-def subset(data: ImageSet, n: int) -> ImageSet:
-    """``n`` images at an even stride (class-balanced for class-sorted folders), deterministic."""
-    idx = torch.linspace(0, len(data) - 1, n).round().long().unique()
-    return replace(data, images=data.images[idx], labels=data.labels[idx])
+def _batches(data: Data, order, device: torch.device, cfg: TrainConfig,
+             gen: torch.Generator | None = None):
+    """(x, y) on ``device`` for each index batch, augmented from ``gen`` when given."""
+    for x, y in data.batches(order, device, gen if cfg.augment else None, cfg.workers):
+        yield (x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x), y
+
+
+def strided(n: int, k: int) -> torch.Tensor:
+    """``k`` of ``n`` indices at an even stride: a fixed, deterministic subset that is
+    class-balanced for class-sorted folders."""
+    return torch.linspace(0, n - 1, min(n, k)).round().long().unique()
 
 
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, data: ImageSet, cfg: TrainConfig, device: torch.device,
+def recalibrate_bn(model: nn.Module, data: Data, cfg: TrainConfig, device: torch.device,
                    images: int = RECAL_IMAGES) -> None:
     """Re-estimate BatchNorm running statistics as a plain average over ``images`` training
     images. Short runs need it: with the reference momentum (TF decay 0.99) the running
@@ -125,26 +142,28 @@ def recalibrate_bn(model: nn.Module, data: ImageSet, cfg: TrainConfig, device: t
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
     model.train()
-    for start in range(0, min(images, len(data)), cfg.eval_batch_size):
-        idx = torch.arange(start, min(start + cfg.eval_batch_size, images, len(data)))
-        model(_batch(data, idx, device, None, False, cfg)[0])
+    with Precision(cfg.amp, device).autocast():
+        for x, _ in _batches(data, _ordered(len(data), cfg.eval_batch_size, images), device, cfg):
+            model(x)
     for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: ImageSet, cfg: TrainConfig,
-             device: torch.device) -> tuple[float, float]:
-    """(top-1 %, mean cross-entropy) on ``data``."""
+def evaluate(model: nn.Module, data: Data, cfg: TrainConfig, device: torch.device,
+             indices: torch.Tensor | None = None) -> tuple[float, float]:
+    """(top-1 %, mean cross-entropy) on ``data`` (or on its images at ``indices``)."""
     model.eval()
-    correct, loss = 0, 0.0
-    for start in range(0, len(data), cfg.eval_batch_size):
-        idx = torch.arange(start, min(start + cfg.eval_batch_size, len(data)))
-        x, y = _batch(data, idx, device, None, False, cfg)
-        logits = model(x)
-        loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-    return 100.0 * correct / len(data), loss / len(data)
+    idx = torch.arange(len(data)) if indices is None else indices
+    order = (idx[i:i + cfg.eval_batch_size] for i in range(0, len(idx), cfg.eval_batch_size))
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    with Precision(cfg.amp, device).autocast():
+        for x, y in _batches(data, order, device, cfg):
+            logits = model(x)
+            loss += F.cross_entropy(logits.float(), y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
+    return 100.0 * correct.item() / len(idx), loss.item() / len(idx)
 
 
 class ProxyTrainer:
@@ -153,19 +172,24 @@ class ProxyTrainer:
 
     Epoch boundaries are multiples of ceil(len(train) / batch_size) steps; a fractional
     ``cfg.epochs`` makes the last epoch partial. Evaluating between epochs does not change the
-    training (BN statistics are re-estimated from scratch at every evaluation)."""
+    training (BN statistics are re-estimated from scratch at every evaluation). The loss is
+    never read on the host per step: a device-side flag collects non-finite losses and is read
+    every ``cfg.check_every`` steps and at the end of each epoch."""
 
-    def __init__(self, model: nn.Module, train: ImageSet, val: ImageSet, cfg: TrainConfig, *,
+    def __init__(self, model: nn.Module, train: Data, val: Data, cfg: TrainConfig, *,
                  seed: int = 0):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.cfg, self.train_set, self.val_set = cfg, train, val
+        self.cfg = cfg
         self.device = resolve_device(cfg.device)
+        self.train_set, self.val_set = train.to(self.device), val.to(self.device)
+        self.precision = Precision(cfg.amp, self.device)
         torch.manual_seed(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.net = torch.compile(self.model) if cfg.compile else self.model
         self.opt = _optimizer(self.model, cfg)
         self.steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         self.total = max(1, round(cfg.epochs * self.steps_per_epoch))
@@ -173,18 +197,17 @@ class ProxyTrainer:
         self.step = self.seen = self.epoch = 0
         self.seconds = 0.0
         self.error: str | None = None
-        self._iter = self._batches()
+        self._iter = _batches(self.train_set, self._order(), self.device, cfg, self.gen)
 
     @property
     def done(self) -> bool:
         return self.step >= self.total or self.error is not None
 
-    def _batches(self):
+    def _order(self):
         """Index batches continuing across epochs: a fresh permutation per pass."""
         while True:
             order = torch.randperm(len(self.train_set), generator=self.gen)
-            for first in range(0, len(self.train_set), self.cfg.batch_size):
-                yield order[first:first + self.cfg.batch_size]
+            yield from order.split(self.cfg.batch_size)
 
     def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> bool:
         """Train up to the next epoch boundary; False (and ``error`` set) on a non-finite loss."""
@@ -192,35 +215,43 @@ class ProxyTrainer:
             return self.error is None
         cfg, start = self.cfg, time.perf_counter()
         stop = min(self.total, (self.epoch + 1) * self.steps_per_epoch)
+        bad = torch.zeros((), dtype=torch.bool, device=self.device)
+        first = self.step  # first step since the flag was last read
         self.model.train()
         while self.step < stop:
             for group in self.opt.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(cfg, self.step, self.total, self.steps_per_epoch)
-            x, y = _batch(self.train_set, next(self._iter), self.device, self.gen, True, cfg)
-            loss = F.cross_entropy(self.model(x), y, label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                self.error = f"non-finite loss at step {self.step}"
-                break
+                group["lr"] = cfg.peak_lr * _lr_factor(cfg, self.step, self.total,
+                                                       self.steps_per_epoch)
+            x, y = next(self._iter)
+            with self.precision.autocast():
+                loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
+            bad |= ~torch.isfinite(loss.detach())
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            self.precision.backward_step(loss, self.opt)
             self.seen, self.step = self.seen + len(y), self.step + 1
             if progress:
                 progress(self.step, self.total)
+            if self.step - first == cfg.check_every or self.step == stop:
+                if bad.item():  # the only host sync of the loop
+                    self.error = f"non-finite loss in steps {first}–{self.step - 1}"
+                    break
+                first = self.step
         self.seconds += time.perf_counter() - start
         self.epoch += 1
+        if self.done:
+            self._iter.close()  # stops DataLoader workers of a streamed split
         return self.error is None
 
     def evaluate(self, max_images: int | None = None) -> tuple[float, float]:
         """(val top-1 %, val loss) after re-estimating BatchNorm statistics. ``max_images``
         evaluates a fixed, evenly strided val subset (and recalibrates on half as many training
         images): cheap enough for every epoch of an ASHA run."""
-        val, recal = self.val_set, RECAL_IMAGES
-        if max_images and max_images < len(val):
-            val = subset(val, max_images)
+        indices, recal = None, RECAL_IMAGES
+        if max_images and max_images < len(self.val_set):
+            indices = strided(len(self.val_set), max_images)
             recal = min(recal, max(max_images // 2, self.cfg.batch_size))
-        recalibrate_bn(self.model, self.train_set, self.cfg, self.device, images=recal)
-        return evaluate(self.model, val, self.cfg, self.device)
+        recalibrate_bn(self.net, self.train_set, self.cfg, self.device, images=recal)
+        return evaluate(self.net, self.val_set, self.cfg, self.device, indices)
 
     def result(self, top1: float | None = None, loss: float | None = None) -> TrainResult:
         """The run's record; evaluates unless ``top1``/``loss`` of the last epoch are given."""
@@ -236,7 +267,7 @@ class ProxyTrainer:
         return TrainResult(top1, loss, self.seconds, rate, self.step, Status.OK)
 
 
-def train_proxy(model: nn.Module, train: ImageSet, val: ImageSet, cfg: TrainConfig, *,
+def train_proxy(model: nn.Module, train: Data, val: Data, cfg: TrainConfig, *,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train ``model`` for ``cfg.epochs`` on ``train`` and evaluate val top-1 and loss.
     A non-finite loss stops the run and returns status "failed" (it does not raise)."""

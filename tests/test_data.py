@@ -123,3 +123,86 @@ def test_random_resized_crop_is_seeded():
     a = random_resized_crop(x, 32, torch.Generator().manual_seed(0))
     b = random_resized_crop(x, 32, torch.Generator().manual_seed(0))
     assert a.shape == (4, 3, 32, 32) and torch.equal(a, b)
+
+
+def _noise_tree(root, counts: dict[str, tuple[int, int]]) -> None:
+    """Random-noise photos of mixed sizes: class → (train images, val images)."""
+    gen = torch.Generator().manual_seed(0)
+    for cls, per_split in counts.items():
+        for split, n in zip(("train", "val"), per_split, strict=True):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                h, w = 30 + 7 * (i % 3), 40 - 5 * (i % 2)
+                pixels = torch.randint(0, 256, (h, w, 3), generator=gen, dtype=torch.uint8)
+                Image.fromarray(pixels.numpy()).save(folder / f"{i}.png")
+
+
+def _all(split, gen=None, workers=0, batch=5):
+    order = torch.arange(len(split)).split(batch)
+    xs, ys = zip(*split.batches(order, torch.device("cpu"), gen, workers), strict=True)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def test_a_split_over_the_memory_budget_streams_the_same_images(tmp_path):
+    from scalesearch.data import FolderStream, ImageSet
+
+    _noise_tree(tmp_path / "d", {"a": (3, 2), "b": (5, 2), "c": (8, 3)})
+    kw = dict(cache_dir=tmp_path / "c", num_train=9)
+    memory = load_data(tmp_path / "d", 24, **kw)
+    streamed = load_data(tmp_path / "d", 24, max_memory_gb=1e-9, **kw)
+    # a budget holding the 9 train images (9·3·27² bytes) but not the val split too
+    mixed = load_data(tmp_path / "d", 24, max_memory_gb=9 * 3 * 27**2 / 2**30, **kw)
+    assert all(isinstance(s, ImageSet) for s in memory)
+    assert all(isinstance(s, FolderStream) for s in streamed)
+    assert isinstance(mixed[0], ImageSet) and isinstance(mixed[1], FolderStream)
+    for mem, stream in zip(memory, streamed, strict=True):
+        assert stream.classes == mem.classes and len(stream) == len(mem)
+        assert torch.equal(stream.labels, mem.labels)
+        x_mem, y_mem = _all(mem)
+        x_stream, y_stream = _all(stream, workers=2)
+        assert torch.equal(y_mem, y_stream) and torch.equal(x_mem, x_stream)  # same pixels
+    assert torch.bincount(streamed[0].labels).tolist() == [3, 3, 3]
+
+
+def test_streamed_augmentation_does_not_depend_on_the_worker_count(tmp_path):
+    _noise_tree(tmp_path / "d", {"a": (4, 1), "b": (4, 1)})
+    train, _ = load_data(tmp_path / "d", 16, max_memory_gb=0.0, cache_dir=tmp_path / "c")
+    runs = [_all(train, torch.Generator().manual_seed(7), workers=w, batch=3) for w in (0, 2)]
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][0].shape == (8, 3, 16, 16)
+    other = _all(train, torch.Generator().manual_seed(8), batch=3)[0]
+    assert not torch.equal(runs[0][0], other)
+
+
+def test_training_runs_on_a_streamed_split(tmp_path):
+    from torch import nn
+
+    from scalesearch.train import TrainConfig, train_proxy
+
+    _noise_tree(tmp_path / "d", {"a": (6, 2), "b": (6, 2)})
+    train, val = load_data(tmp_path / "d", 16, max_memory_gb=0.0, cache_dir=tmp_path / "c")
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    cfg = TrainConfig(epochs=2, batch_size=4, threads=1, workers=2)
+    result = train_proxy(model, train, val, cfg)
+    assert result.status == "ok" and result.steps == 6 and 0 <= result.top1 <= 100
+
+
+def test_num_train_subsets_are_class_balanced_and_deterministic(tmp_path):
+    _noise_tree(tmp_path / "d", {"a": (3, 1), "b": (5, 1), "c": (8, 1)})
+
+    from scalesearch.data import _load_cached
+
+    def pick(n, seed, budget=None):
+        _load_cached.cache_clear()  # a fresh draw each time, not the cached one
+        train, _ = load_data(tmp_path / "d", 16, num_train=n, seed=seed, max_memory_gb=budget,
+                             cache_dir=tmp_path / "c")
+        return train
+
+    assert torch.bincount(pick(6, 0).labels).tolist() == [2, 2, 2]
+    assert torch.bincount(pick(7, 0).labels).tolist() == [3, 2, 2]
+    assert torch.bincount(pick(11, 0).labels).tolist() == [3, 4, 4]  # a runs out first
+    assert [str(f) for f in pick(6, 1, 0.0).files] == [str(f) for f in pick(6, 1, 0.0).files]
+    assert torch.equal(_all(pick(6, 1))[0], _all(pick(6, 1, 0.0))[0])  # both paths agree
+    picks = {tuple(str(f) for f in pick(6, s, 0.0).files) for s in range(4)}
+    assert len(picks) > 1  # the seed chooses which images

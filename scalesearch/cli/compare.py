@@ -7,6 +7,7 @@ from pathlib import Path
 
 from scalesearch.cli.common import (
     add_format,
+    add_hardware_args,
     add_training_args,
     finite_float,
     positive_int,
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
                    "without retraining the networks × seeds compare.csv already holds")
     add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)
 
@@ -111,7 +113,7 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         PAPER_COEFFICIENTS
     check_coefficients(*coefficients)
     cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                        args.seeds, args.workers, setup_from_args(args))
+                        args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial)
     out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")

@@ -7,6 +7,7 @@ import sys
 
 from scalesearch.cli.common import (
     add_format,
+    add_hardware_args,
     add_training_args,
     finite_float,
     positive_int,
@@ -21,8 +22,9 @@ from scalesearch.status import Status
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
-  scalesearch search --baseline mobilenet-v2 --data ../shared/data/flower_photos --seeds 2
+  scalesearch search --baseline mobilenet-v2 --data path/to/photos --seeds 2
   scalesearch search --baseline resnet50 --sampler tpe --trials 8 --address auto
+  scalesearch search --baseline efficientnet-b0 --address auto --gpus-per-trial 0.5 --batch-size 256
   scalesearch search --baseline efficientnet-b0 --out runs/b0 --resume   # after Ctrl-C / kill
   scalesearch scale --baseline efficientnet-b0 --phi 3 --coefficients runs/b0/best.json
 """
@@ -83,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(the paper's case for compound scaling), score, params, latency "
                    "(default: balanced)")
     add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
@@ -105,7 +108,7 @@ def config_from_args(args: argparse.Namespace):
                         sampler_seed=args.seed, scheduler=args.scheduler,
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
-                        gpus_per_trial=getattr(args, "gpus_per_trial", 0.0) or 0.0,
+                        gpus_per_trial=args.gpus_per_trial,
                         address=args.address, setup=setup_from_args(args))
 
 

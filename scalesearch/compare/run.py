@@ -37,6 +37,7 @@ class CompareConfig:
     seeds: int = 1
     workers: int | None = None  # parallel trainings (default: one per core, 1 thread each)
     setup: ProxySetup = field(default_factory=ProxySetup)
+    gpus_per_trial: float = 0.0  # > 0: training i on cuda:(i mod GPUs), 1/G of them per GPU
 
 
 def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
@@ -51,6 +52,18 @@ def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
     return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
                 loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
                 error=rec["error"])
+
+
+def _gpus(per_trial: float) -> int:
+    """Visible CUDA devices when trainings ask for GPUs (0 when they do not)."""
+    if not per_trial:
+        return 0
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not count:
+        raise ScalesearchError("--gpus-per-trial needs a CUDA GPU; none is visible")
+    return count
 
 
 def _sorted(rows: list[dict]) -> pd.DataFrame:
@@ -73,9 +86,13 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
     """Train each point for every seed (in parallel processes); rows land in compare.csv as
     they finish. ``done`` rows (a resumed run's compare.csv) are kept and not retrained."""
     cpus = os.cpu_count() or 1
-    workers = cfg.workers or cpus
+    gpus = _gpus(cfg.gpus_per_trial)
+    workers = cfg.workers or (max(1, int(gpus / cfg.gpus_per_trial)) if gpus else cpus)
     threads = cfg.setup.train.threads or max(1, cpus // workers)
-    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads)).to_dict()
+    device = cfg.setup.train.device
+    if device == "auto" and not gpus:
+        device = "cpu"  # like search: parallel trainings use GPUs through --gpus-per-trial
+    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads, device=device))
     spec = portable_spec(cfg.baseline)
     rows, start = list(done or []), time.perf_counter()
     finished = {_job_key(r) for r in rows}
@@ -84,11 +101,15 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
     if not jobs:
         log("nothing left to train: every network × seed is in compare.csv")
         return rows
+    spread = gpus and device in ("auto", "cuda")  # an explicit cuda:N or cpu is kept
+    setups = [replace(setup, train=replace(setup.train, device=f"cuda:{i % gpus}")).to_dict()
+              if spread else setup.to_dict() for i in range(len(jobs))]
     log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "
         f"{threads} thread(s) each" + (f" ({len(rows)} already done)" if rows else ""))
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_train, spec, p, setup, s) for p, s in jobs]
+        futures = [pool.submit(_train, spec, p, job_setup, s)
+                   for (p, s), job_setup in zip(jobs, setups, strict=True)]
         for fut in as_completed(futures):
             row = fut.result()
             rows.append(row)
@@ -159,8 +180,10 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     from scalesearch.data import check_data
 
     check_data(cfg.setup.data)
+    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
     settings = json.loads(json.dumps(asdict(cfg)))
-    settings.pop("workers")  # how many processes train does not change what is trained
+    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
+        settings.pop(where)
     check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "compare.json", dict(config=settings))

@@ -1,15 +1,20 @@
-"""Image data for proxy training: the embedded synthetic scenes or an ImageFolder tree."""
+"""Image data for proxy training: the embedded synthetic scenes or an ImageFolder tree, held
+in memory as uint8, or streamed from disk when a split exceeds the memory budget."""
 
 from __future__ import annotations
 
+import os
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from scalesearch.data import imagefolder, synthetic
+from scalesearch.data.augment import to_batch
+from scalesearch.data.stream import FolderStream
 from scalesearch.errors import ScalesearchError
 
 SYNTHETIC = "synthetic"
@@ -26,6 +31,47 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def to(self, device: torch.device) -> ImageSet:
+        """The same set held on ``device`` (on a GPU, batches are then cut and augmented there)."""
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device))
+
+    def batches(self, order: Iterable[torch.Tensor], device: torch.device,
+                gen: torch.Generator | None = None, workers: int | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images, labels) on ``device`` for each index batch of ``order``; random-resized crops
+        drawn from ``gen`` when given (and the set allows it), else centre crops."""
+        gen = gen if self.augment else None
+        for idx in order:
+            idx = idx.to(self.images.device)
+            yield (to_batch(self.images[idx], self.image_size, device, gen),
+                   self.labels[idx].to(device, non_blocking=True))
+
+
+AUTO_MEMORY_FRACTION = 0.25  # of the available memory: room for concurrent trials and workers
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable (Linux), else free physical pages, else 4 GiB."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def memory_budget(max_memory_gb: float | None) -> int:
+    """Bytes the decoded ImageFolder splits may hold: ``max_memory_gb``, or a quarter of the
+    available memory."""
+    if max_memory_gb is not None:
+        return int(max_memory_gb * 2**30)
+    return int(AUTO_MEMORY_FRACTION * available_memory_bytes())
 
 
 def _subset(files: list, cap: int | None, seed: int) -> list:
@@ -61,7 +107,7 @@ def _check_readable(files: list, folder: Path) -> None:
     unreadable files is refused here, on the driver, not in every trial."""
     with warnings.catch_warnings():  # the loader warns about each bad file; here one line
         warnings.simplefilter("ignore")
-        if any(imagefolder._decode(path, 8) is not None for path, _ in files):
+        if any(imagefolder.decode(path, 8) is not None for path, _ in files):
             return
     raise ScalesearchError(f"no readable image in {folder} ({len(files)} files, e.g. "
                            f"{files[0][0].name}, none decodes as JPEG/PNG)")
@@ -81,7 +127,8 @@ def check_data(source: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=16)
 def _load_cached(source: str, image_size: int, num_train: int | None, num_val: int | None,
-                 seed: int, cache_dir: str | None) -> tuple[ImageSet, ImageSet]:
+                 seed: int, cache_dir: str | None,
+                 max_memory_gb: float | None) -> tuple[ImageSet | FolderStream, ...]:
     if source == SYNTHETIC:
         n_train = num_train or DEFAULT_SYNTHETIC_SIZES[0]
         n_val = num_val or DEFAULT_SYNTHETIC_SIZES[1]
@@ -94,23 +141,33 @@ def _load_cached(source: str, image_size: int, num_train: int | None, num_val: i
     train_files, val_files, train_classes = _list_folder(root)
     store = imagefolder.stored_size(image_size)
     cache = Path(cache_dir) if cache_dir else imagefolder.default_cache_dir()
-    sets = []
+    sets, budget = [], memory_budget(max_memory_gb)
     for files, cap in ((train_files, num_train), (val_files, num_val)):
-        images, labels = imagefolder.load_split(_subset(files, cap, seed), store, cache)
+        files = _subset(files, cap, seed)
+        need = len(files) * 3 * store * store  # decoded uint8 bytes
+        if need > budget:
+            paths, labels = zip(*files, strict=True)
+            sets.append(FolderStream(paths, torch.tensor(labels), train_classes, image_size,
+                                     store))
+            continue
+        budget -= need
+        images, labels = imagefolder.load_split(files, store, cache)
         sets.append(ImageSet(images, labels, train_classes, image_size, augment=True))
     return sets[0], sets[1]
 
 
 def load_data(source: str, image_size: int, *, num_train: int | None = None,
-              num_val: int | None = None, seed: int = 0,
-              cache_dir: str | None = None) -> tuple[ImageSet, ImageSet]:
+              num_val: int | None = None, seed: int = 0, cache_dir: str | None = None,
+              max_memory_gb: float | None = None) -> tuple[ImageSet | FolderStream, ...]:
     """(train, val) at ``image_size``: ``source`` is "synthetic" (the embedded scenes; sizes
-    default to 1000/400) or an ImageFolder root (num_train/num_val cap it, class-balanced)."""
+    default to 1000/400) or an ImageFolder root (num_train/num_val cap it, class-balanced).
+    An ImageFolder split whose decoded size exceeds the memory budget (``max_memory_gb``, or
+    a quarter of the available memory) is a :class:`FolderStream`, read by worker processes."""
     if image_size < 8:
         raise ScalesearchError(f"image size {image_size} px is too small")
     source = SYNTHETIC if source == SYNTHETIC else str(Path(source).expanduser().resolve())
     return _load_cached(source, image_size, num_train, num_val, seed,
-                        str(cache_dir) if cache_dir else None)
+                        str(cache_dir) if cache_dir else None, max_memory_gb)
 
 
-__all__ = ["ImageSet", "SYNTHETIC", "check_data", "load_data"]
+__all__ = ["FolderStream", "ImageSet", "SYNTHETIC", "check_data", "load_data", "memory_budget"]

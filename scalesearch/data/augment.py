@@ -42,3 +42,12 @@ def random_resized_crop(x: torch.Tensor, size: int, gen: torch.Generator,
     theta[:, 1, 1], theta[:, 1, 2] = sh, cy
     grid = F.affine_grid(theta.to(x.device), [b, 3, size, size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def to_batch(images: torch.Tensor, size: int, device: torch.device | str,
+             gen: torch.Generator | None) -> torch.Tensor:
+    """uint8 images → normalised float batch of size² on ``device``: a random-resized crop
+    drawn from ``gen`` (training), or the centre crop when ``gen`` is None (evaluation)."""
+    if gen is not None:
+        return random_resized_crop(normalize(images.to(device, non_blocking=True)), size, gen)
+    return normalize(center_crop(images, size).to(device, non_blocking=True))

@@ -1,4 +1,5 @@
-"""ImageFolder data (``ROOT/{train,val}/<class>/*.jpg|png``): decoded once, cached as uint8."""
+"""ImageFolder data (``ROOT/{train,val}/<class>/*.jpg|png``): decoded once, cached as uint8
+(splits over the memory budget are streamed instead: stream.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def stored_size(image_size: int) -> int:
     return round(image_size * CROP_MARGIN)
 
 
-def _decode(path: Path, size: int) -> torch.Tensor | None:
+def decode(path: Path, size: int) -> torch.Tensor | None:
     """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt."""
     try:
         with Image.open(path) as im:
@@ -69,7 +70,7 @@ def load_split(files: list[tuple[Path, int]], size: int,
         return blob["images"], blob["labels"]
     images, labels = [], []
     for path, label in files:
-        img = _decode(path, size)
+        img = decode(path, size)
         if img is not None:
             images.append(img)
             labels.append(label)

@@ -58,7 +58,7 @@ class SearchConfig:
     reduction_factor: float = 3.0  # ASHA's η: a third of the candidates go on at each rung
     tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
     cpus_per_trial: int = 1
-    gpus_per_trial: float = 0.0
+    gpus_per_trial: float = 0.0  # Ray GPU resource per trial; 0.25 lets 4 trials share a GPU
     address: str | None = None
     setup: ProxySetup = field(default_factory=ProxySetup)
 
@@ -83,8 +83,9 @@ class SearchConfig:
             if self.reduction_factor <= 1:
                 raise ScalesearchError(f"--reduction-factor must be > 1, got "
                                        f"{self.reduction_factor:g}")
-        if self.gpus_per_trial < 0:
-            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, got {self.gpus_per_trial:g}")
+        g = self.gpus_per_trial
+        if g < 0 or (g > 1 and g != int(g)):
+            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
 
     @property
     def epochs(self) -> int:
@@ -118,7 +119,7 @@ class SearchConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for reporting_only in ("address", "tie_break"):  # not what it computes
+        for reporting_only in ("address", "tie_break", "gpus_per_trial"):  # not what it computes
             d.pop(reporting_only)
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
@@ -294,8 +295,10 @@ def _history_at(row: dict, epoch: int) -> float | None:
 
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
     """What every trial needs, as plain data (Ray ships it to the workers once)."""
+    train = asdict(cfg.setup.train)  # a trial without a Ray GPU stays off the GPUs
+    device = "cpu" if not cfg.gpus_per_trial and train["device"] == "auto" else train["device"]
     setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
-        **asdict(cfg.setup.train), "threads": cfg.setup.train.threads or cfg.cpus_per_trial}})
+        **train, "threads": train["threads"] or cfg.cpus_per_trial, "device": device}})
     return dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
                 candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
                             for c in space.candidates],

@@ -1,0 +1,226 @@
+"""Hardware plumbing on a CPU-only machine: the CUDA fallback warns once, AMP modes are checked
+and fp16 scales its loss, the non-finite check is deferred, the learning rate scales with the
+batch, and Ray places fractional GPU trials on a runtime with a declared (fake) GPU."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import pytest
+import torch
+from test_train import _bright_vs_dark
+from test_train import _small_cnn as _cnn
+from torch import nn
+
+from scalesearch import hardware
+from scalesearch.errors import ScalesearchError
+from scalesearch.hardware import Precision, amp_dtype, resolve_device
+from scalesearch.train import ProxyTrainer, TrainConfig, train_proxy
+
+
+def _small_cnn() -> nn.Module:
+    torch.manual_seed(0)  # the same initial weights in every run
+    return _cnn()
+
+
+FAST = TrainConfig(epochs=2, batch_size=16, lr=1e-2, threads=1)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(hardware, "_warned_no_cuda", False)
+
+
+def test_missing_cuda_falls_back_to_the_cpu_with_one_warning(no_cuda):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert resolve_device("cuda") == torch.device("cpu")
+        assert resolve_device("cuda:1") == torch.device("cpu")
+        trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1),
+                               TrainConfig(epochs=1, batch_size=16, device="cuda", threads=1))
+        assert resolve_device("auto") == torch.device("cpu")
+    assert [str(w.message) for w in caught] == [
+        "device 'cuda' requested but CUDA is not available: training on the CPU"]
+    assert trainer.device == torch.device("cpu") and trainer.train_epoch()
+
+
+def test_a_cuda_index_beyond_the_visible_gpus_is_an_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ScalesearchError, match="1 CUDA device"):
+        resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("bad", [dict(device="gpu"), dict(device="cuda:x"), dict(amp="fp32"),
+                                 dict(amp="on"), dict(check_every=0), dict(lr_batch=0),
+                                 dict(max_memory_gb=-1.0)])
+def test_bad_hardware_config(bad):
+    with pytest.raises(ScalesearchError):
+        TrainConfig(**bad)
+
+
+def test_amp_auto_is_bf16_on_capable_gpus_and_off_on_the_cpu(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert amp_dtype("auto", cpu) is None and amp_dtype("off", cuda) is None
+    assert amp_dtype("bf16", cpu) == torch.bfloat16 and amp_dtype("fp16", cpu) == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert amp_dtype("auto", cuda) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert amp_dtype("auto", cuda) is None
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_the_cpu(amp):
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(32, 0),
+                           TrainConfig(epochs=2, batch_size=16, lr=1e-2, threads=1, amp=amp))
+    assert (trainer.precision.scaler is not None) == (amp == "fp16")
+    assert isinstance(Precision(amp, torch.device("cpu")).scaler,
+                      torch.amp.GradScaler if amp == "fp16" else type(None))
+    while not trainer.done:
+        assert trainer.train_epoch()
+    result = trainer.result()
+    assert result.status == "ok" and result.top1 > 60
+    if amp == "fp16":
+        assert trainer.precision.scaler.get_scale() > 0  # the scaler ran its updates
+
+
+def test_linear_lr_scaling_keeps_the_default_batch_unchanged():
+    assert TrainConfig().peak_lr == TrainConfig().lr == 3e-3
+    assert TrainConfig(batch_size=256).peak_lr == pytest.approx(8 * 3e-3)
+    assert TrainConfig(batch_size=256, lr_batch=256).peak_lr == 3e-3
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, schedule="constant", warmup_epochs=0,
+                      threads=1)
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), cfg)
+    trainer.train_epoch()
+    assert [g["lr"] for g in trainer.opt.param_groups] == pytest.approx([0.025, 0.025])
+
+
+class _NanFrom(nn.Module):
+    """Finite outputs for the first ``good`` calls, NaN after."""
+
+    def __init__(self, good: int):
+        super().__init__()
+        self.fc, self.calls, self.good = nn.Linear(3, 2), 0, good
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.fc(x.float().mean((2, 3)))
+        return out if self.calls <= self.good else out * float("nan")
+
+
+def test_non_finite_loss_is_found_at_the_next_check_with_its_step_range():
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=1e-2, threads=1, check_every=3)
+    result = train_proxy(_NanFrom(good=4), _bright_vs_dark(128, 0), _bright_vs_dark(16, 1), cfg)
+    # 8 steps per epoch, checks after steps 3, 6, 8: the NaN at step 4 is seen after step 6
+    assert result.status == "failed" and result.top1 is None
+    assert result.error == "non-finite loss in steps 3–5" and result.steps == 6
+
+
+def test_the_loop_reads_the_device_only_at_checks(monkeypatch):
+    reads = []
+    for name in ("item", "__bool__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, _o=original, _n=name:
+                            reads.append(_n) or _o(self))
+    # SGD: AdamW's own step counter is a host tensor read with .item(), not a device sync
+    cfg = TrainConfig(epochs=1, batch_size=8, threads=1, check_every=3, optimizer="sgd")
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(16, 1), cfg)
+    assert trainer.train_epoch() and trainer.step == 8
+    assert reads == ["item"] * 3  # after steps 3, 6 and at the epoch end (8)
+
+
+def test_same_seed_same_result_with_channels_last_and_deferred_checks():
+    runs = [train_proxy(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(32, 0), FAST, seed=3)
+            for _ in range(2)]
+    assert runs[0].status == "ok" and (runs[0].top1, runs[0].loss) == (runs[1].top1,
+                                                                        runs[1].loss)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_on_the_cpu():
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-2, threads=1, compile=True)
+    trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), cfg)
+    assert trainer.net is not trainer.model
+    assert trainer.train_epoch() and trainer.result().status == "ok"
+
+
+def _fake_trial(config: dict, context: dict) -> dict:
+    """Stands in for the trainable: records when it ran and which GPU Ray gave it."""
+    import ray
+
+    start = time.time()
+    time.sleep(2.0)
+    alpha, beta, gamma, _ = context["candidates"][config["index"]]
+    return {"score": 0.0, "rows": [dict(alpha=alpha, beta=beta, gamma=gamma, seed=0,
+                                        status="ok", top1=0.0, start=start, end=time.time(),
+                                        gpus=ray.get_gpu_ids(),
+                                        visible=os.environ.get("CUDA_VISIBLE_DEVICES"))]}
+
+
+@pytest.mark.slow
+def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
+    import ray
+    from ray import cloudpickle
+
+    from scalesearch.search import runner
+    from scalesearch.search.space import Candidate, Space
+    from scalesearch.search.trials import TrialStore
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))
+    monkeypatch.setattr(runner, "trial", _fake_trial)
+    space = Space(tuple(Candidate(1.2 + i / 100, 1.1, 1.15, 2.0) for i in range(4)), 4, 0, 0)
+    ray.init(num_cpus=4, num_gpus=1, include_dashboard=False, configure_logging=False)
+    try:
+        with pytest.raises(ScalesearchError, match="cluster's 1 GPU"):
+            runner.run_trials(runner.SearchConfig("efficientnet-b0", gpus_per_trial=2), space,
+                              TrialStore(tmp_path / "x.csv"), log=lambda m: None)
+        store = TrialStore(tmp_path / "trials.csv")
+        cfg = runner.SearchConfig("efficientnet-b0", gpus_per_trial=0.5, cpus_per_trial=1)
+        assert runner.run_trials(cfg, space, store, log=lambda m: None) == 4
+    finally:
+        ray.shutdown()
+    rows = store.rows
+    assert len(rows) == 4 and all(r["gpus"] and r["visible"] == "0" for r in rows)
+    events = sorted([(r["start"], 1) for r in rows] + [(r["end"], -1) for r in rows])
+    running = [sum(e for _, e in events[:i + 1]) for i in range(len(events))]
+    assert max(running) == 2  # 4 CPUs would allow 4; half a GPU each on 1 GPU allows 2
+
+
+def test_hardware_flags_on_search_and_compare(cli, no_cuda):
+    from scalesearch.cli.main import main
+
+    for command in ("search", "compare"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+    code, out, _ = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--no-train", "--device", "cpu", "--amp", "bf16", "--compile",
+                       "--max-memory-gb", "2", "--format", "json")
+    assert code == 0 and '"strategy"' in out
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--device", "gpu", "--no-train")
+    assert code == 2 and err.strip().splitlines() == [
+        "scalesearch compare: error: unknown device 'gpu'; one of auto, cpu, cuda, cuda:N"]
+    code, _, err = cli("search", "--amp", "fp8")
+    assert code == 2 and "--amp" in err
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--gpus-per-trial", "-1")
+    assert code == 2 and "must be ≥ 0" in err
+
+
+def test_compare_gpus_per_trial_needs_a_gpu(cli, no_cuda, tmp_path):
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--gpus-per-trial", "0.5", "--out", tmp_path / "o")
+    assert code == 2 and "needs a CUDA GPU" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_search_gpus_per_trial_must_be_whole_above_one():
+    from scalesearch.search.runner import SearchConfig
+
+    assert SearchConfig("efficientnet-b0", gpus_per_trial=0.25).gpus_per_trial == 0.25
+    assert SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict().get("gpus_per_trial") \
+        is None  # where it runs is not part of what a resume compares
+    with pytest.raises(ScalesearchError, match="whole above 1"):
+        SearchConfig("efficientnet-b0", gpus_per_trial=1.5)
