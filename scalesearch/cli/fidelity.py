@@ -4,10 +4,10 @@ fidelity and report whether the proxy's ranking holds (docs/search.md, "Fidelity
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from scalesearch.cli.common import add_format, finite_float, positive_int, print_json
+from scalesearch.cli.common import add_format, print_json
 from scalesearch.fmt import render_table
+from scalesearch.options import add_fidelity_args
 
 EXAMPLES = """examples:
   scalesearch fidelity runs/b0                         # top 4 + 2 random, 4x epochs, 2x size
@@ -25,35 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes RUN_DIR/fidelity/: trials.csv, fidelity.csv, result.json, fidelity.png.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished `scalesearch search`")
-    p.add_argument("--top", type=positive_int, default=4, help="best candidates to retrain (4)")
-    p.add_argument("--random", type=int, default=2, help="random other candidates (2)")
-    p.add_argument("--epochs", type=finite_float, help="reference epochs (default: 4× the "
-                   "search's)")
-    p.add_argument("--proxy-size", type=positive_int, help="reference base image size "
-                   "(default: 2× the search's)")
-    p.add_argument("--seeds", type=positive_int, help="seeds per candidate (default: the "
-                   "search's)")
-    p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted check")
-    r = p.add_argument_group("Ray")
-    r.add_argument("--address", help="join a running Ray cluster (default: a local one)")
-    r.add_argument("--cpus-per-trial", type=positive_int, help="CPUs per trial (default: the "
-                   "search's)")
+    add_fidelity_args(p)
     add_format(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from scalesearch.errors import ScalesearchError
-    from scalesearch.search.fidelity import FidelityConfig, run_fidelity
+    from scalesearch.experiments import run_fidelity_options
 
-    if args.epochs is not None and args.epochs <= 0:
-        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
-    fcfg = FidelityConfig(args.top, args.random, args.epochs, args.proxy_size, args.seeds,
-                          args.sample_seed)
-    result = run_fidelity(Path(args.run_dir), fcfg, resume=args.resume, address=args.address,
-                          cpus_per_trial=args.cpus_per_trial,
-                          gpus_per_trial=getattr(args, "gpus_per_trial", None))
+    result = run_fidelity_options(args.run_dir, args).result
     status = 0 if result["complete"] else 1
     if args.format == "json":
         print_json(result)

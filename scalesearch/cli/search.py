@@ -5,19 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scalesearch.cli.common import (
-    add_format,
-    add_hardware_args,
-    add_training_args,
-    finite_float,
-    positive_int,
-    print_json,
-    setup_from_args,
-)
-from scalesearch.errors import ScalesearchError
+from scalesearch.cli.common import add_format, print_json
 from scalesearch.fmt import human, render_table
-from scalesearch.search.runner import SAMPLERS, SCHEDULERS
-from scalesearch.search.stats import TIE_BREAKS
+from scalesearch.options import add_search_args
 from scalesearch.status import Status
 
 EXAMPLES = """examples:
@@ -30,14 +20,6 @@ EXAMPLES = """examples:
 """
 
 
-def _range(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, got {text!r}") from None
-    return lo, hi
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "search", help="find α, β, γ at φ=1 by proxy-training candidates (Ray Tune + Optuna)",
@@ -46,70 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes trials.csv, best.json (for `scale --coefficients`), family.csv, search.png and "
         "family.png into --out.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--baseline", default="efficientnet-b0",
-                   help="network to search on (default: efficientnet-b0)")
-    p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
-    p.add_argument("--resume", action="store_true", help="continue the search in --out "
-                   "without retraining finished trials")
-    g = p.add_argument_group("candidates")
-    g.add_argument("--grid-step", type=finite_float, default=0.05, help="grid step (0.05)")
-    g.add_argument("--tolerance", type=finite_float, default=0.05,
-                   help="keep |α·β²·γ²/2 − 1| ≤ this, relative (0.05: the paper's 1.2, 1.1, "
-                   "1.15 with product 1.92 is in)")
-    g.add_argument("--match-flops", action=argparse.BooleanOptionalAction, default=True,
-                   help="solve each candidate's training resolution so its measured FLOPs "
-                   "ratio is 2 ± 3%% (fair candidates: none wins by having more FLOPs); "
-                   "--no-match-flops trains at γ and filters by --flops-tolerance (default: on)")
-    g.add_argument("--flops-tolerance", type=finite_float, default=0.25, help="with "
-                   "--no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the baseline's "
-                   "image size (0.25)")
-    for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
-        g.add_argument(f"--{name}-range", type=_range, default=_range(default), metavar="LO:HI",
-                       help=f"{name} range ({default})")
-    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0], help="grid: every "
-                   "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
-    g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
-    g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
-    e = p.add_argument_group("evidence and budget")
-    e.add_argument("--seeds", type=positive_int, default=2, help="trainings per candidate; the "
-                   "ranking uses the mean, the 95%% t-interval and the bootstrap p_best over "
-                   "seeds (2; 1 cannot measure seed noise)")
-    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="asha: successive "
-                   "halving on Ray Tune, weak candidates stop at rungs --min-epochs·η^k "
-                   "(default: none, every candidate trains --epochs)")
-    e.add_argument("--min-epochs", type=positive_int, default=1, help="ASHA's first rung (1)")
-    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="ASHA's η: "
-                   "about 1/η of the candidates go on at each rung (3)")
-    e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
-                   "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
-                   "(the paper's case for compound scaling), score, params, latency "
-                   "(default: balanced)")
-    add_training_args(p, epochs=5.0)
-    add_hardware_args(p)
-    r = p.add_argument_group("Ray")
-    r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
-                   "default: a local one, dashboard off")
-    r.add_argument("--cpus-per-trial", type=positive_int, default=1, help="CPUs (= torch "
-                   "threads) per trial; trials run concurrently on the rest (1)")
+    add_search_args(p)
     add_format(p)
     p.set_defaults(func=run)
-
-
-def config_from_args(args: argparse.Namespace):
-    from scalesearch.search.runner import SearchConfig
-    from scalesearch.search.space import Ranges
-
-    if args.sampler == "grid" and args.trials:
-        raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
-    ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)
-    return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
-                        flops_tolerance=args.flops_tolerance, match_flops=args.match_flops,
-                        sampler=args.sampler, trials=args.trials, seeds=args.seeds,
-                        sampler_seed=args.seed, scheduler=args.scheduler,
-                        min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
-                        tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
-                        gpus_per_trial=args.gpus_per_trial,
-                        address=args.address, setup=setup_from_args(args))
 
 
 def _percent(p) -> str:
@@ -156,9 +77,9 @@ def tied_lines(best: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scalesearch.search.session import run_search
+    from scalesearch.experiments import run_search_options
 
-    summary = run_search(config_from_args(args), args.out, resume=args.resume)
+    summary = run_search_options(args).summary
     status = 1 if summary["remaining"] else 0  # interrupted: results so far, then --resume
     best = summary["best"]
     if args.format == "json":

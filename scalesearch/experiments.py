@@ -1,0 +1,133 @@
+"""The experiments as Python calls, with the options, defaults and files of the CLI
+(:mod:`scalesearch.options` declares them once for both)::
+
+    import scalesearch
+
+    found = scalesearch.search("efficientnet-b0", out="runs/b0", scheduler="asha", seeds=3)
+    found.coefficients, found.best["tied"], found.trials  # (α, β, γ), evidence, DataFrame
+    check = scalesearch.fidelity("runs/b0", top=4, random=2)
+    check.kendall_tau, check.candidates
+
+Keyword names are the CLI's flags with ``_`` for ``-`` (``num_train=600`` for
+``--num-train 600``); an unknown one is refused with the list of known ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from scalesearch import options as opt
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
+    return {n: folder / n for n in names if (folder / n).exists()}
+
+
+@dataclass
+class SearchResult:
+    """A finished (or interrupted) φ=1 search: its summary and the files it wrote."""
+
+    summary: dict  # what `scalesearch search --format json` prints
+    out: Path
+
+    @property
+    def best(self) -> dict | None:
+        """best.json: the chosen (α, β, γ) with its evidence; None if nothing trained."""
+        return self.summary["best"]
+
+    @property
+    def coefficients(self) -> tuple[float, float, float] | None:
+        b = self.best
+        return (b["alpha"], b["beta"], b["gamma"]) if b else None
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        return pd.DataFrame(self.summary["ranking"])
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """trials.csv: one row per (candidate, seed)."""
+        return pd.read_csv(self.out / "trials.csv")
+
+    @property
+    def complete(self) -> bool:
+        return not self.summary["remaining"]
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return _existing(self.out, ("trials.csv", "best.json", "search.json", "family.csv",
+                                    "search.png", "family.png"))
+
+
+@dataclass
+class FidelityResult:
+    """The proxy's ranking against a higher-fidelity retraining (RUN_DIR/fidelity/)."""
+
+    result: dict  # what `scalesearch fidelity --format json` prints
+    out: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.result["out"])
+
+    def __getattr__(self, name: str):  # kendall_tau, spearman_rho, same_winner, …
+        try:
+            return self.result[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        return pd.DataFrame(self.result["candidates"])
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return _existing(self.out, ("trials.csv", "fidelity.csv", "result.json",
+                                    "fidelity.png"))
+
+
+def run_search_options(args: argparse.Namespace, log: Log = _stderr) -> SearchResult:
+    """The search the options describe (the CLI's entry point)."""
+    from scalesearch.search.session import run_search
+
+    summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
+    return SearchResult(summary, Path(args.out))
+
+
+def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
+           out: str | Path = "runs/search", resume: bool = False, log: Log = _stderr,
+           **options) -> SearchResult:
+    """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
+    as ``scalesearch search --help`` lists them."""
+    args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
+                               data=str(data), out=str(out), resume=resume)
+    return run_search_options(args, log)
+
+
+def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
+                         log: Log = _stderr) -> FidelityResult:
+    """The fidelity check the options describe (the CLI's entry point)."""
+    from scalesearch.search.fidelity import run_fidelity
+
+    return FidelityResult(run_fidelity(Path(run_dir), opt.fidelity_config(args),
+                                       resume=args.resume, address=args.address,
+                                       cpus_per_trial=args.cpus_per_trial,
+                                       gpus_per_trial=args.gpus_per_trial, log=log))
+
+
+def fidelity(run_dir: str | Path, *, log: Log = _stderr, **options) -> FidelityResult:
+    """Retrain the best and random candidates of the search in ``run_dir`` at a higher
+    fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
+    return run_fidelity_options(run_dir, opt.resolve_options(opt.add_fidelity_args, options,
+                                                             "fidelity"), log)

@@ -1,0 +1,223 @@
+"""The options of ``search`` and ``fidelity``, defined once for the command line and the Python
+API (``scalesearch.search(...)``, ``scalesearch.fidelity(...)``, docs in the README).
+
+Each ``add_*_args`` function declares options on an argparse parser — flag, type, default,
+help. The CLI registers them on its subcommands; the API reads the defaults back from the same
+declarations (:func:`resolve_options`), so a default or a choice lives in one place. The
+``*_config`` functions turn the option values into the library's config objects for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.search.runner import SAMPLERS, SCHEDULERS
+from scalesearch.search.stats import TIE_BREAKS
+from scalesearch.train import OPTIMIZERS
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
+    t = p.add_argument_group("proxy training")
+    t.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
+                   "ImageFolder root with train/<class>/ and val/<class>/")
+    t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
+    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
+                   "training; a network with resolution r trains at round(size·r) (64)")
+    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
+    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate at batch "
+                   "32, scaled linearly with --batch-size: lr·batch/32 (3e-3)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
+                   help=f"optimizer ({OPTIMIZERS[0]}; rmsprop is the paper's)")
+    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
+    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value:g}")
+    return value
+
+
+def add_hardware_args(p: argparse.ArgumentParser) -> None:
+    """--device, --amp, --compile, --gpus-per-trial, --max-memory-gb (docs/performance.md)."""
+    from scalesearch.hardware import AMPS
+
+    h = p.add_argument_group("hardware")
+    h.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where each training runs; auto = CUDA when available (default: auto)")
+    h.add_argument("--amp", choices=AMPS, default="auto", help="mixed precision; auto = bf16 "
+                   "on CUDA GPUs that support it, off on the CPU; fp16 adds a GradScaler "
+                   "(default: auto)")
+    h.add_argument("--compile", action="store_true", help="torch.compile each model (slow "
+                   "first steps; pays off on GPUs and long runs)")
+    h.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, metavar="G",
+                   help="GPUs per training, fractional allowed: 0.25 lets 4 trainings share "
+                   "a GPU (default: 0, CPU only)")
+    h.add_argument("--max-memory-gb", type=non_negative_float, metavar="GB", help="ImageFolder "
+                   "splits decoding to more than this are streamed from disk by DataLoader "
+                   "workers (default: a quarter of the available memory)")
+
+
+def setup_from_args(args: argparse.Namespace):
+    """The ProxySetup of the training and hardware flags (add_training_args and
+    add_hardware_args); the learning rate is the peak at batch 32, scaled linearly."""
+    from scalesearch.hardware import check_device
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.train import TrainConfig
+
+    if args.epochs <= 0:
+        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
+    check_device(args.device)
+    return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
+                      num_val=args.num_val, train=TrainConfig(
+                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          optimizer=args.optimizer, device=args.device, amp=args.amp,
+                          compile=args.compile, max_memory_gb=args.max_memory_gb))
+
+
+def value_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, got {text!r}") from None
+    return lo, hi
+
+
+def add_ray_args(p: argparse.ArgumentParser, cpus_default: int | None = 1) -> None:
+    r = p.add_argument_group("Ray")
+    r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
+                   "default: a local one, dashboard off")
+    default = cpus_default or "the search's"
+    r.add_argument("--cpus-per-trial", type=positive_int, default=cpus_default,
+                   help=f"CPUs (= torch threads) per trial; trials run concurrently on the rest "
+                   f"({default})")
+
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    """Every option of ``scalesearch search`` but --format."""
+    p.add_argument("--baseline", default="efficientnet-b0",
+                   help="network to search on (default: efficientnet-b0)")
+    p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --out "
+                   "without retraining finished trials")
+    g = p.add_argument_group("candidates")
+    g.add_argument("--grid-step", type=finite_float, default=0.05, help="grid step (0.05)")
+    g.add_argument("--tolerance", type=finite_float, default=0.05,
+                   help="keep |α·β²·γ²/2 − 1| ≤ this, relative (0.05: the paper's 1.2, 1.1, "
+                   "1.15 with product 1.92 is in)")
+    g.add_argument("--match-flops", action=argparse.BooleanOptionalAction, default=True,
+                   help="solve each candidate's training resolution so its measured FLOPs "
+                   "ratio is 2 ± 3%% (fair candidates: none wins by having more FLOPs); "
+                   "--no-match-flops trains at γ and filters by --flops-tolerance (default: on)")
+    g.add_argument("--flops-tolerance", type=finite_float, default=0.25, help="with "
+                   "--no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the baseline's "
+                   "image size (0.25)")
+    for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
+        g.add_argument(f"--{name}-range", type=value_range, default=value_range(default),
+                       metavar="LO:HI", help=f"{name} range ({default})")
+    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0], help="grid: every "
+                   "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
+    g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
+    g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
+    e = p.add_argument_group("evidence and budget")
+    e.add_argument("--seeds", type=positive_int, default=2, help="trainings per candidate; the "
+                   "ranking uses the mean, the 95%% t-interval and the bootstrap p_best over "
+                   "seeds (2; 1 cannot measure seed noise)")
+    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="asha: successive "
+                   "halving on Ray Tune, weak candidates stop at rungs --min-epochs·η^k "
+                   "(default: none, every candidate trains --epochs)")
+    e.add_argument("--min-epochs", type=positive_int, default=1, help="ASHA's first rung (1)")
+    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="ASHA's η: "
+                   "about 1/η of the candidates go on at each rung (3)")
+    e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
+                   "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
+                   "(the paper's case for compound scaling), score, params, latency "
+                   "(default: balanced)")
+    add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
+    add_ray_args(p)
+
+
+def search_config(args: argparse.Namespace):
+    """The SearchConfig of the search options."""
+    from scalesearch.search.runner import SearchConfig
+    from scalesearch.search.space import Ranges
+
+    if args.sampler == "grid" and args.trials:
+        raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
+    ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)
+    return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
+                        flops_tolerance=args.flops_tolerance, match_flops=args.match_flops,
+                        sampler=args.sampler, trials=args.trials, seeds=args.seeds,
+                        sampler_seed=args.seed, scheduler=args.scheduler,
+                        min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
+                        tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
+                        gpus_per_trial=args.gpus_per_trial,
+                        address=args.address, setup=setup_from_args(args))
+
+
+def add_fidelity_args(p: argparse.ArgumentParser) -> None:
+    """Every option of ``scalesearch fidelity`` but RUN_DIR and --format."""
+    p.add_argument("--top", type=positive_int, default=4, help="best candidates to retrain (4)")
+    p.add_argument("--random", type=int, default=2, help="random other candidates (2)")
+    p.add_argument("--epochs", type=finite_float, help="reference epochs (default: 4× the "
+                   "search's)")
+    p.add_argument("--proxy-size", type=positive_int, help="reference base image size "
+                   "(default: 2× the search's)")
+    p.add_argument("--seeds", type=positive_int, help="seeds per candidate (default: the "
+                   "search's)")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted check")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--gpus-per-trial", type=non_negative_float, metavar="G", help="GPUs per "
+                   "training (default: the search's)")
+    add_ray_args(p, cpus_default=None)
+
+
+def fidelity_config(args: argparse.Namespace):
+    """The FidelityConfig of the fidelity options."""
+    from scalesearch.search.fidelity import FidelityConfig
+
+    if args.epochs is not None and args.epochs <= 0:
+        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
+    return FidelityConfig(args.top, args.random, args.epochs, args.proxy_size, args.seeds,
+                          args.sample_seed)
+
+
+def resolve_options(add_args: Callable[[argparse.ArgumentParser], None], given: dict,
+                    what: str, **fixed) -> argparse.Namespace:
+    """The defaults ``add_args`` declares, overridden by ``given`` (Python keyword names, e.g.
+    ``scheduler="asha"``, ``num_train=600``) and ``fixed``; an unknown name is refused."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_args(parser)
+    known = {a.dest: a.default for a in parser._actions}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ScalesearchError(f"unknown {what} option(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(sorted(known))}")
+    return argparse.Namespace(**{**known, **given, **fixed})
+

@@ -1,0 +1,45 @@
+"""The Python API: scalesearch.search / fidelity / compare take the CLI's options (one
+declaration, scalesearch.options) and return results with DataFrames and paths."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import scalesearch
+from scalesearch.errors import ScalesearchError
+from scalesearch.options import add_search_args, resolve_options
+
+TINY = dict(beta_range=(1.0, 1.0), grid_step=0.1, match_flops=False, proxy_size=32,
+            num_train=48, num_val=24, epochs=1, batch_size=16)
+
+
+def test_api_defaults_are_the_clis(cli):
+    from scalesearch.cli.main import build_parser
+
+    args = build_parser().parse_args(["search"])
+    api = resolve_options(add_search_args, {}, "search")
+    assert {k: v for k, v in vars(args).items() if k not in ("func", "command", "format")} \
+        == vars(api)
+    with pytest.raises(ScalesearchError, match="unknown search option.*sedes.*known:.*seeds"):
+        scalesearch.search("efficientnet-b0", sedes=3)
+
+
+@pytest.mark.slow
+def test_search_and_fidelity_from_python(tmp_path):
+    out = tmp_path / "s"
+    found = scalesearch.search("efficientnet-b0", out=out, log=lambda m: None, **TINY)
+    assert found.complete and found.coefficients in {(1.0, 1.0, 1.4), (1.9, 1.0, 1.0)}
+    assert isinstance(found.trials, pd.DataFrame) and len(found.trials) == 4  # 2 × 2 seeds
+    assert found.best == json.loads((out / "best.json").read_text())
+    assert {"trials.csv", "best.json", "search.png"} <= set(found.paths)
+    assert list(found.ranking["alpha"]) == list(pd.DataFrame(found.summary["ranking"])["alpha"])
+    check = scalesearch.fidelity(out, top=2, random=0, epochs=1, proxy_size=40,
+                                 log=lambda m: None)
+    assert -1 <= check.kendall_tau <= 1 and len(check.candidates) == 2
+    assert check.paths["result.json"].exists()
+    resumed = scalesearch.search("efficientnet-b0", out=out, resume=True, log=lambda m: None,
+                                 **TINY)
+    assert resumed.coefficients == found.coefficients
