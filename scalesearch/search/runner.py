@@ -98,7 +98,8 @@ class SearchConfig:
             return []
         out, k = [], 0
         while self.min_epochs * self.reduction_factor**k < self.epochs:
-            out.append(round(self.min_epochs * self.reduction_factor**k, 6))
+            m = round(self.min_epochs * self.reduction_factor**k, 6)
+            out.append(int(m) if m == int(m) else m)
             k += 1
         return out
 
