@@ -67,6 +67,30 @@ def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
     t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
 
 
+def add_latency_args(p: argparse.ArgumentParser) -> None:
+    from scalesearch.latency import DEVICES, LatencySpec
+
+    d = LatencySpec()
+    g = p.add_argument_group("latency (torch.utils.benchmark, median of an adaptive autorange)")
+    g.add_argument("--latency", action="store_true", help="measure inference latency "
+                   "(latency_ms) of every network at its full image size")
+    g.add_argument("--latency-batch", type=positive_int, default=d.batch,
+                   help=f"images per forward pass ({d.batch}, as EfficientNet's Table 4)")
+    g.add_argument("--latency-threads", type=positive_int, default=d.threads,
+                   help=f"torch threads while timing ({d.threads})")
+    g.add_argument("--latency-device", choices=DEVICES, default=d.device,
+                   help=f"where to time ({d.device})")
+
+
+def latency_from_args(args: argparse.Namespace):
+    """The LatencySpec of --latency*, or None without --latency."""
+    from scalesearch.latency import LatencySpec
+
+    if not args.latency:
+        return None
+    return LatencySpec(args.latency_batch, args.latency_threads, args.latency_device)
+
+
 def setup_from_args(args: argparse.Namespace):
     from scalesearch.proxy import ProxySetup
     from scalesearch.train import TrainConfig
