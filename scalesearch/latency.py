@@ -18,6 +18,7 @@ from scalesearch.errors import ScalesearchError
 
 DEVICES = ("cpu", "cuda")
 MIN_RUN_TIME = 0.2  # seconds per autorange block: short enough for a CLI, long enough to settle
+MAX_RUN_TIME = 2.0  # give up settling (IQR/median < 10%) after this; a busy machine never does
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def measure_latency(model: nn.Module, image_size: int, batch: int = 1, threads: 
         with torch.no_grad():
             model(x)  # warm-up: allocator, cuDNN algorithm choice, lazy init
             timer = Timer("model(x)", globals=dict(model=model, x=x), num_threads=threads)
-            m = timer.adaptive_autorange(min_run_time=MIN_RUN_TIME)
+            m = timer.adaptive_autorange(min_run_time=MIN_RUN_TIME,
+                                         max_run_time=MAX_RUN_TIME)
         return m.median * 1e3
     finally:
         torch.set_num_threads(previous)

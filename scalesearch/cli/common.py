@@ -74,9 +74,9 @@ def add_latency_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("latency (torch.utils.benchmark, median of an adaptive autorange)")
     g.add_argument("--latency", action="store_true", help="measure inference latency "
                    "(latency_ms) of every network at its full image size")
-    g.add_argument("--latency-batch", type=positive_int, default=d.batch,
+    g.add_argument("--latency-batch", type=positive_int, default=d.batch, metavar="N",
                    help=f"images per forward pass ({d.batch}, as EfficientNet's Table 4)")
-    g.add_argument("--latency-threads", type=positive_int, default=d.threads,
+    g.add_argument("--latency-threads", type=positive_int, default=d.threads, metavar="N",
                    help=f"torch threads while timing ({d.threads})")
     g.add_argument("--latency-device", choices=DEVICES, default=d.device,
                    help=f"where to time ({d.device})")
