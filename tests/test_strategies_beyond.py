@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -186,3 +187,15 @@ def test_scale_reports_activations_ratio(cli):
     assert d["activations_ratio"] > 1
     code, out, _ = cli("scale", "--baseline", "efficientnet-b0", "--preset", "b3")
     assert f"ratio {d['activations_ratio']:.3f}" in out
+
+
+def test_capped_label_survives_the_csv(cli, tmp_path):
+    from scalesearch.compare.run import markdown
+
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "4",
+                       "--strategies", "compound", "--max-image-size", "256", "--no-train",
+                       "--out", tmp_path)
+    assert code == 0, err
+    md = markdown(pd.read_csv(tmp_path / "compare.csv"), "mobilenet-v2")
+    assert "compound, image capped at 256 px (d=" in md
+    assert md == (tmp_path / "compare.md").read_text()

@@ -121,7 +121,7 @@ def _label(r: dict, name: str) -> str:
     s, mults = r["strategy"], f"d={r['depth']:g}, w={r['width']:g}, r={r['resolution']:g}"
     if s == "baseline":
         return f"{name} (baseline)"
-    if r.get("capped") is True:
+    if r.get("capped") in (True, 1):  # a bool, or numpy's from a CSV; NaN or absent: no
         return f"{s}, image capped at {r['image_size']} px ({mults})"
     if s == "compound":
         return f"compound (φ={r['phi']:g}: {mults})"
