@@ -24,6 +24,7 @@ PAPER_STRATEGIES = (*SINGLE, "compound")  # Table 3's four: the default of compa
 STRATEGIES = (*PAPER_STRATEGIES, "fast", "nonuniform")
 FAST_ALPHA = 0.8  # Dollár et al.'s recommended dWr: 80% of the FLOPs growth to width
 UNIFORM_SPLIT = (1 / 3, 1 / 6)  # (ln d, ln w) per ln s when d, w, r share FLOPs equally
+KNOB = {"compound": "phi", "nonuniform": "phi", "fast": "fast_s"}  # the Point field it reports
 MAX_RATIO = 256.0  # beyond this the solved networks are not worth counting on a CPU
 
 
@@ -190,8 +191,7 @@ def solve_strategy(baseline: Scalable, strategy: str, target: float,
                              baseline.scaled_image_size(family(x).resolution))
         x = _tidy(solve(f, goal, lo, hi)[0], f)
         mult, size = family(x), None
-        knob = {"phi": x} if strategy in ("compound", "nonuniform") else \
-            {"fast_s": x} if strategy == "fast" else {}
+        knob = {KNOB[strategy]: x} if strategy in KNOB else {}
     cap = opts.max_image_size
     if cap is not None and (size or baseline.scaled_image_size(mult.resolution)) > cap:
         return _capped(baseline, strategy, target, goal, opts)
