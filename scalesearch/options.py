@@ -1,5 +1,5 @@
-"""The options of ``search`` and ``fidelity``, defined once for the command line and the Python
-API (``scalesearch.search(...)``, ``scalesearch.fidelity(...)``, docs in the README).
+"""The options of ``search``, ``fidelity`` and ``compare``, defined once for the command line
+and the Python API (``scalesearch.search(...)``, ``fidelity(...)``, ``compare(...)``).
 
 Each ``add_*_args`` function declares options on an argparse parser — flag, type, default,
 help. The CLI registers them on its subcommands; the API reads the defaults back from the same
@@ -97,6 +97,30 @@ def setup_from_args(args: argparse.Namespace):
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           optimizer=args.optimizer, device=args.device, amp=args.amp,
                           compile=args.compile, max_memory_gb=args.max_memory_gb))
+
+
+def add_latency_args(p: argparse.ArgumentParser) -> None:
+    from scalesearch.latency import DEVICES, LatencySpec
+
+    d = LatencySpec()
+    g = p.add_argument_group("latency (torch.utils.benchmark, median of an adaptive autorange)")
+    g.add_argument("--latency", action="store_true", help="measure inference latency "
+                   "(latency_ms) of every network at its full image size")
+    g.add_argument("--latency-batch", type=positive_int, default=d.batch, metavar="N",
+                   help=f"images per forward pass ({d.batch}, as EfficientNet's Table 4)")
+    g.add_argument("--latency-threads", type=positive_int, default=d.threads, metavar="N",
+                   help=f"torch threads while timing ({d.threads})")
+    g.add_argument("--latency-device", choices=DEVICES, default=d.device,
+                   help=f"where to time ({d.device})")
+
+
+def latency_from_args(args: argparse.Namespace):
+    """The LatencySpec of --latency*, or None without --latency."""
+    from scalesearch.latency import LatencySpec
+
+    if not args.latency:
+        return None
+    return LatencySpec(args.latency_batch, args.latency_threads, args.latency_device)
 
 
 def value_range(text: str) -> tuple[float, float]:

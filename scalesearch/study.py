@@ -5,7 +5,8 @@
 ``kind: compare`` — ``baseline``, ``flops_ratios``, ``strategies``, ``coefficients``
 (optional [α, β, γ]), ``data`` (``synthetic`` or a folder, relative to the YAML file),
 ``seeds``, ``epochs``, ``proxy_size``, ``num_train``, ``num_val``, ``batch_size``, ``lr``,
-``optimizer``, ``workers``.
+``optimizer``, ``workers``; beyond the paper: ``fast_alpha``, ``max_image_size``, ``latency``
+(true/false), ``latency_batch``, ``latency_threads`` (docs/compare.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from scalesearch.errors import ScalesearchError
 KINDS = ("compare", "paper-table3")
 COMPARE_KEYS = {"kind", "description", "baseline", "flops_ratios", "strategies", "coefficients",
                 "data", "seeds", "epochs", "proxy_size", "num_train", "num_val", "batch_size",
-                "lr", "optimizer", "workers"}
+                "lr", "optimizer", "workers", "fast_alpha", "max_image_size", "latency",
+                "latency_batch", "latency_threads"}
 TABLE3_KEYS = {"kind", "description", "baselines"}
 
 
@@ -42,7 +44,13 @@ def load_study(path: Path) -> dict:
 
 def _compare_config(spec: dict, folder: Path):
     from scalesearch.compare.run import CompareConfig
-    from scalesearch.compare.strategies import STRATEGIES, check_ratio, parse_strategies
+    from scalesearch.compare.strategies import (
+        FAST_ALPHA,
+        PAPER_STRATEGIES,
+        check_ratio,
+        parse_strategies,
+    )
+    from scalesearch.latency import LatencySpec
     from scalesearch.proxy import ProxySetup
     from scalesearch.scaler import PAPER_COEFFICIENTS
     from scalesearch.train import TrainConfig
@@ -59,10 +67,15 @@ def _compare_config(spec: dict, folder: Path):
                            if k in spec})
     setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", 64),
                        num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
-    return CompareConfig(spec["baseline"], ratios, parse_strategies(spec.get("strategies",
-                                                                             list(STRATEGIES))),
+    latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \
+        if spec.get("latency") else None
+    cap = spec.get("max_image_size")
+    return CompareConfig(spec["baseline"], ratios,
+                         parse_strategies(spec.get("strategies", list(PAPER_STRATEGIES))),
                          tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
-                         int(spec.get("seeds", 1)), spec.get("workers"), setup)
+                         int(spec.get("seeds", 1)), spec.get("workers"), setup,
+                         float(spec.get("fast_alpha", FAST_ALPHA)),
+                         None if cap is None else int(cap), latency)
 
 
 def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list[Path]:

@@ -111,7 +111,7 @@ def test_cli_choices_and_version_come_from_the_library(cli):
 
     import scalesearch
     from scalesearch.cli.main import build_parser
-    from scalesearch.compare.strategies import STRATEGIES
+    from scalesearch.compare.strategies import PAPER_STRATEGIES, STRATEGIES
     from scalesearch.search.runner import SAMPLERS
     from scalesearch.train import OPTIMIZERS
 
@@ -123,4 +123,5 @@ def test_cli_choices_and_version_come_from_the_library(cli):
     assert tuple(actions["search"]["sampler"].choices) == SAMPLERS
     for cmd in ("search", "compare"):
         assert tuple(actions[cmd]["optimizer"].choices) == OPTIMIZERS
-    assert actions["compare"]["strategies"].default.split(",") == list(STRATEGIES)
+    assert actions["compare"]["strategies"].default.split(",") == list(PAPER_STRATEGIES)
+    assert all(s in actions["compare"]["strategies"].help for s in STRATEGIES)

@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from scalesearch.compare.strategies import STRATEGIES, solve_strategy
+from scalesearch.compare.pareto import pareto_front, plot_pareto
+from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategy
 from scalesearch.counter import measure
 from scalesearch.registry import resolve
 
@@ -19,7 +20,7 @@ MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5
 def test_each_strategy_lands_on_the_target_flops(name, ratio):
     net = resolve(name)
     base = measure(net, 1.0, 1.0, net.image_size).flops
-    for strategy in STRATEGIES:
+    for strategy in PAPER_STRATEGIES:
         p = solve_strategy(net, strategy, ratio)
         recount = measure(net, p.depth, p.width, p.image_size).flops  # independent count
         assert recount == p.flops
@@ -119,7 +120,7 @@ def test_tiny_trained_comparison_and_plot_regeneration(cli, tmp_path):
     assert df.loc[df["strategy"] == "resolution", "proxy_image_size"].iloc[0] > 32
     md = (out / "compare.md").read_text()
     assert "± " in md and "(n=2)" in md
-    pngs = ["flops_top1.png", "multiplier_top1.png"]
+    pngs = ["flops_top1.png", "multiplier_top1.png", "pareto_activations.png"]
     for png in pngs:
         (out / png).unlink()
     code, stdout, _ = cli("plot", out)
@@ -194,3 +195,30 @@ def test_compare_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
     changed = subprocess.run([*args, "--resume", "--epochs", "2"], capture_output=True,
                              text=True, timeout=300)
     assert changed.returncode == 2 and "different settings" in changed.stderr
+
+
+def test_pareto_front_minimises_x_and_maximises_y():
+    pts = [dict(x=1.0, y=50.0), dict(x=2.0, y=60.0), dict(x=2.0, y=55.0),  # same x, lower y
+           dict(x=3.0, y=58.0),  # dominated by (2, 60)
+           dict(x=4.0, y=70.0), dict(x=4.0, y=70.0),  # duplicates both stay
+           dict(x=0.5, y=float("nan")), dict(x=5.0, y=None)]  # unmeasured: left out
+    assert pareto_front(pts, "x", "y") == [0, 1, 4, 5]
+    assert pareto_front(pd.DataFrame(pts[:4]), "x", "y") == [0, 1]
+    assert pareto_front([dict(x=1.0, y=1.0), dict(x=1.0, y=1.0)], "x", "y") == [0, 1]
+    assert pareto_front([], "x", "y") == []
+
+
+def test_plot_pareto_writes_a_png(tmp_path):
+    df = pd.DataFrame(dict(strategy=["baseline", "fast", "compound"], lat=[10.0, 15.0, 20.0],
+                           top1=[40.0, 45.0, 44.0], std=[1.0, 0.5, 2.0]))
+    paper = pd.DataFrame(dict(strategy=["compound"], lat=[18.0], top1=[77.4]))
+    path = plot_pareto(df, "lat", "top1", tmp_path / "p.png", yerr_col="std", paper=paper)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_markdown_has_activations_and_labels_for_new_strategies(cli):
+    code, out, err = cli("compare", "--baseline", "efficientnet-b0", "--flops-ratio", "2",
+                         "--strategies", "fast,nonuniform", "--no-train", "--format", "markdown")
+    assert code == 0, err
+    assert "| activations (ratio) |" in out and "latency" not in out
+    assert "fast (s=" in out and "nonuniform (φ=" in out and "; repeats 1-" in out

@@ -11,8 +11,10 @@ from pathlib import Path
 from scalesearch.errors import ScalesearchError
 from scalesearch.options import (  # noqa: F401 (the subcommands' argument helpers)
     add_hardware_args,
+    add_latency_args,
     add_training_args,
     finite_float,
+    latency_from_args,
     non_negative_float,
     positive_int,
     setup_from_args,

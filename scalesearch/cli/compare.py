@@ -8,14 +8,16 @@ from pathlib import Path
 from scalesearch.cli.common import (
     add_format,
     add_hardware_args,
+    add_latency_args,
     add_training_args,
     finite_float,
+    latency_from_args,
     positive_int,
     print_json,
     read_coefficients,
     setup_from_args,
 )
-from scalesearch.compare.strategies import STRATEGIES
+from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
 
@@ -23,6 +25,8 @@ EXAMPLES = """examples:
   scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
   scalesearch compare --baseline efficientnet-b0 --flops-ratio 2 4 --no-train
   scalesearch compare --baseline mobilenet-v2 --flops-ratio 3 --seeds 2 --out runs/cmp
+  scalesearch compare --baseline mobilenet-v2 --strategies compound,fast,nonuniform \\
+      --max-image-size 256 --latency --no-train
   scalesearch plot runs/cmp
   scalesearch study studies/b0_synthetic.yaml
 """
@@ -30,7 +34,8 @@ EXAMPLES = """examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "compare", help="compare depth/width/resolution/compound scaling at matched FLOPs",
+        "compare", help="compare scaling strategies (depth, width, resolution, compound, fast, "
+        "nonuniform) at matched FLOPs",
         description="For each target FLOPs ratio, every strategy solves its own multiplier so "
         "the measured FLOPs of the rounded network land closest to ratio × baseline (Table 3, "
         "Figure 8); then each network is proxy-trained with the same budget, unless --no-train.",
@@ -38,10 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, help="network to scale")
     p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
                    metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
-    p.add_argument("--strategies", default=",".join(STRATEGIES),
-                   help=f"comma-separated subset of {','.join(STRATEGIES)} (all)")
-    p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound (e.g. a "
-                   "search's best.json; default: the paper's 1.2, 1.1, 1.15)")
+    p.add_argument("--strategies", default=",".join(PAPER_STRATEGIES),
+                   help=f"comma-separated subset of {','.join(STRATEGIES)} (default: "
+                   f"{','.join(PAPER_STRATEGIES)}; fast and nonuniform: docs/compare.md)")
+    p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound and "
+                   "nonuniform (e.g. a search's best.json; default: the paper's 1.2, 1.1, 1.15)")
+    p.add_argument("--fast-alpha", type=finite_float, default=FAST_ALPHA, metavar="A",
+                   help="fast scaling's share of the FLOPs growth given to width: w = s^(A/2), "
+                   f"d = s^((1-A)/2), r = s^((1-A)/4); 1/3 is uniform (default: {FAST_ALPHA:g})")
+    p.add_argument("--max-image-size", type=positive_int, metavar="PX", help="cap the image "
+                   "size of every strategy (EfficientNetV2 caps at 480); growth the cap takes "
+                   "away goes to depth and width in the strategy's own split (default: no cap)")
+    add_latency_args(p)
     p.add_argument("--paper-table3", action="store_true", help="the paper's own Table 3 "
                    "multipliers (Table 7 for efficientnet-b0), our FLOPs beside the paper's")
     p.add_argument("--no-train", action="store_true", help="count only (fast)")
@@ -113,7 +126,8 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         PAPER_COEFFICIENTS
     check_coefficients(*coefficients)
     cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                        args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial)
+                        args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial,
+                        args.fast_alpha, args.max_image_size, latency_from_args(args))
     out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")
@@ -129,11 +143,17 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         print(markdown(summary, name), end="")
     else:
         cols = ["strategy", "target_ratio", "depth", "width", "resolution", "image_size",
-                "params", "flops", "flops_ratio"]
+                "params", "flops", "flops_ratio", "activations_ratio"]
+        cols += ["latency_ms"] if "latency_ms" in summary and summary["latency_ms"].notna().any() \
+            else []
         cols += ["top1_mean", "top1_std", "seeds"] if "top1_mean" in summary else []
         rows = summary[cols].to_dict("records")
         for r in rows:
             r["params"], r["flops"] = human(r["params"]), human(r["flops"], "FLOPs")
+            r["flops_ratio"], r["activations_ratio"] = (round(r["flops_ratio"], 3),
+                                                        round(r["activations_ratio"], 3))
+            if "latency_ms" in r:
+                r["latency_ms"] = round(r["latency_ms"], 2)
         print(render_table(rows))
         if out:
             print(f"\nwrote {out}/: compare.csv compare.md" +

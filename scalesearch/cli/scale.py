@@ -6,7 +6,9 @@ import argparse
 
 from scalesearch.cli.common import (
     add_format,
+    add_latency_args,
     finite_float,
+    latency_from_args,
     positive_int,
     print_json,
     read_coefficients,
@@ -21,6 +23,7 @@ EXAMPLES = """examples:
   scalesearch scale --baseline mobilenet-v2 --depth 4          # Table 3 single-dimension row
   scalesearch scale --baseline efficientnet-b0 --phi 1 --coefficients out/best.json
   scalesearch scale --baseline path/to/net.py:MY_NET --phi 2 --save net.pt
+  scalesearch scale --baseline mobilenet-v2 --phi 2 --latency --latency-threads 1
 """
 
 
@@ -54,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "any size can reach it; otherwise warns)")
     p.add_argument("--save", metavar="MODEL.pt", help="write the model (state dict + config to "
                    "rebuild it) and MODEL.json beside it")
+    add_latency_args(p)
     add_format(p)
     p.set_defaults(func=run_scale)
 
@@ -88,6 +92,15 @@ def run_scale(args) -> int:
                 width=args.width, resolution=args.resolution, preset=args.preset,
                 num_classes=args.num_classes, match_flops=args.match_flops, force=args.force)
     d = net.to_dict()
+    d["base"]["activations"] = net.base_counts.activations
+    d["activations_ratio"] = net.counts.activations / net.base_counts.activations
+    spec = latency_from_args(args)
+    if spec is not None:
+        from scalesearch.latency import measure_latency
+
+        d["latency_ms"] = measure_latency(net.model, net.image_size, spec.batch, spec.threads,
+                                          spec.device)
+        d["latency"] = dict(batch=spec.batch, threads=spec.threads, device=spec.device)
     if args.save:
         model_path, json_path = net.save(args.save)
         d["saved"] = dict(model=str(model_path), json=str(json_path))
@@ -117,10 +130,15 @@ def describe(d: dict) -> str:
         f"  params       {human(d['params'])}  (baseline {human(base['params'])})",
         f"  FLOPs        {human(d['flops'], 'FLOPs')}  (baseline {human(base['flops'], 'FLOPs')}"
         f", multiply-adds of conv+linear)",
-        f"  activations  {human(d['activations'])}",
+        f"  activations  {human(d['activations'])}  (baseline {human(base['activations'])}, "
+        f"ratio {d['activations_ratio']:.3f})",
         f"  FLOPs ratio  formula d·w²·r² = {d['formula_ratio']:.3f}   measured after rounding = "
         f"{d['flops_ratio']:.3f} ({drift:+.1%})",
     ]
+    if d.get("latency_ms") is not None:
+        lat = d["latency"]
+        lines.append(f"  latency      {d['latency_ms']:.2f} ms  (median, batch {lat['batch']}, "
+                     f"{lat['threads']} thread(s), {lat['device']}, {d['image_size']} px)")
     if d["uncounted"]:
         lines.append(f"  not counted  {d['uncounted']} (custom ops; see fvcore)")
     if d["stages"]:

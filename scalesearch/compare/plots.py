@@ -1,6 +1,7 @@
 """Comparison figures, regenerated from the CSVs alone (``scalesearch plot DIR``):
-top-1 vs FLOPs per strategy (Figure 8), top-1 vs the single multiplier (Figure 3), and our
-FLOPs next to the paper's (Table 3)."""
+top-1 vs FLOPs per strategy (Figure 8), top-1 vs the single multiplier (Figure 3), top-1 vs
+latency and vs activations with the Pareto front, and our FLOPs next to the paper's
+(Table 3)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalesearch.compare.pareto import plot_pareto
 from scalesearch.compare.strategies import STRATEGIES
 from scalesearch.paper import TABLE3
 from scalesearch.plotting import pyplot, save_figure
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
-         "resolution": ("tab:green", "D"), "compound": ("tab:red", "*")}
+         "resolution": ("tab:green", "D"), "compound": ("tab:red", "*"),
+         "fast": ("tab:purple", "P"), "nonuniform": ("tab:brown", "X")}
 
 
 def _flops_unit(values) -> tuple[float, str]:
@@ -73,6 +76,37 @@ def plot_multiplier_top1(summary: pd.DataFrame, name: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def _paper_points(name: str) -> pd.DataFrame | None:
+    """The paper's Table 3 networks (its multipliers), activations counted by us, with the
+    paper's ImageNet top-1; None where the paper has no rows for ``name``."""
+    if name not in TABLE3:
+        return None
+    from scalesearch.compare.strategies import paper_rows
+    from scalesearch.registry import resolve
+
+    return pd.DataFrame(paper_rows(resolve(name))).rename(columns={"paper_top1": "top1"})
+
+
+def plot_pareto_dir(summary: pd.DataFrame, name: str, folder: Path) -> list[Path]:
+    """Top-1 vs activations (always) and vs latency (when measured), Pareto front marked;
+    the paper's networks on the activations plot (it reports no latency for them)."""
+    df = summary.dropna(subset=["top1_mean"]).copy()
+    df["activations_m"] = df["activations"] / 1e6
+    paper = _paper_points(name)
+    if paper is not None:
+        paper["activations_m"] = paper["activations"] / 1e6
+    common = dict(label_col="strategy", yerr_col="top1_std", styles=STYLE,
+                  ylabel="proxy val top-1 (%), mean ± std over seeds")
+    written = [plot_pareto(df, "activations_m", "top1_mean", folder / "pareto_activations.png",
+                           paper=paper, xlabel="activations (M, conv/linear outputs)",
+                           title=f"{name}: accuracy vs activations", **common)]
+    if "latency_ms" in df and df["latency_ms"].notna().all():
+        written.append(plot_pareto(df, "latency_ms", "top1_mean", folder / "pareto_latency.png",
+                                   xlabel="latency (ms, median; see compare.csv for settings)",
+                                   title=f"{name}: accuracy vs latency", **common))
+    return written
+
+
 def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
     """Our measured FLOPs beside the paper's, per network and strategy (Table 3)."""
     plt = pyplot()
@@ -108,6 +142,8 @@ def plot_dir(folder: Path) -> list[Path]:
             summary = summarize(df)
             written.append(plot_flops_top1(summary, name, folder / "flops_top1.png"))
             written.append(plot_multiplier_top1(summary, name, folder / "multiplier_top1.png"))
+            if "activations" in summary:  # CSVs written before activations were recorded lack it
+                written.extend(plot_pareto_dir(summary, name, folder))
     if (folder / "table3.csv").exists():
         written.append(plot_table3(pd.read_csv(folder / "table3.csv"), folder / "table3.png"))
     if (folder / "trials.csv").exists():

@@ -15,10 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.compare.strategies import STRATEGIES, matched
+from scalesearch.compare.nonuniform import parse_repeats, with_repeats
+from scalesearch.compare.strategies import (
+    FAST_ALPHA,
+    PAPER_STRATEGIES,
+    STRATEGIES,
+    Options,
+    matched,
+)
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_json, write_text
+from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_run_dir
@@ -32,21 +40,30 @@ ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 class CompareConfig:
     baseline: str
     ratios: tuple[float, ...] = (2.0, 4.0)
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = PAPER_STRATEGIES
     coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS
     seeds: int = 1
     workers: int | None = None  # parallel trainings (default: one per core, 1 thread each)
     setup: ProxySetup = field(default_factory=ProxySetup)
     gpus_per_trial: float = 0.0  # > 0: training i on cuda:(i mod GPUs), 1/G of them per GPU
+    fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
+    max_image_size: int | None = None  # image-size cap (full-size px); the rest goes to d, w
+    latency: LatencySpec | None = None  # measure latency_ms of every network when given
+
+    def options(self) -> Options:
+        return Options(self.coefficients, self.fast_alpha, self.max_image_size, self.latency)
 
 
 def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
     """One training in a worker process (spawned: torch and fork do not mix)."""
     from scalesearch.proxy import run_proxy
 
-    mult = Multipliers(p["depth"], p["width"], p["resolution"])
     try:
-        rec = run_proxy(resolve(spec), mult, ProxySetup.from_dict(setup), seed=seed)
+        baseline, depth = resolve(spec), p["depth"]
+        if isinstance(p.get("stage_repeats"), str):  # nonuniform: the depth is in the repeats
+            baseline, depth = with_repeats(baseline, parse_repeats(p["stage_repeats"])), 1.0
+        mult = Multipliers(depth, p["width"], p["resolution"])
+        rec = run_proxy(baseline, mult, ProxySetup.from_dict(setup), seed=seed)
     except Exception as err:  # one broken network must not sink the comparison
         return dict(p, seed=seed, status=Status.FAILED, error=f"{type(err).__name__}: {err}")
     return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
@@ -135,25 +152,41 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(r: dict, name: str) -> str:
-    if r["strategy"] == "baseline":
+    """What the strategy chose, in the paper's words (Table 3's first column)."""
+    s, mults = r["strategy"], f"d={r['depth']:g}, w={r['width']:g}, r={r['resolution']:g}"
+    if s == "baseline":
         return f"{name} (baseline)"
-    if r["strategy"] == "compound":
-        return (f"compound (φ={r['phi']:g}: d={r['depth']:g}, w={r['width']:g}, "
-                f"r={r['resolution']:g})")
-    value = {"depth": r["depth"], "width": r["width"], "resolution": r["resolution"]}
-    return f"scale by {r['strategy']} ({r['strategy'][0]}={value[r['strategy']]:g})"
+    if r.get("capped") in (True, 1):  # a bool, or numpy's from a CSV; NaN or absent: no
+        return f"{s}, image capped at {r['image_size']} px ({mults})"
+    if s == "compound":
+        return f"compound (φ={r['phi']:g}: {mults})"
+    if s == "nonuniform":
+        return f"nonuniform (φ={r['phi']:g}: {mults}; repeats {r['stage_repeats']})"
+    if s == "fast":
+        return f"fast (s={r['fast_s']:g}: {mults})"
+    return f"scale by {s} ({s[0]}={r[s]:g})"
+
+
+def _has(summary: pd.DataFrame, col: str) -> bool:
+    return bool(col in summary and summary[col].notna().any())
 
 
 def markdown(summary: pd.DataFrame, name: str) -> str:
-    """Table 3 layout: model | FLOPs (achieved / target) | params | px | top-1."""
-    trained = "top1_mean" in summary
-    head = "| model | FLOPs | ratio (target) | params | image | top-1 (%) |" if trained else \
-        "| model | FLOPs | ratio (target) | params | image |"
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    """Table 3 layout: model | FLOPs (achieved / target) | activations | latency | params | px
+    | top-1; the latency and top-1 columns where they were measured."""
+    trained, timed = _has(summary, "top1_mean"), _has(summary, "latency_ms")
+    head = ["model", "FLOPs", "ratio (target)", "activations (ratio)"] + \
+        ["latency ms (ratio)"] * timed + ["params", "image"] + ["top-1 (%)"] * trained
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base_ms = summary.loc[summary["strategy"] == "baseline", "latency_ms"].iloc[0] \
+        if timed else None
     for r in summary.to_dict("records"):
         cells = [_label(r, name), human(r["flops"], "FLOPs"),
-                 f"{r['flops_ratio']:.2f}× ({r['target_ratio']:g}×)", human(r["params"]),
-                 f"{r['image_size']} px"]
+                 f"{r['flops_ratio']:.2f}× ({r['target_ratio']:g}×)",
+                 f"{human(r['activations'])} ({r['activations_ratio']:.2f}×)"]
+        if timed:
+            cells.append(f"{r['latency_ms']:.1f} ({r['latency_ms'] / base_ms:.2f}×)")
+        cells += [human(r["params"]), f"{r['image_size']} px"]
         if trained:
             cells.append(f"{r['top1_mean']:.1f} ± {r['top1_std']:.1f} (n={r['seeds']})"
                          if pd.notna(r["top1_mean"]) else Status.FAILED)
@@ -168,7 +201,10 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     settings must equal those stored in compare.json)."""
     baseline = resolve(cfg.baseline)
     points = [dict(p.to_dict(), baseline=baseline.name)
-              for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.coefficients)]
+              for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.options())]
+    if cfg.latency is not None:  # points[0] is the baseline
+        for p in points:
+            p["latency_ratio"] = p["latency_ms"] / points[0]["latency_ms"]
     if not train:
         summary = _sorted(points)
         if out:

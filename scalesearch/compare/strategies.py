@@ -1,22 +1,41 @@
 """Scaling strategies at matched FLOPs (Table 3, Figure 8): for a target ratio X, each
-strategy solves its own multiplier so that the *measured* FLOPs of the rounded network land
-as close as possible to X × baseline — depth d, width w or resolution r alone, or compound φ
-with (α, β, γ)."""
+strategy solves its own knob so that the *measured* FLOPs of the rounded network land as close
+as possible to X × baseline — depth d, width w or resolution r alone, compound φ with
+(α, β, γ), fast scaling s with α_w (Dollár et al. 2021) or non-uniform depth (EfficientNetV2).
+An optional image-size cap gives the growth the cap takes away to depth and width."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
-from scalesearch.counter import baseline_counts, flops_ratio, measure
+from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, repeats_text
+from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError
+from scalesearch.latency import LatencySpec, measure_many
 from scalesearch.matching import solve, solve_int
 from scalesearch.paper import TABLE3
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, compound
 
-STRATEGIES = ("depth", "width", "resolution", "compound")
+SINGLE = ("depth", "width", "resolution")
+PAPER_STRATEGIES = (*SINGLE, "compound")  # Table 3's four: the default of compare
+STRATEGIES = (*PAPER_STRATEGIES, "fast", "nonuniform")
+FAST_ALPHA = 0.8  # Dollár et al.'s recommended dWr: 80% of the FLOPs growth to width
+UNIFORM_SPLIT = (1 / 3, 1 / 6)  # (ln d, ln w) per ln s when d, w, r share FLOPs equally
+KNOB = {"compound": "phi", "nonuniform": "phi", "fast": "fast_s"}  # the Point field it reports
 MAX_RATIO = 256.0  # beyond this the solved networks are not worth counting on a CPU
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the strategies share in one comparison."""
+
+    coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS  # α, β, γ (compound, nonuniform)
+    fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
+    max_image_size: int | None = None  # image-size cap; growth beyond it goes to d and w
+    latency: LatencySpec | None = None  # measure latency_ms of every network when given
 
 
 @dataclass(frozen=True)
@@ -32,7 +51,13 @@ class Point:
     params: int
     flops: int
     flops_ratio: float
-    phi: float | None = None
+    activations: int
+    activations_ratio: float
+    phi: float | None = None  # compound, nonuniform
+    fast_s: float | None = None  # fast: the FLOPs factor s of d, w, r before rounding
+    capped: bool = False  # the image-size cap bound; d and w took the rest of the growth
+    stage_repeats: str | None = None  # nonuniform: blocks per stage, "1-3-…"
+    latency_ms: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,12 +77,47 @@ def check_ratio(ratio: float) -> None:
         raise ScalesearchError(f"FLOPs ratio must be in [1, {MAX_RATIO:g}], got {ratio:g}")
 
 
+def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: Options) -> None:
+    if not 0.0 <= opts.fast_alpha <= 1.0:
+        raise ScalesearchError(f"fast alpha must be in [0, 1], got {opts.fast_alpha:g}")
+    cap = opts.max_image_size
+    if cap is not None and cap < baseline.image_size:
+        raise ScalesearchError(f"max image size {cap} px is below {baseline.name}'s own "
+                               f"{baseline.image_size} px")
+    if "nonuniform" in strategies:
+        check_table(baseline)
+
+
+def fast_factors(s: float, alpha: float = FAST_ALPHA) -> Multipliers:
+    """Fast compound scaling (Dollár, Singh, Girshick, CVPR 2021; pycls ``scaler.py``):
+    w = s^(α/2), d = s^((1−α)/2), r = s^((1−α)/4), so d·w²·r² = s; α = 1/3 is uniform."""
+    return Multipliers(s ** ((1 - alpha) / 2), s ** (alpha / 2), s ** ((1 - alpha) / 4))
+
+
+def _built(baseline: Scalable, strategy: str, mult: Multipliers) -> tuple[Scalable, float]:
+    """What to build, at which depth: nonuniform bakes its depth into per-stage repeats."""
+    if strategy == "nonuniform":
+        return nonuniform_baseline(baseline, mult.depth), 1.0
+    return baseline, mult.depth
+
+
+def _flops(baseline: Scalable, strategy: str, mult: Multipliers, size: int) -> int:
+    net, d = _built(baseline, strategy, mult)
+    return measure(net, d, mult.width, size).flops
+
+
 def point(baseline: Scalable, strategy: str, mult: Multipliers, target: float,
-          image_size: int | None = None, phi: float | None = None) -> Point:
+          image_size: int | None = None, phi: float | None = None, **extra) -> Point:
+    """Count the network ``strategy`` builds for ``mult``."""
     size = image_size or baseline.scaled_image_size(mult.resolution)
-    counts = measure(baseline, mult.depth, mult.width, size)
+    net, d = _built(baseline, strategy, mult)
+    counts = measure(net, d, mult.width, size)
+    base = baseline_counts(baseline)
     return Point(strategy, target, mult.depth, mult.width, round(size / baseline.image_size, 4),
-                 size, counts.params, counts.flops, flops_ratio(baseline, mult, size), phi)
+                 size, counts.params, counts.flops, counts.flops / base.flops,
+                 counts.activations, counts.activations / base.activations, phi,
+                 stage_repeats=repeats_text(net) if strategy == "nonuniform" else None,
+                 **extra)
 
 
 def _tidy(x: float, flops_of) -> float:
@@ -70,43 +130,94 @@ def _tidy(x: float, flops_of) -> float:
     return x
 
 
-def solve_strategy(baseline: Scalable, strategy: str, target: float,
-                   coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS) -> Point:
-    """The network of ``strategy`` whose measured FLOPs are closest to target × baseline."""
-    check_ratio(target)
-    size0 = baseline.image_size
-    goal = target * baseline_counts(baseline).flops
+def path(strategy: str, target: float,
+         opts: Options) -> tuple[Callable[[float], Multipliers], float, float]:
+    """The strategy's one-knob family of multipliers and a bracket for the knob."""
     if strategy == "depth":
-        f = lambda d: measure(baseline, d, 1.0, size0).flops  # noqa: E731
-        d = _tidy(solve(f, goal, 1.0, 2 * target)[0], f)
-        return point(baseline, strategy, Multipliers(d, 1.0, 1.0), target)
+        return lambda d: Multipliers(d, 1.0, 1.0), 1.0, 2 * target
     if strategy == "width":
-        f = lambda w: measure(baseline, 1.0, w, size0).flops  # noqa: E731
-        w = _tidy(solve(f, goal, 1.0, 2 * math.sqrt(target))[0], f)
-        return point(baseline, strategy, Multipliers(1.0, w, 1.0), target)
-    if strategy == "resolution":
-        step = baseline.resolution_divisor
-        size, _ = solve_int(lambda s: measure(baseline, 1.0, 1.0, s).flops, goal, size0,
-                            size0 * math.ceil(2 * math.sqrt(target)), step=step)
-        return point(baseline, strategy, Multipliers(1.0, 1.0, size / size0), target, size)
-    if strategy == "compound":
-        def flops(phi: float) -> float:
-            m = compound(phi, *coefficients)
-            return measure(baseline, m.depth, m.width,
-                           baseline.scaled_image_size(m.resolution)).flops
-        phi = _tidy(solve(flops, goal, 0.0, 2 * math.log2(target) + 1)[0], flops)
-        return point(baseline, strategy, compound(phi, *coefficients), target, phi=phi)
+        return lambda w: Multipliers(1.0, w, 1.0), 1.0, 2 * math.sqrt(target)
+    if strategy in ("compound", "nonuniform"):
+        return lambda phi: compound(phi, *opts.coefficients), 0.0, 2 * math.log2(target) + 1
+    if strategy == "fast":
+        return lambda s: fast_factors(s, opts.fast_alpha), 1.0, 2 * target
     raise ScalesearchError(f"unknown strategy {strategy!r}")
 
 
+def split(strategy: str, opts: Options) -> tuple[float, float]:
+    """How the strategy shares growth between depth and width: (ln d, ln w) per unit of
+    ln(d·w²), used when the image-size cap binds. Resolution alone has no share of its own
+    and takes the uniform one (d = w², equal FLOPs from each)."""
+    alpha, beta, _ = opts.coefficients
+    raw = {"depth": (1.0, 0.0), "width": (0.0, 1.0), "resolution": UNIFORM_SPLIT,
+           "compound": (math.log(alpha), math.log(beta)),
+           "nonuniform": (math.log(alpha), math.log(beta)),
+           "fast": ((1 - opts.fast_alpha) / 2, opts.fast_alpha / 2)}[strategy]
+    total = raw[0] + 2 * raw[1]
+    return raw if total <= 0 else (raw[0] / total, raw[1] / total)
+
+
+def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
+            opts: Options) -> Point:
+    """Resolution held at the cap; d and w re-solved along the strategy's split."""
+    div = baseline.resolution_divisor
+    size = max(baseline.image_size, opts.max_image_size // div * div)
+    r = size / baseline.image_size
+    sd, sw = split(strategy, opts)
+    if sd + sw <= 0:
+        raise ScalesearchError(f"{strategy} cannot grow depth or width under the image cap")
+    mult = lambda u: Multipliers(math.exp(sd * u), math.exp(sw * u), r)  # noqa: E731
+    f = lambda u: _flops(baseline, strategy, mult(u), size)  # noqa: E731
+    u = _tidy(solve(f, goal, 0.0, 2 * math.log(2 * target))[0], f)
+    return point(baseline, strategy, mult(u), target, size, capped=True)
+
+
+def solve_strategy(baseline: Scalable, strategy: str, target: float,
+                   opts: Options | None = None) -> Point:
+    """The network of ``strategy`` whose measured FLOPs are closest to target × baseline."""
+    opts = opts or Options()
+    check_ratio(target)
+    check_options(baseline, (strategy,), opts)
+    size0 = baseline.image_size
+    goal = target * baseline_counts(baseline).flops
+    if strategy == "resolution":
+        size, _ = solve_int(lambda s: measure(baseline, 1.0, 1.0, s).flops, goal, size0,
+                            size0 * math.ceil(2 * math.sqrt(target)),
+                            step=baseline.resolution_divisor)
+        mult, knob = Multipliers(1.0, 1.0, size / size0), {}
+    else:
+        family, lo, hi = path(strategy, target, opts)
+        f = lambda x: _flops(baseline, strategy, family(x),  # noqa: E731
+                             baseline.scaled_image_size(family(x).resolution))
+        x = _tidy(solve(f, goal, lo, hi)[0], f)
+        mult, size = family(x), None
+        knob = {KNOB[strategy]: x} if strategy in KNOB else {}
+    cap = opts.max_image_size
+    if cap is not None and (size or baseline.scaled_image_size(mult.resolution)) > cap:
+        return _capped(baseline, strategy, target, goal, opts)
+    return point(baseline, strategy, mult, target, size, **knob)
+
+
 def matched(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...],
-            coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS) -> list[Point]:
+            opts: Options | None = None) -> list[Point]:
     """The baseline, then every strategy at every target ratio."""
+    opts = opts or Options()
     for r in ratios:
         check_ratio(r)
+    check_options(baseline, strategies, opts)
     points = [point(baseline, "baseline", Multipliers(1.0, 1.0, 1.0), 1.0)]
-    return points + [solve_strategy(baseline, s, r, coefficients)
-                     for r in ratios for s in strategies]
+    points += [solve_strategy(baseline, s, r, opts) for r in ratios for s in strategies]
+    return points if opts.latency is None else timed(baseline, points, opts.latency)
+
+
+def timed(baseline: Scalable, points: list[Point], spec: LatencySpec) -> list[Point]:
+    """The points with ``latency_ms`` of their full-size networks (interleaved rounds)."""
+    def item(p: Point):
+        net, d = _built(baseline, p.strategy, Multipliers(p.depth, p.width, p.resolution))
+        return net.build(d, p.width), p.image_size
+
+    ms = measure_many([item(p) for p in points], spec)
+    return [replace(p, latency_ms=t) for p, t in zip(points, ms, strict=True)]
 
 
 def paper_rows(baseline: Scalable) -> list[dict]:
