@@ -7,6 +7,8 @@
     found.coefficients, found.best["tied"], found.trials  # (α, β, γ), evidence, DataFrame
     check = scalesearch.fidelity("runs/b0", top=4, random=2)
     check.kendall_tau, check.candidates
+    table3 = scalesearch.compare("mobilenet-v2", flops_ratio=[3], seeds=2, out="runs/cmp")
+    table3.summary  # one row per network: FLOPs, activations, top-1 mean ± std
 
 Keyword names are the CLI's flags with ``_`` for ``-`` (``num_train=600`` for
 ``--num-train 600``); an unknown one is refused with the list of known ones.
@@ -131,3 +133,51 @@ def fidelity(run_dir: str | Path, *, log: Log = _stderr, **options) -> FidelityR
     fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
     return run_fidelity_options(run_dir, opt.resolve_options(opt.add_fidelity_args, options,
                                                              "fidelity"), log)
+
+
+@dataclass
+class CompareResult:
+    """Strategies at matched FLOPs: the per-network summary and the files written."""
+
+    summary: pd.DataFrame  # one row per network (what `scalesearch compare --format json` prints)
+    out: Path | None
+
+    @property
+    def trainings(self) -> pd.DataFrame | None:
+        """compare.csv: one row per network × seed (None without training)."""
+        path = self.out / "compare.csv" if self.out else None
+        return pd.read_csv(path) if path and path.exists() else None
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        if not self.out:
+            return {}
+        return _existing(self.out, ("compare.csv", "compare.md", "compare.json",
+                                    "flops_top1.png", "multiplier_top1.png",
+                                    "pareto_latency.png", "pareto_activations.png"))
+
+
+def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> CompareResult:
+    """The comparison the options describe (the CLI's entry point)."""
+    from scalesearch.compare.run import run_compare
+
+    cfg = opt.compare_config(args)
+    train = not args.no_train
+    out = Path(args.out) if args.out else (Path("runs/compare") if train else None)
+    summary = run_compare(cfg, out, train=train, resume=args.resume, log=log)
+    if train:
+        from scalesearch.compare.plots import plot_dir
+
+        plot_dir(out)
+    return CompareResult(summary, out)
+
+
+def compare(baseline: str, *, log: Log = _stderr, **options) -> CompareResult:
+    """Solve every strategy at every FLOPs ratio and (unless ``no_train=True``) train each
+    network; options as ``scalesearch compare --help`` lists them (``flops_ratio=[2, 4]``,
+    ``strategies="compound,fast"``, ``seeds``, ``out``, …)."""
+    if isinstance(options.get("strategies"), list | tuple):
+        options["strategies"] = ",".join(options["strategies"])
+    args = opt.resolve_options(opt.add_compare_args, options, "compare", baseline=str(baseline))
+    return run_compare_options(args, log)
+

@@ -10,8 +10,10 @@ declarations (:func:`resolve_options`), so a default or a choice lives in one pl
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.search.runner import SAMPLERS, SCHEDULERS
@@ -37,6 +39,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
     return value
+
+
+def read_coefficients(path: str) -> tuple[float, float, float]:
+    """α, β, γ from a JSON file with top-level keys alpha, beta, gamma (e.g. search's best.json)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
+    except FileNotFoundError:
+        raise ScalesearchError(f"coefficients file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None
+    except (KeyError, TypeError, ValueError):
+        raise ScalesearchError(f"coefficients file {path} needs numeric keys alpha, beta, "
+                               "gamma") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ScalesearchError(f"coefficients in {path} must be finite")
+    return values
 
 
 def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
@@ -244,4 +263,53 @@ def resolve_options(add_args: Callable[[argparse.ArgumentParser], None], given: 
         raise ScalesearchError(f"unknown {what} option(s) {', '.join(unknown)}; known: "
                                f"{', '.join(sorted(known))}")
     return argparse.Namespace(**{**known, **given, **fixed})
+
+
+def add_compare_args(p: argparse.ArgumentParser) -> None:
+    """Every option of ``scalesearch compare`` but --paper-table3 and --format."""
+    from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
+
+    p.add_argument("--baseline", required=True, help="network to scale")
+    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
+                   metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
+    p.add_argument("--strategies", default=",".join(PAPER_STRATEGIES),
+                   help=f"comma-separated subset of {','.join(STRATEGIES)} (default: "
+                   f"{','.join(PAPER_STRATEGIES)}; fast and nonuniform: docs/compare.md)")
+    p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound and "
+                   "nonuniform (e.g. a search's best.json; default: the paper's 1.2, 1.1, 1.15)")
+    p.add_argument("--fast-alpha", type=finite_float, default=FAST_ALPHA, metavar="A",
+                   help="fast scaling's share of the FLOPs growth given to width: w = s^(A/2), "
+                   f"d = s^((1-A)/2), r = s^((1-A)/4); 1/3 is uniform (default: {FAST_ALPHA:g})")
+    p.add_argument("--max-image-size", type=positive_int, metavar="PX", help="cap the image "
+                   "size of every strategy (EfficientNetV2 caps at 480); growth the cap takes "
+                   "away goes to depth and width in the strategy's own split (default: no cap)")
+    add_latency_args(p)
+    p.add_argument("--no-train", action="store_true", help="count only (fast)")
+    p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
+    p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
+                   "core, one thread each)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
+    p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
+                   "without retraining the networks × seeds compare.csv already holds")
+    add_training_args(p, epochs=5.0)
+    add_hardware_args(p)
+
+
+def compare_config(args: argparse.Namespace):
+    """The CompareConfig of the compare options (coefficients read from --coefficients)."""
+    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.strategies import check_ratio, parse_strategies
+    from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
+
+    strategies = parse_strategies(args.strategies)
+    for r in args.flops_ratio:
+        check_ratio(r)
+    coefficients = read_coefficients(args.coefficients) if args.coefficients else \
+        PAPER_COEFFICIENTS
+    check_coefficients(*coefficients)
+    if args.resume and args.no_train:
+        raise ScalesearchError("--resume continues a training run; drop --no-train")
+    return CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
+                         args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial,
+                         args.fast_alpha, args.max_image_size, latency_from_args(args))
 

@@ -43,3 +43,17 @@ def test_search_and_fidelity_from_python(tmp_path):
     resumed = scalesearch.search("efficientnet-b0", out=out, resume=True, log=lambda m: None,
                                  **TINY)
     assert resumed.coefficients == found.coefficients
+
+
+def test_compare_from_python_counts_like_the_cli(cli):
+    result = scalesearch.compare("mobilenet-v2", flops_ratio=[2], strategies=["width", "fast"],
+                                 no_train=True)
+    assert list(result.summary["strategy"]) == ["baseline", "width", "fast"]
+    assert result.out is None and result.trainings is None and result.paths == {}
+    code, out, _ = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--strategies", "width,fast", "--no-train", "--format", "json")
+    keys = ["strategy", "depth", "width", "image_size", "params", "flops"]
+    assert code == 0 and [{k: r[k] for k in keys} for r in json.loads(out)] == \
+        result.summary[keys].to_dict("records")
+    with pytest.raises(ScalesearchError, match="unknown compare option"):
+        scalesearch.compare("mobilenet-v2", flops_ratios=[2])

@@ -5,21 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scalesearch.cli.common import (
-    add_format,
-    add_hardware_args,
-    add_latency_args,
-    add_training_args,
-    finite_float,
-    latency_from_args,
-    positive_int,
-    print_json,
-    read_coefficients,
-    setup_from_args,
-)
-from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
+from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
+from scalesearch.options import add_compare_args
 
 EXAMPLES = """examples:
   scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
@@ -40,32 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the measured FLOPs of the rounded network land closest to ratio × baseline (Table 3, "
         "Figure 8); then each network is proxy-trained with the same budget, unless --no-train.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--baseline", required=True, help="network to scale")
-    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
-                   metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
-    p.add_argument("--strategies", default=",".join(PAPER_STRATEGIES),
-                   help=f"comma-separated subset of {','.join(STRATEGIES)} (default: "
-                   f"{','.join(PAPER_STRATEGIES)}; fast and nonuniform: docs/compare.md)")
-    p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound and "
-                   "nonuniform (e.g. a search's best.json; default: the paper's 1.2, 1.1, 1.15)")
-    p.add_argument("--fast-alpha", type=finite_float, default=FAST_ALPHA, metavar="A",
-                   help="fast scaling's share of the FLOPs growth given to width: w = s^(A/2), "
-                   f"d = s^((1-A)/2), r = s^((1-A)/4); 1/3 is uniform (default: {FAST_ALPHA:g})")
-    p.add_argument("--max-image-size", type=positive_int, metavar="PX", help="cap the image "
-                   "size of every strategy (EfficientNetV2 caps at 480); growth the cap takes "
-                   "away goes to depth and width in the strategy's own split (default: no cap)")
-    add_latency_args(p)
+    add_compare_args(p)
     p.add_argument("--paper-table3", action="store_true", help="the paper's own Table 3 "
                    "multipliers (Table 7 for efficientnet-b0), our FLOPs beside the paper's")
-    p.add_argument("--no-train", action="store_true", help="count only (fast)")
-    p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
-    p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
-                   "core, one thread each)")
-    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
-    p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
-                   "without retraining the networks × seeds compare.csv already holds")
-    add_training_args(p, epochs=5.0)
-    add_hardware_args(p)
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)
 
@@ -113,29 +79,13 @@ def _table3(args: argparse.Namespace) -> int:
 
 
 def run_compare_cmd(args: argparse.Namespace) -> int:
-    from scalesearch.compare.run import CompareConfig, markdown, run_compare
-    from scalesearch.compare.strategies import check_ratio, parse_strategies
-    from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
+    from scalesearch.compare.run import markdown
+    from scalesearch.experiments import run_compare_options
 
     if args.paper_table3:
         return _table3(args)
-    strategies = parse_strategies(args.strategies)
-    for r in args.flops_ratio:
-        check_ratio(r)
-    coefficients = read_coefficients(args.coefficients) if args.coefficients else \
-        PAPER_COEFFICIENTS
-    check_coefficients(*coefficients)
-    cfg = CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                        args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial,
-                        args.fast_alpha, args.max_image_size, latency_from_args(args))
-    out = Path(args.out) if args.out else (None if args.no_train else Path("runs/compare"))
-    if args.resume and args.no_train:
-        raise ScalesearchError("--resume continues a training run; drop --no-train")
-    summary = run_compare(cfg, out, train=not args.no_train, resume=args.resume)
-    if not args.no_train:
-        from scalesearch.compare.plots import plot_dir
-
-        plot_dir(out)
+    result = run_compare_options(args)
+    summary, out = result.summary, result.out
     name = summary["baseline"].iloc[0]  # the resolved baseline's name
     if args.format == "json":
         print_json(summary.to_dict("records"))
@@ -156,8 +106,7 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
                 r["latency_ms"] = round(r["latency_ms"], 2)
         print(render_table(rows))
         if out:
-            print(f"\nwrote {out}/: compare.csv compare.md" +
-                  ("" if args.no_train else " flops_top1.png multiplier_top1.png"))
+            print(f"\nwrote {out}/: {' '.join(result.paths)}")
     return 0
 
 
