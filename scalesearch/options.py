@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 from scalesearch.search.runner import SAMPLERS, SCHEDULERS
 from scalesearch.search.stats import TIE_BREAKS
 from scalesearch.train import OPTIMIZERS
@@ -200,6 +201,17 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
                    "(the paper's case for compound scaling), score, params, latency "
                    "(default: balanced)")
+    o = p.add_argument_group("objective (MnasNet / EfficientNet §4: top1·(cost/T)^w)")
+    o.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVES[0], help="rank by "
+                   "top-1 (accuracy) or by top1·(LAT/T)^w or top1·(FLOPs/T)^w (mnas); ranking, "
+                   "p_best and ties use it (default: accuracy)")
+    o.add_argument("--target-latency", type=finite_float, metavar="MS", help="mnas: the "
+                   "latency target T in ms (measures latency)")
+    o.add_argument("--target-flops", type=finite_float, metavar="N", help="mnas: the FLOPs "
+                   "target T in multiply-adds of the φ=1 network at full size")
+    o.add_argument("--latency-weight", type=finite_float, default=LATENCY_WEIGHT, metavar="W",
+                   help=f"mnas: the exponent w ({LATENCY_WEIGHT:g})")
+    add_latency_args(p)
     add_training_args(p, epochs=5.0)
     add_hardware_args(p)
     add_ray_args(p)
@@ -220,7 +232,10 @@ def search_config(args: argparse.Namespace):
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial,
-                        address=args.address, setup=setup_from_args(args))
+                        objective=Objective(args.objective, args.target_latency,
+                                            args.target_flops, args.latency_weight),
+                        latency=latency_from_args(args), address=args.address,
+                        setup=setup_from_args(args))
 
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:

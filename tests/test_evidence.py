@@ -156,3 +156,35 @@ def test_tpe_point_solves_gamma_and_inverts(alpha, frac):
     lo, hi = beta_bounds(a, r)
     if hi - lo > 1e-6:  # at α = 2 only β = 1 is feasible
         assert beta_fraction(a, b, r) == pytest.approx(frac, abs=1e-3)
+
+
+def test_the_objective_orders_candidates_and_decides_the_tied_set():
+    """MnasNet's top1·(FLOPs/T)^w with a steep w: the cheaper network wins on score."""
+    from scalesearch.search.objective import Objective
+
+    rows = [dict(r, flops=1e9 if r["alpha"] == 1.0 else 4e9) for r in _rows()[:6]]
+    plain = ranking(rows)
+    assert tuple(plain.loc[0, ["alpha", "beta", "gamma"]]) == (1.0, 1.0, 1.4)
+    steep = Objective("mnas", target_flops=1e9, weight=-0.5)
+    rank = ranking(rows, steep)
+    first = rank.iloc[0]
+    assert (first["alpha"], first["score_mean"]) == (1.0, pytest.approx(np.mean([60, 63, 61])))
+    other = rank[rank["alpha"] == 1.2].iloc[0]
+    assert other["score_mean"] == pytest.approx(np.mean([61, 58, 62]) * 4 ** -0.5)
+    assert other["top1_mean"] == pytest.approx(np.mean([61, 58, 62]))  # top-1 is unchanged
+    assert rank["tied"].tolist() == [True, False] and rank["p_best"].iloc[0] == 1.0
+
+
+def test_latency_is_measured_once_per_candidate_and_cached(tmp_path):
+    from scalesearch.latency import LatencySpec
+    from scalesearch.search.costs import candidate_latencies
+
+    b0 = resolve("mobilenet-v2")
+    rows = [dict(alpha=1.0, beta=1.0, gamma=1.0, seed=s, depth=1.0, width=0.5, resolution=0.3,
+                 status=Status.OK) for s in (0, 1)]
+    spec = LatencySpec(rounds=1)
+    calls = []
+    lat = candidate_latencies(b0, rows, spec, tmp_path, calls.append)
+    assert list(lat) == [(1.0, 1.0, 1.0)] and lat[(1.0, 1.0, 1.0)] > 0 and len(calls) == 1
+    again = candidate_latencies(b0, rows, spec, tmp_path, calls.append)
+    assert again == lat and len(calls) == 1  # cached in latency.json

@@ -254,6 +254,9 @@ def test_address_joins_a_multi_node_cluster(cli, tmp_path):
     (["--scheduler", "asha", "--epochs", "3", "--reduction-factor", "1"], "reduction-factor"),
     (["--scheduler", "hyperband"], "invalid choice"),
     (["--tie-break", "random"], "invalid choice"),
+    (["--objective", "mnas"], "needs exactly one target"),
+    (["--target-latency", "5"], "needs the mnas objective"),
+    (["--objective", "mnas", "--target-flops", "-1"], "must be a positive number"),
 ])
 def test_bad_input_exits_2_without_writing(cli, tmp_path, extra, message):
     code, _, err = cli("search", *TINY, "--out", tmp_path / "s", *extra)

@@ -50,12 +50,25 @@ def _ci(r: dict) -> str:
 
 
 def ranking_table(rank: list[dict]) -> str:
-    return render_table([dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
-                              ratio=round(r["flops_ratio"], 3), px=r["image_size"],
-                              params=human(r["params"]), epochs=r["epochs"], status=r["status"],
-                              top1=_mean_std(r), ci95=_ci(r), p_best=_percent(r["p_best"]),
-                              seeds=r["seeds"], failed=r["failed"] or "")
-                         for r in rank])
+    """The ranking: candidates, cost (FLOPs, activations, latency), evidence."""
+    rows = []
+    for r in rank:
+        row = dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
+                   ratio=round(r["flops_ratio"], 3), acts=_round(r.get("activations_ratio")),
+                   px=r["image_size"], params=human(r["params"]))
+        if r.get("latency_ms") == r.get("latency_ms") and r.get("latency_ms") is not None:
+            row["ms"] = round(r["latency_ms"], 2)
+        row.update(epochs=r["epochs"], status=r["status"], top1=_mean_std(r), ci95=_ci(r))
+        if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
+                r["score_mean"] == r["score_mean"]:
+            row["score"] = round(r["score_mean"], 2)
+        row.update(p_best=_percent(r["p_best"]), seeds=r["seeds"], failed=r["failed"] or "")
+        rows.append(row)
+    return render_table(rows)
+
+
+def _round(v, digits: int = 3):
+    return None if v is None or v != v else round(v, digits)
 
 
 def tied_lines(best: dict) -> list[str]:

@@ -98,3 +98,27 @@ def plot_fidelity(result: dict, path: Path) -> None:
     ax.set_title(f"proxy vs reference: Kendall τ = {result['kendall_tau']:.2f}, "
                  f"Spearman ρ = {result['spearman_rho']:.2f}", fontsize=9)
     save_figure(fig, path)
+
+
+def plot_search_pareto(rank: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """Proxy top-1 against activations (and latency, when measured): every candidate that
+    trained to the end, the tied set apart, the Pareto front marked (pareto_*.png)."""
+    from scalesearch.compare.pareto import plot_pareto
+
+    done = rank[(rank["status"] == Status.OK) & rank["top1_mean"].notna()]
+    if done.empty or done["activations_ratio"].isna().any():
+        return []
+    df = done.assign(group=np.where(done["tied"], "tied set", "other candidates"))
+    styles = {"tied set": ("tab:red", "o"), "other candidates": ("tab:blue", "o")}
+    written = [plot_pareto(df, "activations_ratio", "top1_mean", out / "pareto_activations.png",
+                           label_col="group", yerr_col="top1_std", styles=styles,
+                           xlabel="activations ratio of the φ=1 network (× baseline)",
+                           ylabel="proxy val top-1 (%)", title=f"{name}: accuracy vs activations")]
+    if done["latency_ms"].notna().all():
+        written.append(plot_pareto(df, "latency_ms", "top1_mean", out / "pareto_latency.png",
+                                   label_col="group", yerr_col="top1_std", styles=styles,
+                                   xlabel="latency of the φ=1 network (ms)",
+                                   ylabel="proxy val top-1 (%)",
+                                   title=f"{name}: accuracy vs latency"))
+    return written
+

@@ -20,14 +20,15 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS
+from scalesearch.search.objective import Objective
 from scalesearch.search.stats import TIE_P, p_best, t_interval, tie_break
 from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
 FAMILY_PHIS = tuple(range(1, 8))  # B1–B7 (the official presets were hand-rounded, Table 2)
-COLUMNS = [*KEY, "product", "flops_ratio", "resolution", "image_size", "params", "epochs",
-           "rung", "status", "top1_mean", "top1_std", "ci_lo", "ci_hi", "seeds", "failed",
-           "p_best", "tied", "images", "seconds"]
+COLUMNS = [*KEY, "product", "flops_ratio", "activations_ratio", "latency_ms", "resolution",
+           "image_size", "params", "epochs", "rung", "status", "top1_mean", "top1_std", "ci_lo",
+           "ci_hi", "score_mean", "seeds", "failed", "p_best", "tied", "images", "seconds"]
 
 
 def _status(statuses: pd.Series) -> str:
@@ -36,40 +37,51 @@ def _status(statuses: pd.Series) -> str:
     return Status.STOPPED if (statuses == Status.STOPPED).any() else Status.FAILED
 
 
-def ranking(rows: list[dict]) -> pd.DataFrame:
-    """One line per trained candidate with its evidence, best first (module docstring)."""
+def ranking(rows: list[dict], objective: Objective | None = None,
+            latency: dict[tuple, float] | None = None) -> pd.DataFrame:
+    """One line per trained candidate with its evidence, best first (module docstring). The
+    objective's score (top-1, or MnasNet's top1·(cost/T)^w) orders candidates and decides
+    p_best and the tied set; the t-interval is top-1's."""
+    objective = objective or Objective()
     df = pd.DataFrame(rows)
     df = df[df["status"] != Status.REJECTED] if len(df) else df
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
-    df = df.assign(scored=df["top1"].where(df["status"].isin([Status.OK, Status.STOPPED])))
-    out = []
+    keys = list(zip(*(df[k] for k in KEY), strict=True))
+    df = df.assign(latency_ms=[(latency or {}).get(k) for k in keys])
+    scored = df["status"].isin([Status.OK, Status.STOPPED]) & df["top1"].notna()
+    df = df.assign(top1_ok=df["top1"].where(scored), score=[
+        objective.score(r["top1"], r["latency_ms"], r.get("flops")) if ok else np.nan
+        for r, ok in zip(df.to_dict("records"), scored, strict=True)])
+    out, per_seed = [], []
     for key, g in df.groupby(KEY, sort=False):
-        scores = g["scored"].dropna().tolist()
-        lo, hi = t_interval(scores)
+        top1 = g["top1_ok"].dropna().tolist()
+        lo, hi = t_interval(top1)
         first = g.iloc[0]
+        per_seed.append(g["score"].dropna().tolist())
         out.append(dict(zip(KEY, key, strict=True), product=first["product"],
-                        flops_ratio=first["flops_ratio"], resolution=first.get("resolution"),
+                        flops_ratio=first["flops_ratio"],
+                        activations_ratio=first.get("activations_ratio"),
+                        latency_ms=first["latency_ms"], resolution=first.get("resolution"),
                         image_size=g["image_size"].max(), params=first["params"],
                         epochs=g["epochs"].max(), rung=g["rung"].max(), status=_status(g["status"]),
-                        top1_mean=np.mean(scores) if scores else np.nan,
-                        top1_std=np.std(scores, ddof=1) if len(scores) > 1 else (
-                            0.0 if scores else np.nan),
-                        ci_lo=lo, ci_hi=hi, seeds=len(scores),
-                        failed=int((g["status"] == Status.FAILED).sum()),
-                        images=g["images"].sum(), seconds=g["seconds"].sum()))
+                        top1_mean=np.mean(top1) if top1 else np.nan,
+                        top1_std=np.std(top1, ddof=1) if len(top1) > 1 else (
+                            0.0 if top1 else np.nan),
+                        ci_lo=lo, ci_hi=hi,
+                        score_mean=np.mean(per_seed[-1]) if per_seed[-1] else np.nan,
+                        seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),
+                        images=g["images"].sum(), seconds=g["seconds"].sum(), _i=len(out)))
     rank = pd.DataFrame(out)
     order = {Status.OK: 0, Status.STOPPED: 1, Status.FAILED: 2}
     rank = rank.assign(_o=rank["status"].map(order), _r=-rank["rung"].fillna(0),
-                       _m=-rank["top1_mean"].fillna(-1))
-    rank = rank.sort_values(["_o", "_r", "_m", *KEY]).drop(columns=["_o", "_r", "_m"])
-    rank = rank.reset_index(drop=True)
+                       _m=-rank["score_mean"].fillna(-1))
+    rank = rank.sort_values(["_o", "_r", "_m", *KEY]).reset_index(drop=True)
     eligible = rank.index[(rank["status"] == Status.OK) & (rank["seeds"] > 0)]
     rank["p_best"], rank["tied"] = np.nan, False
-    per_seed = [df.loc[(df[KEY] == rank.loc[i, KEY].values).all(1), "scored"].dropna().tolist()
-                for i in eligible]
-    if len(eligible) and max(map(len, per_seed)) > 1:  # one seed measures no seed noise
-        rank.loc[eligible, "p_best"] = p_best(per_seed)
+    scores = [per_seed[i] for i in rank.loc[eligible, "_i"]]
+    if len(eligible) and max(map(len, scores)) > 1:  # one seed measures no seed noise
+        rank.loc[eligible, "p_best"] = p_best(scores)
         rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P
     elif len(eligible):
         rank.loc[eligible[0], "tied"] = True
@@ -85,7 +97,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 aliases: dict | None = None) -> dict | None:
     """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma), chosen within the
     tied set by ``rule``, with its evidence and the search's metadata."""
-    tied = [dict(r, score_mean=r["top1_mean"]) for r in rank.to_dict("records") if r["tied"]]
+    tied = [r for r in rank.to_dict("records") if r["tied"]]
     if not tied:
         return None
     measured = not np.isnan(tied[0]["p_best"])
@@ -97,6 +109,8 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
     return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
                 resolution=float(top["resolution"]), top1_mean=float(top["top1_mean"]),
+                score_mean=float(top["score_mean"]), latency_ms=top["latency_ms"],
+                activations_ratio=top["activations_ratio"],
                 top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
                 p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
                 separated=bool(measured and len(tied) == 1), tie_break=rule,
@@ -123,16 +137,20 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
-                  rule: str = "balanced", aliases: dict | None = None) -> dict:
-    """best.json, family.csv, search.png, family.png; returns the summary printed/JSON'd.
-    With no successful candidate, best.json is removed (a resumed run's old one too)."""
-    from scalesearch.search.plots import plot_family, plot_search
+                  rule: str = "balanced", aliases: dict | None = None,
+                  objective: Objective | None = None,
+                  latency: dict[tuple, float] | None = None) -> dict:
+    """best.json, family.csv, search.png, family.png, pareto_*.png; returns the summary
+    printed/JSON'd. With no successful candidate, best.json is removed (a resumed run's old
+    one too)."""
+    from scalesearch.search.plots import plot_family, plot_search, plot_search_pareto
 
-    rank = ranking(rows)
+    rank = ranking(rows, objective, latency)
     best = best_record(rank, meta, rule, aliases)
     summary = dict(best=best, ranking=rank.to_dict("records"), family=None)
     plot_search(rank, best, out / "search.png", f"φ=1 search on {baseline.name} "
                 f"({meta.get('data')}, proxy {meta.get('proxy_size')} px)")
+    plot_search_pareto(rank, out, baseline.name)
     if best:
         write_json(out / "best.json", best)
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]))

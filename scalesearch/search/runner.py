@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
+from scalesearch.search.objective import Objective
 from scalesearch.search.space import (
     Ranges,
     Space,
@@ -57,6 +59,8 @@ class SearchConfig:
     min_epochs: int = 1  # ASHA's first rung (grace period)
     reduction_factor: float = 3.0  # ASHA's η: a third of the candidates go on at each rung
     tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
+    objective: Objective = field(default_factory=Objective)  # ranks by (reporting only)
+    latency: LatencySpec | None = None  # measure each candidate's latency on the driver
     cpus_per_trial: int = 1
     gpus_per_trial: float = 0.0  # Ray GPU resource per trial; 0.25 lets 4 trials share a GPU
     address: str | None = None
@@ -74,6 +78,9 @@ class SearchConfig:
                 raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
         if self.seeds < 1:
             raise ScalesearchError(f"--seeds must be ≥ 1, got {self.seeds}")
+        if self.latency is None and (self.objective.needs_latency
+                                     or self.tie_break == "latency"):
+            object.__setattr__(self, "latency", LatencySpec())  # asked for implicitly
         if self.sampler == "tpe" and not self.trials:
             raise ScalesearchError("--sampler tpe needs a budget: --trials N")
         if self.scheduler == "asha":
@@ -116,11 +123,14 @@ class SearchConfig:
         """Inverse of :meth:`to_dict` (as stored in search.json)."""
         ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
                            for k, v in d["ranges"].items()})
-        return cls(**{**d, "ranges": ranges, "setup": ProxySetup.from_dict(d["setup"])})
+        return cls(**{**d, "ranges": ranges, "setup": ProxySetup.from_dict(d["setup"]),
+                      "objective": Objective(**d["objective"]) if d.get("objective")
+                      else Objective(),
+                      "latency": LatencySpec(**d["latency"]) if d.get("latency") else None})
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for reporting_only in ("address", "tie_break", "gpus_per_trial"):  # not what it computes
+        for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
             d.pop(reporting_only)
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d

@@ -14,6 +14,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_run_dir
+from scalesearch.search.costs import candidate_latencies
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import build_space
@@ -56,7 +57,12 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
                 flops_ratio_range=space.ratios())
     aliases = {c.key: c.aliases for c in space.candidates}
-    summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases)
+    latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
+        if cfg.latency else None
+    meta.update(objective=cfg.objective.to_dict(),
+                latency=cfg.latency.to_dict() if cfg.latency else None)
+    summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
+                            cfg.objective, latency)
     summary.update(out=str(out), space=space.summary(), trials_run=ran, remaining=remaining,
                    seconds=round(time.perf_counter() - start, 1),
                    failures=[dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],

@@ -42,13 +42,15 @@ def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str 
 
 def base_row(baseline, cand: Candidate, seed: int) -> dict:
     """What a row knows before training: the candidate, and its φ=1 network at full size."""
-    from scalesearch.counter import measure
+    from scalesearch.counter import baseline_counts, measure
 
     m = cand.mult
     full = measure(baseline, m.depth, m.width, baseline.scaled_image_size(m.resolution))
     return dict(cand.to_dict(), flops=full.flops, params=full.params, seed=seed,
                 depth=m.depth, width=m.width, resolution=m.resolution,
-                flops_ratio=cand.trained_ratio, nominal_ratio=cand.flops_ratio)
+                flops_ratio=cand.trained_ratio, nominal_ratio=cand.flops_ratio,
+                activations=full.activations,
+                activations_ratio=full.activations / baseline_counts(baseline).activations)
 
 
 class _SeedRun:

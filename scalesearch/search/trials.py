@@ -12,16 +12,18 @@ from scalesearch.io import atomic_open
 
 # flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
 # trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
-# size trained; epochs: epochs trained; rung: the highest ASHA rung reached (0 = the first);
+# size trained; activations(_ratio): output elements of conv/linear layers (pycls), like FLOPs;
+# epochs: epochs trained; rung: the highest ASHA rung reached (0 = the first);
 # history: the val top-1 after each evaluated epoch, ';'-separated.
 COLUMNS = ("alpha", "beta", "gamma", "product", "depth", "width", "resolution",
            "matched_resolution", "image_size", "params", "flops", "flops_ratio", "nominal_ratio",
-           "proxy_flops", "seed", "epochs", "rung", "top1", "loss", "history", "images",
-           "seconds", "images_per_sec", "status", "error")
+           "activations", "activations_ratio", "proxy_flops", "seed", "epochs", "rung", "top1",
+           "loss", "history", "images", "seconds", "images_per_sec", "status", "error")
 FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "resolution",
-          "matched_resolution", "flops_ratio", "nominal_ratio", "top1", "loss", "seconds",
-          "images_per_sec"}
-INTS = {"image_size", "params", "flops", "proxy_flops", "seed", "epochs", "rung", "images"}
+          "matched_resolution", "flops_ratio", "nominal_ratio", "activations_ratio", "top1",
+          "loss", "seconds", "images_per_sec"}
+INTS = {"image_size", "params", "flops", "activations", "proxy_flops", "seed", "epochs", "rung",
+        "images"}
 
 
 def _parse(row: dict[str, str]) -> dict:

@@ -1,0 +1,46 @@
+"""Per-candidate inference latency, measured once per candidate (not per seed) on the driver
+after training, when the machine is quiet (EfficientNet Table 4's setting by default: batch 1,
+one CPU thread; :mod:`scalesearch.latency`). Cached in ``latency.json`` so a resumed or
+re-reported search does not measure twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from scalesearch.io import write_json
+from scalesearch.latency import LatencySpec, measure_many
+from scalesearch.scalable import Scalable
+from scalesearch.search.trials import trial_key
+from scalesearch.status import Status
+
+
+def _key(k: tuple) -> str:
+    return ",".join(f"{v:g}" for v in k)
+
+
+def candidate_latencies(baseline: Scalable, rows: list[dict], spec: LatencySpec, out: Path,
+                        log: Callable[[str], None]) -> dict[tuple, float]:
+    """latency_ms of each trained candidate's φ=1 network at the baseline's full image size
+    (at the resolution it was trained with), keyed by (α, β, γ)."""
+    path = out / "latency.json"
+    cached: dict[str, float] = {}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("spec") == spec.to_dict():
+            cached = saved["latency_ms"]
+    todo: dict[tuple, dict] = {}
+    for r in rows:
+        k = trial_key(r)[:3]
+        if r["status"] != Status.REJECTED and _key(k) not in cached:
+            todo.setdefault(k, r)
+    if todo:
+        log(f"measuring the latency of {len(todo)} candidate(s) (batch {spec.batch}, "
+            f"{spec.threads} thread(s), {spec.device}, median of {spec.rounds} rounds) …")
+        items = [(baseline.build(r["depth"], r["width"]),
+                  baseline.scaled_image_size(r["resolution"])) for r in todo.values()]
+        for k, ms in zip(todo, measure_many(items, spec), strict=True):
+            cached[_key(k)] = ms
+        write_json(path, dict(spec=spec.to_dict(), latency_ms=cached))
+    return {tuple(float(v) for v in k.split(",")): ms for k, ms in cached.items()}
