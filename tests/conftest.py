@@ -42,3 +42,20 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+def kill_when(args: list[str], ready, timeout: float = 600) -> None:
+    """Start ``args`` in its own process group, SIGKILL the group once ``ready()`` is true;
+    fails if the run ends first (the kill must land mid-run to test a resume)."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

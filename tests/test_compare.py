@@ -161,26 +161,17 @@ def test_tiny_compare_study(cli, tmp_path):
 
 @pytest.mark.slow
 def test_compare_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
-    import os
-    import signal
     import subprocess
     import sys
-    import time
+
+    from conftest import kill_when
 
     out = tmp_path / "c"
     args = [sys.executable, "-m", "scalesearch.cli.main", "compare", "--baseline",
             "efficientnet-b0", "--flops-ratio", "2", "--strategies", "width,resolution",
             "--seeds", "2", "--workers", "1", *TINY, "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "compare.csv").exists() and len(pd.read_csv(out / "compare.csv")) >= 2:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the comparison ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(args, lambda: (out / "compare.csv").exists()
+              and len(pd.read_csv(out / "compare.csv")) >= 2)
     before = pd.read_csv(out / "compare.csv")
     assert 2 <= len(before) < 6
     fresh = subprocess.run(args, capture_output=True, text=True, timeout=300)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import kill_when
 
 from scalesearch.counter import flops_ratio
 from scalesearch.registry import resolve
@@ -181,16 +181,8 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     # three candidates on the γ axis (α=β=1 not in range: 1.4 only) → widen: α and γ free
     args = [sys.executable, "-m", "scalesearch.cli.main", "search", *TINY, "--seeds", "2",
             "--cpus-per-trial", "2", "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "trials.csv").exists() and len(TrialStore(out / "trials.csv").rows) >= 2:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the search ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(args, lambda: (out / "trials.csv").exists()
+              and len(TrialStore(out / "trials.csv").rows) >= 2)
     before = TrialStore(out / "trials.csv").rows
     assert 2 <= len(before) < 4
     assert not (out / "best.json").exists()
@@ -318,16 +310,8 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
             *[a for a in TINY if a != "--no-match-flops"], "--epochs", "3", "--scheduler",
             "asha", "--min-epochs", "1", "--seeds", "2", "--cpus-per-trial", "2",
             "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "trials.csv").exists() and len(TrialStore(out / "trials.csv").rows) >= 2:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the search ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(args, lambda: (out / "trials.csv").exists()
+              and len(TrialStore(out / "trials.csv").rows) >= 2)
     before = TrialStore(out / "trials.csv").rows
     assert 2 <= len(before) < 8 and not (out / "best.json").exists()
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
