@@ -153,8 +153,8 @@ def _connect(address: str | None):
     try:
         if address:
             ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=os.cpu_count(), **kwargs)
+        else:  # "local": a new runtime even when another run's Ray is up on this machine
+            ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
     except (ConnectionError, ValueError, RuntimeError) as err:
         raise ScalesearchError(f"cannot start or join Ray ({address or 'local'}): "
                                f"{str(err).splitlines()[0]}") from None
