@@ -53,11 +53,11 @@ def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
     """One training in a worker process (spawned: torch and fork do not mix)."""
     from scalesearch.proxy import run_proxy
 
-    baseline, depth = resolve(spec), p["depth"]
-    if isinstance(p.get("stage_repeats"), str):  # nonuniform: the depth is in the repeats
-        baseline, depth = with_repeats(baseline, parse_repeats(p["stage_repeats"])), 1.0
-    mult = Multipliers(depth, p["width"], p["resolution"])
     try:
+        baseline, depth = resolve(spec), p["depth"]
+        if isinstance(p.get("stage_repeats"), str):  # nonuniform: the depth is in the repeats
+            baseline, depth = with_repeats(baseline, parse_repeats(p["stage_repeats"])), 1.0
+        mult = Multipliers(depth, p["width"], p["resolution"])
         rec = run_proxy(baseline, mult, ProxySetup.from_dict(setup), seed=seed)
     except Exception as err:  # one broken network must not sink the comparison
         return dict(p, seed=seed, status="failed", error=f"{type(err).__name__}: {err}")
