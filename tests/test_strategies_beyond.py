@@ -199,3 +199,20 @@ def test_capped_label_survives_the_csv(cli, tmp_path):
     md = markdown(pd.read_csv(tmp_path / "compare.csv"), "mobilenet-v2")
     assert "compound, image capped at 256 px (d=" in md
     assert md == (tmp_path / "compare.md").read_text()
+
+
+@pytest.mark.slow
+def test_tiny_trained_new_strategies_with_latency(cli, tmp_path):
+    """nonuniform networks are rebuilt in the worker from stage_repeats; both Pareto plots."""
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--strategies", "fast,nonuniform", "--latency", "--workers", "2",
+                       "--proxy-size", "32", "--num-train", "32", "--num-val", "16",
+                       "--epochs", "1", "--batch-size", "16", "--out", tmp_path)
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "compare.csv")
+    assert set(df["status"]) == {"ok"} and (df["latency_ms"] > 0).all()
+    row = df[df["strategy"] == "nonuniform"].iloc[0]
+    rebuilt = with_repeats(resolve("mobilenet-v2"), parse_repeats(row["stage_repeats"]))
+    assert measure(rebuilt, 1.0, row["width"], row["image_size"]).params == row["params"]
+    for png in ("pareto_activations.png", "pareto_latency.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

@@ -72,6 +72,6 @@ def plot_pareto(df: pd.DataFrame, x_col: str, y_col: str, path: Path, *,
     ax.set_xlabel(xlabel or x_col)
     ax.set_ylabel(ylabel or y_col)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4)  # below
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
