@@ -53,6 +53,12 @@ class ScaledNetwork:
         return self.counts.flops / self.base_counts.flops
 
     @property
+    def activations_ratio(self) -> float:
+        """Activations (conv/linear outputs) over the baseline's: ≈ r²·w·d for compound
+        scaling, the cost Dollár et al. (2021) find tracks GPU runtime."""
+        return self.counts.activations / self.base_counts.activations
+
+    @property
     def formula_ratio(self) -> float:
         """d·w²·r² before rounding; for compound scaling (α·β²·γ²)^φ = 2^φ·(α·β²·γ²/2)^φ."""
         return self.mult.flops_factor
@@ -82,8 +88,9 @@ class ScaledNetwork:
             params=self.counts.params, flops=self.counts.flops,
             activations=self.counts.activations,
             flops_ratio=self.flops_ratio, formula_ratio=self.formula_ratio,
+            activations_ratio=self.activations_ratio,
             base=dict(image_size=self.baseline.image_size, params=self.base_counts.params,
-                      flops=self.base_counts.flops),
+                      flops=self.base_counts.flops, activations=self.base_counts.activations),
             stages=self.baseline.stages(self.mult.depth, self.mult.width),
             uncounted=self.counts.uncounted, count_method=self.counts.method,
             warnings=list(self.warnings),

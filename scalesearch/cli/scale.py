@@ -92,8 +92,6 @@ def run_scale(args) -> int:
                 width=args.width, resolution=args.resolution, preset=args.preset,
                 num_classes=args.num_classes, match_flops=args.match_flops, force=args.force)
     d = net.to_dict()
-    d["base"]["activations"] = net.base_counts.activations
-    d["activations_ratio"] = net.counts.activations / net.base_counts.activations
     spec = latency_from_args(args)
     if spec is not None:
         from scalesearch.latency import measure_latency
