@@ -220,7 +220,9 @@ def test_search_gpus_per_trial_must_be_whole_above_one():
     from scalesearch.search.runner import SearchConfig
 
     assert SearchConfig("efficientnet-b0", gpus_per_trial=0.25).gpus_per_trial == 0.25
-    assert SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict().get("gpus_per_trial") \
-        is None  # where it runs is not part of what a resume compares
+    saved = SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict()
+    # where it runs is not part of what a resume compares; what it computes is
+    assert "gpus_per_trial" not in saved and "device" not in saved["setup"]["train"]
+    assert saved["setup"]["train"]["amp"] == "auto"
     with pytest.raises(ScalesearchError, match="whole above 1"):
         SearchConfig("efficientnet-b0", gpus_per_trial=1.5)

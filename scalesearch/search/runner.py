@@ -57,6 +57,8 @@ class SearchConfig:
         d = asdict(self)
         d.pop("address")  # where it runs is not what it computes
         d.pop("gpus_per_trial")
+        for key in ("device", "compile", "workers", "max_memory_gb"):
+            d["setup"]["train"].pop(key)
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
 
