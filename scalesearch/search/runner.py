@@ -271,8 +271,9 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     return len(trained_candidates(store)) >= cfg.trials
 
             budget, n = Budget(), n * MAX_REJECTIONS
-        log(f"running {n} trial(s) on Ray ({cpus} CPUs, {gpus:g} GPUs; per trial "
-            f"{cfg.cpus_per_trial} CPU, {cfg.gpus_per_trial:g} GPU)")
+        gpu_text = f"; {gpus:g} GPUs, {cfg.gpus_per_trial:g} per trial" if gpus else ""
+        log(f"running {n} trial(s) on Ray ({cpus} CPUs, {cfg.cpus_per_trial} per trial"
+            f"{gpu_text})")
         concurrent = max(1, cpus // cfg.cpus_per_trial)
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
             tuner = tune.Tuner(
