@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer steps and rounds (2 × 2 instead "
                    "of 3 × 5)")
+    p.add_argument("--steps", type=int, help="timed steps per round (overrides --quick)")
+    p.add_argument("--rounds", type=int, help="alternating rounds (overrides --quick)")
     p.add_argument("--configs", default="32x64,64x128,128x224",
                    help="(b)'s BATCHxPX list (default: 32x64,64x128,128x224)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sections", default="abc", help="which sections to run (default: abc)")
     args = p.parse_args(argv)
     steps, rounds = (2, 2) if args.quick else (5, 3)
+    steps, rounds = args.steps or steps, args.rounds or rounds
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()

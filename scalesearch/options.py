@@ -250,9 +250,7 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
                    "search's)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted check")
-    h = p.add_argument_group("hardware")
-    h.add_argument("--gpus-per-trial", type=non_negative_float, metavar="G", help="GPUs per "
-                   "training (default: the search's)")
+    add_hardware_args(p)  # placement for this run, whatever the search used
     add_ray_args(p, cpus_default=None)
 
 

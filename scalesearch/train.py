@@ -2,7 +2,8 @@
 
 Defaults suit a few epochs from scratch on a CPU (AdamW, warmup + cosine, label smoothing);
 the paper's recipe — RMSProp (decay 0.9, momentum 0.9, ε 1e-3), lr ×0.97 every 2.4 epochs —
-is available as ``optimizer="rmsprop"``, ``schedule="exponential"``.
+is available as ``optimizer="rmsprop"``, ``schedule="exponential"``. The same loop runs on a
+CPU or a GPU (device, AMP, channels_last, compile, lr scaling: docs/performance.md).
 """
 
 from __future__ import annotations

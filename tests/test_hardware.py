@@ -220,7 +220,22 @@ def test_search_gpus_per_trial_must_be_whole_above_one():
     from scalesearch.search.runner import SearchConfig
 
     assert SearchConfig("efficientnet-b0", gpus_per_trial=0.25).gpus_per_trial == 0.25
-    assert SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict().get("gpus_per_trial") \
-        is None  # where it runs is not part of what a resume compares
+    saved = SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict()
+    # where it runs is not part of what a resume compares; what it computes is
+    assert "gpus_per_trial" not in saved and "device" not in saved["setup"]["train"]
+    assert saved["setup"]["train"]["amp"] == "auto"
     with pytest.raises(ScalesearchError, match="whole above 1"):
         SearchConfig("efficientnet-b0", gpus_per_trial=1.5)
+
+
+def test_search_compare_and_fidelity_accept_the_hardware_flags(cli, tmp_path):
+    from scalesearch.cli.main import build_parser
+
+    flags = ["--device", "cpu", "--amp", "off", "--compile", "--gpus-per-trial", "0.5"]
+    for argv in (["search", *flags], ["compare", "--baseline", "resnet50", *flags],
+                 ["fidelity", str(tmp_path), *flags]):
+        args = build_parser().parse_args(argv)
+        assert (args.device, args.amp, args.compile, args.gpus_per_trial) == ("cpu", "off",
+                                                                                True, 0.5)
+    code, _, err = cli("fidelity", tmp_path, "--device", "gpu")
+    assert code == 2 and "unknown device 'gpu'" in err

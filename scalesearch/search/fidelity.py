@@ -110,8 +110,11 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
 def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *,
                  resume: bool = False, address: str | None = None,
                  cpus_per_trial: int | None = None, gpus_per_trial: float | None = None,
+                 hardware: dict | None = None,
                  log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
-    """Retrain the chosen candidates at the reference fidelity and compare the rankings."""
+    """Retrain the chosen candidates at the reference fidelity and compare the rankings.
+    ``hardware`` (device, amp, compile, max_memory_gb) places this run's trainings; like
+    ``address`` and the per-trial resources it does not change what is compared."""
     run_dir = Path(run_dir)
     cfg, space_info, store = _load_search(run_dir)
     proxy = ranking(store.rows)
@@ -124,6 +127,9 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
                                for k, v in by_key[k].items() if k in fields}) for k in keys
                   if k in by_key)
     ref_cfg = reference_config(cfg, fcfg)
+    if hardware:
+        ref_cfg = replace(ref_cfg, setup=replace(ref_cfg.setup, train=replace(
+            ref_cfg.setup.train, **hardware)))
     ref_cfg = replace(ref_cfg, address=address,
                       cpus_per_trial=cpus_per_trial or cfg.cpus_per_trial,
                       gpus_per_trial=cfg.gpus_per_trial if gpus_per_trial is None

@@ -132,6 +132,8 @@ class SearchConfig:
         d = asdict(self)
         for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
             d.pop(reporting_only)
+        for key in ("device", "compile", "workers", "max_memory_gb"):  # hardware, not maths
+            d["setup"]["train"].pop(key)
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
 
