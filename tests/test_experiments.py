@@ -38,7 +38,7 @@ def test_search_and_fidelity_from_python(tmp_path):
     assert list(found.ranking["alpha"]) == list(pd.DataFrame(found.summary["ranking"])["alpha"])
     check = scalesearch.fidelity(out, top=2, random=0, epochs=1, proxy_size=40,
                                  log=lambda m: None)
-    assert -1 <= check.kendall_tau <= 1 and len(check.candidates) == 2
+    assert len(check.candidates) == 2 and isinstance(check.same_winner, bool)
     assert check.paths["result.json"].exists()
     resumed = scalesearch.search("efficientnet-b0", out=out, resume=True, log=lambda m: None,
                                  **TINY)

@@ -336,15 +336,17 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
 
 
 def test_fidelity_on_a_tiny_search(cli, tmp_path):
+    """Four FLOPs-matched candidates (enough val images that their scores are not all equal)."""
     out = tmp_path / "s"
-    assert cli("search", *TINY, "--out", out)[0] == 0
-    code, stdout, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
+    matched = [a for a in TINY if a != "--no-match-flops"]
+    assert cli("search", *matched, "--num-val", "60", "--out", out)[0] == 0
+    code, stdout, err = cli("fidelity", out, "--top", "3", "--random", "1", "--epochs", "2",
                             "--proxy-size", "40", "--format", "json")
     assert code == 0, err
     result = json.loads(stdout)
     assert -1 <= result["kendall_tau"] <= 1 and -1 <= result["spearman_rho"] <= 1
     assert isinstance(result["same_winner"], bool) and isinstance(result["winner_in_tied"], bool)
-    assert len(result["candidates"]) == 2
+    assert len(result["candidates"]) == 4
     assert {"alpha", "beta", "gamma", "proxy_mean", "proxy_std", "reference_mean",
             "reference_std"} <= set(result["candidates"][0])
     assert (result["reference_epochs"], result["reference_proxy_size"]) == (2, 40)
@@ -352,13 +354,13 @@ def test_fidelity_on_a_tiny_search(cli, tmp_path):
     for name in ("trials.csv", "fidelity.csv", "result.json"):
         assert (folder / name).exists()
     assert (folder / "fidelity.png").read_bytes()[:4] == b"\x89PNG"
-    rows = pd.read_csv(folder / "trials.csv")
-    assert len(rows) == 4 and set(rows["image_size"]) == {40, 56}  # 2× size, γ = 1.4 → 56
-    code, _, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
-                       "--proxy-size", "40")
+    rows = pd.read_csv(folder / "trials.csv")  # 2× the proxy size, at each matched resolution
+    assert len(rows) == 8 and (rows["image_size"] == (40 * rows["resolution"]).round()).all()
+    again = ["fidelity", out, "--top", "3", "--random", "1", "--epochs", "2", "--proxy-size",
+             "40"]
+    code, _, err = cli(*again)
     assert code == 2 and "--resume" in err
-    code, _, err = cli("fidelity", out, "--top", "2", "--random", "0", "--epochs", "2",
-                       "--proxy-size", "40", "--resume")
+    code, _, err = cli(*again, "--resume")
     assert code == 0 and "nothing left to train" in err
     code, _, err = cli("fidelity", tmp_path / "nothing")
     assert code == 2 and "holds no search" in err

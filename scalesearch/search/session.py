@@ -55,7 +55,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
                 candidates=len(space.candidates), trials=len(store.rows),
                 tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
-                flops_ratio_range=space.ratios())
+                flops_ratio_range=list(space.ratios() or ()) or None)
     aliases = {c.key: c.aliases for c in space.candidates}
     latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
         if cfg.latency else None
