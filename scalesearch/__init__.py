@@ -15,7 +15,22 @@ from scalesearch.scaler import Multipliers, compound, scale_table
 __version__ = "0.1.0"
 __all__ = [
     "Counts", "Head", "Multipliers", "Preset", "Scalable", "ScaledNetwork", "ScalesearchError",
-    "Stage", "StageTable", "Stem", "TableBaseline", "available", "compound", "count",
-    "flops_ratio",
-    "load_checkpoint", "measure", "resolve", "scale", "scale_table",
+    "Stage", "StageTable", "Stem", "TableBaseline", "available", "compare", "compound", "count",
+    "fidelity", "flops_ratio", "load_checkpoint", "measure", "resolve", "scale", "scale_table",
+    "search",
 ]
+
+
+def __getattr__(name: str):
+    """The experiments, imported on first use (they pull in Ray, Optuna, the trainer):
+    ``scalesearch.search(...)`` and ``scalesearch.compare(...)`` are their callable
+    subpackages, ``scalesearch.fidelity(...)`` a function (:mod:`scalesearch.experiments`)."""
+    import importlib
+
+    if name in ("search", "compare"):
+        return importlib.import_module(f"scalesearch.{name}")
+    if name == "fidelity":
+        from scalesearch.experiments import fidelity
+
+        return fidelity
+    raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")

@@ -23,6 +23,8 @@ def test_api_defaults_are_the_clis(cli):
     api = resolve_options(add_search_args, {}, "search")
     assert {k: v for k, v in vars(args).items() if k not in ("func", "command", "format")} \
         == vars(api)
+    assert callable(scalesearch.search) and callable(scalesearch.compare)
+    assert scalesearch.fidelity.__module__ == "scalesearch.experiments"
     with pytest.raises(ScalesearchError, match="unknown search option.*sedes.*known:.*seeds"):
         scalesearch.search("efficientnet-b0", sedes=3)
 
