@@ -323,6 +323,7 @@ def compare_config(args: argparse.Namespace):
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")
     return CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                         args.seeds, args.workers, setup_from_args(args), args.gpus_per_trial,
-                         args.fast_alpha, args.max_image_size, latency_from_args(args))
+                         args.seeds, args.workers, setup_from_args(args),
+                         gpus_per_trial=args.gpus_per_trial, fast_alpha=args.fast_alpha,
+                         max_image_size=args.max_image_size, latency=latency_from_args(args))
 

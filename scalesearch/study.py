@@ -74,8 +74,8 @@ def _compare_config(spec: dict, folder: Path):
                          parse_strategies(spec.get("strategies", list(PAPER_STRATEGIES))),
                          tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
                          int(spec.get("seeds", 1)), spec.get("workers"), setup,
-                         float(spec.get("fast_alpha", FAST_ALPHA)),
-                         None if cap is None else int(cap), latency)
+                         fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
+                         max_image_size=None if cap is None else int(cap), latency=latency)
 
 
 def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list[Path]:
