@@ -23,6 +23,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import check_run_dir
+from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
 from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import Candidate, Space
@@ -60,6 +61,23 @@ def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
     if not any(r["status"] == Status.OK for r in store.rows):
         raise ScalesearchError(f"{run_dir} has no successfully trained candidate to check")
     return cfg, saved["space"], store
+
+
+def _search_objective(run_dir: Path, log) -> tuple[Objective, dict | None]:
+    """The search's objective (best.json) and its measured latencies (latency.json), so both
+    rankings are scored alike; an mnas-latency objective without latencies falls back to
+    accuracy, with a note."""
+    best = run_dir / "best.json"
+    saved = json.loads(best.read_text()).get("objective") if best.exists() else None
+    objective = Objective(**saved) if saved else Objective()
+    path = run_dir / "latency.json"
+    latency = {tuple(float(v) for v in k.split(",")): ms for k, ms in
+               json.loads(path.read_text())["latency_ms"].items()} if path.exists() else None
+    if objective.needs_latency and latency is None:
+        log("fidelity: the search ranked by latency but latency.json is missing; "
+            "comparing top-1 instead")
+        objective = Objective()
+    return objective, latency
 
 
 def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
@@ -117,7 +135,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     ``address`` and the per-trial resources it does not change what is compared."""
     run_dir = Path(run_dir)
     cfg, space_info, store = _load_search(run_dir)
-    proxy = ranking(store.rows)
+    objective, latency = _search_objective(run_dir, log)
+    proxy = ranking(store.rows, objective, latency)
     search_best = json.loads((run_dir / "best.json").read_text()) \
         if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed)
@@ -146,7 +165,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     ref_store = TrialStore(out / "trials.csv")
     run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
     remaining = plan(ref_cfg, ref_store, space)[1]
-    ref = ranking(ref_store.rows)
+    ref = ranking(ref_store.rows, objective, latency)
     ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
     result = compare_rankings(proxy, ref, search_best, ref_best)
     result.update(complete=not remaining, out=str(out),
