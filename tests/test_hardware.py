@@ -154,11 +154,12 @@ def _fake_trial(config: dict, context: dict) -> dict:
 
     start = time.time()
     time.sleep(2.0)
-    alpha, beta, gamma, _ = context["candidates"][config["index"]]
-    return {"score": 0.0, "rows": [dict(alpha=alpha, beta=beta, gamma=gamma, seed=0,
-                                        status="ok", top1=0.0, start=start, end=time.time(),
-                                        gpus=ray.get_gpu_ids(),
-                                        visible=os.environ.get("CUDA_VISIBLE_DEVICES"))]}
+    cand = context["candidates"][config["index"]]
+    return {"score": 0.0, "rows": [dict(alpha=cand["alpha"], beta=cand["beta"],
+                                        gamma=cand["gamma"], seed=s, status="ok", top1=0.0,
+                                        start=start, end=time.time(), gpus=ray.get_gpu_ids(),
+                                        visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
+                                   for s in context["seeds"]]}
 
 
 @pytest.mark.slow
@@ -179,7 +180,8 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
             runner.run_trials(runner.SearchConfig("efficientnet-b0", gpus_per_trial=2), space,
                               TrialStore(tmp_path / "x.csv"), log=lambda m: None)
         store = TrialStore(tmp_path / "trials.csv")
-        cfg = runner.SearchConfig("efficientnet-b0", gpus_per_trial=0.5, cpus_per_trial=1)
+        cfg = runner.SearchConfig("efficientnet-b0", gpus_per_trial=0.5, cpus_per_trial=1,
+                                  seeds=1)
         assert runner.run_trials(cfg, space, store, log=lambda m: None) == 4
     finally:
         ray.shutdown()
