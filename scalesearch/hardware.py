@@ -27,6 +27,13 @@ def check_amp(amp: str) -> None:
         raise ScalesearchError(f"unknown amp mode {amp!r}; one of {AMPS}")
 
 
+def parallel_device(device: str, gpus_requested: bool) -> str:
+    """The device of one of many parallel trainings: ``auto`` stays on the CPU unless GPUs were
+    requested for the trainings (``--gpus-per-trial``), so none lands on a GPU that Ray (or the
+    process pool) does not account for; an explicit device is kept."""
+    return "cpu" if device == "auto" and not gpus_requested else device
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` is CUDA when available. CUDA asked for but absent falls back to the CPU with one
     warning; inside a Ray trial "cuda" is the GPU Ray assigned (it sets CUDA_VISIBLE_DEVICES)."""

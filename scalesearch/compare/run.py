@@ -25,6 +25,7 @@ from scalesearch.compare.strategies import (
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human
+from scalesearch.hardware import parallel_device
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
@@ -106,9 +107,7 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
     gpus = _gpus(cfg.gpus_per_trial)
     workers = cfg.workers or (max(1, int(gpus / cfg.gpus_per_trial)) if gpus else cpus)
     threads = cfg.setup.train.threads or max(1, cpus // workers)
-    device = cfg.setup.train.device
-    if device == "auto" and not gpus:
-        device = "cpu"  # like search: parallel trainings use GPUs through --gpus-per-trial
+    device = parallel_device(cfg.setup.train.device, bool(gpus))
     setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads, device=device))
     spec = portable_spec(cfg.baseline)
     rows, start = list(done or []), time.perf_counter()

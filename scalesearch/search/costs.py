@@ -20,16 +20,28 @@ def _key(k: tuple) -> str:
     return ",".join(f"{v:g}" for v in k)
 
 
+def _stored(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_latencies(folder: Path) -> dict[tuple, float] | None:
+    """The latencies a search stored in ``folder/latency.json``, keyed by (α, β, γ)."""
+    saved = _stored(folder / "latency.json")
+    return _by_candidate(saved["latency_ms"]) if saved else None
+
+
+def _by_candidate(stored: dict[str, float]) -> dict[tuple, float]:
+    return {tuple(float(v) for v in k.split(",")): ms for k, ms in stored.items()}
+
+
 def candidate_latencies(baseline: Scalable, rows: list[dict], spec: LatencySpec, out: Path,
                         log: Callable[[str], None]) -> dict[tuple, float]:
     """latency_ms of each trained candidate's φ=1 network at the baseline's full image size
     (at the resolution it was trained with), keyed by (α, β, γ)."""
     path = out / "latency.json"
-    cached: dict[str, float] = {}
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("spec") == spec.to_dict():
-            cached = saved["latency_ms"]
+    saved = _stored(path)
+    cached: dict[str, float] = saved["latency_ms"] if saved and saved.get("spec") == \
+        spec.to_dict() else {}
     todo: dict[tuple, dict] = {}
     for r in rows:
         k = trial_key(r)[:3]
@@ -43,4 +55,4 @@ def candidate_latencies(baseline: Scalable, rows: list[dict], spec: LatencySpec,
         for k, ms in zip(todo, measure_many(items, spec), strict=True):
             cached[_key(k)] = ms
         write_json(path, dict(spec=spec.to_dict(), latency_ms=cached))
-    return {tuple(float(v) for v in k.split(",")): ms for k, ms in cached.items()}
+    return _by_candidate(cached)

@@ -23,6 +23,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import check_run_dir
+from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
 from scalesearch.search.runner import SearchConfig, plan, run_trials
@@ -70,9 +71,7 @@ def _search_objective(run_dir: Path, log) -> tuple[Objective, dict | None]:
     best = run_dir / "best.json"
     saved = json.loads(best.read_text()).get("objective") if best.exists() else None
     objective = Objective(**saved) if saved else Objective()
-    path = run_dir / "latency.json"
-    latency = {tuple(float(v) for v in k.split(",")): ms for k, ms in
-               json.loads(path.read_text())["latency_ms"].items()} if path.exists() else None
+    latency = load_latencies(run_dir)
     if objective.needs_latency and latency is None:
         log("fidelity: the search ranked by latency but latency.json is missing; "
             "comparing top-1 instead")

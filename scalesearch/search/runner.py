@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.hardware import parallel_device
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
@@ -121,9 +122,8 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
         """Inverse of :meth:`to_dict` (as stored in search.json)."""
-        ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
-                           for k, v in d["ranges"].items()})
-        return cls(**{**d, "ranges": ranges, "setup": ProxySetup.from_dict(d["setup"]),
+        return cls(**{**d, "ranges": Ranges.from_dict(d["ranges"]),
+                      "setup": ProxySetup.from_dict(d["setup"]),
                       "objective": Objective(**d["objective"]) if d.get("objective")
                       else Objective(),
                       "latency": LatencySpec(**d["latency"]) if d.get("latency") else None})
@@ -308,10 +308,10 @@ def _history_at(row: dict, epoch: int) -> float | None:
 
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
     """What every trial needs, as plain data (Ray ships it to the workers once)."""
-    train = asdict(cfg.setup.train)  # a trial without a Ray GPU stays off the GPUs
-    device = "cpu" if not cfg.gpus_per_trial and train["device"] == "auto" else train["device"]
+    train = asdict(cfg.setup.train)
     setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
-        **train, "threads": train["threads"] or cfg.cpus_per_trial, "device": device}})
+        **train, "threads": train["threads"] or cfg.cpus_per_trial,
+        "device": parallel_device(train["device"], bool(cfg.gpus_per_trial))}})
     return dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
                 candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
                             for c in space.candidates],

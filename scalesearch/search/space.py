@@ -36,6 +36,11 @@ class Ranges:
         if not 0 < self.step <= 1:
             raise ScalesearchError(f"grid step must be in (0, 1], got {self.step}")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Ranges:
+        """From JSON (search.json, a Ray trial's context), where pairs became lists."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
     def axis(self, name: str) -> list[float]:
         lo, hi = getattr(self, name)
         n = math.floor((hi - lo) / self.step + 1e-9)

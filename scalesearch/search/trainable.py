@@ -26,8 +26,7 @@ def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str 
     """The candidate a Ray config names (grid index, or a TPE point) and why it is rejected."""
     if "index" in config:
         return Candidate(**context["candidates"][config["index"]]), None
-    ranges = Ranges(**{k: tuple(v) if isinstance(v, list) else v
-                       for k, v in context["ranges"].items()})
+    ranges = Ranges.from_dict(context["ranges"])
     cand = with_ratio(baseline, *tpe_point(config["alpha"], config["beta_frac"], ranges),
                       match=context["match_flops"])
     if context["match_flops"]:
