@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.search.config import SAMPLERS, SCHEDULERS
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
-from scalesearch.search.runner import SAMPLERS, SCHEDULERS
 from scalesearch.search.stats import TIE_BREAKS
 from scalesearch.train import OPTIMIZERS
 
@@ -191,12 +191,15 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--seeds", type=positive_int, default=2, help="trainings per candidate; the "
                    "ranking uses the mean, the 95%% t-interval and the bootstrap p_best over "
                    "seeds (2; 1 cannot measure seed noise)")
-    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="asha: successive "
-                   "halving on Ray Tune, weak candidates stop at rungs --min-epochs·η^k "
-                   "(default: none, every candidate trains --epochs)")
-    e.add_argument("--min-epochs", type=positive_int, default=1, help="ASHA's first rung (1)")
-    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="ASHA's η: "
-                   "about 1/η of the candidates go on at each rung (3)")
+    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="sha: synchronous "
+                   "successive halving on Ray Tune — at each rung --min-epochs·η^k, once every "
+                   "candidate has reported, the best 1/η go on from their checkpoints (the "
+                   "answer does not depend on arrival order); asha: Ray Tune's asynchronous "
+                   "ASHA (no waiting, works with TPE, but cuts by arrival order: "
+                   "docs/search.md); none: every candidate trains --epochs (default: none)")
+    e.add_argument("--min-epochs", type=positive_int, default=1, help="the first rung (1)")
+    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="η: about 1/η "
+                   "of the candidates go on at each rung (3)")
     e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
                    "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
                    "(the paper's case for compound scaling), score, params, latency "

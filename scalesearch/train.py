@@ -175,7 +175,8 @@ class ProxyTrainer:
     ``cfg.epochs`` makes the last epoch partial. Evaluating between epochs does not change the
     training (BN statistics are re-estimated from scratch at every evaluation). The loss is
     never read on the host per step: a device-side flag collects non-finite losses and is read
-    every ``cfg.check_every`` steps and at the end of each epoch."""
+    every ``cfg.check_every`` steps and at the end of each epoch. Between epochs,
+    :meth:`state_dict` is a checkpoint that :meth:`load_state_dict` continues exactly."""
 
     def __init__(self, model: nn.Module, train: Data, val: Data, cfg: TrainConfig, *,
                  seed: int = 0):
@@ -186,7 +187,6 @@ class ProxyTrainer:
         self.train_set, self.val_set = train.to(self.device), val.to(self.device)
         self.precision = Precision(cfg.amp, self.device)
         torch.manual_seed(seed)
-        self.gen = torch.Generator().manual_seed(seed)
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -195,20 +195,38 @@ class ProxyTrainer:
         self.steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         self.total = max(1, round(cfg.epochs * self.steps_per_epoch))
         self.epochs = math.ceil(self.total / self.steps_per_epoch)  # reports, the last partial
+        self.seed = seed
         self.step = self.seen = self.epoch = 0
         self.seconds = 0.0
         self.error: str | None = None
-        self._iter = _batches(self.train_set, self._order(), self.device, cfg, self.gen)
 
     @property
     def done(self) -> bool:
         return self.step >= self.total or self.error is not None
 
-    def _order(self):
-        """Index batches continuing across epochs: a fresh permutation per pass."""
-        while True:
-            order = torch.randperm(len(self.train_set), generator=self.gen)
-            yield from order.split(self.cfg.batch_size)
+    def _epoch_batches(self):
+        """This epoch's (x, y) batches: one pass over a fresh permutation. Order and crops come
+        from a generator seeded by (seed, epoch), so an epoch does not depend on the process
+        that ran the previous ones: a run restored from :meth:`state_dict` continues exactly."""
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.train_set), generator=gen).split(self.cfg.batch_size)
+        return _batches(self.train_set, order, self.device, self.cfg, gen)
+
+    def state_dict(self) -> dict:
+        """Everything the next epoch depends on (a checkpoint between epochs)."""
+        scaler = self.precision.scaler
+        return dict(model=self.model.state_dict(), opt=self.opt.state_dict(),
+                    scaler=scaler.state_dict() if scaler else None, step=self.step,
+                    seen=self.seen, epoch=self.epoch, seconds=self.seconds, error=self.error)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` (same model, data and config)."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.precision.scaler and state["scaler"]:
+            self.precision.scaler.load_state_dict(state["scaler"])
+        for key in ("step", "seen", "epoch", "seconds", "error"):
+            setattr(self, key, state[key])
 
     def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> bool:
         """Train up to the next epoch boundary; False (and ``error`` set) on a non-finite loss."""
@@ -219,11 +237,12 @@ class ProxyTrainer:
         bad = torch.zeros((), dtype=torch.bool, device=self.device)
         first = self.step  # first step since the flag was last read
         self.model.train()
+        batches = self._epoch_batches()
         while self.step < stop:
             for group in self.opt.param_groups:
                 group["lr"] = cfg.peak_lr * _lr_factor(cfg, self.step, self.total,
                                                        self.steps_per_epoch)
-            x, y = next(self._iter)
+            x, y = next(batches)
             with self.precision.autocast():
                 loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
             bad |= ~torch.isfinite(loss.detach())
@@ -237,10 +256,9 @@ class ProxyTrainer:
                     self.error = f"non-finite loss in steps {first}–{self.step - 1}"
                     break
                 first = self.step
+        batches.close()  # stops DataLoader workers of a streamed split
         self.seconds += time.perf_counter() - start
         self.epoch += 1
-        if self.done:
-            self._iter.close()  # stops DataLoader workers of a streamed split
         return self.error is None
 
     def evaluate(self, max_images: int | None = None) -> tuple[float, float]:

@@ -81,11 +81,33 @@ def tied_lines(best: dict) -> list[str]:
                                 top1=f"{t['top1_mean']:.1f} ± {t['top1_std']:.1f}",
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
                            for t in best["tied"]])]
+    lines += stopped_lines(best)
     if best["separated"]:
-        lines.append("the winner is separated: no other candidate has p_best ≥ 5%")
-    else:
+        lines.append("the winner is separated: no other candidate has p_best ≥ 5%, at the end "
+                     "or at the rung where it was stopped")
+    elif len(best["tied"]) > 1:
         lines.append(f"{len(best['tied'])} candidates are statistically tied; chosen by "
                      f"--tie-break {best['tie_break']}")
+    else:
+        lines.append("the winner is alone in the tied set, but not separated: stopped "
+                     "candidates above were not ruled out when they were stopped")
+    return lines
+
+
+def stopped_lines(best: dict) -> list[str]:
+    """How many candidates the scheduler stopped, where, by how much they missed the cut, and
+    those the seeds could not rule out at that rung (docs/search.md)."""
+    lines = [f"stopped at rung {s['rung']} (epoch {s['epoch']}): {s['stopped']} candidate(s), "
+             f"{s['missed_min']:.1f}–{s['missed_max']:.1f} points below the cut "
+             f"({s['cut']:.1f}% mean val top-1 on the rung's subset)"
+             for s in best.get("stopped", [])]
+    if best.get("not_ruled_out"):
+        lines += ["not ruled out (p_best ≥ 5% among every candidate at the rung where it "
+                  "stopped):", render_table([dict(alpha=c["alpha"], beta=c["beta"],
+                                                 gamma=c["gamma"], rung=c["rung"],
+                                                 rung_p_best=_percent(c["rung_p_best"]),
+                                                 missed_by=round(c["missed_by"], 1))
+                                            for c in best["not_ruled_out"]])]
     return lines
 
 

@@ -3,8 +3,10 @@ seeds, p_best, the tied set), ``best.json`` for ``scale --coefficients``, and th
 family of the winner next to the paper's (Table 2).
 
 Ranking rule: candidates that trained to the last epoch come first, by mean score; candidates
-ASHA stopped follow, by the rung they reached and their score there; failed ones last. p_best
-and the tied set are computed over the candidates that reached the last epoch.
+a scheduler stopped follow, by the rung they reached and their score there; failed ones last.
+p_best and the tied set are computed over the candidates that reached the last epoch; a stopped
+candidate is judged at the rung where it stopped (:mod:`.evidence`), and one that the seeds
+could not tell from the best there is listed as not ruled out, which denies ``separated``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalesearch.api import scale
+from scalesearch.api import match_ratio, scale
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS
+from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
 from scalesearch.search.objective import Objective
 from scalesearch.search.stats import TIE_P, p_best, t_interval, tie_break
 from scalesearch.status import Status
@@ -28,13 +31,15 @@ KEY = ["alpha", "beta", "gamma"]
 FAMILY_PHIS = tuple(range(1, 8))  # B1–B7 (the official presets were hand-rounded, Table 2)
 COLUMNS = [*KEY, "product", "flops_ratio", "activations_ratio", "latency_ms", "resolution",
            "image_size", "params", "epochs", "rung", "status", "top1_mean", "top1_std", "ci_lo",
-           "ci_hi", "score_mean", "seeds", "failed", "p_best", "tied", "images", "seconds"]
+           "ci_hi", "score_mean", "seeds", "failed", "p_best", "tied", "rung_p_best",
+           "missed_by", "ruled_out", "images", "seconds"]
 
 
 def _status(statuses: pd.Series) -> str:
-    if (statuses == Status.OK).any():
-        return Status.OK
-    return Status.STOPPED if (statuses == Status.STOPPED).any() else Status.FAILED
+    for status in (Status.OK, Status.PAUSED, Status.STOPPED):
+        if (statuses == status).any():
+            return status
+    return Status.FAILED
 
 
 def ranking(rows: list[dict], objective: Objective | None = None,
@@ -49,7 +54,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
         return pd.DataFrame(columns=COLUMNS)
     keys = list(zip(*(df[k] for k in KEY), strict=True))
     df = df.assign(latency_ms=[(latency or {}).get(k) for k in keys])
-    scored = df["status"].isin([Status.OK, Status.STOPPED]) & df["top1"].notna()
+    scored = df["status"].isin([Status.OK, Status.STOPPED, Status.PAUSED]) & df["top1"].notna()
     df = df.assign(top1_ok=df["top1"].where(scored), score=[
         objective.score(r["top1"], r["latency_ms"], r.get("flops")) if ok else np.nan
         for r, ok in zip(df.to_dict("records"), scored, strict=True)])
@@ -73,7 +78,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
                         seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),
                         images=g["images"].sum(), seconds=g["seconds"].sum(), _i=len(out)))
     rank = pd.DataFrame(out)
-    order = {Status.OK: 0, Status.STOPPED: 1, Status.FAILED: 2}
+    order = {Status.OK: 0, Status.PAUSED: 1, Status.STOPPED: 1, Status.FAILED: 2}
     rank = rank.assign(_o=rank["status"].map(order), _r=-rank["rung"].fillna(0),
                        _m=-rank["score_mean"].fillna(-1))
     rank = rank.sort_values(["_o", "_r", "_m", *KEY]).reset_index(drop=True)
@@ -85,6 +90,10 @@ def ranking(rows: list[dict], objective: Objective | None = None,
         rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P
     elif len(eligible):
         rank.loc[eligible[0], "tied"] = True
+    evidence = stopped_evidence(rows)
+    for column in ("rung_p_best", "missed_by", "ruled_out"):
+        rank[column] = [evidence.get(tuple(k), {}).get(column) for k in rank[KEY].values]
+    rank.attrs["stopped"] = stopped_summary(evidence)
     return rank[COLUMNS]
 
 
@@ -106,21 +115,29 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                                "with --latency")
     top = tie_break(tied, rule)
     key = (top["alpha"], top["beta"], top["gamma"])
+    open_ = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], rung=int(r["rung"]),
+                  rung_p_best=r["rung_p_best"], missed_by=r["missed_by"])
+             for r in rank.to_dict("records") if not_ruled_out(r["ruled_out"])]
     return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
+                gamma_trained=float(top["resolution"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
                 resolution=float(top["resolution"]), top1_mean=float(top["top1_mean"]),
                 score_mean=float(top["score_mean"]), latency_ms=top["latency_ms"],
                 activations_ratio=top["activations_ratio"],
                 top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
                 p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
-                separated=bool(measured and len(tied) == 1), tie_break=rule,
+                separated=bool(measured and len(tied) == 1 and not open_), tie_break=rule,
                 tied=[_tied_entry(r) for r in tied] if measured else [],
+                not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
                 aliases=[list(a) for a in (aliases or {}).get(key, ())], **meta)
 
 
 def family(baseline: Scalable, coefficients: tuple[float, float, float],
            phis=FAMILY_PHIS) -> list[dict]:
-    """Scale the baseline to φ = 1…7 with the found and with the paper's coefficients."""
+    """Scale the baseline to φ = 1…7 with the found and with the paper's coefficients: each
+    member at r = γ^φ with its measured FLOPs ratio, and ``px_matched`` / ``ratio_matched``: the
+    image size that brings the measured ratio closest to 2^φ (as ``scale --match-flops``), with
+    ``width_matched`` ≠ w only where no image size lands within 3% (:func:`api.match_ratio`)."""
     rows = []
     for source, coef in (("found", coefficients), ("paper", PAPER_COEFFICIENTS)):
         for phi in phis:
@@ -128,11 +145,13 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
                 warnings.simplefilter("ignore")  # the product check was made by the search
                 net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
                             force=True)
+            px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
             rows.append(dict(source=source, phi=phi, alpha=coef[0], beta=coef[1],
                              gamma=coef[2], depth=round(net.mult.depth, 4),
                              width=round(net.mult.width, 4), image_size=net.image_size,
                              params=net.counts.params, flops=net.counts.flops,
-                             flops_ratio=round(net.flops_ratio, 3)))
+                             flops_ratio=round(net.flops_ratio, 3), px_matched=px,
+                             width_matched=round(width, 4), ratio_matched=round(ratio, 3)))
     return rows
 
 

@@ -2,16 +2,22 @@
 trained in lockstep, one report after every epoch.
 
 The unit of early stopping is the candidate: every report carries the mean val top-1 over its
-seeds (``score``), so ASHA keeps or stops a candidate as a whole and a candidate that reaches the
-top rung has all ``--seeds`` seeds. With ASHA, intermediate epochs are evaluated on a fixed,
-evenly strided subset of the validation set (``EVAL_IMAGES``) after BatchNorm recalibration;
-the last epoch is always evaluated on the whole validation set.
+seeds (``score``), so a scheduler keeps or stops a candidate as a whole and a candidate that
+reaches the top rung has all ``--seeds`` seeds. With a scheduler, intermediate epochs are
+evaluated on a fixed, evenly strided subset of the validation set (``EVAL_IMAGES``) after
+BatchNorm recalibration; the last epoch is always evaluated on the whole validation set.
+
+Synchronous successive halving (``sha``) trains a candidate up to the rung's epoch (``target``)
+and reports a Ray Tune checkpoint after every epoch (every seed's trainer state and row); the
+next rung's trial restores it (``restore``) and continues, so survivors are never retrained.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import tempfile
+from pathlib import Path
 
 from scalesearch.proxy import ProxySetup, build_trainer
 from scalesearch.search.space import Candidate, Ranges, tpe_point, with_ratio
@@ -19,7 +25,8 @@ from scalesearch.search.trials import trial_key
 from scalesearch.status import Status
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
-RUNNING = "running"  # a row whose trial has not finished; stored as "stopped" if ASHA ends it
+RUNNING = "running"  # a row whose trial has not finished (stored as stopped or paused)
+STATE_FILE = "state.pt"  # in each Ray Tune checkpoint: {seed: (trainer state, row)}
 
 
 def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str | None]:
@@ -64,6 +71,15 @@ class _SeedRun:
             self.row.update(image_size=record["image_size"], proxy_flops=record["flops"])
         except Exception as err:  # a broken candidate is a failed trial, not a failed search
             self.fail(f"{type(err).__name__}: {err}")
+
+    def state(self) -> dict:
+        return dict(trainer=self.trainer.state_dict(), row=dict(self.row),
+                    history=list(self.history))
+
+    def restore(self, state: dict) -> None:
+        """Continue from :meth:`state` (a checkpoint of an earlier rung or epoch)."""
+        self.trainer.load_state_dict(state["trainer"])
+        self.row, self.history = dict(state["row"]), list(state["history"])
 
     def fail(self, error: str) -> None:
         self.row.update(status=Status.FAILED, error=error, top1=None, loss=None)
@@ -114,16 +130,49 @@ def trial(config: dict, context: dict) -> None:
         return
     divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
     runs = [_SeedRun(baseline, cand, setup, s, divisor) for s in seeds]
+    start = _restore(runs, (context.get("restore") or {}).get(str(config.get("index"))))
     epochs = max((r.trainer.epochs for r in runs if r.trainer), default=0)
-    for epoch in range(1, epochs + 1):
+    stop = min(epochs, context.get("target") or epochs)
+    for epoch in range(start + 1, stop + 1):
         for run in runs:
             if run.live:
                 run.epoch(last=epoch == epochs, intermediate=context["evaluate_every_epoch"])
         scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
                   and r.row["status"] in (RUNNING, Status.OK)]
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
-        tune.report({"epoch": epoch, "score": score, "epochs": epochs, "key": key,
-                     "rows": [dict(r.row) for r in runs], "final": epoch == epochs})
+        metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
+                   "rows": [dict(r.row) for r in runs], "final": epoch == epochs}
+        if context.get("checkpoint") and epoch < epochs and any(r.live for r in runs):
+            _report_checkpoint(metrics, runs)
+        else:
+            tune.report(metrics)
     if not epochs:  # every seed failed before training
         tune.report({"epoch": 0, "score": 0.0, "rows": [r.row for r in runs], "key": key,
                      "final": True})
+
+
+def _report_checkpoint(metrics: dict, runs: list[_SeedRun]) -> None:
+    """``tune.report`` with a Ray Tune checkpoint of every live seed (persisted by Ray into the
+    run's storage; the driver records its path in trials.csv)."""
+    import torch
+    from ray import tune
+
+    with tempfile.TemporaryDirectory(prefix="scalesearch-ckpt-") as folder:
+        torch.save({str(r.row["seed"]): r.state() for r in runs if r.live},
+                   Path(folder) / STATE_FILE)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def _restore(runs: list[_SeedRun], path: str | None) -> int:
+    """Load the seeds' states from a checkpoint folder; returns the epoch to continue from."""
+    if not path:
+        return 0
+    import torch
+
+    states = torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=True)
+    live = [r for r in runs if r.live]
+    if any(str(r.row["seed"]) not in states for r in live):
+        return 0  # not this set of seeds' checkpoint: train from the start (lockstep)
+    for run in live:
+        run.restore(states[str(run.row["seed"])])
+    return min((r.trainer.epoch for r in live), default=0)

@@ -1,0 +1,119 @@
+"""What defines a φ=1 search (§3.3 step 1): the candidates, the sampler, the scheduler, the
+evidence and the proxy training — stored in ``search.json`` so that a resume can check it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.latency import LatencySpec
+from scalesearch.proxy import ProxySetup
+from scalesearch.search.objective import Objective
+from scalesearch.search.space import Ranges
+from scalesearch.search.stats import TIE_BREAKS
+
+SAMPLERS = ("grid", "tpe")
+# none: every candidate trains --epochs; sha: synchronous successive halving (the default of
+# the main job: decisions independent of arrival order); asha: Ray Tune's asynchronous ASHA
+SCHEDULERS = ("none", "sha", "asha")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search; stored in ``search.json`` so a resume can check it."""
+
+    baseline: str
+    ranges: Ranges = Ranges()
+    tolerance: float = 0.05  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
+    flops_tolerance: float = 0.25  # without match_flops: |measured ratio − 2| ≤ this
+    match_flops: bool = False  # solve each candidate's resolution to a measured ratio 2 ± 3%
+    sampler: str = "grid"
+    trials: int | None = None  # TPE budget (candidates); grid: all candidates
+    seeds: int = 2
+    sampler_seed: int = 0
+    scheduler: str = "none"  # "sha" / "asha": stop weak candidates at rungs min_epochs·η^k
+    min_epochs: int = 1  # the first rung (ASHA's grace period)
+    reduction_factor: float = 3.0  # η: a third of the candidates go on at each rung
+    curves: bool = False  # evaluate every epoch without a scheduler too (learning curves)
+    tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
+    objective: Objective = field(default_factory=Objective)  # ranks by (reporting only)
+    latency: LatencySpec | None = None  # measure each candidate's latency on the driver
+    cpus_per_trial: int = 1
+    gpus_per_trial: float = 0.0  # Ray GPU resource per trial; 0.25 lets 4 trials share a GPU
+    address: str | None = None
+    setup: ProxySetup = field(default_factory=ProxySetup)
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (("sampler", self.sampler, SAMPLERS),
+                                     ("scheduler", self.scheduler, SCHEDULERS),
+                                     ("tie-break", self.tie_break, TIE_BREAKS)):
+            if value not in choices:
+                raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
+        for name, tol in (("tolerance", self.tolerance), ("FLOPs tolerance",
+                                                           self.flops_tolerance)):
+            if not 0 < tol < 1:
+                raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
+        if self.seeds < 1:
+            raise ScalesearchError(f"--seeds must be ≥ 1, got {self.seeds}")
+        if self.latency is None and (self.objective.needs_latency
+                                     or self.tie_break == "latency"):
+            object.__setattr__(self, "latency", LatencySpec())  # asked for implicitly
+        if self.sampler == "tpe" and not self.trials:
+            raise ScalesearchError("--sampler tpe needs a budget: --trials N")
+        if self.scheduler == "sha" and self.sampler != "grid":
+            raise ScalesearchError("--scheduler sha halves a fixed set of candidates: use the "
+                                   "grid sampler, or --scheduler asha with --sampler tpe")
+        if self.scheduler != "none":
+            if not 1 <= self.min_epochs < self.epochs:
+                raise ScalesearchError(f"--min-epochs must be ≥ 1 and below --epochs "
+                                       f"({self.epochs}), got {self.min_epochs}")
+            if self.reduction_factor <= 1:
+                raise ScalesearchError(f"--reduction-factor must be > 1, got "
+                                       f"{self.reduction_factor:g}")
+        g = self.gpus_per_trial
+        if g < 0 or (g > 1 and g != int(g)):
+            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
+
+    @property
+    def epochs(self) -> int:
+        """Reports per candidate: ceil(epochs) (a fractional last epoch is a short one)."""
+        return math.ceil(self.setup.train.epochs - 1e-9)
+
+    def milestones(self) -> list[int]:
+        """The rungs in epochs, below the last epoch: min_epochs · η^k (none without a
+        scheduler)."""
+        if self.scheduler == "none":
+            return []
+        out, k = [], 0
+        while self.min_epochs * self.reduction_factor**k < self.epochs:
+            m = round(self.min_epochs * self.reduction_factor**k, 6)
+            out.append(int(m) if m == int(m) else m)
+            k += 1
+        return out
+
+    def rung(self, epochs_trained: int) -> int | None:
+        """Index of the highest rung reached; len(milestones) = trained to the end."""
+        if self.scheduler == "none":
+            return None
+        if epochs_trained >= self.epochs:
+            return len(self.milestones())
+        return sum(m <= epochs_trained for m in self.milestones()) - 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SearchConfig:
+        """Inverse of :meth:`to_dict` (as stored in search.json)."""
+        return cls(**{**d, "ranges": Ranges.from_dict(d["ranges"]),
+                      "setup": ProxySetup.from_dict(d["setup"]),
+                      "objective": Objective(**d["objective"]) if d.get("objective")
+                      else Objective(),
+                      "latency": LatencySpec(**d["latency"]) if d.get("latency") else None})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
+            d.pop(reporting_only)
+        for key in ("device", "compile", "workers", "max_memory_gb"):  # hardware, not maths
+            d["setup"]["train"].pop(key)
+        d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
+        return d

@@ -1,0 +1,126 @@
+"""Synchronous successive halving (SHA; Jamieson & Talwalkar 2016, the synchronous form of
+Li et al.'s ASHA) over the φ=1 grid, one Ray Tune run per rung.
+
+Rungs sit at ``min_epochs``·η^k epochs below the last one. At rung k every live candidate
+trains to m_k (from its checkpoint of the previous rung), and only once every one of them has
+reported is the cut taken: the ⌈n/η⌉ best by mean val top-1 at m_k go on (a tie at the cut goes
+on too), over all n candidates that reached m_k. The cut is a function of the scores alone, so
+the search gives the same answer whatever order its trials start or finish in, and it is
+recomputed from trials.csv on ``--resume`` (idempotent): a run killed mid-rung loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.status import Status
+
+CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder
+
+
+def history_at(row: dict, epoch: int) -> float | None:
+    """The row's val top-1 after ``epoch`` (from its ';'-separated history), if evaluated."""
+    parts = (row.get("history") or "").split(";")
+    return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
+
+
+def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
+    """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch`` (seeds that got there)."""
+    out: dict[tuple, list[float]] = {}
+    for r in rows:
+        score = history_at(r, epoch) if r["status"] != Status.REJECTED else None
+        if score is not None:
+            out.setdefault(trial_key(r)[:3], []).append(score)
+    return out
+
+
+def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
+    """The ⌈n/η⌉ candidates with the best mean score, and any tied with the last of them."""
+    if not scores:
+        return set()
+    means = {k: round(statistics.fmean(v), 9) for k, v in scores.items()}
+    keep = math.ceil(len(means) / eta)
+    cut = sorted(means.values(), reverse=True)[keep - 1]
+    return {k for k, m in means.items() if m >= cut}
+
+
+def checkpoint_path(out: Path, stored: str | None) -> Path | None:
+    """A row's checkpoint folder as an absolute path (stored relative to the run folder)."""
+    return None if not stored else (out / stored if not Path(stored).is_absolute()
+                                    else Path(stored))
+
+
+def stored_path(out: Path, path: str) -> str:
+    """How trials.csv names a checkpoint folder: relative to the run folder when inside it."""
+    p = Path(path)
+    return str(p.relative_to(out)) if p.is_relative_to(out) else str(p)
+
+
+def drop_checkpoint(out: Path, stored: str | None) -> None:
+    """Delete a checkpoint and the Ray trial folder around it (a stopped or finished candidate,
+    or a survivor's previous rung); never anything outside the run's checkpoint storage."""
+    path = checkpoint_path(out, stored)
+    if path is not None and path.is_relative_to(out / CHECKPOINTS):
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _paused(store: TrialStore, key: tuple) -> list[dict]:
+    return [r for r in store.rows if trial_key(r)[:3] == key and r["status"] == Status.PAUSED]
+
+
+def cut(store: TrialStore, rung: int, epoch: int, eta: float,
+        log: Callable[[str], None]) -> None:
+    """Stop the candidates paused at ``epoch`` that are not among the rung's survivors."""
+    scores = scores_at(store.rows, epoch)
+    keep = survivors(scores, eta)
+    out = store.path.parent
+    stopped = [r for r in store.rows if r["status"] == Status.PAUSED and r["epochs"] == epoch
+               and trial_key(r)[:3] not in keep]
+    if not stopped:
+        return
+    means = {k: statistics.fmean(v) for k, v in scores.items()}
+    bar = min(means[k] for k in keep)
+    log(f"rung {rung} (epoch {epoch}): {len(keep)} of {len(scores)} candidates go on "
+        f"(mean val top-1 ≥ {bar:.1f}%); {len({trial_key(r)[:3] for r in stopped})} stopped")
+    for r in stopped:
+        drop_checkpoint(out, r.get("checkpoint"))
+    store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])
+
+
+def run_halving(keys: list[tuple], seeds: int, rungs: list[int], eta: float, store: TrialStore,
+                launch: Callable[[list[int], int], None], order_seed: int = 0,
+                log: Callable[[str], None] = print) -> bool:
+    """Train the candidates ``keys`` (their grid indices are their positions) rung by rung,
+    ``launch(indices, epoch)`` running one Ray Tune run that trains those candidates to
+    ``epoch``; True once every candidate is finished. Trials start in an order shuffled by
+    ``order_seed`` — which must not, and does not, change any decision."""
+
+    def live(key: tuple) -> bool:
+        done = store.done()
+        return any(trial_key(dict(_named(key), seed=s)) not in done for s in range(seeds))
+
+    def reached(key: tuple) -> int:
+        return min((r["epochs"] or 0 for r in _paused(store, key)), default=0)
+
+    for k, epoch in enumerate(rungs):
+        behind = [i for i, key in enumerate(keys) if live(key) and reached(key) < epoch]
+        if behind:
+            random.Random(order_seed + k).shuffle(behind)
+            log(f"rung {k}: training {len(behind)} candidate(s) to epoch {epoch} of "
+                f"{rungs[-1]}")
+            launch(behind, epoch)
+            if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
+                return False  # interrupted, or trials lost: --resume continues here
+        if epoch < rungs[-1]:
+            cut(store, k, epoch, eta, log)
+    return not any(live(key) for key in keys)
+
+
+def _named(key: tuple) -> dict:
+    return dict(alpha=key[0], beta=key[1], gamma=key[2])

@@ -1,0 +1,138 @@
+"""The driver's view of a Ray Tune run of the search: progress lines, and every trial's rows
+written to trials.csv as it reports them (the resume state)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from scalesearch.search.config import SearchConfig
+from scalesearch.search.halving import drop_checkpoint, stored_path
+from scalesearch.search.trainable import EVAL_IMAGES, RUNNING, base_row, candidate_of
+from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.status import Status
+
+
+def _coef(d: dict) -> str:
+    return f"α={d['alpha']:g} β={d['beta']:g} γ={d['gamma']:g}"
+
+
+class Progress:
+    """Ray Tune callback: a line per epoch report, rows of finished trials to trials.csv, and
+    (synchronous halving) the rows of paused candidates with their latest checkpoint."""
+
+    def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: dict,
+                 log: Callable[[str], None]):
+        from ray import tune
+
+        outer = self
+
+        class Callback(tune.Callback):
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                outer.report(result)
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                outer.finish(trial.last_result or {})
+
+            def on_trial_error(self, iteration, trials, trial, **info):
+                outer.crashed(trial)
+
+            def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+                outer.checkpointed(trial.last_result or {}, checkpoint.path)
+
+        self.cfg, self.store, self.total, self.context, self.log = cfg, store, total, context, log
+        self.count, self.callback, self.start = 0, Callback(), time.perf_counter()
+        self.latest: dict[tuple, str] = {}  # candidate → its newest checkpoint (stored path)
+
+    def _elapsed(self) -> str:
+        return f"{time.perf_counter() - self.start:.0f} s"
+
+    def report(self, result: dict) -> None:
+        rows = result.get("rows") or []
+        if not rows or result.get("final") or not result.get("epoch"):
+            return
+        score = result.get("score")
+        top1 = (f"val top-1 {score:.1f}% (mean of {len(rows)} seed(s), {EVAL_IMAGES}-image "
+                "val subset)" if score is not None and score == score else "trained")
+        self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"
+                 f"  ({self._elapsed()})")
+
+    def _rows(self, result: dict) -> list[dict]:
+        """The report's rows as stored: a running row is paused (sha, with the candidate's newest
+        checkpoint) or stopped (asha: ended by the scheduler before its last epoch)."""
+        rows = [dict(r) for r in result.get("rows") or []]
+        sha = self.cfg.scheduler == "sha"
+        for r in rows:
+            if r["status"] == RUNNING:
+                r["status"] = Status.PAUSED if sha else Status.STOPPED
+            r["checkpoint"] = self.latest.get(trial_key(r)[:3]) \
+                if r["status"] == Status.PAUSED else None
+            r["rung"] = self.cfg.rung(r.get("epochs") or 0) if r["status"] != Status.REJECTED \
+                else None
+        return rows
+
+    def checkpointed(self, result: dict, path: str) -> None:
+        """Ray persisted a candidate's checkpoint: store its rows as paused there, and delete
+        the checkpoint it replaces (a survivor's previous rung)."""
+        rows = result.get("rows") or []
+        if not rows:
+            return
+        out, key = self.store.path.parent, trial_key(rows[0])[:3]
+        first = not self.latest
+        previous, self.latest[key] = self.latest.get(key), stored_path(out, path)
+        if previous is None:
+            previous = next((r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
+                             and trial_key(r)[:3] == key), None)
+        if first:
+            self.log(f"  checkpoints: {_megabytes(Path(path)):.0f} MB per candidate on disk "
+                     "(deleted once it stops or finishes)")
+        if previous and Path(previous).parent != Path(self.latest[key]).parent:
+            drop_checkpoint(out, previous)
+        self.store.append(self._rows(result))
+
+    def finish(self, result: dict) -> None:
+        rows = self._rows(result)
+        paused = any(r["status"] == Status.PAUSED for r in rows)
+        if rows and not paused:  # finished: its checkpoint is spent
+            key = trial_key(rows[0])[:3]
+            drop_checkpoint(self.store.path.parent, self.latest.pop(key, None) or next(
+                (r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
+                 and trial_key(r)[:3] == key), None))
+        self.store.append(rows)
+        if not rows:
+            return
+        r = rows[0]
+        if r["status"] == Status.REJECTED:
+            self.log(f"[rejected] {_coef(r)}: {r['error']}")
+            return
+        scores = [x["top1"] for x in rows if x.get("top1") is not None]
+        if paused:
+            self.log(f"  {_coef(r)}: paused at rung {r['rung']} after epoch {r['epochs']}, "
+                     f"mean val top-1 {statistics.fmean(scores):.1f}%  ({self._elapsed()})")
+            return
+        self.count += 1
+        text = (f"top-1 {statistics.fmean(scores):.1f}%" if scores else "failed: "
+                f"{r.get('error')}")
+        if len(scores) > 1:
+            text += f" ± {statistics.stdev(scores):.1f} ({len(scores)} seeds)"
+        if r["status"] == Status.STOPPED:
+            text += f", stopped by ASHA after {r['epochs']} epoch(s) (rung {r['rung']})"
+        self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")
+
+    def crashed(self, trial) -> None:
+        """A trial Ray itself lost (worker died): its pending seeds are recorded as failed."""
+        from scalesearch.registry import resolve
+
+        rows = (trial.last_result or {}).get("rows")
+        if not rows:
+            baseline = resolve(self.context["baseline"])
+            cand, _ = candidate_of(trial.config, self.context, baseline)
+            rows = [base_row(baseline, cand, s) for s in self.context["seeds"]]
+        self.finish({"rows": [dict(r, status=Status.FAILED, error=f"Ray trial error: "
+                                   f"{trial.error_file}") for r in rows]})
+
+
+def _megabytes(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
