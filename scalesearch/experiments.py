@@ -5,7 +5,7 @@
 
     found = scalesearch.search("efficientnet-b0", out="runs/b0", scheduler="asha", seeds=3)
     found.coefficients, found.best["tied"], found.trials  # (α, β, γ), evidence, DataFrame
-    check = scalesearch.fidelity("runs/b0", top=4, random=2)
+    check = scalesearch.fidelity("runs/b0", top=3, random=3)
     check.kendall_tau, check.candidates
     table3 = scalesearch.compare("mobilenet-v2", flops_ratio=[3], seeds=2, out="runs/cmp")
     table3.summary  # one row per network: FLOPs, activations, top-1 mean ± std

@@ -243,8 +243,8 @@ def search_config(args: argparse.Namespace):
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch fidelity`` but RUN_DIR and --format."""
-    p.add_argument("--top", type=positive_int, default=4, help="best candidates to retrain (4)")
-    p.add_argument("--random", type=int, default=2, help="random other candidates (2)")
+    p.add_argument("--top", type=positive_int, default=3, help="best candidates to retrain (3)")
+    p.add_argument("--random", type=int, default=3, help="random other candidates (3)")
     p.add_argument("--epochs", type=finite_float, help="reference epochs (default: 4× the "
                    "search's)")
     p.add_argument("--proxy-size", type=positive_int, help="reference base image size "

@@ -204,11 +204,10 @@ class ProxyTrainer:
     def done(self) -> bool:
         return self.step >= self.total or self.error is not None
 
-    def _epoch_batches(self):
-        """This epoch's (x, y) batches: one pass over a fresh permutation. Order and crops come
-        from a generator seeded by (seed, epoch), so an epoch does not depend on the process
-        that ran the previous ones: a run restored from :meth:`state_dict` continues exactly."""
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+    def _epoch_batches(self, seed: int):
+        """This epoch's (x, y) batches: one pass over a fresh permutation, order and crops drawn
+        from a generator seeded by ``seed``."""
+        gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(self.train_set), generator=gen).split(self.cfg.batch_size)
         return _batches(self.train_set, order, self.device, self.cfg, gen)
 
@@ -237,26 +236,32 @@ class ProxyTrainer:
         bad = torch.zeros((), dtype=torch.bool, device=self.device)
         first = self.step  # first step since the flag was last read
         self.model.train()
-        batches = self._epoch_batches()
-        while self.step < stop:
-            for group in self.opt.param_groups:
-                group["lr"] = cfg.peak_lr * _lr_factor(cfg, self.step, self.total,
-                                                       self.steps_per_epoch)
-            x, y = next(batches)
-            with self.precision.autocast():
-                loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
-            bad |= ~torch.isfinite(loss.detach())
-            self.opt.zero_grad(set_to_none=True)
-            self.precision.backward_step(loss, self.opt)
-            self.seen, self.step = self.seen + len(y), self.step + 1
-            if progress:
-                progress(self.step, self.total)
-            if self.step - first == cfg.check_every or self.step == stop:
-                if bad.item():  # the only host sync of the loop
-                    self.error = f"non-finite loss in steps {first}–{self.step - 1}"
-                    break
-                first = self.step
-        batches.close()  # stops DataLoader workers of a streamed split
+        # Every random draw of the epoch (order, crops, dropout, drop-path) is seeded by
+        # (seed, epoch), not by what ran before in this process: seeds trained in lockstep do not
+        # share a stream, and a trainer restored from state_dict() continues exactly.
+        seed = self.seed * 1_000_003 + self.epoch
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            batches = self._epoch_batches(seed)
+            while self.step < stop:
+                for group in self.opt.param_groups:
+                    group["lr"] = cfg.peak_lr * _lr_factor(cfg, self.step, self.total,
+                                                           self.steps_per_epoch)
+                x, y = next(batches)
+                with self.precision.autocast():
+                    loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
+                bad |= ~torch.isfinite(loss.detach())
+                self.opt.zero_grad(set_to_none=True)
+                self.precision.backward_step(loss, self.opt)
+                self.seen, self.step = self.seen + len(y), self.step + 1
+                if progress:
+                    progress(self.step, self.total)
+                if self.step - first == cfg.check_every or self.step == stop:
+                    if bad.item():  # the only host sync of the loop
+                        self.error = f"non-finite loss in steps {first}–{self.step - 1}"
+                        break
+                    first = self.step
+            batches.close()  # stops DataLoader workers of a streamed split
         self.seconds += time.perf_counter() - start
         self.epoch += 1
         return self.error is None

@@ -12,6 +12,7 @@ import time
 import pandas as pd
 import pytest
 from conftest import kill_when
+from scipy.stats import kendalltau, spearmanr
 
 from scalesearch.counter import flops_ratio
 from scalesearch.registry import resolve
@@ -344,8 +345,21 @@ def test_fidelity_on_a_tiny_search(cli, tmp_path):
                             "--proxy-size", "40", "--format", "json")
     assert code == 0, err
     result = json.loads(stdout)
-    assert -1 <= result["kendall_tau"] <= 1 and -1 <= result["spearman_rho"] <= 1
-    assert isinstance(result["same_winner"], bool) and isinstance(result["winner_in_tied"], bool)
+    table = pd.read_csv(out / "fidelity" / "fidelity.csv")  # τ, ρ recomputed from the file
+    assert result["kendall_tau"] == pytest.approx(
+        kendalltau(-table["proxy_rank"], table["reference_mean"]).statistic)
+    assert result["spearman_rho"] == pytest.approx(
+        spearmanr(-table["proxy_rank"], table["reference_mean"]).statistic)
+    lo, hi = result["kendall_tau_ci95"]
+    assert -1 <= lo <= hi <= 1
+    assert result["tau_verdict"] == ("cannot tell" if lo <= 0 <= hi else
+                                     "agrees" if lo > 0 else "disagrees")
+    best = json.loads((out / "best.json").read_text())
+    assert result["search_winner"] == [best["alpha"], best["beta"], best["gamma"]]
+    tied = [[r.alpha, r.beta, r.gamma] for r in table.itertuples() if r.reference_tied]
+    assert result["reference_winner"] in tied
+    assert result["same_winner"] == (result["search_winner"] == result["reference_winner"])
+    assert result["winner_in_tied"] == (result["search_winner"] in tied)
     assert len(result["candidates"]) == 4
     assert {"alpha", "beta", "gamma", "proxy_mean", "proxy_std", "reference_mean",
             "reference_std"} <= set(result["candidates"][0])

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
                              reference=f"{c['reference_mean']:.1f} ± {c['reference_std']:.1f}",
                              ref_tied="yes" if c["reference_tied"] else "")
                         for c in sorted(result["candidates"], key=lambda c: -c["proxy_mean"])]))
-    print(f"\nKendall τ = {result['kendall_tau']:.2f}, Spearman ρ = {result['spearman_rho']:.2f} "
+    lo, hi = result["kendall_tau_ci95"]
+    print(f"\nKendall τ = {result['kendall_tau']:.2f} (95% bootstrap interval [{lo:.2f}, "
+          f"{hi:.2f}]: {result['tau_verdict']}), Spearman ρ = {result['spearman_rho']:.2f} "
           f"over {len(result['candidates'])} candidates (reference: "
           f"{result['reference_epochs']:g} epochs at {result['reference_proxy_size']} px, "
           f"{result['seeds']} seed(s))")

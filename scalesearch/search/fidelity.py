@@ -4,7 +4,9 @@ The K best and M random candidates of a finished search are retrained through th
 runner (resumable, no early stopping) with more epochs and a larger proxy image size (defaults:
 4× and 2× the search's), and the two rankings are compared: Kendall τ and Spearman ρ of the
 candidates' mean scores, whether the winner is the same, and whether the search's winner is in
-the reference's tied set. Files go in RUN_DIR/fidelity/.
+the reference's tied set. τ comes with a 95% bootstrap interval (candidates resampled, and each
+candidate's seeds on both sides); "cannot tell" when it contains 0. Files go in
+RUN_DIR/fidelity/.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
@@ -32,14 +35,15 @@ from scalesearch.search.trials import TrialStore
 from scalesearch.status import Status
 
 EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
+TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
 
 
 @dataclass(frozen=True)
 class FidelityConfig:
     """Which candidates to retrain, and how much harder than the search."""
 
-    top: int = 4  # the K best of the search's ranking
-    random: int = 2  # and M drawn at random from the rest (seeded)
+    top: int = 3  # the K best of the search's ranking
+    random: int = 3  # and M drawn at random from the rest (seeded): 6 in all, so τ can speak
     epochs: float | None = None  # default: 4× the search's
     proxy_size: int | None = None  # default: 2× the search's
     seeds: int | None = None  # default: the search's
@@ -103,8 +107,42 @@ def _rank_corr(x: list[float], y: list[float]) -> tuple[float, float]:
     return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
 
 
+def _seed_scores(rows: list[dict]) -> dict[tuple, list[float]]:
+    out: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["status"] in (Status.OK, Status.STOPPED) and r.get("top1") is not None:
+            out.setdefault(tuple(r[k] for k in KEY), []).append(r["top1"])
+    return out
+
+
+def tau_interval(tiers: list[float], proxy: list[list[float]], ref: list[list[float]],
+                 replicates: int = TAU_REPLICATES, seed: int = TAU_SEED) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of Kendall τ between the search's order and the
+    reference means: each replicate draws the candidates with replacement and, for each, its
+    seeds on both sides. The search's order is its tier (finished first, then by the rung a
+    scheduler stopped it at) and, within a tier, the mean of the drawn seeds."""
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(seed)
+    n, taus = len(tiers), []
+    if n < 3:
+        return math.nan, math.nan
+    for _ in range(replicates):
+        pick = rng.integers(0, n, n)
+        x = [rng.choice(proxy[i], len(proxy[i])).mean() - 1000 * tiers[i] for i in pick]
+        y = [rng.choice(ref[i], len(ref[i])).mean() for i in pick]
+        tau = kendalltau(x, y).statistic
+        if tau == tau:  # a replicate of one distinct candidate has no τ
+            taus.append(tau)
+    if not taus:
+        return math.nan, math.nan
+    lo, hi = np.percentile(taus, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
-                     ref_best: dict | None) -> dict:
+                     ref_best: dict | None, proxy_rows: list[dict] | None = None,
+                     ref_rows: list[dict] | None = None) -> dict:
     """τ, ρ, same winner, winner in the reference's tied set, and the per-candidate table."""
     # the search's ranking is its order (ASHA-stopped candidates rank below finished ones
     # whatever their rung score), so τ and ρ use the position, not the raw proxy mean
@@ -112,14 +150,25 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
         ref[KEY + ["top1_mean", "top1_std", "tied"]], on=KEY, suffixes=("_p", "_r"))
     both = both.dropna(subset=["top1_mean_p", "top1_mean_r"])
     tau, rho = _rank_corr((-both["position"]).tolist(), both["top1_mean_r"].tolist())
+    ps, rs = _seed_scores(proxy_rows or []), _seed_scores(ref_rows or [])
+    keys = [k for k in map(tuple, both[KEY].values) if k in ps and k in rs]
+    top = proxy["rung"].max() if proxy["rung"].notna().any() else 0
+    tier = {tuple(r[k] for k in KEY): 0.0 if r["status"] == Status.OK
+            else 1.0 + top - (r["rung"] if r["rung"] == r["rung"] else 0)
+            for r in proxy.to_dict("records")}
+    ci = tau_interval([tier[k] for k in keys], [ps[k] for k in keys], [rs[k] for k in keys])
     win = tuple(search_best[k] for k in KEY)
     ref_win = tuple(ref_best[k] for k in KEY) if ref_best else None
     tied = {tuple(k) for k in both.loc[both["tied"], KEY].values}
     candidates = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
-                       proxy_mean=r["top1_mean_p"], proxy_std=r["top1_std_p"],
+                       proxy_rank=int(r["position"]) + 1, proxy_mean=r["top1_mean_p"],
+                       proxy_std=r["top1_std_p"],
                        reference_mean=r["top1_mean_r"], reference_std=r["top1_std_r"],
                        reference_tied=bool(r["tied"])) for r in both.to_dict("records")]
-    return dict(kendall_tau=tau, spearman_rho=rho, same_winner=win == ref_win,
+    return dict(kendall_tau=tau, kendall_tau_ci95=list(ci),
+                tau_verdict="cannot tell" if not ci[0] > 0 and not ci[1] < 0 else
+                ("agrees" if ci[0] > 0 else "disagrees"),
+                spearman_rho=rho, same_winner=win == ref_win,
                 winner_in_tied=win in tied, search_winner=list(win),
                 reference_winner=list(ref_win) if ref_win else None, candidates=candidates)
 
@@ -166,7 +215,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     remaining = plan(ref_cfg, ref_store, space)[1]
     ref = ranking(ref_store.rows, objective, latency)
     ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
-    result = compare_rankings(proxy, ref, search_best, ref_best)
+    result = compare_rankings(proxy, ref, search_best, ref_best, store.rows, ref_store.rows)
     result.update(complete=not remaining, out=str(out),
                   reference_epochs=ref_cfg.setup.train.epochs,
                   reference_proxy_size=ref_cfg.setup.proxy_size, seeds=ref_cfg.seeds)

@@ -88,9 +88,9 @@ class Progress:
         if first:
             self.log(f"  checkpoints: {_megabytes(Path(path)):.0f} MB per candidate on disk "
                      "(deleted once it stops or finishes)")
+        self.store.append(self._rows(result))  # first: a kill here leaves a usable path
         if previous and Path(previous).parent != Path(self.latest[key]).parent:
             drop_checkpoint(out, previous)
-        self.store.append(self._rows(result))
 
     def finish(self, result: dict) -> None:
         rows = self._rows(result)

@@ -35,7 +35,9 @@ from scalesearch.status import Status
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
 
 
-def _connect(address: str | None):
+def connect(address: str | None):
+    """(ray, owned): join ``address`` or start a local runtime; an existing one is reused
+    (owned False: its owner shuts it down)."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
@@ -183,6 +185,12 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
         restore = {str(i): str(paths[keys[i]]) for i in indices
                    if keys[i] in paths and paths[keys[i]].is_dir()}
+        if restore:
+            at = sorted({r["epochs"] for r in store.rows if r["status"] == Status.PAUSED
+                         and trial_key(r)[:3] in {keys[int(i)] for i in restore}})
+            log(f"  {len(restore)} of them continue from their checkpoints (epoch(s) "
+                f"{', '.join(map(str, at))})"
+                + (", the others from epoch 0" if len(restore) < len(indices) else ""))
         rung_context = dict(context, done=[list(k) for k in store.done()], target=epoch,
                             checkpoint=True, restore=restore)
         _fit(cfg, rung_context, progress, concurrent, str(out / CHECKPOINTS),
@@ -204,7 +212,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         log("nothing left to train: every planned trial is in trials.csv")
         return 0
     log(f"starting Ray ({cfg.address or 'local'}) …")
-    ray, owned = _connect(cfg.address)
+    ray, owned = connect(cfg.address)
     from ray import tune
 
     try:
