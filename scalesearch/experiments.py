@@ -3,7 +3,7 @@
 
     import scalesearch
 
-    found = scalesearch.search("efficientnet-b0", out="runs/b0", scheduler="asha", seeds=3)
+    found = scalesearch.search("efficientnet-b0", out="runs/b0", scheduler="sha", seeds=3)
     found.coefficients, found.best["tied"], found.trials  # (α, β, γ), evidence, DataFrame
     check = scalesearch.fidelity("runs/b0", top=3, random=3)
     check.kendall_tau, check.candidates

@@ -270,7 +270,7 @@ def fidelity_config(args: argparse.Namespace):
 def resolve_options(add_args: Callable[[argparse.ArgumentParser], None], given: dict,
                     what: str, **fixed) -> argparse.Namespace:
     """The defaults ``add_args`` declares, overridden by ``given`` (Python keyword names, e.g.
-    ``scheduler="asha"``, ``num_train=600``) and ``fixed``; an unknown name is refused."""
+    ``scheduler="sha"``, ``num_train=600``) and ``fixed``; an unknown name is refused."""
     parser = argparse.ArgumentParser(add_help=False)
     add_args(parser)
     known = {a.dest: a.default for a in parser._actions}

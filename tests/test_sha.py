@@ -215,3 +215,24 @@ def test_tau_interval_speaks_only_when_the_seeds_allow_it():
     assert tau_interval([1, 1, 1, 0, 0, 0], proxy[::-1], ref)[0] > 0  # tiers first, then means
     assert tau_interval([0] * 6, proxy[::-1], ref)[0] < 0  # by the means alone: τ = −0.2
     assert all(math.isnan(v) for v in tau_interval([0, 0], proxy[:2], proxy[:2]))  # n < 3
+
+
+def test_best_json_says_which_resolution_the_winner_trained_at():
+    rows = [dict(r, resolution=1.3) if r["gamma"] == 1.4 else r for r in _rows([5, 6])]
+    best = best_record(ranking(rows), {})
+    assert (best["gamma"], best["gamma_trained"]) == (1.4, 1.3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("baseline", ["efficientnet-b0", "mobilenet-v1", "mobilenet-v2",
+                                      "resnet50"])
+def test_family_members_are_matched_to_two_to_the_phi(baseline):
+    """family.csv's px_matched / ratio_matched: within ±3% of 2^φ for φ = 1…4, with the paper's
+    coefficients and with a width-free found-like set, on every built-in; a member already
+    within 3% at its matched size keeps its width."""
+    from scalesearch.registry import resolve
+    from scalesearch.search.report import family
+
+    for member in family(resolve(baseline), (1.25, 1.0, 1.25), phis=range(1, 5)):
+        assert abs(member["ratio_matched"] / 2 ** member["phi"] - 1) <= 0.03, member
+        assert member["width_matched"] == pytest.approx(member["width"], rel=0.15)
