@@ -8,8 +8,14 @@ identical, in the tied set, ≥ 3× fewer images), and — from the full run's l
 how well each epoch's ranking predicts the final one (τ per epoch, the table behind the default
 ``--min-epochs``).
 
+Because training is deterministic and a synchronous rung's continuation is exact, synchronous
+SH is a function of the full run's learning curves: ``replay`` recomputes its decisions from
+them, and the benchmark checks the replay against the real runs. ``--from RUN_DIR`` replays a
+finished ``scalesearch search --curves`` run (the tables only, no training).
+
     python benchmarks/bench_asha.py [--data synthetic] [--epochs 9] [--seeds 2]
                                     [--min-epochs 1 2] [--keep DIR] [--quick]
+    python benchmarks/bench_asha.py --from RUN_DIR --min-epochs 1 2 3
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from scipy.stats import kendalltau
 
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SearchConfig
-from scalesearch.search.halving import scores_at
+from scalesearch.search.halving import history_at, scores_at, survivors
+from scalesearch.search.report import best_record, ranking
 from scalesearch.search.runner import connect
 from scalesearch.search.session import run_search
 from scalesearch.search.space import Ranges
@@ -49,7 +56,8 @@ def run(cfg: SearchConfig, folder: Path) -> dict:
 def decisions(rows: list[dict]) -> list[tuple]:
     """What a run decided, independent of timing: every row's status, epochs and scores."""
     return sorted((r["alpha"], r["beta"], r["gamma"], r["seed"], r["status"], r["epochs"],
-                   r["top1"], r["history"]) for r in rows)
+                   None if r["top1"] is None else round(r["top1"], 3), r["history"])
+                  for r in rows)
 
 
 def tau_vs(full_means: dict, order: list[tuple]) -> float:
@@ -59,6 +67,32 @@ def tau_vs(full_means: dict, order: list[tuple]) -> float:
         return math.nan
     return float(kendalltau([-i for i in range(len(common))],
                             [full_means[k] for k in common]).statistic)
+
+
+def replay(rows: list[dict], rungs: list[int], eta: float) -> list[dict]:
+    """The rows synchronous SH with these rungs would have written, from full-budget curves."""
+    rows = [dict(r) for r in rows]
+    for k, epoch in enumerate(rungs):
+        live = [r for r in rows if r["status"] == "ok"]
+        keep = survivors(scores_at(live, epoch), eta)
+        for r in live:
+            if (r["alpha"], r["beta"], r["gamma"]) not in keep:
+                share = epoch / r["epochs"]
+                r.update(status="stopped", rung=k, epochs=epoch, top1=history_at(r, epoch),
+                         history=";".join(r["history"].split(";")[:epoch]),
+                         images=round(r["images"] * share))
+    return rows
+
+
+def replay_line(name: str, rows: list[dict], full: dict, tied: set) -> str:
+    b = best_record(ranking(rows), {})
+    win = tuple(b[k] for k in KEY)
+    images = sum(r["images"] or 0 for r in rows)
+    pb = "–" if b["p_best"] is None else f"{100 * b['p_best']:.0f}%"
+    return (f"{name:14s} {images:9,d} {full['images'] / images:6.2f}×  {str(win):18s} "
+            f"{b['top1_mean']:5.1f} ± {b['top1_std']:4.1f} {pb:>6s} "
+            f"{'yes' if win in tied else 'NO':>7s}  separated {b['separated']}, "
+            f"{len(b['not_ruled_out'])} not ruled out")
 
 
 def epoch_table(rows: list[dict], epochs: int, eta: float) -> list[dict]:
@@ -94,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid-step", type=float, default=0.05)
     p.add_argument("--keep", type=Path, help="keep the run folders here (default: temporary)")
     p.add_argument("--quick", action="store_true", help="a coarse grid, 3 epochs, 48 images")
+    p.add_argument("--from", dest="run_dir", type=Path, help="replay a finished search run with "
+                   "--curves (no training)")
     args = p.parse_args(argv)
+    if args.run_dir:
+        return from_run(args)
     if args.quick:
         args.grid_step, args.epochs, args.num_train, args.num_val = 0.1, 3.0, 48, 24
         args.proxy_size = 32
@@ -128,6 +166,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def from_run(args: argparse.Namespace) -> int:
+    import json
+
+    cfg = SearchConfig.from_dict(json.loads((args.run_dir / "search.json").read_text())["config"])
+    rows = TrialStore(args.run_dir / "trials.csv").rows
+    summary = ranking(rows)
+    full = dict(images=sum(r["images"] or 0 for r in rows))
+    best = best_record(summary, {})
+    tied = {tuple(t[k] for k in KEY) for t in best["tied"]}
+    print(f"{args.run_dir}: {len(summary)} candidates × {cfg.seeds} seeds, {cfg.epochs} epochs; "
+          f"full budget {full['images']:,d} images, tied set {sorted(tied)}")
+    for m in args.min_epochs:
+        sha = replace(cfg, scheduler="sha", min_epochs=m, reduction_factor=args.reduction_factor)
+        print(replay_line(f"sha{m} {sha.milestones()}",
+                          replay(rows, sha.milestones(), args.reduction_factor), full, tied))
+    print_epochs(rows, cfg.epochs, args.reduction_factor)
+    return 0
+
+
+def print_epochs(rows: list[dict], epochs: int, eta: float) -> None:
+    print(f"\nper epoch of the full run (η = {eta:g}): does that epoch's ranking predict the "
+          "final one?")
+    print(f"{'epoch':>5s} {'τ vs final':>10s} {'mean top-1':>10s} {'spread':>7s} "
+          f"{'final best':>10s}")
+    for e in epoch_table(rows, epochs, eta):
+        print(f"{e['epoch']:5d} {e['tau']:10.2f} {e['mean']:10.1f} {e['spread']:7.1f} "
+              f"{'#' + str(e['best_place']) + (' kept' if e['kept'] else ' CUT'):>10s}")
+
+
 def report(results: dict, runs: dict, args: argparse.Namespace) -> None:
     full = results["full"]
     fb = full["summary"]["best"]
@@ -150,13 +217,12 @@ def report(results: dict, runs: dict, args: argparse.Namespace) -> None:
         same = decisions(results[name]["rows"]) == decisions(results[twin]["rows"])
         print(f"{name[:-7]}: the two start orders gave {'identical' if same else 'DIFFERENT'} "
               "results")
-    print(f"\nper epoch of the full run (η = {args.reduction_factor:g}): does that epoch's "
-          "ranking predict the final one?")
-    print(f"{'epoch':>5s} {'τ vs final':>10s} {'mean top-1':>10s} {'spread':>7s} "
-          f"{'final best':>10s}")
-    for e in epoch_table(full["rows"], runs["full"].epochs, args.reduction_factor):
-        print(f"{e['epoch']:5d} {e['tau']:10.2f} {e['mean']:10.1f} {e['spread']:7.1f} "
-              f"{'#' + str(e['best_place']) + (' kept' if e['kept'] else ' CUT'):>10s}")
+    for name in [n for n in results if n.startswith("sha")]:
+        replayed = replay(full["rows"], runs[name].milestones(), args.reduction_factor)
+        same = decisions(replayed) == decisions(results[name]["rows"])
+        print(f"{name}: replayed from the full run's curves: {'identical' if same else 'DIFFERENT'}"
+              " decisions and scores")
+    print_epochs(full["rows"], runs["full"].epochs, args.reduction_factor)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    "ASHA (no waiting, works with TPE, but cuts by arrival order: "
                    "docs/search.md); none: every candidate trains --epochs (default: none)")
     e.add_argument("--min-epochs", type=positive_int, default=1, help="the first rung (1)")
+    e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
+                   "epoch too (on the 200-image val subset; trials.csv's history): learning "
+                   "curves, to choose where rungs go (docs/search.md)")
     e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="η: about 1/η "
                    "of the candidates go on at each rung (3)")
     e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
@@ -233,6 +236,7 @@ def search_config(args: argparse.Namespace):
                         sampler=args.sampler, trials=args.trials, seeds=args.seeds,
                         sampler_seed=args.seed, scheduler=args.scheduler,
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
+                        curves=args.curves,
                         tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial,
                         objective=Objective(args.objective, args.target_latency,

@@ -7,6 +7,7 @@ import math
 import re
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -236,3 +237,38 @@ def test_family_members_are_matched_to_two_to_the_phi(baseline):
     for member in family(resolve(baseline), (1.25, 1.0, 1.25), phis=range(1, 5)):
         assert abs(member["ratio_matched"] / 2 ** member["phi"] - 1) <= 0.03, member
         assert member["width_matched"] == pytest.approx(member["width"], rel=0.15)
+
+
+def test_bench_replays_synchronous_halving_from_full_budget_curves(tmp_path, capsys):
+    """benchmarks/bench_asha.py's replay (what SHA would decide, from a --curves run) stops the
+    candidates below the ⌈n/η⌉ best at each rung, truncated to that rung; --from prints it."""
+    import importlib.util
+    import json
+
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.search.trials import COLUMNS
+    from scalesearch.train import TrainConfig
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_asha.py"
+    spec = importlib.util.spec_from_file_location("bench_asha", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    curves = {(1.0, 1.0, 1.4): [30, 40, 60], (1.9, 1.0, 1.0): [35, 36, 37],
+              (1.0, 1.2, 1.15): [10, 50, 70], (1.6, 1.1, 1.0): [5, 6, 7]}
+    rows = [_row(k, s, "ok", 3, [v + s for v in h]) for k, h in curves.items() for s in (0, 1)]
+    out = bench.replay(rows, [1], 3)
+    status = {(r["alpha"], r["beta"], r["gamma"]): (r["status"], r["epochs"]) for r in out}
+    assert status == {(1.0, 1.0, 1.4): ("ok", 3), (1.9, 1.0, 1.0): ("ok", 3),
+                      (1.0, 1.2, 1.15): ("stopped", 1), (1.6, 1.1, 1.0): ("stopped", 1)}
+    assert {r["top1"] for r in out if r["alpha"] == 1.6} == {5.0, 6.0}  # its rung score
+    run = tmp_path / "run"
+    run.mkdir()
+    three = ProxySetup(train=TrainConfig(epochs=3))
+    (run / "search.json").write_text(json.dumps({"config": SearchConfig(
+        "efficientnet-b0", setup=three).to_dict()}))
+    store = TrialStore(run / "trials.csv")
+    store.append([{k: r.get(k) for k in COLUMNS} for r in rows])
+    assert bench.main(["--from", str(run), "--min-epochs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "(1.0, 1.0, 1.4)" in text and "#3 CUT" in text  # the slow starter, 3rd at epoch 1
