@@ -94,7 +94,7 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
     train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
     size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
-    return replace(cfg, sampler="grid", trials=None, scheduler="none",
+    return replace(cfg, sampler="grid", trials=None, scheduler="none", curves=False,
                    seeds=fcfg.seeds or cfg.seeds,
                    setup=replace(cfg.setup, proxy_size=size, train=train))
 
