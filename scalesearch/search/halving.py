@@ -52,13 +52,12 @@ def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
 
 def checkpoint_path(out: Path, stored: str | None) -> Path | None:
     """A row's checkpoint folder as an absolute path (stored relative to the run folder)."""
-    return None if not stored else (out / stored if not Path(stored).is_absolute()
-                                    else Path(stored))
+    return None if not stored else out.resolve() / stored
 
 
 def stored_path(out: Path, path: str) -> str:
     """How trials.csv names a checkpoint folder: relative to the run folder when inside it."""
-    p = Path(path)
+    p, out = Path(path).resolve(), out.resolve()
     return str(p.relative_to(out)) if p.is_relative_to(out) else str(p)
 
 
@@ -66,7 +65,7 @@ def drop_checkpoint(out: Path, stored: str | None) -> None:
     """Delete a checkpoint and the Ray trial folder around it (a stopped or finished candidate,
     or a survivor's previous rung); never anything outside the run's checkpoint storage."""
     path = checkpoint_path(out, stored)
-    if path is not None and path.is_relative_to(out / CHECKPOINTS):
+    if path is not None and path.is_relative_to(out.resolve() / CHECKPOINTS):
         shutil.rmtree(path.parent, ignore_errors=True)
 
 

@@ -73,6 +73,11 @@ class Progress:
                 else None
         return rows
 
+    def _stored_checkpoint(self, key: tuple) -> str | None:
+        """The checkpoint trials.csv names for a candidate (a resumed run's earlier rung)."""
+        return next((r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
+                     and trial_key(r)[:3] == key), None)
+
     def checkpointed(self, result: dict, path: str) -> None:
         """Ray persisted a candidate's checkpoint: store its rows as paused there, and delete
         the checkpoint it replaces (a survivor's previous rung)."""
@@ -82,9 +87,7 @@ class Progress:
         out, key = self.store.path.parent, trial_key(rows[0])[:3]
         first = not self.latest
         previous, self.latest[key] = self.latest.get(key), stored_path(out, path)
-        if previous is None:
-            previous = next((r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
-                             and trial_key(r)[:3] == key), None)
+        previous = previous or self._stored_checkpoint(key)
         if first:
             self.log(f"  checkpoints: {_megabytes(Path(path)):.0f} MB per candidate on disk "
                      "(deleted once it stops or finishes)")
@@ -97,9 +100,8 @@ class Progress:
         paused = any(r["status"] == Status.PAUSED for r in rows)
         if rows and not paused:  # finished: its checkpoint is spent
             key = trial_key(rows[0])[:3]
-            drop_checkpoint(self.store.path.parent, self.latest.pop(key, None) or next(
-                (r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
-                 and trial_key(r)[:3] == key), None))
+            drop_checkpoint(self.store.path.parent,
+                            self.latest.pop(key, None) or self._stored_checkpoint(key))
         self.store.append(rows)
         if not rows:
             return
