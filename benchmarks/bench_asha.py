@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", default="efficientnet-b0")
     p.add_argument("--data", default="synthetic")
     p.add_argument("--epochs", type=float, default=9.0)
-    p.add_argument("--min-epochs", type=int, nargs="+", default=[1])
+    p.add_argument("--min-epochs", type=int, nargs="+", default=[2])
     p.add_argument("--reduction-factor", type=float, default=3.0)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--proxy-size", type=int, default=40)

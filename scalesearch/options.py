@@ -197,7 +197,8 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    "answer does not depend on arrival order); asha: Ray Tune's asynchronous "
                    "ASHA (no waiting, works with TPE, but cuts by arrival order: "
                    "docs/search.md); none: every candidate trains --epochs (default: none)")
-    e.add_argument("--min-epochs", type=positive_int, default=1, help="the first rung (1)")
+    e.add_argument("--min-epochs", type=positive_int, default=2, help="the first rung (2: "
+                   "after one epoch the candidates' ranking was noise, docs/search.md)")
     e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
                    "epoch too (on the 200-image val subset; trials.csv's history): learning "
                    "curves, to choose where rungs go (docs/search.md)")

@@ -33,7 +33,7 @@ class SearchConfig:
     seeds: int = 2
     sampler_seed: int = 0
     scheduler: str = "none"  # "sha" / "asha": stop weak candidates at rungs min_epochs·η^k
-    min_epochs: int = 1  # the first rung (ASHA's grace period)
+    min_epochs: int = 2  # the first rung; measured: at epoch 1 the ranking is noise (docs)
     reduction_factor: float = 3.0  # η: a third of the candidates go on at each rung
     curves: bool = False  # evaluate every epoch without a scheduler too (learning curves)
     tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
