@@ -226,3 +226,12 @@ def beta_fraction(alpha: float, beta: float, r: Ranges) -> float:
     """The inverse of :func:`tpe_point` for β: its position in the feasible interval."""
     lo, hi = beta_bounds(alpha, r)
     return min(1.0, max(0.0, (beta - lo) / (hi - lo or 1)))
+
+
+def trained_resolutions(space: Space, ranges: Ranges,
+                        sampler: str) -> list[tuple[float, int | None]]:
+    """(r, rounding divisor) each candidate is trained at: a matched resolution keeps its
+    exact size (divisor 1), γ rounds like the baseline (None); TPE may also draw the lowest γ."""
+    out = [(c.mult.resolution, 1 if c.matched_resolution is not None else None)
+           for c in space.candidates]
+    return out + [(ranges.gamma[0], None)] * (sampler == "tpe")
