@@ -192,12 +192,30 @@ def markdown(summary: pd.DataFrame, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_training(cfg: CompareConfig, out: Path | None, resume: bool,
+                    log: Callable[[str], None]) -> dict:
+    """Refuse what would stop a training run, before the strategies are solved; returns the
+    settings compare.json stores."""
+    from scalesearch.data.scan import report_data
+
+    if out is None:
+        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
+    report_data(cfg.setup, log)
+    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
+    settings = json.loads(json.dumps(asdict(cfg)))
+    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
+        settings.pop(where)
+    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
+    return settings
+
+
 def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, resume: bool = False,
                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> pd.DataFrame:
     """Solve every strategy at every ratio, optionally train; returns the per-network summary.
     ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
     settings must equal those stored in compare.json)."""
     baseline = resolve(cfg.baseline)
+    settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.options())]
     if cfg.latency is not None:  # points[0] is the baseline
@@ -210,18 +228,9 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
             write_frame(out / "compare.csv", summary)
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
-    if out is None:
-        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
-    from scalesearch.data.scan import report_data
     from scalesearch.proxy import check_proxy_size
 
-    report_data(cfg.setup, log)
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
-    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
-    settings = json.loads(json.dumps(asdict(cfg)))
-    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
-        settings.pop(where)
-    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "compare.json", dict(config=settings))
     done = pd.read_csv(out / "compare.csv").to_dict("records") \

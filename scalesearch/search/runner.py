@@ -25,6 +25,7 @@ from scalesearch.hardware import parallel_device
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
+from scalesearch.search.precheck import check_request
 from scalesearch.search.space import (
     Ranges,
     Space,
@@ -334,12 +335,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
     try:
         resources = ray.cluster_resources()
         cpus, gpus = int(resources.get("CPU", 1)), float(resources.get("GPU", 0))
-        if cfg.cpus_per_trial > cpus:
-            raise ScalesearchError(f"--cpus-per-trial {cfg.cpus_per_trial} exceeds the "
-                                   f"cluster's {cpus} CPUs")
-        if cfg.gpus_per_trial > gpus:
-            raise ScalesearchError(f"--gpus-per-trial {cfg.gpus_per_trial:g} exceeds the "
-                                   f"cluster's {gpus:g} GPUs")
+        check_request(cfg.cpus_per_trial, cfg.gpus_per_trial, cpus, gpus)
         context = trial_context(cfg, space, store)
         progress = _Progress(cfg, store, n, context, log)
         budget = None

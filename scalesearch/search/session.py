@@ -16,6 +16,7 @@ from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_run_dir
 from scalesearch.search.costs import candidate_latencies
+from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import build_space, trained_resolutions
@@ -31,6 +32,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     baseline = resolve(cfg.baseline)
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     check_run_dir(out, cfg.to_dict(), resume, "search.json", "search", "trials.csv")
+    check_search(cfg)  # before search.json is written
     start = time.perf_counter()
     log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
     space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
