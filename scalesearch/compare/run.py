@@ -215,6 +215,8 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
     settings must equal those stored in compare.json)."""
     baseline = resolve(cfg.baseline)
+    if out is not None:
+        check_folder_path(out)  # before the strategies are solved (and warned about)
     settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.options())]
@@ -224,7 +226,6 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     if not train:
         summary = _sorted(points)
         if out:
-            check_folder_path(out)
             write_frame(out / "compare.csv", summary)
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
