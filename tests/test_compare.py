@@ -16,7 +16,7 @@ from scalesearch.registry import resolve
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target
 
 
-@pytest.mark.parametrize("name", ["efficientnet-b0", "mobilenet-v2", "resnet50"])
+@pytest.mark.parametrize("name", ["efficientnet-b0", "mobilenet-v1", "mobilenet-v2", "resnet50"])
 @pytest.mark.parametrize("ratio", [2.0, 4.0])
 def test_each_strategy_lands_on_the_target_flops(name, ratio):
     net = resolve(name)
