@@ -232,6 +232,7 @@ NET = Held(EFFICIENTNET_B0.table)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two searches; a busy 2-core machine gives a trial minutes
 def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path):
     out = tmp_path / "s"
     (tmp_path / "held.py").write_text(HELD_NET)
@@ -240,7 +241,7 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path):
     args = [sys.executable, "-m", "scalesearch.cli.main", "search", *tiny, "--seeds", "2",
             "--cpus-per-trial", "2", "--out", str(out)]  # one candidate at a time
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
+    deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None and not (out / "trials.csv").exists():
         time.sleep(0.2)
     time.sleep(1)  # the driver is back in Tune's loop, the second candidate stalled
