@@ -11,12 +11,11 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.api import MATCH_TOLERANCE
 from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, repeats_text
 from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec, measure_many
-from scalesearch.matching import solve, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, solve, solve_int
 from scalesearch.paper import TABLE3
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, compound

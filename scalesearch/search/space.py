@@ -11,12 +11,11 @@ from dataclasses import asdict, dataclass, replace
 
 from scalesearch.counter import baseline_counts, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import solve_int
+from scalesearch.matching import MATCH_TOLERANCE, solve_int
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
 
 TARGET = 2.0  # FLOPs ratio at φ = 1
-MATCH_TOLERANCE = 0.03  # a matched candidate's measured FLOPs ratio is within ±3% of 2
 
 
 @dataclass(frozen=True)
