@@ -6,7 +6,9 @@ Prints, from one run on this machine, the time to count B0, B4, B7 (presets) and
 Ours is timed including building the network (on the meta device); fvcore is timed on an
 already-built model, excluding its build — the comparison is conservative for us.
 
-    python benchmarks/bench_count.py [--repeats 3]
+    python benchmarks/bench_count.py [--repeats 3] [--quick]
+
+``--quick`` counts B0 and ResNet-50 φ=3 once each: a check that the benchmark runs.
 """
 
 from __future__ import annotations
@@ -54,16 +56,19 @@ def bench_case(label: str, name: str, kwargs: dict, repeats: int) -> None:
           f"{ref_s:>10.2f}{ref_s / ours_s:>7.0f}×  {same}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="B0 and ResNet-50 φ=3, once")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
     print(f"{'network':<16}{'px':>5}{'GFLOPs':>9}{'ours s':>9}{'fvcore s':>10}{'ratio':>8}  equal")
     for label, name, kwargs in CASES:
-        bench_case(label, name, kwargs, args.repeats)
-    torch_s = wall([sys.executable, "-c", "import torch"], args.repeats)
+        if not args.quick or label in ("B0", "ResNet-50 φ=3"):
+            bench_case(label, name, kwargs, repeats)
+    torch_s = wall([sys.executable, "-c", "import torch"], repeats)
     cli_s = wall([sys.executable, "-m", "scalesearch.cli.main", "scale", "--baseline",
-                  "efficientnet-b0", "--preset", "b7", "--format", "json"], args.repeats)
+                  "efficientnet-b0", "--preset", "b7", "--format", "json"], repeats)
     print(f"\n`scalesearch scale --preset b7 --format json`: {cli_s:.2f} s wall; "
           f"`import torch`: {torch_s:.2f} s; beyond import torch: {cli_s - torch_s:.2f} s "
           f"(target < 1 s)")

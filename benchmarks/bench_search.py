@@ -8,7 +8,10 @@
     GFLOP/s = 3 × forward multiply-adds × 2 FLOPs per image × images/s (forward + ~2× backward),
     as a fraction of this machine's fp32 matmul peak measured in the same run.
 
-    python benchmarks/bench_search.py [--trials 4] [--epochs 2] [--threads 2]
+    python benchmarks/bench_search.py [--trials 4] [--epochs 2] [--threads 2] [--quick]
+
+``--quick`` (2 trials of a quarter epoch on 64 images, 5 throughput steps) only checks that the
+benchmark runs; its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 import torch
 
 from scalesearch.counter import measure
 from scalesearch.data import load_data
-from scalesearch.proxy import ProxySetup
+from scalesearch.proxy import ProxySetup, run_proxy
 from scalesearch.registry import resolve
-from scalesearch.search.runner import SearchConfig, run_trials, trial
+from scalesearch.search.runner import SearchConfig, run_trials
 from scalesearch.search.space import Ranges, build_space
 from scalesearch.search.trials import TrialStore
 from scalesearch.train import TrainConfig, train_proxy
@@ -45,19 +49,16 @@ def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def ray_vs_loop(trials: int, epochs: float, threads: int) -> None:
-    setup = ProxySetup(proxy_size=64, train=TrainConfig(epochs=epochs, threads=threads))
+def ray_vs_loop(trials: int, epochs: float, threads: int, num_train: int | None) -> None:
+    setup = ProxySetup(proxy_size=64, num_train=num_train, num_val=num_train,
+                       train=TrainConfig(epochs=epochs, threads=threads))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(step=0.05), flops_tolerance=0.25,
-                       cpus_per_trial=threads, setup=setup)
-    space = build_space(resolve(cfg.baseline), cfg.ranges, cfg.tolerance, cfg.flops_tolerance)
-    space = space.__class__(space.candidates[:trials], space.total, space.removed_formula,
-                            space.removed_measured)
-    context = dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
-                   candidates=[(c.alpha, c.beta, c.gamma, c.flops_ratio)
-                               for c in space.candidates],
-                   flops_tolerance=cfg.flops_tolerance, seeds=[0], done=[])
-    t = time.perf_counter()
-    loop_rows = [trial({"index": i}, context)["rows"][0] for i in range(len(space.candidates))]
+                       seeds=1, cpus_per_trial=threads, setup=setup)
+    b0 = resolve(cfg.baseline)
+    space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance)
+    space = replace(space, candidates=space.candidates[:trials])
+    t = time.perf_counter()  # the trainable's work, one candidate after the other
+    loop_rows = [dict(c.to_dict(), **run_proxy(b0, c.mult, setup)) for c in space.candidates]
     loop = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         store = TrialStore(os.path.join(tmp, "trials.csv"))
@@ -72,7 +73,7 @@ def ray_vs_loop(trials: int, epochs: float, threads: int) -> None:
     print(f"    overhead   {ray_s / loop - 1:+7.1%}  (target ≤ +10%); same metrics: {same}")
 
 
-def throughput(threads: int, size: int = 64, steps: int = 40, batch: int = 32) -> None:
+def throughput(threads: int, steps: int, size: int = 64, batch: int = 32) -> None:
     b0 = resolve("efficientnet-b0")
     train, val = load_data("synthetic", size, num_train=steps * batch, num_val=64)
     model = b0.build(num_classes=8, dropout=0.0, drop_path=0.0)
@@ -92,10 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=4)
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--quick", action="store_true", help="a smoke run (seconds of training)")
     args = p.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}")
-    ray_vs_loop(args.trials, args.epochs, args.threads)
-    throughput(args.threads)
+    if args.quick:
+        ray_vs_loop(2, 0.25, args.threads, 64)
+        throughput(args.threads, steps=5)
+    else:
+        ray_vs_loop(args.trials, args.epochs, args.threads, None)
+        throughput(args.threads, steps=40)
     return 0
 
 

@@ -106,21 +106,24 @@ def project_rate(size: int, batch: int, steps: int, device: torch.device, warmup
     return batch * steps / (time.perf_counter() - start[0])
 
 
-def cpu_options(steps: int, threads: int, rounds: int = 3) -> None:
+def cpu_options(steps: int, threads: int, rounds: int = 3, quick: bool = False,
+                size: int = 96) -> None:
     """Each variant warmed up, then timed in ``rounds`` interleaved rounds (the machine is
     shared: interleaving spreads load changes over all variants); the median round counts."""
     cpu = torch.device("cpu")
-    print(f"(a) B0 train step on the CPU, 96 px, batch 32, {threads} thread(s), "
+    print(f"(a) B0 train step on the CPU, {size} px, batch 32, {threads} thread(s), "
           f"{rounds} interleaved rounds × {steps} steps, median")
     variants = {"contiguous fp32": dict(channels_last=False),
                 "channels_last fp32": dict(channels_last=True),
                 "contiguous bf16 autocast": dict(channels_last=False, amp=torch.bfloat16),
                 "channels_last bf16 autocast": dict(channels_last=True, amp=torch.bfloat16),
                 "channels_last + torch.compile": dict(channels_last=True, compile=True)}
+    if quick:  # compiling takes minutes on 2 cores, CPU bf16 kernels tens of minutes
+        variants = {k: v for k, v in variants.items() if k.endswith("fp32")}
     steps_of, warm = {}, {}
     for name, kw in variants.items():
         start = time.perf_counter()
-        steps_of[name] = reference_step(96, 32, cpu, **kw)
+        steps_of[name] = reference_step(size, 32, cpu, **kw)
         timed(steps_of[name], 3, cpu)
         warm[name] = time.perf_counter() - start
     times = {name: [] for name in variants}
@@ -184,10 +187,10 @@ def gpu_peak(n: int = 8192, repeats: int = 10) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer steps and rounds (2 × 2 instead "
-                   "of 3 × 5)")
+                   "of 3 × 5); (a) fp32 only at 32 px, (b) at 32x64 only")
     p.add_argument("--steps", type=int, help="timed steps per round (overrides --quick)")
     p.add_argument("--rounds", type=int, help="alternating rounds (overrides --quick)")
-    p.add_argument("--configs", default="32x64,64x128,128x224",
+    p.add_argument("--configs", default=None,
                    help="(b)'s BATCHxPX list (default: 32x64,64x128,128x224)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="torch CPU threads (default: all cores)")
@@ -195,14 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     steps, rounds = (2, 2) if args.quick else (5, 3)
     steps, rounds = args.steps or steps, args.rounds or rounds
-    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+    configs = args.configs or ("32x64" if args.quick else "32x64,64x128,128x224")
+    configs = [tuple(int(v) for v in c.split("x")) for c in configs.split(",")]
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.cuda.get_device_name() if cuda else 'no CUDA'}")
     if "a" in args.sections:
-        cpu_options(steps, args.threads, rounds + 1)
+        cpu_options(steps, args.threads, rounds + 1, args.quick, size=32 if args.quick else 96)
         torch.set_num_threads(args.threads)
     if "b" in args.sections:
         peak = gpu_peak() if cuda else matmul_peak(args.threads)

@@ -13,7 +13,7 @@ from torch import nn
 from scalesearch.arch import StageTable
 from scalesearch.counter import Counts, baseline_counts, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import solve, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, solve, solve_int
 from scalesearch.registry import resolve
 from scalesearch.scalable import Scalable, TableBaseline
 from scalesearch.scaler import (
@@ -25,9 +25,8 @@ from scalesearch.scaler import (
 )
 
 # --match-flops picks the image size (any integer) whose measured ratio is closest to the
-# formula's; within 3% whenever one exists. FLOPs jump where the image size crosses a multiple
-# of the total stride (every feature map grows by one row), so some targets are unreachable.
-MATCH_TOLERANCE = 0.03
+# formula's; within MATCH_TOLERANCE whenever one exists. FLOPs jump where the image size crosses
+# a multiple of the total stride (every feature map grows by one row), so some are unreachable.
 MIN_IMAGE_SIZE = 16
 
 

@@ -13,6 +13,13 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:g}"
 
 
+def mean_spread(mean: float | None, std: float | None, digits: int = 1) -> str:
+    """'42.9 ± 1.2'; '42.9' where no spread was measured (one seed: std None or NaN)."""
+    if std is None or std != std:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def render_table(rows: list[dict], columns: list[str] | None = None) -> str:
     """Left-aligned text table of ``rows`` (missing values blank)."""
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))

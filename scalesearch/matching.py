@@ -10,6 +10,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 X = TypeVar("X", int, float)
+# A matched network's measured FLOPs ratio is within ±3% of its target whenever some value of
+# the knob gets there (scale --match-flops, the search's matched candidates, compare's rows).
+MATCH_TOLERANCE = 0.03
 
 
 def _bisect(flops_of: Callable[[X], float], target: float, lo: X, hi: X,

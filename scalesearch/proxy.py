@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from scalesearch.counter import measure
+from scalesearch.errors import ScalesearchError
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
 from scalesearch.train import ProxyTrainer, TrainConfig
@@ -43,6 +44,33 @@ def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | No
     """round(proxy_size · r) with the baseline's resolution rounding (or ``divisor``)."""
     return round_image_size(proxy_size or baseline.image_size, mult.resolution,
                             divisor or baseline.resolution_divisor)
+
+
+def smallest_proxy_size(resolutions: list[tuple[float, int]], limit: int = 4096) -> int:
+    """The smallest base size at which every (resolution r, rounding divisor) trains at
+    ≥ MIN_IMAGE_SIZE px (round_image_size grows with the base, so the first one found)."""
+    from scalesearch.data import MIN_IMAGE_SIZE
+
+    return next(p for p in range(1, limit) if all(
+        round_image_size(p, r, div) >= MIN_IMAGE_SIZE for r, div in resolutions))
+
+
+def check_proxy_size(baseline: Scalable, resolutions: list[tuple[float, int | None]],
+                     proxy_size: int | None) -> None:
+    """Refuse a proxy size at which some candidate (resolution r, divisor or None for the
+    baseline's) would train below MIN_IMAGE_SIZE px: every trial would fail."""
+    from scalesearch.data import MIN_IMAGE_SIZE
+
+    pairs = [(r, div or baseline.resolution_divisor) for r, div in resolutions]
+    base = proxy_size or baseline.image_size
+    small = [(round_image_size(base, r, div), r) for r, div in pairs
+             if round_image_size(base, r, div) < MIN_IMAGE_SIZE]
+    if small:
+        size, r = min(small)
+        raise ScalesearchError(
+            f"--proxy-size {base} is too small for {baseline.name}: a candidate with "
+            f"resolution r={r:.4g} would train at {size} px, below {MIN_IMAGE_SIZE} px; the "
+            f"smallest proxy size it can take is {smallest_proxy_size(pairs)}")
 
 
 def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0,

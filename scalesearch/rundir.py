@@ -14,6 +14,7 @@ def check_run_dir(out: Path, config: dict, resume: bool, marker: str, what: str,
     """Refuse a fresh run into a folder holding one (``marker`` or ``state`` file present),
     and a ``resume`` whose settings differ from those stored in ``marker`` under "config"."""
     saved, flag = out / marker, "--resume"
+    check_folder_path(out)
     if not resume:
         if saved.exists() or (out / state).exists():
             raise ScalesearchError(f"{out} already holds a {what}; pass {flag} to continue it, "
@@ -31,3 +32,12 @@ def check_run_dir(out: Path, config: dict, resume: bool, marker: str, what: str,
     if changed:
         raise ScalesearchError(f"{flag} with different settings ({', '.join(changed)}) than "
                                f"the {what} in {out}; use the same flags or another folder")
+
+
+def check_folder_path(out: Path) -> None:
+    """Refuse an output path that is, or lies under, an existing file (mkdir would raise)."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ScalesearchError(f"output folder {out}: {path} is a file, not a folder")
+            return

@@ -82,7 +82,6 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list
     """Run one study (``resume``: continue an interrupted one); returns the files it wrote."""
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
-    out.mkdir(parents=True, exist_ok=True)
     if spec["kind"] == "paper-table3":
         from scalesearch.compare.strategies import paper_rows
         from scalesearch.compare.table3 import write_table3
@@ -91,6 +90,7 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list
         rows = [r for name in spec.get("baselines", ()) for r in paper_rows(resolve(name))]
         if not rows:
             raise ScalesearchError(f"{path}: list the networks under baselines:")
+        out.mkdir(parents=True, exist_ok=True)
         return write_table3(out, rows)
     from scalesearch.compare.plots import plot_dir
     from scalesearch.compare.run import run_compare

@@ -37,7 +37,12 @@ def test_search_and_fidelity_from_python(tmp_path):
     assert isinstance(found.trials, pd.DataFrame) and len(found.trials) == 4  # 2 × 2 seeds
     assert found.best == json.loads((out / "best.json").read_text())
     assert {"trials.csv", "best.json", "search.png"} <= set(found.paths)
-    assert list(found.ranking["alpha"]) == list(pd.DataFrame(found.summary["ranking"])["alpha"])
+    means = found.trials.groupby(["alpha", "gamma"])["top1"].agg(["mean", "count"])
+    rank = found.ranking  # both candidates, best mean first, each with its two seeds' mean
+    assert list(zip(rank["alpha"], rank["gamma"], strict=True)) == \
+        sorted(means.index, key=lambda k: -means.loc[k, "mean"])
+    assert list(rank["top1_mean"]) == pytest.approx(sorted(means["mean"], reverse=True))
+    assert list(rank["seeds"]) == [2, 2] and set(means["count"]) == {2}
     check = scalesearch.fidelity(out, top=2, random=0, epochs=1, proxy_size=40,
                                  log=lambda m: None)
     assert len(check.candidates) == 2 and isinstance(check.same_winner, bool)

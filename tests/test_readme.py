@@ -1,5 +1,7 @@
-"""The README's bad-input table is true: each row with a complete command is run in-process
-and must exit with the row's code and print the row's message (``…`` marks varying parts)."""
+"""The README's bad-input table is true: every row is run in-process, in a folder holding the
+files it names (readme_fixtures.py), and must exit with the row's code and print the row's
+message (``…`` marks varying parts). A refusal (exit 2) prints one error line, last, and writes
+nothing; rows with exit 0 or 1 that train are slow."""
 
 from __future__ import annotations
 
@@ -8,31 +10,55 @@ import shlex
 from pathlib import Path
 
 import pytest
+from readme_fixtures import make_fixtures, snapshot
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+PROGRESS = re.compile(r"building the candidate grid|\d+ grid points; constraint")  # a search's
 
 
 def _rows() -> list[tuple[str, str, int]]:
     text = README.read_text()
     section = text.split("## Bad input: what the CLI refuses", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(scalesearch [^`]*)` \| `([^`]*)` \| (\d) \|$", section, re.M)
-    return [(cmd, msg, int(code)) for cmd, msg, code in rows]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) != 3 or not cells[2].isdigit():
+            continue
+        command = re.match(r"`(scalesearch [^`]*)`", cells[0])
+        message = re.match(r"`([^`]*)`", cells[1])
+        assert command and message, f"README row without a command or message: {line}"
+        rows.append((command[1], message[1], int(cells[2])))
+    return rows
 
 
 ROWS = _rows()
 
 
+def _param(command: str, message: str, code: int):
+    trains = code != 2 and command.split()[1] == "search"
+    marks = [pytest.mark.slow, pytest.mark.timeout(600)] if trains else \
+        [pytest.mark.timeout(60)]
+    return pytest.param(command, message, code, marks=marks, id=command[12:])
+
+
 def test_the_table_covers_every_command():
-    assert len(ROWS) >= 30
-    assert {cmd.split()[1] for cmd, _, _ in ROWS} >= {"scale", "search", "compare", "plot",
-                                                       "study"}
+    assert len(ROWS) >= 80
+    assert {cmd.split()[1] for cmd, _, _ in ROWS} >= {"scale", "search", "compare", "fidelity",
+                                                       "plot", "study"}
 
 
-@pytest.mark.parametrize("command,message,code", ROWS, ids=[r[0][12:] for r in ROWS])
+@pytest.mark.parametrize("command,message,code", [_param(*r) for r in ROWS])
 def test_readme_bad_input_row(cli, tmp_path, monkeypatch, command, message, code):
-    monkeypatch.chdir(tmp_path)  # a refusal writes nothing: the folder stays empty
+    make_fixtures(tmp_path)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(tmp_path)
     got, out, err = cli(*shlex.split(command)[1:])
-    assert got == code and out == "" and len(err.strip().splitlines()) == 1, err
+    assert got == code and "Traceback" not in err, err
     for part in message.split("…"):
-        assert part.strip() in err, (part, err)
-    assert not any(tmp_path.iterdir())
+        assert part.strip() in out + err, (part, err)
+    if code != 2:
+        return
+    lines = err.strip().splitlines()
+    assert out == "" and "error: " in lines[-1], err
+    assert all(PROGRESS.match(line) for line in lines[:-1]), err
+    assert snapshot(tmp_path) == before  # a refusal writes nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -19,7 +20,7 @@ from scalesearch.compare.nonuniform import (
     with_repeats,
 )
 from scalesearch.compare.strategies import Options, fast_factors, solve_strategy
-from scalesearch.counter import measure
+from scalesearch.counter import count, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scalable import Scalable
@@ -69,7 +70,7 @@ def test_new_strategies_land_on_the_target_flops(name, ratio, strategy):
         built, depth = net, p.depth
     else:
         built, depth = with_repeats(net, parse_repeats(p.stage_repeats)), 1.0
-    counts = measure(built, depth, p.width, p.image_size)  # independent recount
+    counts = count(partial(built.build, depth, p.width), p.image_size)  # a fresh counter
     assert counts.flops == p.flops and counts.activations == p.activations
     assert abs(counts.flops / base.flops / ratio - 1) <= MATCH_TOLERANCE, p
     assert p.activations_ratio == pytest.approx(counts.activations / base.activations)

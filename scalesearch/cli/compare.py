@@ -7,7 +7,7 @@ from pathlib import Path
 
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, render_table
+from scalesearch.fmt import human, mean_spread, render_table
 from scalesearch.options import add_compare_args
 
 EXAMPLES = """examples:
@@ -104,6 +104,9 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
                                                         round(r["activations_ratio"], 3))
             if "latency_ms" in r:
                 r["latency_ms"] = round(r["latency_ms"], 2)
+            if "top1_mean" in r:  # '42.9 ± 1.2', or '42.9' where one seed measured no spread
+                mean, std = r.pop("top1_mean"), r.pop("top1_std")
+                r["top1"] = mean_spread(mean, std) if mean == mean else "failed"
         print(render_table(rows))
         if out:
             print(f"\nwrote {out}/: {' '.join(result.paths)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.fmt import render_table
+from scalesearch.fmt import mean_spread, render_table
 from scalesearch.options import add_fidelity_args
 
 EXAMPLES = """examples:
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return status
     print(render_table([dict(alpha=c["alpha"], beta=c["beta"], gamma=c["gamma"],
-                             proxy=f"{c['proxy_mean']:.1f} ± {c['proxy_std']:.1f}",
-                             reference=f"{c['reference_mean']:.1f} ± {c['reference_std']:.1f}",
+                             proxy=mean_spread(c["proxy_mean"], c["proxy_std"]),
+                             reference=mean_spread(c["reference_mean"], c["reference_std"]),
                              ref_tied="yes" if c["reference_tied"] else "")
                         for c in sorted(result["candidates"], key=lambda c: -c["proxy_mean"])]))
     lo, hi = result["kendall_tau_ci95"]

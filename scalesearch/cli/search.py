@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.fmt import human, render_table
+from scalesearch.fmt import human, mean_spread, render_table
 from scalesearch.options import add_search_args
 from scalesearch.status import Status
 
@@ -41,7 +41,7 @@ def _mean_std(r: dict) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
         return Status.FAILED
-    return f"{mean:.1f} ± {r['top1_std']:.1f}"
+    return mean_spread(mean, r["top1_std"])
 
 
 def _ci(r: dict) -> str:
@@ -78,7 +78,7 @@ def tied_lines(best: dict) -> list[str]:
                 "p_best are unknown (search with --seeds 2 or more)"]
     lines = ["", "tied set (p_best ≥ 5%: bootstrap probability of being the best over seeds):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
-                                top1=f"{t['top1_mean']:.1f} ± {t['top1_std']:.1f}",
+                                top1=mean_spread(t["top1_mean"], t["top1_std"]),
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
                            for t in best["tied"]])]
     lines += stopped_lines(best)
@@ -140,6 +140,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nwrote {args.out}/: trials.csv best.json family.csv search.png family.png")
     print("\n".join(tied_lines(best)))
     print(f"best: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
-          f"{best['top1_mean']:.1f} ± {best['top1_std']:.1f}%, {best['seeds']} seed(s)) → "
+          f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
           f"{args.out}/best.json")
     return status

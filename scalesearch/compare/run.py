@@ -24,13 +24,13 @@ from scalesearch.compare.strategies import (
     matched,
 )
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human
+from scalesearch.fmt import human, mean_spread
 from scalesearch.hardware import parallel_device
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_run_dir
+from scalesearch.rundir import check_folder_path, check_run_dir
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
 from scalesearch.status import Status
 
@@ -146,7 +146,6 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         stats = df.groupby(keys, sort=False)["top1"].agg(["mean", "std", "count"]).reset_index()
         first = first.merge(stats.rename(columns={"mean": "top1_mean", "std": "top1_std",
                                                   "count": "seeds"}), on=keys)
-        first["top1_std"] = first["top1_std"].fillna(0.0)
     return _sorted(first.to_dict("records"))
 
 
@@ -187,10 +186,27 @@ def markdown(summary: pd.DataFrame, name: str) -> str:
             cells.append(f"{r['latency_ms']:.1f} ({r['latency_ms'] / base_ms:.2f}×)")
         cells += [human(r["params"]), f"{r['image_size']} px"]
         if trained:
-            cells.append(f"{r['top1_mean']:.1f} ± {r['top1_std']:.1f} (n={r['seeds']})"
+            cells.append(f"{mean_spread(r['top1_mean'], r['top1_std'])} (n={r['seeds']})"
                          if pd.notna(r["top1_mean"]) else Status.FAILED)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _check_training(cfg: CompareConfig, out: Path | None, resume: bool,
+                    log: Callable[[str], None]) -> dict:
+    """Refuse what would stop a training run, before the strategies are solved; returns the
+    settings compare.json stores."""
+    from scalesearch.data.scan import report_data
+
+    if out is None:
+        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
+    report_data(cfg.setup, log)
+    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
+    settings = json.loads(json.dumps(asdict(cfg)))
+    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
+        settings.pop(where)
+    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
+    return settings
 
 
 def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, resume: bool = False,
@@ -199,6 +215,9 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
     settings must equal those stored in compare.json)."""
     baseline = resolve(cfg.baseline)
+    if out is not None:
+        check_folder_path(out)  # before the strategies are solved (and warned about)
+    settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.options())]
     if cfg.latency is not None:  # points[0] is the baseline
@@ -210,16 +229,9 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
             write_frame(out / "compare.csv", summary)
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
-    if out is None:
-        raise ScalesearchError("training needs an output folder (out=…, or train=False)")
-    from scalesearch.data import check_data
+    from scalesearch.proxy import check_proxy_size
 
-    check_data(cfg.setup.data)
-    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
-    settings = json.loads(json.dumps(asdict(cfg)))
-    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
-        settings.pop(where)
-    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
+    check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "compare.json", dict(config=settings))
     done = pd.read_csv(out / "compare.csv").to_dict("records") \

@@ -7,6 +7,7 @@ An optional image-size cap gives the growth the cap takes away to depth and widt
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
@@ -14,7 +15,7 @@ from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, rep
 from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec, measure_many
-from scalesearch.matching import solve, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, solve, solve_int
 from scalesearch.paper import TABLE3
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, compound
@@ -207,7 +208,19 @@ def matched(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...]
     check_options(baseline, strategies, opts)
     points = [point(baseline, "baseline", Multipliers(1.0, 1.0, 1.0), 1.0)]
     points += [solve_strategy(baseline, s, r, opts) for r in ratios for s in strategies]
+    warn_off_target(points[1:])
     return points if opts.latency is None else timed(baseline, points, opts.latency)
+
+
+def warn_off_target(points: list[Point], tolerance: float = MATCH_TOLERANCE) -> None:
+    """Warn, naming the row, where rounding left a network more than ``tolerance`` from its
+    FLOPs target (as ``scale --match-flops`` does): FLOPs jump with the image size's rows."""
+    for p in points:
+        off = p.flops_ratio / p.target_ratio - 1
+        if abs(off) > tolerance:
+            warnings.warn(f"{p.strategy} ×{p.target_ratio:g}: measured FLOPs ratio "
+                          f"{p.flops_ratio:.2f}× is {off:+.1%} from its target (no network on "
+                          f"this strategy's path rounds closer)", stacklevel=3)
 
 
 def timed(baseline: Scalable, points: list[Point], spec: LatencySpec) -> list[Point]:

@@ -19,6 +19,7 @@ from scalesearch.errors import ScalesearchError
 
 SYNTHETIC = "synthetic"
 DEFAULT_SYNTHETIC_SIZES = (1000, 400)  # train, val images: minutes on 2 cores
+MIN_IMAGE_SIZE = 8  # px: the smallest image a proxy training is fed
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ def check_data(source: str) -> tuple[str, ...]:
         return synthetic.CLASSES
     root = Path(source).expanduser().resolve()
     train_files, val_files, classes = _list_folder(root)
+    if len(classes) < 2:
+        raise ScalesearchError(f"a classification search needs ≥ 2 classes; {root} has "
+                               f"{len(classes)} ({', '.join(classes)})")
     for files, split in ((train_files, "train"), (val_files, "val")):
         _check_readable(files, root / split)
     return classes
@@ -163,11 +167,12 @@ def load_data(source: str, image_size: int, *, num_train: int | None = None,
     default to 1000/400) or an ImageFolder root (num_train/num_val cap it, class-balanced).
     An ImageFolder split whose decoded size exceeds the memory budget (``max_memory_gb``, or
     a quarter of the available memory) is a :class:`FolderStream`, read by worker processes."""
-    if image_size < 8:
+    if image_size < MIN_IMAGE_SIZE:
         raise ScalesearchError(f"image size {image_size} px is too small")
     source = SYNTHETIC if source == SYNTHETIC else str(Path(source).expanduser().resolve())
     return _load_cached(source, image_size, num_train, num_val, seed,
                         str(cache_dir) if cache_dir else None, max_memory_gb)
 
 
-__all__ = ["FolderStream", "ImageSet", "SYNTHETIC", "check_data", "load_data", "memory_budget"]
+__all__ = ["FolderStream", "ImageSet", "MIN_IMAGE_SIZE", "SYNTHETIC", "check_data", "load_data",
+           "memory_budget"]

@@ -25,6 +25,7 @@ from scalesearch.scaler import PAPER_COEFFICIENTS
 from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
 from scalesearch.search.objective import Objective
 from scalesearch.search.stats import TIE_P, p_best, t_interval, tie_break
+from scalesearch.search.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
@@ -49,6 +50,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     p_best and the tied set; the t-interval is top-1's."""
     objective = objective or Objective()
     df = pd.DataFrame(rows)
+    df = df.reindex(columns=[*df.columns, *(c for c in ROW_COLUMNS if c not in df)])
     df = df[df["status"] != Status.REJECTED] if len(df) else df
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -71,8 +73,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
                         image_size=g["image_size"].max(), params=first["params"],
                         epochs=g["epochs"].max(), rung=g["rung"].max(), status=_status(g["status"]),
                         top1_mean=np.mean(top1) if top1 else np.nan,
-                        top1_std=np.std(top1, ddof=1) if len(top1) > 1 else (
-                            0.0 if top1 else np.nan),
+                        top1_std=np.std(top1, ddof=1) if len(top1) > 1 else np.nan,
                         ci_lo=lo, ci_hi=hi,
                         score_mean=np.mean(per_seed[-1]) if per_seed[-1] else np.nan,
                         seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),

@@ -26,6 +26,7 @@ from scalesearch.hardware import parallel_device
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
+from scalesearch.search.precheck import check_request
 from scalesearch.search.progress import Progress
 from scalesearch.search.space import Space, alpha_bounds, beta_fraction, build_space, tpe_point
 from scalesearch.search.trainable import trial
@@ -142,12 +143,7 @@ def _resources(ray, cfg: SearchConfig) -> tuple[int, int]:
     """(the cluster's CPUs, trials at once); refuses requests it cannot place."""
     resources = ray.cluster_resources()
     cpus, gpus = int(resources.get("CPU", 1)), float(resources.get("GPU", 0))
-    if cfg.cpus_per_trial > cpus:
-        raise ScalesearchError(f"--cpus-per-trial {cfg.cpus_per_trial} exceeds the "
-                               f"cluster's {cpus} CPUs")
-    if cfg.gpus_per_trial > gpus:
-        raise ScalesearchError(f"--gpus-per-trial {cfg.gpus_per_trial:g} exceeds the "
-                               f"cluster's {gpus:g} GPUs")
+    check_request(cfg.cpus_per_trial, cfg.gpus_per_trial, cpus, gpus)
     concurrent = max(1, cpus // cfg.cpus_per_trial)
     if cfg.gpus_per_trial:
         concurrent = min(concurrent, max(1, int(gpus / cfg.gpus_per_trial + 1e-9)))

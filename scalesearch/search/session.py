@@ -9,15 +9,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from scalesearch.data import check_data
+from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
+from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_run_dir
 from scalesearch.search.costs import candidate_latencies
+from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
-from scalesearch.search.space import build_space
+from scalesearch.search.space import build_space, trained_resolutions
 from scalesearch.search.trials import TrialStore
 from scalesearch.status import Status
 
@@ -28,18 +30,21 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     ``best`` is None when no candidate trained successfully."""
     out = Path(out)
     baseline = resolve(cfg.baseline)
-    check_data(cfg.setup.data)  # fail here, not inside every Ray trial
+    skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     check_run_dir(out, cfg.to_dict(), resume, "search.json", "search", "trials.csv")
+    check_search(cfg)  # before search.json is written
     start = time.perf_counter()
     log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
     space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
                         cfg.match_flops)
     log(space.summary())
+    check_proxy_size(baseline, trained_resolutions(space, cfg.ranges, cfg.sampler),
+                     cfg.setup.proxy_size)
     if not space.candidates and cfg.sampler == "grid":
         raise ScalesearchError("no candidate survives the filters; widen --tolerance/"
                                "--flops-tolerance or the ranges, or refine --grid-step")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "search.json", dict(config=cfg.to_dict(), space=dict(
+    write_json(out / "search.json", dict(config=cfg.to_dict(), skipped_files=skipped, space=dict(
         total=space.total, removed_formula=space.removed_formula,
         removed_measured=space.removed_measured, merged=space.merged,
         flops_ratio_range=space.ratios(),

@@ -11,12 +11,11 @@ from dataclasses import asdict, dataclass, replace
 
 from scalesearch.counter import baseline_counts, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import solve_int
+from scalesearch.matching import MATCH_TOLERANCE, solve_int
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
 
 TARGET = 2.0  # FLOPs ratio at φ = 1
-MATCH_TOLERANCE = 0.03  # a matched candidate's measured FLOPs ratio is within ±3% of 2
 
 
 @dataclass(frozen=True)
@@ -226,3 +225,12 @@ def beta_fraction(alpha: float, beta: float, r: Ranges) -> float:
     """The inverse of :func:`tpe_point` for β: its position in the feasible interval."""
     lo, hi = beta_bounds(alpha, r)
     return min(1.0, max(0.0, (beta - lo) / (hi - lo or 1)))
+
+
+def trained_resolutions(space: Space, ranges: Ranges,
+                        sampler: str) -> list[tuple[float, int | None]]:
+    """(r, rounding divisor) each candidate is trained at: a matched resolution keeps its
+    exact size (divisor 1), γ rounds like the baseline (None); TPE may also draw the lowest γ."""
+    out = [(c.mult.resolution, 1 if c.matched_resolution is not None else None)
+           for c in space.candidates]
+    return out + [(ranges.gamma[0], None)] * (sampler == "tpe")

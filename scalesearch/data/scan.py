@@ -1,0 +1,75 @@
+"""Up-front scan of an ImageFolder's files on the driver: which ones training will skip.
+
+The loaders skip an unreadable image (in memory) or feed it as grey (streamed) inside Ray
+workers or spawned processes, whose output never reaches the terminal; the scan says it once,
+before training, for exactly the files the training will use."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scalesearch.data import SYNTHETIC, _list_folder, _subset, check_data, imagefolder
+
+NAMED = 3  # file names quoted per split
+
+
+@dataclass(frozen=True)
+class SplitScan:
+    """One split: image files checked, and the names of the files training skips."""
+
+    split: str
+    checked: int  # image files (by extension) the training will read
+    unreadable: tuple[str, ...]  # …of which these do not decode
+    not_images: tuple[str, ...]  # other files in the class folders (never read)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.unreadable) + len(self.not_images)
+
+    def describe(self) -> str:
+        names = [*self.unreadable, *self.not_images]
+        more = f", … {len(names) - NAMED} more" if len(names) > NAMED else ""
+        return (f"{self.skipped} file(s) skipped in {self.split} ({len(self.unreadable)} "
+                f"unreadable, {len(self.not_images)} not images; e.g. "
+                f"{', '.join(names[:NAMED])}{more})")
+
+
+def _others(root: Path, split: str) -> tuple[str, ...]:
+    folder = root / split
+    return tuple(f"{c.name}/{f.name}" for c in sorted(folder.iterdir()) if c.is_dir()
+                 for f in sorted(c.iterdir())
+                 if f.is_file() and f.suffix.lower() not in imagefolder.EXTENSIONS
+                 and not f.name.startswith("."))
+
+
+def scan_folder(source: str, num_train: int | None = None, num_val: int | None = None,
+                seed: int = 0) -> list[SplitScan]:
+    """Decode every image the training will use (the same class-balanced subset); [] for
+    the synthetic data."""
+    if source == SYNTHETIC:
+        return []
+    root = Path(source).expanduser().resolve()
+    train, val, _ = _list_folder(root)
+    scans = []
+    for split, files, cap in (("train", train, num_train), ("val", val, num_val)):
+        used = _subset(files, cap, seed)
+        with warnings.catch_warnings():  # the loader warns once per file; here one line
+            warnings.simplefilter("ignore")
+            bad = tuple(f"{p.parent.name}/{p.name}" for p, _ in used
+                        if imagefolder.decode(p, 8) is None)
+        scans.append(SplitScan(split, len(used), bad, _others(root, split)))
+    return scans
+
+
+def report_data(setup, log: Callable[[str], None]) -> dict:
+    """Check ``setup``'s data (:func:`check_data`), then scan it and say on the driver what
+    training will skip; returns ``{split: files skipped}`` for the run's records."""
+    check_data(setup.data)
+    scans = scan_folder(setup.data, setup.num_train, setup.num_val, setup.data_seed)
+    for s in scans:
+        if s.skipped:
+            log(f"warning: {s.describe()}")
+    return {s.split: s.skipped for s in scans}

@@ -1,0 +1,136 @@
+"""The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
+with bad stage tables, one whose model factory raises), photo folders, coefficient and study
+files, finished and damaged run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TINY = '''from scalesearch import Head, Stage, StageTable, Stem
+
+TINY = StageTable(
+    name="tiny", stem=Stem(channels=16), image_size={size}, num_classes=10, act="silu",
+    stages=(
+        Stage("mbconv", repeats=1, channels=16, expand=1),
+        Stage("mbconv", repeats=2, channels=24, stride=2, expand=4, se=0.25),
+        Stage("bottleneck", repeats=2, channels=64, stride=2, expand=0.25),
+    ),
+    head=Head(channels=128),
+)
+N = 42
+'''
+
+BAD_TABLE = '''from scalesearch import Head, Stage, StageTable, Stem
+
+NET = StageTable(name="bad", stem=Stem(channels=16), image_size=32, num_classes=10,
+                 act={act!r}, stages=({stages}), head=Head(channels=64))
+'''
+BAD_TABLES = {  # file stem: (activation, stage expressions)
+    "zero_repeats": ("relu", 'Stage("dsconv", 0, 8),'),
+    "bad_se": ("relu", 'Stage("mbconv", 1, 16, se=2),'),
+    "gelu": ("gelu", 'Stage("dsconv", 1, 16),'),
+    "no_stages": ("relu", ""),
+    "nope_block": ("relu", 'Stage("nope", 1, 16),'),
+    "ignored_field": ("relu", 'Stage("dsconv", 1, 16), Stage("dsconv", 1, 24), '
+                              'Stage("dsconv", 1, 32, se=0.25),'),
+}
+
+# EfficientNet-B0 whose training builds raise (the counter's builds pass no dropout): every
+# trial of a search fails before its first epoch
+FAILING = '''from scalesearch.scalable import TableBaseline
+from scalesearch_baselines.efficientnet import EFFICIENTNET_B0
+
+
+class Failing(TableBaseline):
+    def build(self, depth=1.0, width=1.0, *, num_classes=None, dropout=None, drop_path=None):
+        if dropout is not None:
+            raise RuntimeError("the model factory failed")
+        return super().build(depth, width, num_classes=num_classes)
+
+
+NET = Failing(EFFICIENTNET_B0.table)
+'''
+
+TEXT = {
+    "broken.py": "def oops(:\n",
+    "best.json": '{"alpha": 1.2, "beta": 1.1, "gamma": 1.15}',
+    "alpha08.json": '{"alpha": 0.8, "beta": 1.1, "gamma": 1.15}',
+    "notjson.json": "not json",
+    "nokeys.json": '{"a": 1}',
+    "nan.json": '{"alpha": NaN, "beta": 1.1, "gamma": 1.15}',
+    "failing.py": FAILING,
+    "afile": "",
+    "notyaml.yaml": "kind: [compare\n",
+    "nokind.yaml": "baseline: resnet50\n",
+    "unknown_key.yaml": "kind: compare\nbaseline: resnet50\ncolour: red\n",
+    "nobaseline.yaml": "kind: compare\n",
+    "nobaselines.yaml": "kind: paper-table3\n",
+    "runs/damaged/search.json": "{",
+    "runs/cmp/compare.json": '{"config": {}}',
+    "runs/checked/fidelity/fidelity.json": '{"config": {}}',
+}
+
+PHOTOS = {  # folder: {split/class: (good images, other files)}
+    "noval": {"train/a": (1, ()), "train/b": (1, ())},
+    "empty": {"train/a": (0, ()), "val/a": (1, ())},
+    "mismatch": {"train/a": (1, ()), "train/b": (1, ()), "val/a": (1, ()), "val/c": (1, ())},
+    "corrupt": {"train/a": (0, ("x.jpg",)), "train/b": (0, ("y.jpg",)), "val/a": (1, ()),
+                "val/b": (1, ())},
+    "oneclass": {"train/a": (1, ()), "val/a": (1, ())},
+    "badfiles": {"train/a": (3, ("bad.jpg", "notes.txt")), "train/b": (3, ()),
+                 "val/a": (2, ()), "val/b": (2, ())},
+}
+
+
+def _photos(root: Path) -> None:
+    import torch
+    from PIL import Image
+
+    gen = torch.Generator().manual_seed(0)
+    for folder, classes in PHOTOS.items():
+        for where, (good, others) in classes.items():
+            d = root / folder / where
+            d.mkdir(parents=True)
+            for i in range(good):
+                pixels = torch.randint(0, 256, (40, 40, 3), generator=gen, dtype=torch.uint8)
+                Image.fromarray(pixels.numpy()).save(d / f"{i}.png")
+            for name in others:
+                (d / name).write_text("not an image")
+
+
+def _search_runs(root: Path) -> None:
+    """runs/b0 and runs/checked: a finished resnet50 search (default flags); runs/failed: one
+    whose every trial failed."""
+    from scalesearch import options as opt
+    from scalesearch.search.trials import TrialStore
+
+    args = opt.resolve_options(opt.add_search_args, {}, "search", baseline="resnet50",
+                               data="synthetic", out="runs/b0", resume=False)
+    cand = dict(alpha=1.2, beta=1.1, gamma=1.15, flops_ratio=2.0, matched_resolution=None,
+                matched_ratio=None, product=1.2 * 1.1**2 * 1.15**2, aliases=[])
+    saved = dict(config=opt.search_config(args).to_dict(), space=dict(candidates=[cand]))
+    for run, status in (("b0", "ok"), ("checked", "ok"), ("failed", "failed")):
+        (root / "runs" / run).mkdir(parents=True, exist_ok=True)
+        (root / "runs" / run / "search.json").write_text(json.dumps(saved))
+        row = dict(cand, seed=0, epochs=1, status=status, top1=50.0 if status == "ok" else None,
+                   image_size=64, params=1, flops=1, images=1, seconds=1.0)
+        TrialStore(root / "runs" / run / "trials.csv").append([row])
+
+
+def make_fixtures(root: Path) -> None:
+    for name, text in TEXT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "mynet.py").write_text(TINY.format(size=64))
+    (root / "tiny32.py").write_text(TINY.format(size=32))
+    for stem, (act, stages) in BAD_TABLES.items():
+        (root / f"{stem}.py").write_text(BAD_TABLE.format(act=act, stages=stages))
+    (root / "emptydir").mkdir()
+    _photos(root)
+    _search_runs(root)
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    """Every path under ``root`` with its modification time (ns)."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}

@@ -1,0 +1,38 @@
+"""Every benchmark (but bench_asha.py) runs in its ``--quick`` mode, so none rots unnoticed;
+each prints the check that its full run reports (counts equal to fvcore, same metrics)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # each > 20 s on 2 busy cores
+
+
+def _quick(name: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / name), "--quick"], capture_output=True,
+                          text=True, timeout=540)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return done.stdout
+
+
+def test_bench_count_quick():
+    out = _quick("bench_count.py")
+    rows = [line for line in out.splitlines() if line.startswith(("B0", "ResNet-50"))]
+    assert len(rows) == 2 and all(r.endswith("True") for r in rows), out  # equal to fvcore
+    assert "beyond import torch" in out
+
+
+def test_bench_train_quick():
+    out = _quick("bench_train.py")
+    assert out.startswith("machine:") and "(a)" in out and "(b)" in out, out
+
+
+def test_bench_search_quick():
+    out = _quick("bench_search.py")
+    assert "same metrics: True" in out and "of peak" in out, out
