@@ -40,6 +40,7 @@ TPE = ["--baseline", "efficientnet-b0", "--sampler", "tpe", "--trials", "2", "--
        "--flops-tolerance", "0.03", *TINY[4:]]
 
 
+@pytest.mark.timeout(2400)  # two TPE searches with rejected samples: >600 s on 2 cores
 def test_tpe_rejects_samples_spends_its_budget_and_warm_starts_on_resume(cli, tmp_path,
                                                                          monkeypatch):
     out = tmp_path / "tpe"
