@@ -177,7 +177,10 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
     cloudpickle.register_pickle_by_value(__import__(__name__))
     monkeypatch.setattr(runner, "trial", _fake_trial)
     space = Space(tuple(Candidate(1.2 + i / 100, 1.1, 1.15, 2.0) for i in range(4)), 4, 0, 0)
-    ray.init(num_cpus=4, num_gpus=1, include_dashboard=False, configure_logging=False)
+    # "local": a fresh runtime even where /tmp/ray/ray_current_cluster names an earlier
+    # cluster (ray.init(address=None) would join that one and refuse num_cpus/num_gpus)
+    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False,
+             configure_logging=False)
     try:
         with pytest.raises(ScalesearchError, match="cluster's 1 GPU"):
             runner.run_trials(runner.SearchConfig("efficientnet-b0", gpus_per_trial=2), space,
