@@ -134,7 +134,7 @@ def _search(tmp_path, name, **changes) -> dict:
 @pytest.fixture(scope="module")
 def ray_runtime():
     """One local Ray runtime for the module's searches (each would start and stop its own)."""
-    from scalesearch.search.runner import connect
+    from scalesearch.cluster import connect
 
     ray, owned = connect(None)
     yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
@@ -76,6 +77,10 @@ class SearchConfig:
             raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
 
     @property
+    def placement(self) -> Placement:
+        return Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)
+
+    @property
     def epochs(self) -> int:
         """Reports per candidate: ceil(epochs) (a fractional last epoch is a short one)."""
         return math.ceil(self.setup.train.epochs - 1e-9)
@@ -113,7 +118,6 @@ class SearchConfig:
         d = asdict(self)
         for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
             d.pop(reporting_only)
-        for key in ("device", "compile", "workers", "max_memory_gb"):  # hardware, not maths
-            d["setup"]["train"].pop(key)
+        d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
