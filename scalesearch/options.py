@@ -307,13 +307,25 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     add_latency_args(p)
     p.add_argument("--no-train", action="store_true", help="count only (fast)")
     p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
-    p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
-                   "core, one thread each)")
     p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
                    "without retraining the networks × seeds compare.csv already holds")
     add_training_args(p, epochs=5.0)
     add_hardware_args(p)
+    add_placement_args(p)
+
+
+def add_placement_args(p: argparse.ArgumentParser) -> None:
+    """--address, --cpus-per-trial and --workers: where compare and study train (Ray Tune)."""
+    add_ray_args(p)
+    p.add_argument("--workers", type=positive_int, metavar="N", help="at most N trainings at "
+                   "once (default: as many as the CPUs and GPUs allow)")
+
+
+def placement_from_args(args: argparse.Namespace):
+    from scalesearch.cluster import Placement
+
+    return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial, args.workers)
 
 
 def compare_config(args: argparse.Namespace):
@@ -331,7 +343,7 @@ def compare_config(args: argparse.Namespace):
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")
     return CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                         args.seeds, args.workers, setup_from_args(args),
-                         gpus_per_trial=args.gpus_per_trial, fast_alpha=args.fast_alpha,
+                         args.seeds, setup_from_args(args), placement_from_args(args),
+                         fast_alpha=args.fast_alpha,
                          max_image_size=args.max_image_size, latency=latency_from_args(args))
 
