@@ -12,7 +12,7 @@ from scalesearch.registry import available, resolve
 from scalesearch.scalable import Scalable, TableBaseline
 from scalesearch.scaler import Multipliers, compound, scale_table
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "Counts", "Head", "Multipliers", "Preset", "Scalable", "ScaledNetwork", "ScalesearchError",
     "Stage", "StageTable", "Stem", "TableBaseline", "available", "compare", "compound", "count",

@@ -71,6 +71,14 @@ class TrainConfig:
         trains with 8× the lr tuned at 32 and the default batch keeps ``lr`` unchanged."""
         return self.lr * self.batch_size / self.lr_batch
 
+    def recipe(self) -> dict:
+        """The fields that decide what a run computes, as a resume compares them: all but
+        where and how fast it runs (:data:`HARDWARE`)."""
+        return {k: v for k, v in asdict(self).items() if k not in HARDWARE}
+
+
+HARDWARE = ("device", "compile", "workers", "max_memory_gb")  # where/how fast, not what
+
 
 @dataclass(frozen=True)
 class TrainResult:

@@ -25,7 +25,7 @@ import pandas as pd
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.registry import portable_spec
-from scalesearch.rundir import check_run_dir
+from scalesearch.rundir import check_run_dir, marker, read_marker
 from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
@@ -55,12 +55,12 @@ class FidelityConfig:
 
 
 def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
+    if not (run_dir / "search.json").exists():
+        raise ScalesearchError(f"{run_dir} holds no search (search.json not found)")
+    saved = read_marker(run_dir / "search.json", "search")
     try:
-        saved = json.loads((run_dir / "search.json").read_text())
         cfg = SearchConfig.from_dict(saved["config"])
-    except FileNotFoundError:
-        raise ScalesearchError(f"{run_dir} holds no search (search.json not found)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
     store = TrialStore(run_dir / "trials.csv")
     if not any(r["status"] == Status.OK for r in store.rows):
@@ -205,7 +205,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))
     check_run_dir(out, settings, resume, "fidelity.json", "fidelity check", "trials.csv")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "fidelity.json", dict(config=settings))
+    write_json(out / "fidelity.json", marker(settings))
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, {fcfg.random} random) "
         f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
         f"× {ref_cfg.seeds} seed(s)")

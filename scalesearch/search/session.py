@@ -14,7 +14,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_run_dir
+from scalesearch.rundir import check_run_dir, marker
 from scalesearch.search.costs import candidate_latencies
 from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
@@ -44,7 +44,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         raise ScalesearchError("no candidate survives the filters; widen --tolerance/"
                                "--flops-tolerance or the ranges, or refine --grid-step")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "search.json", dict(config=cfg.to_dict(), skipped_files=skipped, space=dict(
+    write_json(out / "search.json", marker(cfg.to_dict(), skipped_files=skipped, space=dict(
         total=space.total, removed_formula=space.removed_formula,
         removed_measured=space.removed_measured, merged=space.merged,
         flops_ratio_range=space.ratios(),
