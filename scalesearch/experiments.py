@@ -171,8 +171,6 @@ def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> Compare
     out = Path(args.out) if args.out else (Path("runs/compare") if train else None)
     summary = run_compare(cfg, out, train=train, resume=args.resume, log=log)
     if train:
-        from scalesearch.compare.plots import plot_dir
-
         plot_dir(out)
     return CompareResult(summary, out)
 
@@ -186,3 +184,15 @@ def compare(baseline: str, *, log: Log = _stderr, **options) -> CompareResult:
     args = opt.resolve_options(opt.add_compare_args, options, "compare", baseline=str(baseline))
     return run_compare_options(args, log)
 
+
+def plot_dir(folder: Path) -> list[Path]:
+    """Regenerate every figure whose CSV is in ``folder`` (compare.csv, table3.csv,
+    trials.csv); returns the files written (``scalesearch plot``)."""
+    from scalesearch.compare.plots import plot_compare
+
+    written = plot_compare(folder)
+    if (folder / "trials.csv").exists():
+        from scalesearch.search.report import replot
+
+        written.extend(replot(folder))
+    return written

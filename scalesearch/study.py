@@ -105,9 +105,9 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
             raise ScalesearchError(f"{path}: list the networks under baselines:")
         out.mkdir(parents=True, exist_ok=True)
         return write_table3(out, rows)
-    from scalesearch.compare.plots import plot_dir
+    from scalesearch.compare.plots import plot_compare
     from scalesearch.compare.run import run_compare
 
     run_compare(_compare_config(spec, path.parent, placement, hardware), out, train=True,
                 resume=resume)
-    return [out / "compare.csv", out / "compare.md", *plot_dir(out)]
+    return [out / "compare.csv", out / "compare.md", *plot_compare(out)]

@@ -123,7 +123,7 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from scalesearch.compare.plots import plot_dir
+    from scalesearch.experiments import plot_dir
 
     folder = Path(args.dir)
     if not folder.is_dir():

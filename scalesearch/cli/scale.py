@@ -82,7 +82,7 @@ def _coefficients(args) -> tuple[float, float, float]:
 
 
 def run_scale(args) -> int:
-    from scalesearch.api import scale
+    from scalesearch.scaled import scale
 
     if args.match_flops and args.preset:
         raise ScalesearchError("--match-flops cannot be combined with --preset (a preset fixes "
