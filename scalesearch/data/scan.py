@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalesearch.data import SYNTHETIC, _list_folder, _subset, check_data, imagefolder
+from scalesearch.data import imagefolder
+from scalesearch.data.loader import SYNTHETIC, _list_folder, _subset, check_data
 
 NAMED = 3  # file names quoted per split
 
