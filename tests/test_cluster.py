@@ -125,3 +125,13 @@ def test_compare_runs_across_a_multi_node_cluster(cli, tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_the_python_api_validates_placement_like_the_cli(tmp_path):
+    import scalesearch
+
+    for run, args in ((scalesearch.search, ("efficientnet-b0",)),
+                      (scalesearch.compare, ("mobilenet-v2",))):
+        with pytest.raises(ScalesearchError, match="cpus_per_trial must be a whole number"):
+            run(*args, cpus_per_trial=0, out=str(tmp_path / "o"))
+    assert not (tmp_path / "o").exists()

@@ -72,9 +72,7 @@ class SearchConfig:
             if self.reduction_factor <= 1:
                 raise ScalesearchError(f"--reduction-factor must be > 1, got "
                                        f"{self.reduction_factor:g}")
-        g = self.gpus_per_trial
-        if g < 0 or (g > 1 and g != int(g)):
-            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
+        Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)  # validates them
 
     @property
     def placement(self) -> Placement:
