@@ -17,20 +17,13 @@ Keyword names are the CLI's flags with ``_`` for ``-`` (``num_train=600`` for
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from scalesearch import options as opt
-
-Log = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+from scalesearch.logs import Log, stderr
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -99,7 +92,7 @@ class FidelityResult:
                                     "fidelity.png"))
 
 
-def run_search_options(args: argparse.Namespace, log: Log = _stderr) -> SearchResult:
+def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
     """The search the options describe (the CLI's entry point)."""
     from scalesearch.search.session import run_search
 
@@ -108,7 +101,7 @@ def run_search_options(args: argparse.Namespace, log: Log = _stderr) -> SearchRe
 
 
 def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
-           out: str | Path = "runs/search", resume: bool = False, log: Log = _stderr,
+           out: str | Path = "runs/search", resume: bool = False, log: Log = stderr,
            **options) -> SearchResult:
     """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
     as ``scalesearch search --help`` lists them."""
@@ -118,7 +111,7 @@ def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
 
 
 def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
-                         log: Log = _stderr) -> FidelityResult:
+                         log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.hardware import check_device
     from scalesearch.search.fidelity import run_fidelity
@@ -133,7 +126,7 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
                                        log=log))
 
 
-def fidelity(run_dir: str | Path, *, log: Log = _stderr, **options) -> FidelityResult:
+def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:
     """Retrain the best and random candidates of the search in ``run_dir`` at a higher
     fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
     return run_fidelity_options(run_dir, opt.resolve_options(opt.add_fidelity_args, options,
@@ -162,7 +155,7 @@ class CompareResult:
                                     "pareto_latency.png", "pareto_activations.png"))
 
 
-def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> CompareResult:
+def run_compare_options(args: argparse.Namespace, log: Log = stderr) -> CompareResult:
     """The comparison the options describe (the CLI's entry point)."""
     from scalesearch.compare.run import run_compare
 
@@ -175,7 +168,7 @@ def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> Compare
     return CompareResult(summary, out)
 
 
-def compare(baseline: str, *, log: Log = _stderr, **options) -> CompareResult:
+def compare(baseline: str, *, log: Log = stderr, **options) -> CompareResult:
     """Solve every strategy at every FLOPs ratio and (unless ``no_train=True``) train each
     network; options as ``scalesearch compare --help`` lists them (``flops_ratio=[2, 4]``,
     ``strategies="compound,fast"``, ``seeds``, ``out``, …)."""

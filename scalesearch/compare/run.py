@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, mean_spread
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
+from scalesearch.logs import Log, stderr
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_folder_path, check_run_dir, marker
@@ -206,7 +206,7 @@ def recipe(cfg: CompareConfig) -> dict:
 
 
 def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, resume: bool = False,
-                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> pd.DataFrame:
+                log: Log = stderr) -> pd.DataFrame:
     """Solve every strategy at every ratio, optionally train; returns the per-network summary.
     ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
     settings must equal those stored in compare.json)."""

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pandas as pd
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
+from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import check_run_dir, marker, read_marker
 from scalesearch.search.costs import load_latencies
@@ -177,7 +176,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
                  resume: bool = False, address: str | None = None,
                  cpus_per_trial: int | None = None, gpus_per_trial: float | None = None,
                  hardware: dict | None = None,
-                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
+                 log: Log = stderr) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
     ``hardware`` (device, amp, compile, max_memory_gb) places this run's trainings; like
     ``address`` and the per-trial resources it does not change what is compared."""

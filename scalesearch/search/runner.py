@@ -13,13 +13,13 @@ never duplicates a row; ASHA's rungs are warm-started from the stored per-epoch 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 
 from scalesearch.cluster import capacity, connect, describe, fit
+from scalesearch.logs import Log, stderr
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
 from scalesearch.search.progress import Progress
@@ -138,7 +138,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
 
 
 def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
-               log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
+               log: Log = stderr) -> int:
     """Run every pending trial through Ray Tune; returns how many candidates were trained."""
     pending, n = plan(cfg, store, space)
     if n == 0:
