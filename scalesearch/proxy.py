@@ -17,6 +17,8 @@ from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
 from scalesearch.train import ProxyTrainer, TrainConfig
 
+DEFAULT_PROXY_SIZE = 64  # px: the CLI's and studies' base size (224 would cost 12× the FLOPs)
+
 
 @dataclass(frozen=True)
 class ProxySetup:

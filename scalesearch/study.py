@@ -58,7 +58,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
         parse_strategies,
     )
     from scalesearch.latency import LatencySpec
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
     from scalesearch.scaler import PAPER_COEFFICIENTS
     from scalesearch.train import TrainConfig
 
@@ -75,7 +75,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     placement = placement or Placement()
     if placement.max_concurrent is None and spec.get("workers") is not None:
         placement = replace(placement, max_concurrent=int(spec["workers"]))
-    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", 64),
+    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", DEFAULT_PROXY_SIZE),
                        num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
     latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \
         if spec.get("latency") else None

@@ -31,7 +31,7 @@ RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for ev
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 6.0  # fractional: the last epoch is partial
+    epochs: float = 5.0  # fractional: the last epoch is partial
     batch_size: int = 32
     optimizer: str = "adamw"  # adamw | sgd | rmsprop (the paper's)
     lr: float = 3e-3  # peak learning rate at batch ``lr_batch``, scaled linearly with the batch

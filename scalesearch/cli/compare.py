@@ -23,7 +23,7 @@ EXAMPLES = """examples:
       --max-image-size 256 --latency --no-train
   scalesearch plot runs/cmp
   scalesearch study studies/b0_synthetic.yaml
-  scalesearch compare --baseline resnet50 --flops-ratio 4 8 --seeds 3 --address auto \
+  scalesearch compare --baseline resnet50 --flops-ratio 4 8 --seeds 3 --address auto \\
       --gpus-per-trial 0.5 --out runs/cmp-cluster
 """
 

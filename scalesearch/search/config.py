@@ -28,7 +28,7 @@ class SearchConfig:
     ranges: Ranges = Ranges()
     tolerance: float = 0.05  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
     flops_tolerance: float = 0.25  # without match_flops: |measured ratio − 2| ≤ this
-    match_flops: bool = False  # solve each candidate's resolution to a measured ratio 2 ± 3%
+    match_flops: bool = True  # solve each candidate's resolution to a measured ratio 2 ± 3%
     sampler: str = "grid"
     trials: int | None = None  # TPE budget (candidates); grid: all candidates
     seeds: int = 2
