@@ -10,8 +10,10 @@ is where a run trains, never what it computes, so a resume ignores it.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from scalesearch.errors import ScalesearchError
@@ -66,17 +68,48 @@ def connect(address: str | None):
     # Workers' own stdout/stderr (repeated library warnings) are not the user's progress:
     # trial outcomes and errors reach the driver through Tune's results instead.
     kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:  # "local": a new runtime even when another run's Ray is up on this machine
+    if not address:  # "local": a new runtime even when another run's Ray is up on this machine
+        try:
             ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
-    except (ConnectionError, ValueError, RuntimeError) as err:
-        hint = "; a cluster with token authentication needs RAY_AUTH_MODE=token and its " \
-            "token (docs/search.md, 'Ray cluster')" if "auth" in str(err).lower() else ""
-        raise ScalesearchError(f"cannot start or join Ray ({address or 'local'}): "
-                               f"{str(err).splitlines()[0]}{hint}") from None
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise ScalesearchError(f"cannot start Ray (local): {str(err).splitlines()[0]}") \
+                from None
+        return ray, True
+    # A refused join makes Ray's C++ client print a warning line per retry for 20 s: keep
+    # them off the terminal, and say the reason once.
+    with _stderr_to_file() as captured:
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise ScalesearchError(f"cannot start or join Ray ({address}): "
+                                   f"{_join_failure(str(err), captured())}") from None
     return ray, True
+
+
+@contextmanager
+def _stderr_to_file():
+    """File descriptor 2 (where C++ libraries write) into a temporary file; yields a reader."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: (f.seek(0), f.read().decode(errors="replace"))[1]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _join_failure(error: str, stderr: str) -> str:
+    """Ray's reason for a refused join in one line; token authentication (on by default in a
+    Ray ≥ 2.59 cluster whose head has ~/.ray/auth_token) gets what to set."""
+    if "InvalidAuthToken" in stderr or "InvalidAuthToken" in error:
+        told = os.environ.get("RAY_AUTH_MODE") == "token"
+        return ("the cluster refused this machine's token (InvalidAuthToken); " +
+                ("check that RAY_AUTH_TOKEN is the head's token" if told else
+                 "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the head's token (`ray "
+                 "get-auth-token` on the head)"))
+    return error.splitlines()[0] if error else "no reason given"
 
 
 def check_request(cpus_per_trial: int, gpus_per_trial: float, cpus: int, gpus: float) -> None:

@@ -135,3 +135,72 @@ def test_the_python_api_validates_placement_like_the_cli(tmp_path):
         with pytest.raises(ScalesearchError, match="cpus_per_trial must be a whole number"):
             run(*args, cpus_per_trial=0, out=str(tmp_path / "o"))
     assert not (tmp_path / "o").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_readme_cluster_recipe_with_token_auth(tmp_path):
+    """The README's recipe on one machine: a head with a token (`ray start --head --block`),
+    a second node that joins with RAY_AUTH_MODE=token and that token, and compare across both
+    nodes; a machine without the token is refused in one line, exit 2."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable))
+    head_home, other_home = tmp_path / "head", tmp_path / "other"
+    head_home.mkdir()
+    other_home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env = dict(base, HOME=str(head_home))
+    token = subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, text=True,
+                           capture_output=True, timeout=60).stdout.strip().splitlines()[-1]
+    auth = dict(base, HOME=str(other_home), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus=1", "--block", "--disable-usage-stats"]
+    nodes = [subprocess.Popen([ray_cli, "start", "--head", f"--port={port}",
+                               "--node-ip-address=127.0.0.1", "--include-dashboard=false",
+                               *common], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(8)
+        nodes.append(subprocess.Popen([ray_cli, "start", f"--address={address}",
+                                       "--node-ip-address=127.0.0.1", *common], env=auth,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            status = subprocess.run([ray_cli, "status", f"--address={address}"], env=auth,
+                                    capture_output=True, text=True, timeout=60).stdout
+            if "2.0 CPU" in status or "0.0/2.0 CPU" in status:
+                break
+            time.sleep(3)
+        args = [sys.executable, "-m", "scalesearch.cli.main", "compare", "--baseline",
+                "mobilenet-v2", "--flops-ratio", "2", "--strategies", "width", *TINY,
+                "--address", address]
+        stranger = dict(base, HOME=str(tmp_path / "stranger"))
+        refused = subprocess.run([*args, "--out", str(tmp_path / "no")], env=stranger,
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines() == [refused.stderr.strip()], refused.stderr
+        assert "cannot start or join Ray" in refused.stderr and "RAY_AUTH_MODE=token" in \
+            refused.stderr
+        done = subprocess.run([*args, "--out", str(tmp_path / "c")], env=auth,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "(2 CPUs, 1 per trial, up to 2 at once)" in done.stderr
+        assert len(pd.read_csv(tmp_path / "c" / "compare.csv")) == 2
+    finally:
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)
+        for node in nodes:
+            node.wait(timeout=60)
