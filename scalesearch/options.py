@@ -253,9 +253,6 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
 
 def search_config(args: argparse.Namespace):
     """The SearchConfig of the search options."""
-    from scalesearch.search.runner import SearchConfig
-    from scalesearch.search.space import Ranges
-
     if args.sampler == "grid" and args.trials:
         raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
     ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)

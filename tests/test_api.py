@@ -116,6 +116,7 @@ def test_measuring_lives_in_the_counter_layer():
                   "compare/strategies.py", "compare/run.py"):
         text = (root / lower).read_text()
         assert not any(f"from {door}" in text for door in front_doors), lower
+    assert "scalesearch.search.runner" not in (root / "options.py").read_text()  # Ray stays out
     for folder, sibling in (("search", "scalesearch.compare"), ("compare", "scalesearch.search")):
         for path in (root / folder).glob("*.py"):  # siblings share lower modules, not each other
             assert f"from {sibling}" not in path.read_text(), path
