@@ -44,11 +44,13 @@ class SearchResult:
 
     @property
     def coefficients(self) -> tuple[float, float, float] | None:
+        """The chosen (α, β, γ); None if nothing trained."""
         b = self.best
         return (b["alpha"], b["beta"], b["gamma"]) if b else None
 
     @property
     def ranking(self) -> pd.DataFrame:
+        """One row per trained candidate with its evidence, best first."""
         return pd.DataFrame(self.summary["ranking"])
 
     @property
@@ -58,10 +60,12 @@ class SearchResult:
 
     @property
     def complete(self) -> bool:
+        """False when interrupted with candidates left (``resume=True`` continues it)."""
         return not self.summary["remaining"]
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the search wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "best.json", "search.json", "family.csv",
                                     "search.png", "family.png"))
 
@@ -84,10 +88,12 @@ class FidelityResult:
 
     @property
     def candidates(self) -> pd.DataFrame:
+        """One row per retrained candidate: its proxy and reference top-1."""
         return pd.DataFrame(self.result["candidates"])
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the fidelity check wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "fidelity.csv", "result.json",
                                     "fidelity.png"))
 
@@ -148,6 +154,7 @@ class CompareResult:
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the comparison wrote, by name ({} without an output folder)."""
         if not self.out:
             return {}
         return _existing(self.out, ("compare.csv", "compare.md", "compare.json",

@@ -33,6 +33,7 @@ def default(cls: type, name: str):
 
 
 def finite_float(text: str) -> float:
+    """argparse type: a finite float."""
     try:
         value = float(text)
     except ValueError:
@@ -43,6 +44,7 @@ def finite_float(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
     try:
         value = int(text)
     except ValueError:
@@ -70,6 +72,8 @@ def read_coefficients(path: str) -> tuple[float, float, float]:
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
+    """--data, --epochs, --proxy-size, --batch-size, --lr, --optimizer, --num-train,
+    --num-val (the "proxy training" group)."""
     t = p.add_argument_group("proxy training")
     t.add_argument("--data", default=default(ProxySetup, "data"), help="'synthetic' (embedded, "
                    "default) or an ImageFolder root with train/<class>/ and val/<class>/")
@@ -91,6 +95,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
 
 
 def non_negative_float(text: str) -> float:
+    """argparse type: a finite float ≥ 0."""
     value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value:g}")
@@ -135,6 +140,8 @@ def setup_from_args(args: argparse.Namespace):
 
 
 def add_latency_args(p: argparse.ArgumentParser) -> None:
+    """--latency, --latency-batch, --latency-threads, --latency-device (LatencySpec's
+    defaults)."""
     from scalesearch.latency import DEVICES, LatencySpec
 
     d = LatencySpec()
@@ -159,6 +166,7 @@ def latency_from_args(args: argparse.Namespace):
 
 
 def value_range(text: str) -> tuple[float, float]:
+    """argparse type: ``LOW:HIGH`` as a pair of floats."""
     try:
         lo, hi = (float(x) for x in text.split(":"))
     except ValueError:
@@ -167,6 +175,7 @@ def value_range(text: str) -> tuple[float, float]:
 
 
 def add_ray_args(p: argparse.ArgumentParser, cpus_default: int | None = 1) -> None:
+    """--address and --cpus-per-trial (default ``cpus_default``), the "Ray" group."""
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
@@ -353,6 +362,7 @@ def add_placement_args(p: argparse.ArgumentParser) -> None:
 
 
 def placement_from_args(args: argparse.Namespace):
+    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --workers."""
     from scalesearch.cluster import Placement
 
     return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial, args.workers)

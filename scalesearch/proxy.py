@@ -34,10 +34,12 @@ class ProxySetup:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (inverse of :meth:`from_dict`)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:
+        """Inverse of :meth:`to_dict`."""
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 

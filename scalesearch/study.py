@@ -30,6 +30,7 @@ TABLE3_KEYS = {"kind", "description", "baselines"}
 
 
 def load_study(path: Path) -> dict:
+    """The study YAML at ``path``, checked for a known ``kind`` and its allowed keys."""
     try:
         spec = yaml.safe_load(path.read_text())
     except FileNotFoundError:

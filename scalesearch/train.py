@@ -31,6 +31,9 @@ RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for ev
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The proxy training recipe (:meth:`recipe`) and where and how fast it runs
+    (:data:`HARDWARE`)."""
+
     epochs: float = 5.0  # fractional: the last epoch is partial
     batch_size: int = 32
     optimizer: str = "adamw"  # adamw | sgd | rmsprop (the paper's)
@@ -82,6 +85,8 @@ HARDWARE = ("device", "compile", "workers", "max_memory_gb")  # where/how fast, 
 
 @dataclass(frozen=True)
 class TrainResult:
+    """Outcome of one proxy training: val top-1 and loss, time, throughput, status."""
+
     top1: float | None
     loss: float | None
     seconds: float
@@ -91,6 +96,7 @@ class TrainResult:
     error: str | None = None
 
     def to_dict(self) -> dict:
+        """Plain-JSON form."""
         return asdict(self)
 
 
@@ -210,6 +216,7 @@ class ProxyTrainer:
 
     @property
     def done(self) -> bool:
+        """Whether training is over: every step taken, or an error."""
         return self.step >= self.total or self.error is not None
 
     def _epoch_batches(self, seed: int):

@@ -29,6 +29,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare``, ``plot`` and ``study`` subcommands."""
     p = sub.add_parser(
         "compare", help="compare scaling strategies (depth, width, resolution, compound, fast, "
         "nonuniform) at matched FLOPs",
@@ -88,6 +89,8 @@ def _table3(args: argparse.Namespace) -> int:
 
 
 def run_compare_cmd(args: argparse.Namespace) -> int:
+    """``scalesearch compare``: the strategies at matched FLOPs (Table 3), or with
+    ``--paper-table3`` the paper's own multipliers counted; prints the summary."""
     from scalesearch.compare.run import markdown
     from scalesearch.experiments import run_compare_options
 
@@ -123,6 +126,8 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    """``scalesearch plot``: redraw the PNGs of a compare/search/study folder and print
+    their paths."""
     from scalesearch.experiments import plot_dir
 
     folder = Path(args.dir)
@@ -137,6 +142,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def run_study(args: argparse.Namespace) -> int:
+    """``scalesearch study``: run a study YAML and print the paths it wrote."""
     from scalesearch.hardware import check_device
     from scalesearch.study import run_study
 

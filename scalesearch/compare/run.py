@@ -36,6 +36,9 @@ ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 
 @dataclass(frozen=True)
 class CompareConfig:
+    """One comparison: baseline, target FLOPs ratios, strategies, seeds and the proxy
+    training setup."""
+
     baseline: str
     ratios: tuple[float, ...] = (2.0, 4.0)
     strategies: tuple[str, ...] = PAPER_STRATEGIES
@@ -48,6 +51,7 @@ class CompareConfig:
     latency: LatencySpec | None = None  # measure latency_ms of every network when given
 
     def options(self) -> Options:
+        """The :class:`Options` its strategies share."""
         return Options(self.coefficients, self.fast_alpha, self.max_image_size, self.latency)
 
 
@@ -86,6 +90,7 @@ def _sorted(rows: list[dict]) -> pd.DataFrame:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write compare.csv, rows sorted by target ratio, strategy (baseline first) and seed."""
     write_frame(path, _sorted(rows))
 
 

@@ -25,6 +25,8 @@ MIN_IMAGE_SIZE = 8  # px: the smallest image a proxy training is fed
 
 @dataclass(frozen=True)
 class ImageSet:
+    """One split held in memory as uint8 images, with labels and class names."""
+
     images: torch.Tensor  # uint8 [N, 3, H, W]; H = W ≥ image_size (margin for random crops)
     labels: torch.Tensor  # int64 [N]
     classes: tuple[str, ...]

@@ -28,9 +28,11 @@ class SplitScan:
 
     @property
     def skipped(self) -> int:
+        """Files of the split that training skips (unreadable or not images)."""
         return len(self.unreadable) + len(self.not_images)
 
     def describe(self) -> str:
+        """One line: how many files are skipped and why, naming the first few."""
         names = [*self.unreadable, *self.not_images]
         more = f", … {len(names) - NAMED} more" if len(names) > NAMED else ""
         return (f"{self.skipped} file(s) skipped in {self.split} ({len(self.unreadable)} "

@@ -76,6 +76,7 @@ class SearchConfig:
 
     @property
     def placement(self) -> Placement:
+        """Where the trials run: Ray address, CPUs and GPUs per trial."""
         return Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)
 
     @property
@@ -113,6 +114,8 @@ class SearchConfig:
                       "latency": LatencySpec(**d["latency"]) if d.get("latency") else None})
 
     def to_dict(self) -> dict:
+        """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
+        search computes, without the reporting-only fields and the hardware."""
         d = asdict(self)
         for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
             d.pop(reporting_only)

@@ -91,6 +91,9 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
 
 
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
+    """The search's config at the reference fidelity: grid sampler, no scheduler, ``fcfg``'s
+    epochs, proxy size and seeds (default: EPOCHS_FACTOR × the epochs, SIZE_FACTOR × the
+    proxy size, the search's seeds)."""
     train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
     size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
     return replace(cfg, sampler="grid", trials=None, scheduler="none", curves=False,
