@@ -32,11 +32,11 @@ from pathlib import Path
 
 from scipy.stats import kendalltau
 
+from scalesearch.cluster import connect
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.halving import history_at, scores_at, survivors
 from scalesearch.search.report import best_record, ranking
-from scalesearch.search.runner import connect
 from scalesearch.search.session import run_search
 from scalesearch.search.space import Ranges
 from scalesearch.search.trials import TrialStore

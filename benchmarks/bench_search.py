@@ -53,6 +53,7 @@ def ray_vs_loop(trials: int, epochs: float, threads: int, num_train: int | None)
     setup = ProxySetup(proxy_size=64, num_train=num_train, num_val=num_train,
                        train=TrainConfig(epochs=epochs, threads=threads))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(step=0.05), flops_tolerance=0.25,
+                       match_flops=False,
                        seeds=1, cpus_per_trial=threads, setup=setup)
     b0 = resolve(cfg.baseline)
     space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance)

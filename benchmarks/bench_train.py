@@ -25,9 +25,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from scalesearch.api import measure
 from scalesearch.data import load_data
 from scalesearch.registry import resolve
+from scalesearch.scaled import measure
 from scalesearch.train import ProxyTrainer, TrainConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -3,16 +3,16 @@
     d = α^φ, w = β^φ, r = γ^φ  s.t.  α·β²·γ² ≈ 2   (Eq. 3)
 """
 
-from scalesearch.api import ScaledNetwork, scale
 from scalesearch.arch import Head, Preset, Stage, StageTable, Stem
 from scalesearch.checkpoint import load_checkpoint
 from scalesearch.counter import Counts, count, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import available, resolve
 from scalesearch.scalable import Scalable, TableBaseline
+from scalesearch.scaled import ScaledNetwork, scale
 from scalesearch.scaler import Multipliers, compound, scale_table
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "Counts", "Head", "Multipliers", "Preset", "Scalable", "ScaledNetwork", "ScalesearchError",
     "Stage", "StageTable", "Stem", "TableBaseline", "available", "compare", "compound", "count",

@@ -90,13 +90,16 @@ class StageTable:
 
     @property
     def num_blocks(self) -> int:
+        """Total blocks over all stages (the sum of their repeats)."""
         return sum(s.repeats for s in self.stages)
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (inverse of :meth:`from_dict`)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> StageTable:
+        """Inverse of :meth:`to_dict`."""
         d = dict(d)
         return cls(
             **{k: v for k, v in d.items() if k not in ("stem", "stages", "head")},

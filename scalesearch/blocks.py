@@ -69,9 +69,11 @@ class BuildContext:
     drop_path: float = 0.0  # this block's stochastic-depth rate
 
     def activation(self) -> nn.Module:
+        """A fresh activation module of the network's type (``act``)."""
         return _ACTS[self.act]()
 
     def norm(self, channels: int) -> nn.BatchNorm2d:
+        """BatchNorm over ``channels`` with the network's eps and momentum."""
         return nn.BatchNorm2d(channels, eps=self.bn_eps, momentum=self.bn_momentum)
 
 
@@ -93,6 +95,8 @@ class DropPath(nn.Module):
         self.rate = rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """In training, drop each sample's branch with probability ``rate`` and scale the
+        kept ones by 1/(1 − rate); the identity otherwise."""
         if not self.training or self.rate == 0:
             return x
         keep = 1 - self.rate
@@ -110,6 +114,7 @@ class SqueezeExcite(nn.Module):
         self.expand = nn.Conv2d(reduced, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` scaled channel-wise by the gate computed from its global average."""
         s = x.mean((2, 3), keepdim=True)
         return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
 
@@ -122,6 +127,7 @@ class _Residual(nn.Module):
         self.drop_path = DropPath(ctx.drop_path) if self.has_skip else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's output, plus ``x`` (after drop path) when the block has a skip."""
         y = self.body(x)
         return self.drop_path(y) + x if self.has_skip else y
 
@@ -180,4 +186,5 @@ class Bottleneck(nn.Module):
         self.act = ctx.activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Activation of the body's output (after drop path) plus the shortcut."""
         return self.act(self.drop_path(self.body(x)) + self.shortcut(x))

@@ -46,6 +46,7 @@ class TableNet(nn.Module):
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch of images."""
         x = self.head(self.stages(self.stem(x)))
         return self.classifier(self.dropout(torch.flatten(self.pool(x), 1)))
 
@@ -73,4 +74,5 @@ def _init_weights(model: nn.Module) -> None:
 
 
 def build(table: StageTable) -> TableNet:
+    """The ``nn.Module`` of ``table`` (a :class:`TableNet`)."""
     return TableNet(table)

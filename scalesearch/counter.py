@@ -44,6 +44,9 @@ _FVCORE_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
 
 @dataclass(frozen=True)
 class Counts:
+    """Params, FLOPs (multiply-adds of conv and linear layers) and activations of one
+    network; ``uncounted``: ops left out, ``method``: "shapes" or "fvcore"."""
+
     params: int
     flops: int
     activations: int
@@ -51,6 +54,7 @@ class Counts:
     method: str = "shapes"
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (``method`` as ``count_method``)."""
         return dict(params=self.params, flops=self.flops, activations=self.activations,
                     uncounted=dict(self.uncounted), count_method=self.method)
 
@@ -102,6 +106,7 @@ class _ShapeCounter(TorchFunctionMode):
 
 
 def num_params(model: nn.Module) -> int:
+    """Number of parameter elements of ``model``."""
     return sum(p.numel() for p in model.parameters())
 
 

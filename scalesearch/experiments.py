@@ -17,20 +17,13 @@ Keyword names are the CLI's flags with ``_`` for ``-`` (``num_train=600`` for
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from scalesearch import options as opt
-
-Log = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+from scalesearch.logs import Log, stderr
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -51,11 +44,13 @@ class SearchResult:
 
     @property
     def coefficients(self) -> tuple[float, float, float] | None:
+        """The chosen (α, β, γ); None if nothing trained."""
         b = self.best
         return (b["alpha"], b["beta"], b["gamma"]) if b else None
 
     @property
     def ranking(self) -> pd.DataFrame:
+        """One row per trained candidate with its evidence, best first."""
         return pd.DataFrame(self.summary["ranking"])
 
     @property
@@ -65,10 +60,12 @@ class SearchResult:
 
     @property
     def complete(self) -> bool:
+        """False when interrupted with candidates left (``resume=True`` continues it)."""
         return not self.summary["remaining"]
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the search wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "best.json", "search.json", "family.csv",
                                     "search.png", "family.png"))
 
@@ -91,15 +88,17 @@ class FidelityResult:
 
     @property
     def candidates(self) -> pd.DataFrame:
+        """One row per retrained candidate: its proxy and reference top-1."""
         return pd.DataFrame(self.result["candidates"])
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the fidelity check wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "fidelity.csv", "result.json",
                                     "fidelity.png"))
 
 
-def run_search_options(args: argparse.Namespace, log: Log = _stderr) -> SearchResult:
+def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
     """The search the options describe (the CLI's entry point)."""
     from scalesearch.search.session import run_search
 
@@ -108,7 +107,7 @@ def run_search_options(args: argparse.Namespace, log: Log = _stderr) -> SearchRe
 
 
 def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
-           out: str | Path = "runs/search", resume: bool = False, log: Log = _stderr,
+           out: str | Path = "runs/search", resume: bool = False, log: Log = stderr,
            **options) -> SearchResult:
     """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
     as ``scalesearch search --help`` lists them."""
@@ -118,7 +117,7 @@ def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
 
 
 def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
-                         log: Log = _stderr) -> FidelityResult:
+                         log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.hardware import check_device
     from scalesearch.search.fidelity import run_fidelity
@@ -133,7 +132,7 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
                                        log=log))
 
 
-def fidelity(run_dir: str | Path, *, log: Log = _stderr, **options) -> FidelityResult:
+def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:
     """Retrain the best and random candidates of the search in ``run_dir`` at a higher
     fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
     return run_fidelity_options(run_dir, opt.resolve_options(opt.add_fidelity_args, options,
@@ -155,6 +154,7 @@ class CompareResult:
 
     @property
     def paths(self) -> dict[str, Path]:
+        """The files the comparison wrote, by name ({} without an output folder)."""
         if not self.out:
             return {}
         return _existing(self.out, ("compare.csv", "compare.md", "compare.json",
@@ -162,7 +162,7 @@ class CompareResult:
                                     "pareto_latency.png", "pareto_activations.png"))
 
 
-def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> CompareResult:
+def run_compare_options(args: argparse.Namespace, log: Log = stderr) -> CompareResult:
     """The comparison the options describe (the CLI's entry point)."""
     from scalesearch.compare.run import run_compare
 
@@ -171,13 +171,11 @@ def run_compare_options(args: argparse.Namespace, log: Log = _stderr) -> Compare
     out = Path(args.out) if args.out else (Path("runs/compare") if train else None)
     summary = run_compare(cfg, out, train=train, resume=args.resume, log=log)
     if train:
-        from scalesearch.compare.plots import plot_dir
-
         plot_dir(out)
     return CompareResult(summary, out)
 
 
-def compare(baseline: str, *, log: Log = _stderr, **options) -> CompareResult:
+def compare(baseline: str, *, log: Log = stderr, **options) -> CompareResult:
     """Solve every strategy at every FLOPs ratio and (unless ``no_train=True``) train each
     network; options as ``scalesearch compare --help`` lists them (``flops_ratio=[2, 4]``,
     ``strategies="compound,fast"``, ``seeds``, ``out``, …)."""
@@ -186,3 +184,15 @@ def compare(baseline: str, *, log: Log = _stderr, **options) -> CompareResult:
     args = opt.resolve_options(opt.add_compare_args, options, "compare", baseline=str(baseline))
     return run_compare_options(args, log)
 
+
+def plot_dir(folder: Path) -> list[Path]:
+    """Regenerate every figure whose CSV is in ``folder`` (compare.csv, table3.csv,
+    trials.csv); returns the files written (``scalesearch plot``)."""
+    from scalesearch.compare.plots import plot_compare
+
+    written = plot_compare(folder)
+    if (folder / "trials.csv").exists():
+        from scalesearch.search.report import replot
+
+        written.extend(replot(folder))
+    return written

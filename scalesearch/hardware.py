@@ -18,11 +18,13 @@ _warned_no_cuda = False  # the CPU fallback warns once per process, not once per
 
 
 def check_device(name: str) -> None:
+    """Refuse a device name other than auto, cpu, cuda or cuda:N."""
     if not DEVICE_PATTERN.fullmatch(name):
         raise ScalesearchError(f"unknown device {name!r}; one of auto, cpu, cuda, cuda:N")
 
 
 def check_amp(amp: str) -> None:
+    """Refuse an amp mode not in :data:`AMPS`."""
     if amp not in AMPS:
         raise ScalesearchError(f"unknown amp mode {amp!r}; one of {AMPS}")
 
@@ -74,10 +76,12 @@ class Precision:
         self.scaler = torch.amp.GradScaler(device.type) if self.dtype == torch.float16 else None
 
     def autocast(self):
+        """Autocast context for the forward pass and the loss (off without an AMP dtype)."""
         return torch.autocast(self.device_type, dtype=self.dtype or torch.float32,
                               enabled=self.dtype is not None)
 
     def backward_step(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        """Backpropagate ``loss`` and step ``opt`` (through the GradScaler under fp16)."""
         if self.scaler is None:
             loss.backward()
             opt.step()

@@ -36,6 +36,7 @@ def _umask() -> int:
 
 
 def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w") -> Path:
+    """Write ``path`` atomically by calling ``write`` on the open file; return the path."""
     with atomic_open(path, mode) as f:
         write(f)
     return Path(path)
@@ -53,6 +54,7 @@ def json_safe(obj: object) -> object:
 
 
 def write_json(path: str | Path, obj: object) -> Path:
+    """Write ``obj`` as indented strict JSON (NaN/inf as null), atomically."""
     return atomic_write(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"))
 
 
@@ -62,4 +64,5 @@ def write_frame(path: str | Path, frame) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda f: f.write(text))

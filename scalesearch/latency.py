@@ -41,6 +41,7 @@ class LatencySpec:
             raise ScalesearchError("latency device cuda requested but CUDA is not available")
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (``LatencySpec(**d)`` rebuilds it)."""
         return asdict(self)
 
 

@@ -2,8 +2,9 @@
 and the Python API (``scalesearch.search(...)``, ``fidelity(...)``, ``compare(...)``).
 
 Each ``add_*_args`` function declares options on an argparse parser — flag, type, default,
-help. The CLI registers them on its subcommands; the API reads the defaults back from the same
-declarations (:func:`resolve_options`), so a default or a choice lives in one place. The
+help. A default is read from the config dataclass's field (:func:`default`: SearchConfig,
+Ranges, TrainConfig, ProxySetup, CompareConfig), so the CLI, the API and a config built in
+Python agree; the API reads the parser's defaults back (:func:`resolve_options`). The
 ``*_config`` functions turn the option values into the library's config objects for both.
 """
 
@@ -13,16 +14,26 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from dataclasses import MISSING
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.search.config import SAMPLERS, SCHEDULERS
+from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
+from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
+from scalesearch.search.space import Ranges
 from scalesearch.search.stats import TIE_BREAKS
-from scalesearch.train import OPTIMIZERS
+from scalesearch.train import OPTIMIZERS, TrainConfig
+
+
+def default(cls: type, name: str):
+    """The default of field ``name`` of dataclass ``cls``: the one place it is written."""
+    f = cls.__dataclass_fields__[name]
+    return f.default_factory() if f.default is MISSING else f.default
 
 
 def finite_float(text: str) -> float:
+    """argparse type: a finite float."""
     try:
         value = float(text)
     except ValueError:
@@ -33,6 +44,7 @@ def finite_float(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
     try:
         value = int(text)
     except ValueError:
@@ -59,23 +71,31 @@ def read_coefficients(path: str) -> tuple[float, float, float]:
     return values
 
 
-def add_training_args(p: argparse.ArgumentParser, epochs: float) -> None:
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    """--data, --epochs, --proxy-size, --batch-size, --lr, --optimizer, --num-train,
+    --num-val (the "proxy training" group)."""
     t = p.add_argument_group("proxy training")
-    t.add_argument("--data", default="synthetic", help="'synthetic' (embedded, default) or an "
-                   "ImageFolder root with train/<class>/ and val/<class>/")
+    t.add_argument("--data", default=default(ProxySetup, "data"), help="'synthetic' (embedded, "
+                   "default) or an ImageFolder root with train/<class>/ and val/<class>/")
+    epochs = default(TrainConfig, "epochs")
     t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
-    t.add_argument("--proxy-size", type=positive_int, default=64, help="base image size for "
-                   "training; a network with resolution r trains at round(size·r) (64)")
-    t.add_argument("--batch-size", type=positive_int, default=32, help="batch size (32)")
-    t.add_argument("--lr", type=finite_float, default=3e-3, help="peak learning rate at batch "
-                   "32, scaled linearly with --batch-size: lr·batch/32 (3e-3)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
-                   help=f"optimizer ({OPTIMIZERS[0]}; rmsprop is the paper's)")
+    t.add_argument("--proxy-size", type=positive_int, default=DEFAULT_PROXY_SIZE, help="base "
+                   "image size for training; a network with resolution r trains at "
+                   f"round(size·r) ({DEFAULT_PROXY_SIZE})")
+    batch, lr = default(TrainConfig, "batch_size"), default(TrainConfig, "lr")
+    t.add_argument("--batch-size", type=positive_int, default=batch, help=f"batch size ({batch})")
+    t.add_argument("--lr", type=finite_float, default=lr, help=f"peak learning rate at batch "
+                   f"{default(TrainConfig, 'lr_batch')}, scaled linearly with --batch-size "
+                   f"({lr:g})")
+    optimizer = default(TrainConfig, "optimizer")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=optimizer,
+                   help=f"optimizer ({optimizer}; rmsprop is the paper's)")
     t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
     t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
 
 
 def non_negative_float(text: str) -> float:
+    """argparse type: a finite float ≥ 0."""
     value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value:g}")
@@ -120,6 +140,8 @@ def setup_from_args(args: argparse.Namespace):
 
 
 def add_latency_args(p: argparse.ArgumentParser) -> None:
+    """--latency, --latency-batch, --latency-threads, --latency-device (LatencySpec's
+    defaults)."""
     from scalesearch.latency import DEVICES, LatencySpec
 
     d = LatencySpec()
@@ -144,6 +166,7 @@ def latency_from_args(args: argparse.Namespace):
 
 
 def value_range(text: str) -> tuple[float, float]:
+    """argparse type: ``LOW:HIGH`` as a pair of floats."""
     try:
         lo, hi = (float(x) for x in text.split(":"))
     except ValueError:
@@ -152,6 +175,7 @@ def value_range(text: str) -> tuple[float, float]:
 
 
 def add_ray_args(p: argparse.ArgumentParser, cpus_default: int | None = 1) -> None:
+    """--address and --cpus-per-trial (default ``cpus_default``), the "Ray" group."""
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
@@ -168,46 +192,58 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out "
                    "without retraining finished trials")
+    def d(name: str):
+        return default(SearchConfig, name)
+
     g = p.add_argument_group("candidates")
-    g.add_argument("--grid-step", type=finite_float, default=0.05, help="grid step (0.05)")
-    g.add_argument("--tolerance", type=finite_float, default=0.05,
-                   help="keep |α·β²·γ²/2 − 1| ≤ this, relative (0.05: the paper's 1.2, 1.1, "
-                   "1.15 with product 1.92 is in)")
-    g.add_argument("--match-flops", action=argparse.BooleanOptionalAction, default=True,
+    step = default(Ranges, "step")
+    g.add_argument("--grid-step", type=finite_float, default=step, help=f"grid step ({step:g})")
+    g.add_argument("--tolerance", type=finite_float, default=d("tolerance"),
+                   help=f"keep |α·β²·γ²/2 − 1| ≤ this, relative ({d('tolerance'):g}: the "
+                   "paper's 1.2, 1.1, 1.15 with product 1.92 is in)")
+    g.add_argument("--match-flops", action=argparse.BooleanOptionalAction,
+                   default=d("match_flops"),
                    help="solve each candidate's training resolution so its measured FLOPs "
                    "ratio is 2 ± 3%% (fair candidates: none wins by having more FLOPs); "
-                   "--no-match-flops trains at γ and filters by --flops-tolerance (default: on)")
-    g.add_argument("--flops-tolerance", type=finite_float, default=0.25, help="with "
-                   "--no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the baseline's "
-                   "image size (0.25)")
-    for name, default in (("alpha", "1:2"), ("beta", "1:1.5"), ("gamma", "1:1.5")):
-        g.add_argument(f"--{name}-range", type=value_range, default=value_range(default),
-                       metavar="LO:HI", help=f"{name} range ({default})")
-    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0], help="grid: every "
+                   "--no-match-flops trains at γ and filters by --flops-tolerance (default: "
+                   f"{'on' if d('match_flops') else 'off'})")
+    g.add_argument("--flops-tolerance", type=finite_float, default=d("flops_tolerance"),
+                   help="with --no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the "
+                   f"baseline's image size ({d('flops_tolerance'):g})")
+    for name in ("alpha", "beta", "gamma"):
+        lo, hi = default(Ranges, name)
+        g.add_argument(f"--{name}-range", type=value_range, default=(lo, hi),
+                       metavar="LO:HI", help=f"{name} range ({lo:g}:{hi:g})")
+    g.add_argument("--sampler", choices=SAMPLERS, default=d("sampler"), help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
-    g.add_argument("--seed", type=int, default=0, help="sampler seed (0)")
+    g.add_argument("--seed", type=int, default=d("sampler_seed"),
+                   help=f"sampler seed ({d('sampler_seed')})")
     e = p.add_argument_group("evidence and budget")
-    e.add_argument("--seeds", type=positive_int, default=2, help="trainings per candidate; the "
-                   "ranking uses the mean, the 95%% t-interval and the bootstrap p_best over "
-                   "seeds (2; 1 cannot measure seed noise)")
-    e.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="sha: synchronous "
-                   "successive halving on Ray Tune — at each rung --min-epochs·η^k, once every "
-                   "candidate has reported, the best 1/η go on from their checkpoints (the "
-                   "answer does not depend on arrival order); asha: Ray Tune's asynchronous "
+    e.add_argument("--seeds", type=positive_int, default=d("seeds"), help="trainings per "
+                   "candidate; the ranking uses the mean, the 95%% t-interval and the bootstrap "
+                   f"p_best over seeds ({d('seeds')}; 1 cannot measure seed noise)")
+    e.add_argument("--scheduler", choices=SCHEDULERS, default=d("scheduler"),
+                   help="sha: synchronous successive halving on Ray Tune — at each rung "
+                   "--min-epochs·η^k, once every candidate has reported, the best 1/η go on "
+                   "from their checkpoints (the answer does not depend on arrival order); "
+                   "asha: Ray Tune's asynchronous "
                    "ASHA (no waiting, works with TPE, but cuts by arrival order: "
-                   "docs/search.md); none: every candidate trains --epochs (default: none)")
-    e.add_argument("--min-epochs", type=positive_int, default=2, help="the first rung (2: "
-                   "after one epoch the candidates' ranking was noise, docs/search.md)")
+                   "docs/search.md); none: every candidate trains --epochs (default: "
+                   f"{d('scheduler')})")
+    e.add_argument("--min-epochs", type=positive_int, default=d("min_epochs"), help="the first "
+                   f"rung ({d('min_epochs')}: after one epoch the candidates' ranking was noise, "
+                   "docs/search.md)")
     e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
                    "epoch too (on the 200-image val subset; trials.csv's history): learning "
                    "curves, to choose where rungs go (docs/search.md)")
-    e.add_argument("--reduction-factor", type=finite_float, default=3.0, help="η: about 1/η "
-                   "of the candidates go on at each rung (3)")
-    e.add_argument("--tie-break", choices=TIE_BREAKS, default="balanced", help="choose within "
+    e.add_argument("--reduction-factor", type=finite_float, default=d("reduction_factor"),
+                   help=f"η: about 1/η of the candidates go on at each rung "
+                   f"({d('reduction_factor'):g})")
+    e.add_argument("--tie-break", choices=TIE_BREAKS, default=d("tie_break"), help="choose within "
                    "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
                    "(the paper's case for compound scaling), score, params, latency "
-                   "(default: balanced)")
+                   f"(default: {d('tie_break')})")
     o = p.add_argument_group("objective (MnasNet / EfficientNet §4: top1·(cost/T)^w)")
     o.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVES[0], help="rank by "
                    "top-1 (accuracy) or by top1·(LAT/T)^w or top1·(FLOPs/T)^w (mnas); ranking, "
@@ -219,16 +255,13 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--latency-weight", type=finite_float, default=LATENCY_WEIGHT, metavar="W",
                    help=f"mnas: the exponent w ({LATENCY_WEIGHT:g})")
     add_latency_args(p)
-    add_training_args(p, epochs=5.0)
+    add_training_args(p)
     add_hardware_args(p)
     add_ray_args(p)
 
 
 def search_config(args: argparse.Namespace):
     """The SearchConfig of the search options."""
-    from scalesearch.search.runner import SearchConfig
-    from scalesearch.search.space import Ranges
-
     if args.sampler == "grid" and args.trials:
         raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
     ranges = Ranges(args.alpha_range, args.beta_range, args.gamma_range, args.grid_step)
@@ -291,8 +324,12 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
 
     p.add_argument("--baseline", required=True, help="network to scale")
-    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=[2.0, 4.0],
-                   metavar="X", help="target FLOPs ratios vs the baseline (default: 2 4)")
+    from scalesearch.compare.run import CompareConfig
+
+    ratios = list(default(CompareConfig, "ratios"))
+    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=ratios, metavar="X",
+                   help=f"target FLOPs ratios vs the baseline (default: "
+                   f"{' '.join(f'{r:g}' for r in ratios)})")
     p.add_argument("--strategies", default=",".join(PAPER_STRATEGIES),
                    help=f"comma-separated subset of {','.join(STRATEGIES)} (default: "
                    f"{','.join(PAPER_STRATEGIES)}; fast and nonuniform: docs/compare.md)")
@@ -307,13 +344,28 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     add_latency_args(p)
     p.add_argument("--no-train", action="store_true", help="count only (fast)")
     p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
-    p.add_argument("--workers", type=positive_int, help="parallel trainings (default: one per "
-                   "core, one thread each)")
-    p.add_argument("--seeds", type=positive_int, default=1, help="trainings per network (1)")
+    seeds = default(CompareConfig, "seeds")
+    p.add_argument("--seeds", type=positive_int, default=seeds,
+                   help=f"trainings per network ({seeds})")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
                    "without retraining the networks × seeds compare.csv already holds")
-    add_training_args(p, epochs=5.0)
+    add_training_args(p)
     add_hardware_args(p)
+    add_placement_args(p)
+
+
+def add_placement_args(p: argparse.ArgumentParser) -> None:
+    """--address, --cpus-per-trial and --workers: where compare and study train (Ray Tune)."""
+    add_ray_args(p)
+    p.add_argument("--workers", type=positive_int, metavar="N", help="at most N trainings at "
+                   "once (default: as many as the CPUs and GPUs allow)")
+
+
+def placement_from_args(args: argparse.Namespace):
+    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --workers."""
+    from scalesearch.cluster import Placement
+
+    return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial, args.workers)
 
 
 def compare_config(args: argparse.Namespace):
@@ -331,7 +383,7 @@ def compare_config(args: argparse.Namespace):
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")
     return CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
-                         args.seeds, args.workers, setup_from_args(args),
-                         gpus_per_trial=args.gpus_per_trial, fast_alpha=args.fast_alpha,
+                         args.seeds, setup_from_args(args), placement_from_args(args),
+                         fast_alpha=args.fast_alpha,
                          max_image_size=args.max_image_size, latency=latency_from_args(args))
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PaperRow:
+    """One row of Table 3 / Table 7: multipliers, FLOPs (multiply-adds), ImageNet top-1 (%)."""
+
     strategy: str  # baseline, depth, width, resolution, compound
     depth: float | None  # None: the paper does not give the multipliers
     width: float | None

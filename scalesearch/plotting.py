@@ -19,6 +19,7 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG atomically, close it, return the path."""
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
     pyplot().close(fig)

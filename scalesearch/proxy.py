@@ -17,6 +17,8 @@ from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
 from scalesearch.train import ProxyTrainer, TrainConfig
 
+DEFAULT_PROXY_SIZE = 64  # px: the CLI's and studies' base size (224 would cost 12× the FLOPs)
+
 
 @dataclass(frozen=True)
 class ProxySetup:
@@ -32,10 +34,12 @@ class ProxySetup:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (inverse of :meth:`from_dict`)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:
+        """Inverse of :meth:`to_dict`."""
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 

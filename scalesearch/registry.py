@@ -22,14 +22,18 @@ GROUP = "scalesearch.baselines"
 
 @dataclass(frozen=True)
 class BaselineInfo:
+    """A registered baseline's name and where it comes from."""
+
     name: str
     source: str  # "entry point (dist)" or the import spec
 
     def to_dict(self) -> dict:
+        """Plain-JSON form: name and source."""
         return dict(name=self.name, source=self.source)
 
 
 def normalize(name: str) -> str:
+    """The name as matched: lower case, without ``-`` and ``_``."""
     return name.lower().replace("-", "").replace("_", "")
 
 

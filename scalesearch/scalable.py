@@ -73,12 +73,14 @@ class TableBaseline(Scalable):
 
     def build(self, depth: float = 1.0, width: float = 1.0, *, num_classes: int | None = None,
               dropout: float | None = None, drop_path: float | None = None) -> nn.Module:
+        """Build the scaled stage table (:meth:`scaled`) into layers."""
         from scalesearch.builder import build
 
         return build(self.scaled(depth, width, num_classes=num_classes, dropout=dropout,
                                  drop_path=drop_path))
 
     def stages(self, depth: float = 1.0, width: float = 1.0) -> list[dict]:
+        """Table-1-style rows of the scaled stage table."""
         return self.scaled(depth, width).stage_rows()
 
     def __repr__(self) -> str:

@@ -63,6 +63,7 @@ def check_coefficients(alpha: float, beta: float, gamma: float, *,
 
 
 def check_phi(phi: float) -> None:
+    """Refuse a φ that is not finite or lies outside :data:`PHI_RANGE`."""
     lo, hi = PHI_RANGE
     if not (math.isfinite(phi) and lo <= phi <= hi):
         raise ScalesearchError(f"φ={phi:g} is outside the supported range [{lo:g}, {hi:g}]")

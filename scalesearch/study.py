@@ -7,6 +7,10 @@
 ``seeds``, ``epochs``, ``proxy_size``, ``num_train``, ``num_val``, ``batch_size``, ``lr``,
 ``optimizer``, ``workers``; beyond the paper: ``fast_alpha``, ``max_image_size``, ``latency``
 (true/false), ``latency_batch``, ``latency_threads`` (docs/compare.md).
+
+Where a study trains (a Ray cluster, CPUs and GPUs per trial, device, AMP) is not part of
+the experiment: ``scalesearch study`` takes it from its flags (``workers`` in the file caps the
+trainings at once unless ``--workers`` is given).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ TABLE3_KEYS = {"kind", "description", "baselines"}
 
 
 def load_study(path: Path) -> dict:
+    """The study YAML at ``path``, checked for a known ``kind`` and its allowed keys."""
     try:
         spec = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -42,7 +47,10 @@ def load_study(path: Path) -> dict:
     return spec
 
 
-def _compare_config(spec: dict, folder: Path):
+def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | None = None):
+    from dataclasses import replace
+
+    from scalesearch.cluster import Placement
     from scalesearch.compare.run import CompareConfig
     from scalesearch.compare.strategies import (
         FAST_ALPHA,
@@ -51,7 +59,7 @@ def _compare_config(spec: dict, folder: Path):
         parse_strategies,
     )
     from scalesearch.latency import LatencySpec
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
     from scalesearch.scaler import PAPER_COEFFICIENTS
     from scalesearch.train import TrainConfig
 
@@ -64,8 +72,11 @@ def _compare_config(spec: dict, folder: Path):
     if data != "synthetic":
         data = str((folder / data).resolve())
     train = TrainConfig(**{k: spec[k] for k in ("epochs", "batch_size", "lr", "optimizer")
-                           if k in spec})
-    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", 64),
+                           if k in spec}, **(hardware or {}))
+    placement = placement or Placement()
+    if placement.max_concurrent is None and spec.get("workers") is not None:
+        placement = replace(placement, max_concurrent=int(spec["workers"]))
+    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", DEFAULT_PROXY_SIZE),
                        num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
     latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \
         if spec.get("latency") else None
@@ -73,13 +84,16 @@ def _compare_config(spec: dict, folder: Path):
     return CompareConfig(spec["baseline"], ratios,
                          parse_strategies(spec.get("strategies", list(PAPER_STRATEGIES))),
                          tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
-                         int(spec.get("seeds", 1)), spec.get("workers"), setup,
+                         int(spec.get("seeds", 1)), setup, placement,
                          fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
                          max_image_size=None if cap is None else int(cap), latency=latency)
 
 
-def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list[Path]:
-    """Run one study (``resume``: continue an interrupted one); returns the files it wrote."""
+def run_study(path: Path, out: Path | None = None, resume: bool = False, placement=None,
+              hardware: dict | None = None) -> list[Path]:
+    """Run one study (``resume``: continue an interrupted one); returns the files it wrote.
+    ``placement`` (a :class:`scalesearch.cluster.Placement`) and ``hardware`` (TrainConfig's
+    device, amp, compile, max_memory_gb) say where it trains."""
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
@@ -92,8 +106,9 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False) -> list
             raise ScalesearchError(f"{path}: list the networks under baselines:")
         out.mkdir(parents=True, exist_ok=True)
         return write_table3(out, rows)
-    from scalesearch.compare.plots import plot_dir
+    from scalesearch.compare.plots import plot_compare
     from scalesearch.compare.run import run_compare
 
-    run_compare(_compare_config(spec, path.parent), out, train=True, resume=resume)
-    return [out / "compare.csv", out / "compare.md", *plot_dir(out)]
+    run_compare(_compare_config(spec, path.parent, placement, hardware), out, train=True,
+                resume=resume)
+    return [out / "compare.csv", out / "compare.md", *plot_compare(out)]

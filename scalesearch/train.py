@@ -31,7 +31,10 @@ RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for ev
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 6.0  # fractional: the last epoch is partial
+    """The proxy training recipe (:meth:`recipe`) and where and how fast it runs
+    (:data:`HARDWARE`)."""
+
+    epochs: float = 5.0  # fractional: the last epoch is partial
     batch_size: int = 32
     optimizer: str = "adamw"  # adamw | sgd | rmsprop (the paper's)
     lr: float = 3e-3  # peak learning rate at batch ``lr_batch``, scaled linearly with the batch
@@ -71,9 +74,19 @@ class TrainConfig:
         trains with 8× the lr tuned at 32 and the default batch keeps ``lr`` unchanged."""
         return self.lr * self.batch_size / self.lr_batch
 
+    def recipe(self) -> dict:
+        """The fields that decide what a run computes, as a resume compares them: all but
+        where and how fast it runs (:data:`HARDWARE`)."""
+        return {k: v for k, v in asdict(self).items() if k not in HARDWARE}
+
+
+HARDWARE = ("device", "compile", "workers", "max_memory_gb")  # where/how fast, not what
+
 
 @dataclass(frozen=True)
 class TrainResult:
+    """Outcome of one proxy training: val top-1 and loss, time, throughput, status."""
+
     top1: float | None
     loss: float | None
     seconds: float
@@ -83,6 +96,7 @@ class TrainResult:
     error: str | None = None
 
     def to_dict(self) -> dict:
+        """Plain-JSON form."""
         return asdict(self)
 
 
@@ -202,6 +216,7 @@ class ProxyTrainer:
 
     @property
     def done(self) -> bool:
+        """Whether training is over: every step taken, or an error."""
         return self.step >= self.total or self.error is not None
 
     def _epoch_batches(self, seed: int):

@@ -67,6 +67,7 @@ TEXT = {
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
     "runs/damaged/search.json": "{",
+    "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
 }
@@ -103,13 +104,14 @@ def _search_runs(root: Path) -> None:
     """runs/b0 and runs/checked: a finished resnet50 search (default flags); runs/failed: one
     whose every trial failed."""
     from scalesearch import options as opt
+    from scalesearch.rundir import marker
     from scalesearch.search.trials import TrialStore
 
     args = opt.resolve_options(opt.add_search_args, {}, "search", baseline="resnet50",
                                data="synthetic", out="runs/b0", resume=False)
     cand = dict(alpha=1.2, beta=1.1, gamma=1.15, flops_ratio=2.0, matched_resolution=None,
                 matched_ratio=None, product=1.2 * 1.1**2 * 1.15**2, aliases=[])
-    saved = dict(config=opt.search_config(args).to_dict(), space=dict(candidates=[cand]))
+    saved = marker(opt.search_config(args).to_dict(), space=dict(candidates=[cand]))
     for run, status in (("b0", "ok"), ("checked", "ok"), ("failed", "failed")):
         (root / "runs" / run).mkdir(parents=True, exist_ok=True)
         (root / "runs" / run / "search.json").write_text(json.dumps(saved))

@@ -110,6 +110,35 @@ def test_measuring_lives_in_the_counter_layer():
     assert flops_ratio(net, mult) == measure(net, 1.2, 1.1, 256).flops / base.flops
     assert flops_ratio(net, mult, 300) == measure(net, 1.2, 1.1, 300).flops / base.flops
     root = Path(counter.__file__).parent
-    for lower in ("counter.py", "proxy.py", "search/space.py", "search/runner.py",
-                  "compare/strategies.py"):
-        assert "scalesearch.api" not in (root / lower).read_text(), lower
+    front_doors = ("scalesearch.experiments", "scalesearch.options", "scalesearch.cli")
+    for lower in ("counter.py", "proxy.py", "scaled.py", "cluster.py", "search/space.py",
+                  "search/runner.py", "search/report.py", "search/plots.py",
+                  "compare/strategies.py", "compare/run.py"):
+        text = (root / lower).read_text()
+        assert not any(f"from {door}" in text for door in front_doors), lower
+    assert "scalesearch.search.runner" not in (root / "options.py").read_text()  # Ray stays out
+    for folder, sibling in (("search", "scalesearch.compare"), ("compare", "scalesearch.search")):
+        for path in (root / folder).glob("*.py"):  # siblings share lower modules, not each other
+            assert f"from {sibling}" not in path.read_text(), path
+
+
+def test_cli_defaults_are_the_dataclass_defaults():
+    """One place for a default: the CLI (and the API built on it) equals a bare config."""
+    from dataclasses import fields
+
+    from scalesearch import options as opt
+    from scalesearch.compare.run import CompareConfig
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.train import TrainConfig
+
+    args = opt.resolve_options(opt.add_search_args, {}, "search")
+    cli, bare = opt.search_config(args), SearchConfig("efficientnet-b0")
+    for f in fields(SearchConfig):
+        if f.name != "setup":  # the CLI's proxy size is 64 px, a bare setup's the baseline's
+            assert getattr(cli, f.name) == getattr(bare, f.name), f.name
+    assert cli.setup.train == TrainConfig() and cli.setup.data == bare.setup.data
+    args = opt.resolve_options(opt.add_compare_args, {}, "compare", baseline="resnet50")
+    cli, bare = opt.compare_config(args), CompareConfig("resnet50")
+    assert (cli.ratios, cli.seeds, cli.strategies, cli.coefficients, cli.placement) == \
+        (bare.ratios, bare.seeds, bare.strategies, bare.coefficients, bare.placement)
+    assert cli.setup.train == TrainConfig()

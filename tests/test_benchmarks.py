@@ -36,3 +36,9 @@ def test_bench_train_quick():
 def test_bench_search_quick():
     out = _quick("bench_search.py")
     assert "same metrics: True" in out and "of peak" in out, out
+
+
+def test_bench_compare_quick():
+    out = _quick("bench_compare.py")
+    assert "ratio Ray / process pool:" in out and "same top-1 for every network × seed: True" \
+        in out, out

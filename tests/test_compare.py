@@ -8,9 +8,9 @@ from functools import partial
 import pandas as pd
 import pytest
 
-from scalesearch.compare.pareto import pareto_front, plot_pareto
 from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategy
 from scalesearch.counter import count, measure
+from scalesearch.pareto import pareto_front, plot_pareto
 from scalesearch.registry import resolve
 
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target

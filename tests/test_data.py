@@ -191,7 +191,7 @@ def test_training_runs_on_a_streamed_split(tmp_path):
 def test_num_train_subsets_are_class_balanced_and_deterministic(tmp_path):
     _noise_tree(tmp_path / "d", {"a": (3, 1), "b": (5, 1), "c": (8, 1)})
 
-    from scalesearch.data import _load_cached
+    from scalesearch.data.loader import _load_cached
 
     def pick(n, seed, budget=None):
         _load_cached.cache_clear()  # a fresh draw each time, not the cached one

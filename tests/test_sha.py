@@ -127,14 +127,14 @@ def _search(tmp_path, name, **changes) -> dict:
     setup = ProxySetup(proxy_size=32, num_train=48, num_val=24,
                        train=TrainConfig(epochs=3, batch_size=16, threads=1))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.1), step=0.1), seeds=2,
-                       scheduler="sha", min_epochs=1, setup=setup)
+                       scheduler="sha", min_epochs=1, match_flops=False, setup=setup)
     return run_search(replace(cfg, **changes), tmp_path / name, log=lambda m: None)
 
 
 @pytest.fixture(scope="module")
 def ray_runtime():
     """One local Ray runtime for the module's searches (each would start and stop its own)."""
-    from scalesearch.search.runner import connect
+    from scalesearch.cluster import connect
 
     ray, owned = connect(None)
     yield

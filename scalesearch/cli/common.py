@@ -20,11 +20,13 @@ from scalesearch.options import (  # noqa: F401 (the subcommands' argument helpe
 
 
 def add_format(parser: argparse.ArgumentParser, choices=("table", "json")) -> None:
+    """Add ``--format`` with ``choices`` (the first is the default)."""
     parser.add_argument("--format", choices=choices, default=choices[0],
                         help=f"output format (default: {choices[0]})")
 
 
 def print_json(obj: object) -> None:
+    """Print ``obj`` to stdout as indented strict JSON (NaN/inf as null)."""
     from scalesearch.io import json_safe
 
     json.dump(json_safe(obj), sys.stdout, indent=2, allow_nan=False)

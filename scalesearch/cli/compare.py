@@ -8,7 +8,12 @@ from pathlib import Path
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, mean_spread, render_table
-from scalesearch.options import add_compare_args
+from scalesearch.options import (
+    add_compare_args,
+    add_hardware_args,
+    add_placement_args,
+    placement_from_args,
+)
 
 EXAMPLES = """examples:
   scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
@@ -18,10 +23,13 @@ EXAMPLES = """examples:
       --max-image-size 256 --latency --no-train
   scalesearch plot runs/cmp
   scalesearch study studies/b0_synthetic.yaml
+  scalesearch compare --baseline resnet50 --flops-ratio 4 8 --seeds 3 --address auto \\
+      --gpus-per-trial 0.5 --out runs/cmp-cluster
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare``, ``plot`` and ``study`` subcommands."""
     p = sub.add_parser(
         "compare", help="compare scaling strategies (depth, width, resolution, compound, fast, "
         "nonuniform) at matched FLOPs",
@@ -47,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file", help="study YAML, e.g. studies/b0_synthetic.yaml")
     s.add_argument("--out", help="output folder (default: results/NAME next to the YAML)")
     s.add_argument("--resume", action="store_true", help="continue an interrupted study")
+    add_hardware_args(s)
+    add_placement_args(s)
     s.set_defaults(func=run_study)
 
 
@@ -79,6 +89,8 @@ def _table3(args: argparse.Namespace) -> int:
 
 
 def run_compare_cmd(args: argparse.Namespace) -> int:
+    """``scalesearch compare``: the strategies at matched FLOPs (Table 3), or with
+    ``--paper-table3`` the paper's own multipliers counted; prints the summary."""
     from scalesearch.compare.run import markdown
     from scalesearch.experiments import run_compare_options
 
@@ -114,7 +126,9 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from scalesearch.compare.plots import plot_dir
+    """``scalesearch plot``: redraw the PNGs of a compare/search/study folder and print
+    their paths."""
+    from scalesearch.experiments import plot_dir
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -128,8 +142,14 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def run_study(args: argparse.Namespace) -> int:
+    """``scalesearch study``: run a study YAML and print the paths it wrote."""
+    from scalesearch.hardware import check_device
     from scalesearch.study import run_study
 
-    for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume):
+    check_device(args.device)
+    hardware = dict(device=args.device, amp=args.amp, compile=args.compile,
+                    max_memory_gb=args.max_memory_gb)
+    for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
+                          placement_from_args(args), hardware):
         print(path)
     return 0

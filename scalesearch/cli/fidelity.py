@@ -17,6 +17,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``fidelity`` subcommand."""
     p = sub.add_parser(
         "fidelity", help="check a search's ranking against a longer, larger-image training",
         description="Retrain the K best and M random candidates of the search in RUN_DIR with "
@@ -31,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``scalesearch fidelity``: retrain, compare the rankings and print the verdict; exit
+    status 1 when the check is incomplete."""
     from scalesearch.experiments import run_fidelity_options
 
     result = run_fidelity_options(args.run_dir, args).result

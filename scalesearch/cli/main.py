@@ -18,11 +18,13 @@ class Parser(argparse.ArgumentParser):
     """argparse with a single-line error message (no usage dump) and exit code 2."""
 
     def error(self, message: str):
+        """Print ``message`` on one line and exit with status 2."""
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         raise SystemExit(2)
 
 
 def build_parser() -> Parser:
+    """The ``scalesearch`` parser with every subcommand of :data:`COMMANDS` registered."""
     parser = Parser(prog="scalesearch", description="Compound model scaling (EfficientNet, Tan "
                     "& Le 2019, Eq. 3: d=α^φ, w=β^φ, r=γ^φ, α·β²·γ²≈2) for any convolutional "
                     "network. Run `scalesearch COMMAND --help` for each command.")
@@ -39,6 +41,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 on a user error, 130 on Ctrl-C)."""
     from scalesearch.errors import ScalesearchError
 
     args = build_parser().parse_args(argv)

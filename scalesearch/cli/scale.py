@@ -28,6 +28,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``scale`` and ``baselines`` subcommands."""
     p = sub.add_parser(
         "scale", help="scale a baseline by φ, a preset, or explicit multipliers",
         description="Scale a baseline with Eq. 3 (d=α^φ, w=β^φ, r=γ^φ) and the reference "
@@ -82,7 +83,9 @@ def _coefficients(args) -> tuple[float, float, float]:
 
 
 def run_scale(args) -> int:
-    from scalesearch.api import scale
+    """``scalesearch scale``: scale the baseline (Eq. 3, a preset or explicit d, w, r),
+    count it, optionally time and save it, and print the result."""
+    from scalesearch.scaled import scale
 
     if args.match_flops and args.preset:
         raise ScalesearchError("--match-flops cannot be combined with --preset (a preset fixes "
@@ -147,6 +150,8 @@ def describe(d: dict) -> str:
 
 
 def run_baselines(args) -> int:
+    """``scalesearch baselines``: list the registered baselines with their image size
+    and presets."""
     from scalesearch.registry import available, resolve
 
     rows = []

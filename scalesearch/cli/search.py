@@ -21,6 +21,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``search`` subcommand."""
     p = sub.add_parser(
         "search", help="find α, β, γ at φ=1 by proxy-training candidates (Ray Tune + Optuna)",
         description="Step 1 of compound scaling (§3.3): fix φ=1, train every candidate "
@@ -112,6 +113,8 @@ def stopped_lines(best: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``scalesearch search``: run the φ=1 search (§3.3 step 1) and print the ranking, the
+    family and the best (α, β, γ); exit status 1 when interrupted or nothing trained."""
     from scalesearch.experiments import run_search_options
 
     summary = run_search_options(args).summary

@@ -37,6 +37,8 @@ def round_half_up(x: float) -> int:
 
 
 def check_table(baseline: Scalable) -> TableBaseline:
+    """``baseline`` as a stage-table baseline; refused otherwise (nonuniform needs
+    per-stage repeats)."""
     if not isinstance(baseline, TableBaseline):
         raise ScalesearchError(f"nonuniform scaling needs per-stage repeats: {baseline.name} is "
                                "not a stage-table baseline (write it as a StageTable, or use "
@@ -72,4 +74,5 @@ def repeats_text(baseline: TableBaseline) -> str:
 
 
 def parse_repeats(text: str) -> list[int]:
+    """Inverse of :func:`repeats_text`: ``"1-2-3"`` → [1, 2, 3]."""
     return [int(x) for x in str(text).split("-")]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.compare.pareto import plot_pareto
 from scalesearch.compare.strategies import STRATEGIES
 from scalesearch.paper import TABLE3
+from scalesearch.pareto import plot_pareto
 from scalesearch.plotting import pyplot, save_figure
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
@@ -130,8 +130,9 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_dir(folder: Path) -> list[Path]:
-    """Regenerate every figure whose CSV is in ``folder``; returns the files written."""
+def plot_compare(folder: Path) -> list[Path]:
+    """Regenerate the figures of compare.csv and table3.csv in ``folder``; returns the files
+    written (a search's figures: :func:`scalesearch.search.report.replot`)."""
     from scalesearch.compare.run import summarize
 
     written = []
@@ -146,8 +147,4 @@ def plot_dir(folder: Path) -> list[Path]:
                 written.extend(plot_pareto_dir(summary, name, folder))
     if (folder / "table3.csv").exists():
         written.append(plot_table3(pd.read_csv(folder / "table3.csv"), folder / "table3.png"))
-    if (folder / "trials.csv").exists():
-        from scalesearch.search.report import replot
-
-        written.extend(replot(folder))
     return written

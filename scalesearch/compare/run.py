@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from scalesearch.cluster import Placement, check_placement, run_jobs
 from scalesearch.compare.nonuniform import parse_repeats, with_repeats
 from scalesearch.compare.strategies import (
     FAST_ALPHA,
@@ -25,12 +22,12 @@ from scalesearch.compare.strategies import (
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, mean_spread
-from scalesearch.hardware import parallel_device
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
+from scalesearch.logs import Log, stderr
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_folder_path, check_run_dir
+from scalesearch.rundir import check_folder_path, check_run_dir, marker
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
 from scalesearch.status import Status
 
@@ -39,24 +36,27 @@ ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 
 @dataclass(frozen=True)
 class CompareConfig:
+    """One comparison: baseline, target FLOPs ratios, strategies, seeds and the proxy
+    training setup."""
+
     baseline: str
     ratios: tuple[float, ...] = (2.0, 4.0)
     strategies: tuple[str, ...] = PAPER_STRATEGIES
     coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS
     seeds: int = 1
-    workers: int | None = None  # parallel trainings (default: one per core, 1 thread each)
     setup: ProxySetup = field(default_factory=ProxySetup)
-    gpus_per_trial: float = 0.0  # > 0: training i on cuda:(i mod GPUs), 1/G of them per GPU
+    placement: Placement = field(default_factory=Placement)  # where; never what (not resumed)
     fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
     max_image_size: int | None = None  # image-size cap (full-size px); the rest goes to d, w
     latency: LatencySpec | None = None  # measure latency_ms of every network when given
 
     def options(self) -> Options:
+        """The :class:`Options` its strategies share."""
         return Options(self.coefficients, self.fast_alpha, self.max_image_size, self.latency)
 
 
 def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
-    """One training in a worker process (spawned: torch and fork do not mix)."""
+    """One network × seed, trained with the comparison's proxy budget."""
     from scalesearch.proxy import run_proxy
 
     try:
@@ -72,16 +72,14 @@ def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
                 error=rec["error"])
 
 
-def _gpus(per_trial: float) -> int:
-    """Visible CUDA devices when trainings ask for GPUs (0 when they do not)."""
-    if not per_trial:
-        return 0
-    import torch
+def trial(config: dict, context: dict) -> None:
+    """Ray Tune trainable: the job ``context["jobs"][config["index"]]`` (a network and a seed);
+    reports its row."""
+    from ray import tune
 
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if not count:
-        raise ScalesearchError("--gpus-per-trial needs a CUDA GPU; none is visible")
-    return count
+    job = context["jobs"][config["index"]]
+    tune.report({"rows": [_train(context["spec"], job["point"], context["setup"],
+                                 job["seed"])]})
 
 
 def _sorted(rows: list[dict]) -> pd.DataFrame:
@@ -92,6 +90,7 @@ def _sorted(rows: list[dict]) -> pd.DataFrame:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write compare.csv, rows sorted by target ratio, strategy (baseline first) and seed."""
     write_frame(path, _sorted(rows))
 
 
@@ -101,33 +100,18 @@ def _job_key(row: dict) -> tuple:
 
 def train_points(cfg: CompareConfig, points: list[dict], out: Path,
                  log: Callable[[str], None], done: list[dict] | None = None) -> list[dict]:
-    """Train each point for every seed (in parallel processes); rows land in compare.csv as
-    they finish. ``done`` rows (a resumed run's compare.csv) are kept and not retrained."""
-    cpus = os.cpu_count() or 1
-    gpus = _gpus(cfg.gpus_per_trial)
-    workers = cfg.workers or (max(1, int(gpus / cfg.gpus_per_trial)) if gpus else cpus)
-    threads = cfg.setup.train.threads or max(1, cpus // workers)
-    device = parallel_device(cfg.setup.train.device, bool(gpus))
-    setup = replace(cfg.setup, train=replace(cfg.setup.train, threads=threads, device=device))
-    spec = portable_spec(cfg.baseline)
+    """Train each point for every seed as Ray Tune trials; rows land in compare.csv as they
+    finish. ``done`` rows (a resumed run's compare.csv) are kept and not retrained."""
     rows, start = list(done or []), time.perf_counter()
     finished = {_job_key(r) for r in rows}
-    jobs = [(p, s) for p in points for s in range(cfg.seeds)
+    jobs = [dict(point=p, seed=s) for p in points for s in range(cfg.seeds)
             if _job_key(dict(p, seed=s)) not in finished]
     if not jobs:
         log("nothing left to train: every network × seed is in compare.csv")
         return rows
-    spread = gpus and device in ("auto", "cuda")  # an explicit cuda:N or cpu is kept
-    setups = [replace(setup, train=replace(setup.train, device=f"cuda:{i % gpus}")).to_dict()
-              if spread else setup.to_dict() for i in range(len(jobs))]
-    log(f"training {len(jobs)} network(s) × seed(s) with {workers} worker(s), "
-        f"{threads} thread(s) each" + (f" ({len(rows)} already done)" if rows else ""))
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_train, spec, p, job_setup, s)
-                   for (p, s), job_setup in zip(jobs, setups, strict=True)]
-        for fut in as_completed(futures):
-            row = fut.result()
+
+    def arrived(new: list[dict]) -> None:
+        for row in new:
             rows.append(row)
             write_csv(out / "compare.csv", rows)
             top1 = f"{row['top1']:.1f}%" if row.get("top1") is not None else row["status"]
@@ -135,6 +119,16 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
                 f"×{row['target_ratio']:g} "
                 f"(d={row['depth']:g} w={row['width']:g} {row['image_size']} px) seed "
                 f"{row['seed']}: top-1 {top1}  ({time.perf_counter() - start:.0f} s)")
+
+    def lost(index: int, error: str) -> None:
+        job = jobs[index]
+        arrived([dict(job["point"], seed=job["seed"], status=Status.FAILED, error=error)])
+
+    context = dict(spec=portable_spec(cfg.baseline), jobs=jobs,
+                   setup=cfg.placement.trial_setup(cfg.setup).to_dict())
+    what = "network × seed trainings" + (f" ({len(rows)} already done)" if rows else "")
+    run_jobs(trial, context, len(jobs), cfg.placement, on_rows=arrived, on_lost=lost, log=log,
+             what=what)
     return rows
 
 
@@ -201,16 +195,23 @@ def _check_training(cfg: CompareConfig, out: Path | None, resume: bool,
     if out is None:
         raise ScalesearchError("training needs an output folder (out=…, or train=False)")
     report_data(cfg.setup, log)
-    _gpus(cfg.gpus_per_trial)  # refuse a missing GPU before anything is written
-    settings = json.loads(json.dumps(asdict(cfg)))
-    for where in ("workers", "gpus_per_trial"):  # where it trains does not change what
-        settings.pop(where)
+    check_placement(cfg.placement)  # refuse what the cluster cannot place, before writing
+    settings = recipe(cfg)
     check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
     return settings
 
 
+def recipe(cfg: CompareConfig) -> dict:
+    """What a comparison computes, as compare.json stores it and a resume compares it: the
+    config without its placement and the training's hardware fields."""
+    settings = asdict(cfg)
+    settings.pop("placement")
+    settings["setup"]["train"] = cfg.setup.train.recipe()
+    return json.loads(json.dumps(settings))
+
+
 def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, resume: bool = False,
-                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> pd.DataFrame:
+                log: Log = stderr) -> pd.DataFrame:
     """Solve every strategy at every ratio, optionally train; returns the per-network summary.
     ``compare.csv`` is the resume state: ``resume`` keeps its rows and trains the rest (the
     settings must equal those stored in compare.json)."""
@@ -233,7 +234,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "compare.json", dict(config=settings))
+    write_json(out / "compare.json", marker(settings))
     done = pd.read_csv(out / "compare.csv").to_dict("records") \
         if resume and (out / "compare.csv").exists() else []
     rows = train_points(cfg, points, out, log, done)

@@ -61,10 +61,13 @@ class Point:
     latency_ms: float | None = None
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (one row of the comparison)."""
         return asdict(self)
 
 
 def parse_strategies(text: str | list[str]) -> tuple[str, ...]:
+    """Strategy names from ``"a,b"`` or a list: lower-cased, duplicates dropped, unknown
+    ones refused."""
     names = [s.strip().lower() for s in (text.split(",") if isinstance(text, str) else text)]
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
@@ -74,11 +77,14 @@ def parse_strategies(text: str | list[str]) -> tuple[str, ...]:
 
 
 def check_ratio(ratio: float) -> None:
+    """Refuse a target FLOPs ratio outside [1, :data:`MAX_RATIO`]."""
     if not (1.0 <= ratio <= MAX_RATIO) or math.isnan(ratio):
         raise ScalesearchError(f"FLOPs ratio must be in [1, {MAX_RATIO:g}], got {ratio:g}")
 
 
 def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: Options) -> None:
+    """Refuse options the baseline cannot take: fast alpha outside [0, 1], an image-size
+    cap below its own size, nonuniform on a baseline that is not a stage table."""
     if not 0.0 <= opts.fast_alpha <= 1.0:
         raise ScalesearchError(f"fast alpha must be in [0, 1], got {opts.fast_alpha:g}")
     cap = opts.max_image_size

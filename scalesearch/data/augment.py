@@ -19,6 +19,7 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """The central ``size``×``size`` crop of a [..., H, W] batch."""
     top = (images.shape[-2] - size) // 2
     left = (images.shape[-1] - size) // 2
     return images[..., top:top + size, left:left + size]

@@ -32,6 +32,7 @@ def list_split(root: Path, split: str) -> tuple[list[tuple[Path, int]], tuple[st
 
 
 def stored_size(image_size: int) -> int:
+    """Side at which images are decoded for ``image_size``: round(image_size × CROP_MARGIN)."""
     return round(image_size * CROP_MARGIN)
 
 
@@ -84,5 +85,7 @@ def load_split(files: list[tuple[Path, int]], size: int,
 
 
 def default_cache_dir() -> Path:
+    """Where decoded splits are cached: ``scalesearch/`` under $SCALESEARCH_CACHE, else
+    $XDG_CACHE_HOME, else ~/.cache."""
     base = os.environ.get("SCALESEARCH_CACHE") or os.environ.get("XDG_CACHE_HOME")
     return Path(base or Path.home() / ".cache") / "scalesearch"

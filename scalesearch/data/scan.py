@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalesearch.data import SYNTHETIC, _list_folder, _subset, check_data, imagefolder
+from scalesearch.data import imagefolder
+from scalesearch.data.loader import SYNTHETIC, _list_folder, _subset, check_data
 
 NAMED = 3  # file names quoted per split
 
@@ -27,9 +28,11 @@ class SplitScan:
 
     @property
     def skipped(self) -> int:
+        """Files of the split that training skips (unreadable or not images)."""
         return len(self.unreadable) + len(self.not_images)
 
     def describe(self) -> str:
+        """One line: how many files are skipped and why, naming the first few."""
         names = [*self.unreadable, *self.not_images]
         more = f", … {len(names) - NAMED} more" if len(names) > NAMED else ""
         return (f"{self.skipped} file(s) skipped in {self.split} ({len(self.unreadable)} "

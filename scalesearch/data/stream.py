@@ -21,6 +21,7 @@ PREFETCH = 4  # batches queued per worker
 
 
 def default_workers() -> int:
+    """DataLoader worker processes: the CPU count, between 1 and 4."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -39,6 +40,7 @@ class FolderStream:
         return len(self.labels)
 
     def to(self, device: torch.device) -> FolderStream:
+        """Itself: batches are moved to ``device`` as they arrive (as ``ImageSet.to`` would)."""
         return self  # batches are moved as they arrive
 
     def batches(self, order: Iterable[torch.Tensor], device: torch.device,

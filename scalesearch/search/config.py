@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
@@ -27,7 +28,7 @@ class SearchConfig:
     ranges: Ranges = Ranges()
     tolerance: float = 0.05  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
     flops_tolerance: float = 0.25  # without match_flops: |measured ratio − 2| ≤ this
-    match_flops: bool = False  # solve each candidate's resolution to a measured ratio 2 ± 3%
+    match_flops: bool = True  # solve each candidate's resolution to a measured ratio 2 ± 3%
     sampler: str = "grid"
     trials: int | None = None  # TPE budget (candidates); grid: all candidates
     seeds: int = 2
@@ -71,9 +72,12 @@ class SearchConfig:
             if self.reduction_factor <= 1:
                 raise ScalesearchError(f"--reduction-factor must be > 1, got "
                                        f"{self.reduction_factor:g}")
-        g = self.gpus_per_trial
-        if g < 0 or (g > 1 and g != int(g)):
-            raise ScalesearchError(f"--gpus-per-trial must be ≥ 0, and whole above 1; got {g:g}")
+        Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)  # validates them
+
+    @property
+    def placement(self) -> Placement:
+        """Where the trials run: Ray address, CPUs and GPUs per trial."""
+        return Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)
 
     @property
     def epochs(self) -> int:
@@ -110,10 +114,11 @@ class SearchConfig:
                       "latency": LatencySpec(**d["latency"]) if d.get("latency") else None})
 
     def to_dict(self) -> dict:
+        """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
+        search computes, without the reporting-only fields and the hardware."""
         d = asdict(self)
         for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
             d.pop(reporting_only)
-        for key in ("device", "compile", "workers", "max_memory_gb"):  # hardware, not maths
-            d["setup"]["train"].pop(key)
+        d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,8 +22,9 @@ import pandas as pd
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
+from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
-from scalesearch.rundir import check_run_dir
+from scalesearch.rundir import check_run_dir, marker, read_marker
 from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
@@ -55,12 +54,12 @@ class FidelityConfig:
 
 
 def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
+    if not (run_dir / "search.json").exists():
+        raise ScalesearchError(f"{run_dir} holds no search (search.json not found)")
+    saved = read_marker(run_dir / "search.json", "search")
     try:
-        saved = json.loads((run_dir / "search.json").read_text())
         cfg = SearchConfig.from_dict(saved["config"])
-    except FileNotFoundError:
-        raise ScalesearchError(f"{run_dir} holds no search (search.json not found)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
     store = TrialStore(run_dir / "trials.csv")
     if not any(r["status"] == Status.OK for r in store.rows):
@@ -92,6 +91,9 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
 
 
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
+    """The search's config at the reference fidelity: grid sampler, no scheduler, ``fcfg``'s
+    epochs, proxy size and seeds (default: EPOCHS_FACTOR × the epochs, SIZE_FACTOR × the
+    proxy size, the search's seeds)."""
     train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
     size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
     return replace(cfg, sampler="grid", trials=None, scheduler="none", curves=False,
@@ -177,7 +179,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
                  resume: bool = False, address: str | None = None,
                  cpus_per_trial: int | None = None, gpus_per_trial: float | None = None,
                  hardware: dict | None = None,
-                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
+                 log: Log = stderr) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
     ``hardware`` (device, amp, compile, max_memory_gb) places this run's trainings; like
     ``address`` and the per-trial resources it does not change what is compared."""
@@ -205,7 +207,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))
     check_run_dir(out, settings, resume, "fidelity.json", "fidelity check", "trials.csv")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "fidelity.json", dict(config=settings))
+    write_json(out / "fidelity.json", marker(settings))
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, {fcfg.random} random) "
         f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
         f"× {ref_cfg.seeds} seed(s)")

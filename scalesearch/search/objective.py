@@ -51,6 +51,7 @@ class Objective:
 
     @property
     def needs_latency(self) -> bool:
+        """Whether the mnas cost is latency (a latency target), not FLOPs."""
         return self.target_latency_ms is not None
 
     def score(self, top1: float, latency_ms: float | None = None,
@@ -66,4 +67,5 @@ class Objective:
         return top1 * (cost / target) ** self.weight
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (``Objective(**d)`` rebuilds it)."""
         return asdict(self)

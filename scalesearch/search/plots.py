@@ -48,7 +48,7 @@ def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -
 
 def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
     """FLOPs and params of φ = 1…7 (found vs paper coefficients), official presets as markers."""
-    from scalesearch.api import scale
+    from scalesearch.scaled import scale
 
     plt = pyplot()
     df = pd.DataFrame(rows)
@@ -103,7 +103,7 @@ def plot_fidelity(result: dict, path: Path) -> None:
 def plot_search_pareto(rank: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """Proxy top-1 against activations (and latency, when measured): every candidate that
     trained to the end, the tied set apart, the Pareto front marked (pareto_*.png)."""
-    from scalesearch.compare.pareto import plot_pareto
+    from scalesearch.pareto import plot_pareto
 
     done = rank[(rank["status"] == Status.OK) & rank["top1_mean"].notna()]
     if done.empty or done["activations_ratio"].isna().any():

@@ -50,6 +50,7 @@ class Progress:
         return f"{time.perf_counter() - self.start:.0f} s"
 
     def report(self, result: dict) -> None:
+        """Log a line for an epoch report of a running trial."""
         rows = result.get("rows") or []
         if not rows or result.get("final") or not result.get("epoch"):
             return
@@ -96,6 +97,8 @@ class Progress:
             drop_checkpoint(out, previous)
 
     def finish(self, result: dict) -> None:
+        """Store a completed trial's rows in trials.csv (a finished candidate's checkpoint is
+        deleted) and log its top-1, pause, rejection or failure."""
         rows = self._rows(result)
         paused = any(r["status"] == Status.PAUSED for r in rows)
         if rows and not paused:  # finished: its checkpoint is spent

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalesearch.api import match_ratio, scale
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.scalable import Scalable
+from scalesearch.scaled import match_ratio, scale
 from scalesearch.scaler import PAPER_COEFFICIENTS
 from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
 from scalesearch.search.objective import Objective

@@ -12,21 +12,16 @@ never duplicates a row; ASHA's rungs are warm-started from the stored per-epoch 
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
 
-from scalesearch.errors import ScalesearchError
-from scalesearch.hardware import parallel_device
-from scalesearch.proxy import ProxySetup
+from scalesearch.cluster import capacity, connect, describe, fit
+from scalesearch.logs import Log, stderr
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
-from scalesearch.search.precheck import check_request
 from scalesearch.search.progress import Progress
 from scalesearch.search.space import Space, alpha_bounds, beta_fraction, build_space, tpe_point
 from scalesearch.search.trainable import trial
@@ -34,33 +29,6 @@ from scalesearch.search.trials import TrialStore, trial_key
 from scalesearch.status import Status
 
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
-
-
-def connect(address: str | None):
-    """(ray, owned): join ``address`` or start a local runtime; an existing one is reused
-    (owned False: its owner shuts it down)."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    import logging
-
-    import ray
-
-    logging.getLogger("ray").setLevel(logging.ERROR)  # progress is ours; errors still show
-    if ray.is_initialized():
-        return ray, False
-    # Workers' own stdout/stderr (repeated library warnings) are not the user's progress:
-    # trial outcomes and errors reach the driver through Tune's results instead.
-    kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:  # "local": a new runtime even when another run's Ray is up on this machine
-            ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
-    except (ConnectionError, ValueError, RuntimeError) as err:
-        raise ScalesearchError(f"cannot start or join Ray ({address or 'local'}): "
-                               f"{str(err).splitlines()[0]}") from None
-    return ray, True
 
 
 def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]:
@@ -127,44 +95,13 @@ def _scheduler(cfg: SearchConfig, store: TrialStore):
 
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
     """What every trial needs, as plain data (Ray ships it to the workers once)."""
-    train = asdict(cfg.setup.train)
-    setup = ProxySetup.from_dict({**cfg.setup.to_dict(), "train": {
-        **train, "threads": train["threads"] or cfg.cpus_per_trial,
-        "device": parallel_device(train["device"], bool(cfg.gpus_per_trial))}})
-    return dict(baseline=cfg.baseline, setup=setup.to_dict(), ranges=cfg.to_dict()["ranges"],
+    setup = cfg.placement.trial_setup(cfg.setup).to_dict()
+    return dict(baseline=cfg.baseline, setup=setup, ranges=cfg.to_dict()["ranges"],
                 candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
                             for c in space.candidates],
                 flops_tolerance=cfg.flops_tolerance, match_flops=cfg.match_flops,
                 seeds=list(range(cfg.seeds)), done=[list(k) for k in store.done()],
                 evaluate_every_epoch=cfg.scheduler != "none" or cfg.curves)
-
-
-def _resources(ray, cfg: SearchConfig) -> tuple[int, int]:
-    """(the cluster's CPUs, trials at once); refuses requests it cannot place."""
-    resources = ray.cluster_resources()
-    cpus, gpus = int(resources.get("CPU", 1)), float(resources.get("GPU", 0))
-    check_request(cfg.cpus_per_trial, cfg.gpus_per_trial, cpus, gpus)
-    concurrent = max(1, cpus // cfg.cpus_per_trial)
-    if cfg.gpus_per_trial:
-        concurrent = min(concurrent, max(1, int(gpus / cfg.gpus_per_trial + 1e-9)))
-    return cpus, concurrent
-
-
-def _fit(cfg: SearchConfig, context: dict, progress: Progress, concurrent: int, storage: str,
-         name: str, param_space: dict | None = None, stop=None, **tune_config) -> None:
-    """One Ray Tune run of the trainable (``tune_config``: search_alg, scheduler, num_samples)."""
-    from ray import tune
-
-    request = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
-    tune.Tuner(
-        tune.with_resources(tune.with_parameters(trial, context=context), request),
-        param_space=param_space,
-        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True,
-                                    **tune_config),  # reused actors keep data/counter caches
-        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0,
-                                  callbacks=[progress.callback], stop=stop,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
-    ).fit()
 
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
@@ -189,9 +126,9 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
                 + (", the others from epoch 0" if len(restore) < len(indices) else ""))
         rung_context = dict(context, done=[list(k) for k in store.done()], target=epoch,
                             checkpoint=True, restore=restore)
-        _fit(cfg, rung_context, progress, concurrent, str(out / CHECKPOINTS),
-             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}",
-             param_space={"index": tune.grid_search(indices)})
+        fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
+            f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", [progress.callback],
+            param_space={"index": tune.grid_search(indices)})
 
     if run_halving(keys, cfg.seeds, [*cfg.milestones(), cfg.epochs], cfg.reduction_factor,
                    store, launch, cfg.sampler_seed, log):
@@ -201,7 +138,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
 
 
 def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
-               log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
+               log: Log = stderr) -> int:
     """Run every pending trial through Ray Tune; returns how many candidates were trained."""
     pending, n = plan(cfg, store, space)
     if n == 0:
@@ -212,16 +149,14 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
     from ray import tune
 
     try:
-        cpus, concurrent = _resources(ray, cfg)
+        cpus, concurrent = capacity(ray, cfg.placement)
         context = trial_context(cfg, space, store)
         progress = Progress(cfg, store, n, context, log)
-        per_trial = f"{cfg.cpus_per_trial} per trial" + (
-            f", {cfg.gpus_per_trial:g} GPU per trial" if cfg.gpus_per_trial else "")
         rungs = "" if cfg.scheduler == "none" else (
             f", {'synchronous halving' if cfg.scheduler == 'sha' else 'ASHA'} rungs at "
             f"epoch(s) {cfg.milestones()} of {cfg.epochs}, η = {cfg.reduction_factor:g}")
-        log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray ({cpus} CPUs, "
-            f"{per_trial}, up to {concurrent} at once{rungs})")
+        log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "
+            f"({describe(cfg.placement, cpus, concurrent)}{rungs})")
         if cfg.scheduler == "sha":
             _halve(cfg, space, store, context, progress, concurrent, log)
             return progress.count
@@ -236,9 +171,9 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
 
             budget, n = Budget(), n * MAX_REJECTIONS
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
-            _fit(cfg, context, progress, concurrent, storage, "search", stop=budget,
-                 search_alg=_search_alg(cfg, pending, store),
-                 scheduler=_scheduler(cfg, store), num_samples=n)
+            fit(trial, context, cfg.placement, concurrent, storage, "search",
+                [progress.callback], stop=budget, search_alg=_search_alg(cfg, pending, store),
+                scheduler=_scheduler(cfg, store), num_samples=n)
         return progress.count
     finally:
         if owned:

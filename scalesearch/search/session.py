@@ -3,18 +3,17 @@ settings), build the filtered space, run the pending trials, write the reports."
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
+from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_run_dir
+from scalesearch.rundir import check_run_dir, marker
 from scalesearch.search.costs import candidate_latencies
 from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
@@ -25,7 +24,7 @@ from scalesearch.status import Status
 
 
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
-               log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
+               log: Log = stderr) -> dict:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family).
     ``best`` is None when no candidate trained successfully."""
     out = Path(out)
@@ -44,7 +43,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         raise ScalesearchError("no candidate survives the filters; widen --tolerance/"
                                "--flops-tolerance or the ranges, or refine --grid-step")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "search.json", dict(config=cfg.to_dict(), skipped_files=skipped, space=dict(
+    write_json(out / "search.json", marker(cfg.to_dict(), skipped_files=skipped, space=dict(
         total=space.total, removed_formula=space.removed_formula,
         removed_measured=space.removed_measured, merged=space.merged,
         flops_ratio_range=space.ratios(),

@@ -41,6 +41,7 @@ class Ranges:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def axis(self, name: str) -> list[float]:
+        """Grid values of ``name`` (alpha, beta or gamma): low to high in steps of ``step``."""
         lo, hi = getattr(self, name)
         n = math.floor((hi - lo) / self.step + 1e-9)
         return [round(lo + i * self.step, 6) for i in range(n + 1)]
@@ -64,10 +65,12 @@ class Candidate:
 
     @property
     def product(self) -> float:
+        """α·β²·γ² (≈ 2 under the constraint of Eq. 3 at φ = 1)."""
         return self.alpha * self.beta**2 * self.gamma**2
 
     @property
     def key(self) -> tuple[float, float, float]:
+        """(α, β, γ): the candidate's identity in rows and rankings."""
         return (self.alpha, self.beta, self.gamma)
 
     @property
@@ -106,6 +109,8 @@ class Space:
         return (min(values), max(values)) if values else None
 
     def summary(self) -> str:
+        """One line: grid points, what each filter removed, the candidates left and their
+        measured FLOPs ratios."""
         what = ("could not be matched to 2× ± 3% by image size" if self.matched else
                 "measured FLOPs ratio removed")
         text = (f"{self.total} grid points; constraint |α·β²·γ²/2 − 1| removed "
@@ -138,6 +143,8 @@ def match_resolution(baseline: Scalable, alpha: float, beta: float) -> tuple[flo
 
 def with_ratio(baseline: Scalable, alpha: float, beta: float, gamma: float,
                match: bool = False) -> Candidate:
+    """The candidate (α, β, γ) with its measured φ=1 FLOPs ratio and, with ``match``,
+    its matched resolution."""
     ratio = flops_ratio(baseline, compound(1.0, alpha, beta, gamma))
     matched = match_resolution(baseline, alpha, beta) if match else None
     return Candidate(alpha, beta, gamma, ratio, *(matched or (None, None)))

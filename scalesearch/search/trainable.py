@@ -73,6 +73,7 @@ class _SeedRun:
             self.fail(f"{type(err).__name__}: {err}")
 
     def state(self) -> dict:
+        """The trainer's state, the row and the top-1 history (see :meth:`restore`)."""
         return dict(trainer=self.trainer.state_dict(), row=dict(self.row),
                     history=list(self.history))
 
@@ -82,10 +83,12 @@ class _SeedRun:
         self.row, self.history = dict(state["row"]), list(state["history"])
 
     def fail(self, error: str) -> None:
+        """Mark the row failed with ``error``."""
         self.row.update(status=Status.FAILED, error=error, top1=None, loss=None)
 
     @property
     def live(self) -> bool:
+        """Whether this seed is still training (its row is running)."""
         return self.row["status"] == RUNNING
 
     def epoch(self, last: bool, intermediate: bool) -> None:

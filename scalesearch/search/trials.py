@@ -47,10 +47,13 @@ def _parse(row: dict[str, str]) -> dict:
 
 
 def trial_key(row: dict) -> tuple[float, float, float, int]:
+    """(α, β, γ, seed) of a row, rounded as stored: its identity in trials.csv."""
     return (round(row["alpha"], 6), round(row["beta"], 6), round(row["gamma"], 6), row["seed"])
 
 
 class TrialStore:
+    """The rows of trials.csv, read from ``path`` when it exists; every append rewrites it."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.rows: list[dict] = []

@@ -49,6 +49,7 @@ class ScaledNetwork:
 
     @property
     def flops_ratio(self) -> float:
+        """The FLOPs ratio of this network to its baseline, measured after rounding."""
         return self.counts.flops / self.base_counts.flops
 
     @property
@@ -69,12 +70,15 @@ class ScaledNetwork:
                                    num_classes=self.num_classes, dropout=self.dropout)
 
     def table(self) -> StageTable | None:
+        """The scaled stage table, or None when the baseline is not a stage table."""
         if isinstance(self.baseline, TableBaseline):
             return self.baseline.scaled(self.mult.depth, self.mult.width,
                                         num_classes=self.num_classes, dropout=self.dropout)
         return None
 
     def to_dict(self) -> dict:
+        """Plain-JSON summary: multipliers, counts, ratios and stage rows (what
+        ``scale --format json`` prints)."""
         alpha, beta, gamma = self.coefficients or (None, None, None)
         table = self.table()
         return dict(

@@ -1,0 +1,206 @@
+"""Where trainings run: one Ray Tune executor for search, fidelity, compare and studies.
+
+A run joins a Ray cluster (``address``) or starts a local runtime, checks that each trial's
+request fits what the cluster has, and runs its trainings as Ray Tune trials, each with
+``cpus_per_trial`` CPUs (= torch threads) and ``gpus_per_trial`` GPUs (Ray sets
+``CUDA_VISIBLE_DEVICES``; "cuda" inside a trial is the GPU it was given). :class:`Placement`
+is where a run trains, never what it computes, so a resume ignores it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.hardware import parallel_device
+from scalesearch.proxy import ProxySetup
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's trainings go: a Ray cluster (None: a local runtime), each trial's CPUs and
+    GPUs (fractional below 1: 0.25 lets four trials share a GPU), and at most
+    ``max_concurrent`` trials at once (None: as many as the resources allow)."""
+
+    address: str | None = None
+    cpus_per_trial: int = 1
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+
+    def __post_init__(self):
+        if int(self.cpus_per_trial) != self.cpus_per_trial or self.cpus_per_trial < 1:
+            raise ScalesearchError(f"cpus_per_trial must be a whole number ≥ 1, got "
+                                   f"{self.cpus_per_trial}")
+        g = self.gpus_per_trial
+        if not g >= 0 or (g > 1 and g != int(g)):  # `not >=` also refuses NaN
+            raise ScalesearchError(f"gpus_per_trial must be ≥ 0 and whole above 1 (Ray "
+                                   f"cannot split a trial over GPUs), got {g:g}")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise ScalesearchError(f"max_concurrent must be ≥ 1, got {self.max_concurrent}")
+
+    def trial_setup(self, setup: ProxySetup) -> ProxySetup:
+        """The setup one trial trains with: torch threads = its CPUs (unless set), and
+        ``auto`` on the CPU unless the trial was given GPUs."""
+        train = setup.train
+        return replace(setup, train=replace(
+            train, threads=train.threads or self.cpus_per_trial,
+            device=parallel_device(train.device, bool(self.gpus_per_trial))))
+
+
+def connect(address: str | None):
+    """(ray, owned): join ``address`` or start a local runtime; an existing one is reused
+    (owned False: its owner shuts it down)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    import logging
+
+    import ray
+
+    logging.getLogger("ray").setLevel(logging.ERROR)  # progress is ours; errors still show
+    if ray.is_initialized():
+        return ray, False
+    # Workers' own stdout/stderr (repeated library warnings) are not the user's progress:
+    # trial outcomes and errors reach the driver through Tune's results instead.
+    kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
+    if not address:  # "local": a new runtime even when another run's Ray is up on this machine
+        try:
+            ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise ScalesearchError(f"cannot start Ray (local): {str(err).splitlines()[0]}") \
+                from None
+        return ray, True
+    # A refused join makes Ray's C++ client print a warning line per retry for 20 s: keep
+    # them off the terminal, and say the reason once.
+    with _stderr_to_file() as captured:
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise ScalesearchError(f"cannot start or join Ray ({address}): "
+                                   f"{_join_failure(str(err), captured())}") from None
+    return ray, True
+
+
+@contextmanager
+def _stderr_to_file():
+    """File descriptor 2 (where C++ libraries write) into a temporary file; yields a reader."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: (f.seek(0), f.read().decode(errors="replace"))[1]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _join_failure(error: str, stderr: str) -> str:
+    """Ray's reason for a refused join in one line; token authentication (on by default in a
+    Ray ≥ 2.59 cluster whose head has ~/.ray/auth_token) gets what to set."""
+    if "InvalidAuthToken" in stderr or "InvalidAuthToken" in error:
+        told = os.environ.get("RAY_AUTH_MODE") == "token"
+        return ("the cluster refused this machine's token (InvalidAuthToken); " +
+                ("check that RAY_AUTH_TOKEN is the head's token" if told else
+                 "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the head's token (`ray "
+                 "get-auth-token` on the head)"))
+    return error.splitlines()[0] if error else "no reason given"
+
+
+def check_request(cpus_per_trial: int, gpus_per_trial: float, cpus: int, gpus: float) -> None:
+    """Refuse a trial that asks for more CPUs or GPUs than the cluster has."""
+    if cpus_per_trial > cpus:
+        raise ScalesearchError(f"--cpus-per-trial {cpus_per_trial} exceeds the cluster's "
+                               f"{cpus} CPUs")
+    if gpus_per_trial > gpus:
+        raise ScalesearchError(f"--gpus-per-trial {gpus_per_trial:g} exceeds the cluster's "
+                               f"{gpus:g} GPUs" + ("; it needs a CUDA GPU" if not gpus else ""))
+
+
+def check_placement(place: Placement) -> None:
+    """Before anything is written: the local machine's cores and GPUs (what a local runtime
+    gets), or the cluster's resources when ``place.address`` names one (joined, read, left)."""
+    if place.address is None:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        check_request(place.cpus_per_trial, place.gpus_per_trial, os.cpu_count() or 1, gpus)
+        return
+    ray, owned = connect(place.address)
+    try:
+        res = ray.cluster_resources()
+        check_request(place.cpus_per_trial, place.gpus_per_trial, int(res.get("CPU", 1)),
+                      float(res.get("GPU", 0)))
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def capacity(ray, place: Placement) -> tuple[int, int]:
+    """(the cluster's CPUs, trials at once); refuses requests it cannot place."""
+    resources = ray.cluster_resources()
+    cpus, gpus = int(resources.get("CPU", 1)), float(resources.get("GPU", 0))
+    check_request(place.cpus_per_trial, place.gpus_per_trial, cpus, gpus)
+    concurrent = max(1, cpus // place.cpus_per_trial)
+    if place.gpus_per_trial:
+        concurrent = min(concurrent, max(1, int(gpus / place.gpus_per_trial + 1e-9)))
+    return cpus, min(concurrent, place.max_concurrent or concurrent)
+
+
+def describe(place: Placement, cpus: int, concurrent: int) -> str:
+    """'2 CPUs, 1 per trial, up to 2 at once' (the line every run prints as it starts)."""
+    gpus = f", {place.gpus_per_trial:g} GPU per trial" if place.gpus_per_trial else ""
+    return f"{cpus} CPUs, {place.cpus_per_trial} per trial{gpus}, up to {concurrent} at once"
+
+
+def fit(trainable: Callable, context: dict, place: Placement, concurrent: int, storage: str,
+        name: str, callbacks: list, param_space: dict | None = None, stop=None,
+        **tune_config) -> None:
+    """One Ray Tune run of ``trainable(config, context)`` (``tune_config``: search_alg,
+    scheduler, num_samples); actors are reused, so data and counter caches carry over."""
+    from ray import tune
+
+    request = {"cpu": place.cpus_per_trial, "gpu": place.gpus_per_trial}
+    tune.Tuner(
+        tune.with_resources(tune.with_parameters(trainable, context=context), request),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True,
+                                    **tune_config),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0,
+                                  callbacks=callbacks, stop=stop,
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    ).fit()
+
+
+def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *,
+             on_rows: Callable[[list[dict]], None], on_lost: Callable[[int, str], None],
+             log: Callable[[str], None], what: str = "training(s)") -> None:
+    """Run ``count`` independent jobs as Ray Tune trials of ``trainable(config, context)``,
+    ``config["index"]`` naming the job; each reports ``{"rows": [...]}``, handed to ``on_rows``
+    as it arrives. A trial Ray loses (its worker died) reaches ``on_lost(index, error)``."""
+    from ray import tune
+
+    log(f"starting Ray ({place.address or 'local'}) …")
+    ray, owned = connect(place.address)
+
+    class Arrivals(tune.Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            on_rows(result.get("rows") or [])
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            on_lost(trial.config["index"], f"Ray trial error: {trial.error_file}")
+
+    try:
+        cpus, concurrent = capacity(ray, place)
+        log(f"{count} {what} on Ray ({describe(place, cpus, concurrent)})")
+        with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
+            fit(trainable, context, place, concurrent, storage, "jobs", [Arrivals()],
+                param_space={"index": tune.grid_search(list(range(count)))})
+    finally:
+        if owned:
+            ray.shutdown()

@@ -1,0 +1,206 @@
+"""One executor (scalesearch.cluster): compare and studies run as Ray Tune trials like search —
+placement checks, fractional GPUs, lost trials as failure rows, a multi-node cluster."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from scalesearch.cluster import Placement, check_request
+from scalesearch.errors import ScalesearchError
+
+TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs", "1",
+        "--batch-size", "16"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cpus_per_trial=0), "cpus_per_trial must be a whole number ≥ 1"),
+    (dict(cpus_per_trial=1.5), "cpus_per_trial must be a whole number ≥ 1"),
+    (dict(gpus_per_trial=-0.5), "gpus_per_trial must be ≥ 0"),
+    (dict(gpus_per_trial=1.5), "whole above 1"),
+    (dict(gpus_per_trial=float("nan")), "gpus_per_trial must be ≥ 0"),
+    (dict(max_concurrent=0), "max_concurrent must be ≥ 1"),
+])
+def test_placement_refuses_what_ray_cannot_place(kwargs, message):
+    with pytest.raises(ScalesearchError, match=message):
+        Placement(**kwargs)
+
+
+def test_trial_setup_threads_and_device():
+    from scalesearch.proxy import ProxySetup
+
+    setup = Placement(cpus_per_trial=3).trial_setup(ProxySetup())
+    assert (setup.train.threads, setup.train.device) == (3, "cpu")  # auto stays off GPUs
+    gpu = Placement(gpus_per_trial=0.5).trial_setup(ProxySetup())
+    assert gpu.train.device == "auto"  # Ray's CUDA_VISIBLE_DEVICES picks the GPU
+
+
+def test_check_request_messages():
+    check_request(2, 0.5, 2, 1.0)
+    with pytest.raises(ScalesearchError, match="--cpus-per-trial 3 exceeds the cluster's 2 CPUs"):
+        check_request(3, 0, 2, 0)
+    with pytest.raises(ScalesearchError, match="exceeds the cluster's 0 GPUs; it needs a CUDA"):
+        check_request(1, 0.5, 2, 0)
+
+
+def test_compare_refuses_more_cpus_than_the_machine_before_writing(cli, tmp_path):
+    code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                       "--cpus-per-trial", str((os.cpu_count() or 1) + 1), *TINY,
+                       "--out", tmp_path / "o")
+    assert code == 2 and "exceeds the cluster's" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def _fake_trial(config: dict, context: dict) -> None:
+    """Stands in for compare's trainable: records when it ran and which GPU Ray gave it; the
+    job with seed 3 kills its worker (a trial Ray loses)."""
+    import ray
+    from ray import tune
+
+    job = context["jobs"][config["index"]]
+    if job["seed"] == 3:
+        os._exit(1)
+    start = time.time()
+    time.sleep(2.0)
+    tune.report({"rows": [dict(job["point"], seed=job["seed"], status="ok", top1=1.0,
+                               start=start, end=time.time(), gpus=ray.get_gpu_ids(),
+                               threads=context["setup"]["train"]["threads"],
+                               visible=os.environ.get("CUDA_VISIBLE_DEVICES"))]})
+
+
+@pytest.mark.slow
+def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(monkeypatch,
+                                                                                 tmp_path):
+    import ray
+    from ray import cloudpickle
+
+    from scalesearch.compare import run
+    from scalesearch.compare.strategies import matched
+    from scalesearch.registry import resolve
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))
+    monkeypatch.setattr(run, "trial", _fake_trial)
+    points = [dict(p.to_dict(), baseline="mobilenet-v2") for p in
+              matched(resolve("mobilenet-v2"), [2.0], ("width",), run.CompareConfig(
+                  "mobilenet-v2").options())]
+    cfg = run.CompareConfig("mobilenet-v2", (2.0,), ("width",), seeds=4,
+                            placement=Placement(gpus_per_trial=0.5))
+    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False,
+             configure_logging=False)
+    try:
+        rows = run.train_points(cfg, points, tmp_path, log=lambda m: None)
+    finally:
+        ray.shutdown()
+    assert len(rows) == 8  # 2 networks × 4 seeds, the lost ones included
+    lost = [r for r in rows if r["seed"] == 3]
+    assert len(lost) == 2 and all(r["status"] == "failed" and "Ray trial error" in r["error"]
+                                  for r in lost)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == 6 and all(r["gpus"] and r["visible"] == "0" and r["threads"] == 1
+                                for r in ok)
+    events = sorted([(r["start"], 1) for r in ok] + [(r["end"], -1) for r in ok])
+    running = [sum(e for _, e in events[:i + 1]) for i in range(len(events))]
+    assert max(running) == 2  # 4 CPUs would allow 4; half a GPU each on 1 GPU allows 2
+    assert len(pd.read_csv(tmp_path / "compare.csv")) == 8  # every row, as it arrived
+
+
+@pytest.mark.slow
+def test_compare_runs_across_a_multi_node_cluster(cli, tmp_path):
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
+                           "--strategies", "width", *TINY, "--address", cluster.address,
+                           "--out", tmp_path / "c")
+        assert code == 0, err
+        assert "(2 CPUs, 1 per trial, up to 2 at once)" in err
+        df = pd.read_csv(tmp_path / "c" / "compare.csv")
+        assert len(df) == 2 and set(df["status"]) == {"ok"}
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_the_python_api_validates_placement_like_the_cli(tmp_path):
+    import scalesearch
+
+    for run, args in ((scalesearch.search, ("efficientnet-b0",)),
+                      (scalesearch.compare, ("mobilenet-v2",))):
+        with pytest.raises(ScalesearchError, match="cpus_per_trial must be a whole number"):
+            run(*args, cpus_per_trial=0, out=str(tmp_path / "o"))
+    assert not (tmp_path / "o").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_readme_cluster_recipe_with_token_auth(tmp_path):
+    """The README's recipe on one machine: a head with a token (`ray start --head --block`),
+    a second node that joins with RAY_AUTH_MODE=token and that token, and compare across both
+    nodes; a machine without the token is refused in one line, exit 2."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable))
+    head_home, other_home = tmp_path / "head", tmp_path / "other"
+    head_home.mkdir()
+    other_home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env = dict(base, HOME=str(head_home))
+    token = subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, text=True,
+                           capture_output=True, timeout=60).stdout.strip().splitlines()[-1]
+    auth = dict(base, HOME=str(other_home), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus=1", "--block", "--disable-usage-stats"]
+    nodes = [subprocess.Popen([ray_cli, "start", "--head", f"--port={port}",
+                               "--node-ip-address=127.0.0.1", "--include-dashboard=false",
+                               *common], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(8)
+        nodes.append(subprocess.Popen([ray_cli, "start", f"--address={address}",
+                                       "--node-ip-address=127.0.0.1", *common], env=auth,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            status = subprocess.run([ray_cli, "status", f"--address={address}"], env=auth,
+                                    capture_output=True, text=True, timeout=60).stdout
+            if "2.0 CPU" in status or "0.0/2.0 CPU" in status:
+                break
+            time.sleep(3)
+        args = [sys.executable, "-m", "scalesearch.cli.main", "compare", "--baseline",
+                "mobilenet-v2", "--flops-ratio", "2", "--strategies", "width", *TINY,
+                "--address", address]
+        stranger = dict(base, HOME=str(tmp_path / "stranger"))
+        refused = subprocess.run([*args, "--out", str(tmp_path / "no")], env=stranger,
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines() == [refused.stderr.strip()], refused.stderr
+        assert "cannot start or join Ray" in refused.stderr and "RAY_AUTH_MODE=token" in \
+            refused.stderr
+        done = subprocess.run([*args, "--out", str(tmp_path / "c")], env=auth,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "(2 CPUs, 1 per trial, up to 2 at once)" in done.stderr
+        assert len(pd.read_csv(tmp_path / "c" / "compare.csv")) == 2
+    finally:
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)
+        for node in nodes:
+            node.wait(timeout=60)

@@ -1,0 +1,52 @@
+"""The run folder: its marker file carries a format, an older format is refused in one line
+naming the version that reads it, and a resume compares the recipe, never the placement."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from scalesearch import __version__
+from scalesearch.cluster import Placement
+from scalesearch.errors import ScalesearchError
+from scalesearch.rundir import RUN_FORMAT, check_run_dir, marker, read_marker
+
+
+def test_marker_round_trip_and_format(tmp_path):
+    path = tmp_path / "search.json"
+    path.write_text(json.dumps(marker({"seeds": 2}, space={"total": 1})))
+    saved = read_marker(path, "search")
+    assert saved["format"] == RUN_FORMAT and saved["version"] == __version__
+    assert saved["config"] == {"seeds": 2} and saved["space"] == {"total": 1}
+    check_run_dir(tmp_path, {"seeds": 2}, True, "search.json", "search", "trials.csv")
+    with pytest.raises(ScalesearchError, match=r"different settings \(seeds\)"):
+        check_run_dir(tmp_path, {"seeds": 3}, True, "search.json", "search", "trials.csv")
+
+
+@pytest.mark.parametrize("saved, reader", [
+    ({"config": {"seeds": 2}}, "scalesearch 0.1.0"),  # format 1 wrote no "format"
+    ({"format": RUN_FORMAT + 1, "config": {}}, "a newer scalesearch"),
+])
+def test_another_format_is_refused_naming_its_reader(tmp_path, saved, reader):
+    (tmp_path / "compare.json").write_text(json.dumps(saved))
+    with pytest.raises(ScalesearchError) as err:
+        check_run_dir(tmp_path, {"seeds": 2}, True, "compare.json", "comparison", "compare.csv")
+    text = str(err.value)
+    assert f"run-folder format {saved.get('format', 1)}" in text and reader in text
+    assert f"reads format {RUN_FORMAT}" in text and "\n" not in text
+
+
+def test_compare_resume_compares_the_recipe_not_the_placement():
+    from scalesearch.compare.run import CompareConfig, recipe
+
+    cfg = CompareConfig("mobilenet-v2", (2.0,))
+    moved = replace(cfg, placement=Placement("auto", 4, 0.5, 2), setup=replace(
+        cfg.setup, train=replace(cfg.setup.train, device="cuda", compile=True,
+                                 max_memory_gb=3.0)))
+    assert recipe(moved) == recipe(cfg) and "placement" not in recipe(cfg)
+    longer = replace(cfg, setup=replace(cfg.setup, train=replace(cfg.setup.train, epochs=9)))
+    assert recipe(longer) != recipe(cfg)
+    amp = replace(cfg, setup=replace(cfg.setup, train=replace(cfg.setup.train, amp="fp16")))
+    assert recipe(amp) != recipe(cfg)  # mixed precision changes the numbers
