@@ -240,6 +240,10 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--reduction-factor", type=finite_float, default=d("reduction_factor"),
                    help=f"η: about 1/η of the candidates go on at each rung "
                    f"({d('reduction_factor'):g})")
+    e.add_argument("--family-phi", type=positive_int, default=d("family_phi"), metavar="N",
+                   help="emit the family φ = 1…N (family.csv; B1–B7 is 7; a winner with a large "
+                   "α makes deep members slow to count) (default: "
+                   f"{d('family_phi')})")
     e.add_argument("--tie-break", choices=TIE_BREAKS, default=d("tie_break"), help="choose within "
                    "the tied set (p_best ≥ 0.05): balanced = most even log α, 2·log β, 2·log γ "
                    "(the paper's case for compound scaling), score, params, latency "
@@ -271,7 +275,8 @@ def search_config(args: argparse.Namespace):
                         sampler_seed=args.seed, scheduler=args.scheduler,
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         curves=args.curves,
-                        tie_break=args.tie_break, cpus_per_trial=args.cpus_per_trial,
+                        tie_break=args.tie_break, family_phi=args.family_phi,
+                        cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial,
                         objective=Objective(args.objective, args.target_latency,
                                             args.target_flops, args.latency_weight),

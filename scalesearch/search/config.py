@@ -38,6 +38,7 @@ class SearchConfig:
     reduction_factor: float = 3.0  # η: a third of the candidates go on at each rung
     curves: bool = False  # evaluate every epoch without a scheduler too (learning curves)
     tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
+    family_phi: int = 7  # the emitted family is φ = 1…family_phi, B1–B7 (reporting only)
     objective: Objective = field(default_factory=Objective)  # ranks by (reporting only)
     latency: LatencySpec | None = None  # measure each candidate's latency on the driver
     cpus_per_trial: int = 1
@@ -55,6 +56,8 @@ class SearchConfig:
                                                            self.flops_tolerance)):
             if not 0 < tol < 1:
                 raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
+        if not 1 <= self.family_phi <= 12:
+            raise ScalesearchError(f"--family-phi must be in 1…12, got {self.family_phi}")
         if self.seeds < 1:
             raise ScalesearchError(f"--seeds must be ≥ 1, got {self.seeds}")
         if self.latency is None and (self.objective.needs_latency
@@ -117,7 +120,8 @@ class SearchConfig:
         """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
         search computes, without the reporting-only fields and the hardware."""
         d = asdict(self)
-        for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency"):
+        for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency",
+                               "family_phi"):
             d.pop(reporting_only)
         d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}

@@ -47,7 +47,8 @@ def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -
 
 
 def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
-    """FLOPs and params of φ = 1…7 (found vs paper coefficients), official presets as markers."""
+    """FLOPs and params of the family φ = 1…N (found vs paper coefficients), official presets
+    as markers."""
     from scalesearch.scaled import scale
 
     plt = pyplot()

@@ -159,7 +159,7 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
                   rule: str = "balanced", aliases: dict | None = None,
                   objective: Objective | None = None,
-                  latency: dict[tuple, float] | None = None) -> dict:
+                  latency: dict[tuple, float] | None = None, phis=FAMILY_PHIS) -> dict:
     """best.json, family.csv, search.png, family.png, pareto_*.png; returns the summary
     printed/JSON'd. With no successful candidate, best.json is removed (a resumed run's old
     one too)."""
@@ -173,7 +173,7 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
     plot_search_pareto(rank, out, baseline.name)
     if best:
         write_json(out / "best.json", best)
-        fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]))
+        fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]), phis)
         write_frame(out / "family.csv", pd.DataFrame(fam))
         plot_family(fam, baseline, out / "family.png")
         summary["family"] = fam

@@ -66,7 +66,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     meta.update(objective=cfg.objective.to_dict(),
                 latency=cfg.latency.to_dict() if cfg.latency else None)
     summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
-                            cfg.objective, latency)
+                            cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
     summary.update(out=str(out), space=space.summary(), trials_run=ran, remaining=remaining,
                    seconds=round(time.perf_counter() - start, 1),
                    failures=[dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
