@@ -131,11 +131,20 @@ def check_placement(place: Placement) -> None:
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
         check_request(place.cpus_per_trial, place.gpus_per_trial, os.cpu_count() or 1, gpus)
         return
+    with runtime(place):  # capacity() refuses what the cluster cannot place
+        pass
+
+
+@contextmanager
+def runtime(place: Placement, log: Callable[[str], None] | None = None):
+    """Join ``place.address`` (or start a local runtime) for the block; yields (ray, the
+    cluster's CPUs, trials at once) after refusing a request it cannot place, and shuts down
+    a runtime it started."""
+    if log:
+        log(f"starting Ray ({place.address or 'local'}) …")
     ray, owned = connect(place.address)
     try:
-        res = ray.cluster_resources()
-        check_request(place.cpus_per_trial, place.gpus_per_trial, int(res.get("CPU", 1)),
-                      float(res.get("GPU", 0)))
+        yield (ray, *capacity(ray, place))
     finally:
         if owned:
             ray.shutdown()
@@ -185,9 +194,6 @@ def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *
     as it arrives. A trial Ray loses (its worker died) reaches ``on_lost(index, error)``."""
     from ray import tune
 
-    log(f"starting Ray ({place.address or 'local'}) …")
-    ray, owned = connect(place.address)
-
     class Arrivals(tune.Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             on_rows(result.get("rows") or [])
@@ -195,12 +201,8 @@ def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *
         def on_trial_error(self, iteration, trials, trial, **info):
             on_lost(trial.config["index"], f"Ray trial error: {trial.error_file}")
 
-    try:
-        cpus, concurrent = capacity(ray, place)
+    with runtime(place, log) as (_, cpus, concurrent):
         log(f"{count} {what} on Ray ({describe(place, cpus, concurrent)})")
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
             fit(trainable, context, place, concurrent, storage, "jobs", [Arrivals()],
                 param_space={"index": tune.grid_search(list(range(count)))})
-    finally:
-        if owned:
-            ray.shutdown()

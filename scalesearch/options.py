@@ -125,18 +125,25 @@ def add_hardware_args(p: argparse.ArgumentParser) -> None:
 def setup_from_args(args: argparse.Namespace):
     """The ProxySetup of the training and hardware flags (add_training_args and
     add_hardware_args); the learning rate is the peak at batch 32, scaled linearly."""
-    from scalesearch.hardware import check_device
     from scalesearch.proxy import ProxySetup
     from scalesearch.train import TrainConfig
 
     if args.epochs <= 0:
         raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
-    check_device(args.device)
     return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
                       num_val=args.num_val, train=TrainConfig(
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          optimizer=args.optimizer, device=args.device, amp=args.amp,
-                          compile=args.compile, max_memory_gb=args.max_memory_gb))
+                          optimizer=args.optimizer, **hardware_from_args(args)))
+
+
+def hardware_from_args(args: argparse.Namespace) -> dict:
+    """TrainConfig's device, amp, compile and max_memory_gb from add_hardware_args' flags (the
+    device checked)."""
+    from scalesearch.hardware import check_device
+
+    check_device(args.device)
+    return dict(device=args.device, amp=args.amp, compile=args.compile,
+                max_memory_gb=args.max_memory_gb)
 
 
 def add_latency_args(p: argparse.ArgumentParser) -> None:

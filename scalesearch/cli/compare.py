@@ -12,6 +12,7 @@ from scalesearch.options import (
     add_compare_args,
     add_hardware_args,
     add_placement_args,
+    hardware_from_args,
     placement_from_args,
 )
 
@@ -143,13 +144,9 @@ def run_plot(args: argparse.Namespace) -> int:
 
 def run_study(args: argparse.Namespace) -> int:
     """``scalesearch study``: run a study YAML and print the paths it wrote."""
-    from scalesearch.hardware import check_device
     from scalesearch.study import run_study
 
-    check_device(args.device)
-    hardware = dict(device=args.device, amp=args.amp, compile=args.compile,
-                    max_memory_gb=args.max_memory_gb)
     for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
-                          placement_from_args(args), hardware):
+                          placement_from_args(args), hardware_from_args(args)):
         print(path)
     return 0

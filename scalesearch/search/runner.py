@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from scalesearch.cluster import capacity, connect, describe, fit
+from scalesearch.cluster import describe, fit, runtime
 from scalesearch.logs import Log, stderr
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
@@ -144,12 +144,9 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
     if n == 0:
         log("nothing left to train: every planned trial is in trials.csv")
         return 0
-    log(f"starting Ray ({cfg.address or 'local'}) …")
-    ray, owned = connect(cfg.address)
-    from ray import tune
+    with runtime(cfg.placement, log) as (_, cpus, concurrent):
+        from ray import tune
 
-    try:
-        cpus, concurrent = capacity(ray, cfg.placement)
         context = trial_context(cfg, space, store)
         progress = Progress(cfg, store, n, context, log)
         rungs = "" if cfg.scheduler == "none" else (
@@ -175,9 +172,6 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                 [progress.callback], stop=budget, search_alg=_search_alg(cfg, pending, store),
                 scheduler=_scheduler(cfg, store), num_samples=n)
         return progress.count
-    finally:
-        if owned:
-            ray.shutdown()
 
 
 __all__ = ["SCHEDULERS", "SAMPLERS", "SearchConfig", "build_space", "plan", "run_trials",
