@@ -13,7 +13,7 @@ from torch import nn
 from scalesearch.arch import StageTable
 from scalesearch.counter import Counts, baseline_counts, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import MATCH_TOLERANCE, solve, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, MIN_IMAGE_SIZE, match_image_size
 from scalesearch.registry import resolve
 from scalesearch.scalable import Scalable, TableBaseline
 from scalesearch.scaler import (
@@ -23,11 +23,6 @@ from scalesearch.scaler import (
     check_phi,
     compound,
 )
-
-# --match-flops picks the image size (any integer) whose measured ratio is closest to the
-# formula's; within MATCH_TOLERANCE whenever one exists. FLOPs jump where the image size crosses
-# a multiple of the total stride (every feature map grows by one row), so some are unreachable.
-MIN_IMAGE_SIZE = 16
 
 
 @dataclass
@@ -132,38 +127,6 @@ def _mode_multipliers(baseline: Scalable, phi, alpha, beta, gamma, depth, width,
     return compound(phi or 0.0, alpha, beta, gamma), None, notes
 
 
-def match_image_size(net: Scalable, mult: Multipliers, ratio: float,
-                     num_classes: int | None = None) -> tuple[int, float]:
-    """The integer image size at which the network at (d, w) measures FLOPs closest to
-    ``ratio`` × the baseline's, and that measured ratio (``--match-flops``)."""
-    base = baseline_counts(net, num_classes).flops
-    size = net.scaled_image_size(mult.resolution)
-    px, flops = solve_int(lambda s: measure(net, mult.depth, mult.width, s, num_classes).flops,
-                          base * ratio, MIN_IMAGE_SIZE, max(4 * size, 64), step=1)
-    return px, flops / base
-
-
-def match_ratio(net: Scalable, mult: Multipliers, ratio: float,
-                num_classes: int | None = None) -> tuple[int, float, float]:
-    """(image size, width, measured ratio) closest to ``ratio`` × the baseline's FLOPs: the image
-    size first (:func:`match_image_size`); where the FLOPs staircase of image sizes has no step
-    within ``MATCH_TOLERANCE`` (feature maps jump at multiples of the total stride), the width
-    is then solved too, within ±15% of w, at that size or one a few pixels away."""
-    px, got = match_image_size(net, mult, ratio, num_classes)
-    if abs(got / ratio - 1) <= MATCH_TOLERANCE:
-        return px, mult.width, got
-    base = baseline_counts(net, num_classes).flops
-    best = (abs(got / ratio - 1), px, mult.width, got)
-    for size in (px, px - 4, px + 4):
-        w, flops = solve(lambda w, s=size: measure(net, mult.depth, w, s, num_classes).flops,
-                         base * ratio, mult.width * 0.85, mult.width * 1.15, iters=12,
-                         rel_tol=MATCH_TOLERANCE / 4)
-        best = min(best, (abs(flops / base / ratio - 1), size, w, flops / base))
-        if best[0] <= MATCH_TOLERANCE:
-            break
-    return best[1], best[2], best[3]
-
-
 def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
           alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_COEFFICIENTS[1],
           gamma: float = PAPER_COEFFICIENTS[2], depth: float | None = None,
@@ -184,7 +147,8 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
         raise ScalesearchError(f"image size {image_size} px is below {MIN_IMAGE_SIZE} px")
     base = baseline_counts(net, num_classes)
     if match_flops:
-        image_size, _ = match_image_size(net, mult, mult.flops_factor, num_classes)
+        image_size, _ = match_image_size(net, mult, mult.flops_factor,
+                                         num_classes=num_classes)
     counts = measure(net, mult.depth, mult.width, image_size, num_classes)
     result = ScaledNetwork(
         net, baseline if isinstance(baseline, str) else net.name, mult, image_size, counts, base,

@@ -19,8 +19,9 @@ import pandas as pd
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
+from scalesearch.matching import match_ratio
 from scalesearch.scalable import Scalable
-from scalesearch.scaled import match_ratio, scale
+from scalesearch.scaled import scale
 from scalesearch.scaler import PAPER_COEFFICIENTS
 from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
 from scalesearch.search.objective import Objective
@@ -138,7 +139,8 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     """Scale the baseline to φ = 1…7 with the found and with the paper's coefficients: each
     member at r = γ^φ with its measured FLOPs ratio, and ``px_matched`` / ``ratio_matched``: the
     image size that brings the measured ratio closest to 2^φ (as ``scale --match-flops``), with
-    ``width_matched`` ≠ w only where no image size lands within 3% (:func:`api.match_ratio`)."""
+    ``width_matched`` ≠ w only where no image size lands within 3%
+    (:func:`matching.match_ratio`)."""
     rows = []
     for source, coef in (("found", coefficients), ("paper", PAPER_COEFFICIENTS)):
         for phi in phis:
