@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from scalesearch.compare.run import CompareConfig, _train, train_points
-from scalesearch.compare.strategies import PAPER_STRATEGIES, matched
+from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategies
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
 from scalesearch.train import TrainConfig
@@ -35,7 +35,8 @@ from scalesearch.train import TrainConfig
 def _points(cfg: CompareConfig) -> list[dict]:
     net = resolve(cfg.baseline)
     return [dict(p.to_dict(), baseline=net.name)
-            for p in matched(net, list(cfg.ratios), cfg.strategies, cfg.options())]
+            for p in solve_strategies(net, list(cfg.ratios), cfg.strategies,
+                                      cfg.strategy_options())]
 
 
 def process_pool(cfg: CompareConfig, points: list[dict]) -> tuple[float, dict]:

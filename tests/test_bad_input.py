@@ -12,7 +12,7 @@ from readme_fixtures import TINY, make_fixtures
 
 from scalesearch.cli.search import ranking_table
 from scalesearch.compare.run import markdown
-from scalesearch.compare.strategies import matched
+from scalesearch.compare.strategies import solve_strategies
 from scalesearch.data import FolderStream, check_data, load_data
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
@@ -115,7 +115,7 @@ def test_a_compare_row_off_its_flops_target_is_named_in_a_warning(tmp_path):
     net = resolve(f"{tmp_path / 'tiny32.py'}:TINY")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        points = matched(net, [4.0], ("depth", "width", "resolution", "compound", "fast"))
+        points = solve_strategies(net, [4.0], ("depth", "width", "resolution", "compound", "fast"))
     said = " ".join(str(w.message) for w in caught)
     assert "fast ×4: measured FLOPs ratio 4.49×" in said
     for p in points[1:]:  # every row within 3% of its target, or named

@@ -19,7 +19,7 @@ from scalesearch.compare.nonuniform import (
     stage_depths,
     with_repeats,
 )
-from scalesearch.compare.strategies import Options, fast_factors, solve_strategy
+from scalesearch.compare.strategies import StrategyOptions, fast_factors, solve_strategy
 from scalesearch.counter import count, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
@@ -137,7 +137,7 @@ def test_nonuniform_needs_a_stage_table():
 def test_cap_reroutes_resolution_growth_to_depth_and_width(strategy, split):
     net = resolve("mobilenet-v2")
     free = solve_strategy(net, strategy, 4.0)
-    capped = solve_strategy(net, strategy, 4.0, Options(max_image_size=256))
+    capped = solve_strategy(net, strategy, 4.0, StrategyOptions(max_image_size=256))
     assert free.image_size > 256 and not free.capped
     assert capped.capped and capped.image_size == 256
     assert capped.depth > free.depth and capped.width > free.width
@@ -147,11 +147,11 @@ def test_cap_reroutes_resolution_growth_to_depth_and_width(strategy, split):
 
 def test_cap_follows_fast_split_and_leaves_unbound_strategies_alone():
     net = resolve("mobilenet-v2")
-    capped = solve_strategy(net, "fast", 4.0, Options(max_image_size=228))
+    capped = solve_strategy(net, "fast", 4.0, StrategyOptions(max_image_size=228))
     assert capped.capped and capped.image_size == 228
     assert math.log(capped.depth) / math.log(capped.width) == pytest.approx(0.2 / 0.8)
     for s in ("depth", "width"):
-        assert solve_strategy(net, s, 4.0, Options(max_image_size=228)) == \
+        assert solve_strategy(net, s, 4.0, StrategyOptions(max_image_size=228)) == \
             solve_strategy(net, s, 4.0)
 
 

@@ -17,8 +17,8 @@ from scalesearch.compare.strategies import (
     FAST_ALPHA,
     PAPER_STRATEGIES,
     STRATEGIES,
-    Options,
-    matched,
+    StrategyOptions,
+    solve_strategies,
 )
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, mean_spread
@@ -50,9 +50,10 @@ class CompareConfig:
     max_image_size: int | None = None  # image-size cap (full-size px); the rest goes to d, w
     latency: LatencySpec | None = None  # measure latency_ms of every network when given
 
-    def options(self) -> Options:
-        """The :class:`Options` its strategies share."""
-        return Options(self.coefficients, self.fast_alpha, self.max_image_size, self.latency)
+    def strategy_options(self) -> StrategyOptions:
+        """The :class:`StrategyOptions` its strategies share."""
+        return StrategyOptions(self.coefficients, self.fast_alpha, self.max_image_size,
+                               self.latency)
 
 
 def _train(spec: str, p: dict, setup: dict, seed: int) -> dict:
@@ -220,7 +221,8 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
         check_folder_path(out)  # before the strategies are solved (and warned about)
     settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
-              for p in matched(baseline, list(cfg.ratios), cfg.strategies, cfg.options())]
+              for p in solve_strategies(baseline, list(cfg.ratios), cfg.strategies,
+                                        cfg.strategy_options())]
     if cfg.latency is not None:  # points[0] is the baseline
         for p in points:
             p["latency_ratio"] = p["latency_ms"] / points[0]["latency_ms"]

@@ -15,7 +15,7 @@ from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, rep
 from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec, measure_many
-from scalesearch.matching import MATCH_TOLERANCE, solve, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, match_image_size, solve
 from scalesearch.paper import TABLE3
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, compound
@@ -30,7 +30,7 @@ MAX_RATIO = 256.0  # beyond this the solved networks are not worth counting on a
 
 
 @dataclass(frozen=True)
-class Options:
+class StrategyOptions:
     """What the strategies share in one comparison."""
 
     coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS  # α, β, γ (compound, nonuniform)
@@ -82,7 +82,7 @@ def check_ratio(ratio: float) -> None:
         raise ScalesearchError(f"FLOPs ratio must be in [1, {MAX_RATIO:g}], got {ratio:g}")
 
 
-def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: Options) -> None:
+def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: StrategyOptions) -> None:
     """Refuse options the baseline cannot take: fast alpha outside [0, 1], an image-size
     cap below its own size, nonuniform on a baseline that is not a stage table."""
     if not 0.0 <= opts.fast_alpha <= 1.0:
@@ -113,7 +113,7 @@ def _flops(baseline: Scalable, strategy: str, mult: Multipliers, size: int) -> i
     return measure(net, d, mult.width, size).flops
 
 
-def point(baseline: Scalable, strategy: str, mult: Multipliers, target: float,
+def count_point(baseline: Scalable, strategy: str, mult: Multipliers, target: float,
           image_size: int | None = None, phi: float | None = None, **extra) -> Point:
     """Count the network ``strategy`` builds for ``mult``."""
     size = image_size or baseline.scaled_image_size(mult.resolution)
@@ -137,8 +137,8 @@ def _tidy(x: float, flops_of) -> float:
     return x
 
 
-def path(strategy: str, target: float,
-         opts: Options) -> tuple[Callable[[float], Multipliers], float, float]:
+def knob_family(strategy: str, target: float,
+         opts: StrategyOptions) -> tuple[Callable[[float], Multipliers], float, float]:
     """The strategy's one-knob family of multipliers and a bracket for the knob."""
     if strategy == "depth":
         return lambda d: Multipliers(d, 1.0, 1.0), 1.0, 2 * target
@@ -151,7 +151,7 @@ def path(strategy: str, target: float,
     raise ScalesearchError(f"unknown strategy {strategy!r}")
 
 
-def split(strategy: str, opts: Options) -> tuple[float, float]:
+def growth_split(strategy: str, opts: StrategyOptions) -> tuple[float, float]:
     """How the strategy shares growth between depth and width: (ln d, ln w) per unit of
     ln(d·w²), used when the image-size cap binds. Resolution alone has no share of its own
     and takes the uniform one (d = w², equal FLOPs from each)."""
@@ -165,35 +165,35 @@ def split(strategy: str, opts: Options) -> tuple[float, float]:
 
 
 def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
-            opts: Options) -> Point:
+            opts: StrategyOptions) -> Point:
     """Resolution held at the cap; d and w re-solved along the strategy's split."""
     div = baseline.resolution_divisor
     size = max(baseline.image_size, opts.max_image_size // div * div)
     r = size / baseline.image_size
-    sd, sw = split(strategy, opts)
+    sd, sw = growth_split(strategy, opts)
     if sd + sw <= 0:
         raise ScalesearchError(f"{strategy} cannot grow depth or width under the image cap")
     mult = lambda u: Multipliers(math.exp(sd * u), math.exp(sw * u), r)  # noqa: E731
     f = lambda u: _flops(baseline, strategy, mult(u), size)  # noqa: E731
     u = _tidy(solve(f, goal, 0.0, 2 * math.log(2 * target))[0], f)
-    return point(baseline, strategy, mult(u), target, size, capped=True)
+    return count_point(baseline, strategy, mult(u), target, size, capped=True)
 
 
 def solve_strategy(baseline: Scalable, strategy: str, target: float,
-                   opts: Options | None = None) -> Point:
+                   opts: StrategyOptions | None = None) -> Point:
     """The network of ``strategy`` whose measured FLOPs are closest to target × baseline."""
-    opts = opts or Options()
+    opts = opts or StrategyOptions()
     check_ratio(target)
     check_options(baseline, (strategy,), opts)
     size0 = baseline.image_size
     goal = target * baseline_counts(baseline).flops
     if strategy == "resolution":
-        size, _ = solve_int(lambda s: measure(baseline, 1.0, 1.0, s).flops, goal, size0,
-                            size0 * math.ceil(2 * math.sqrt(target)),
-                            step=baseline.resolution_divisor)
+        size, _ = match_image_size(baseline, Multipliers(1.0, 1.0, 1.0), target, lo=size0,
+                                   hi=size0 * math.ceil(2 * math.sqrt(target)),
+                                   step=baseline.resolution_divisor)
         mult, knob = Multipliers(1.0, 1.0, size / size0), {}
     else:
-        family, lo, hi = path(strategy, target, opts)
+        family, lo, hi = knob_family(strategy, target, opts)
         f = lambda x: _flops(baseline, strategy, family(x),  # noqa: E731
                              baseline.scaled_image_size(family(x).resolution))
         x = _tidy(solve(f, goal, lo, hi)[0], f)
@@ -202,17 +202,17 @@ def solve_strategy(baseline: Scalable, strategy: str, target: float,
     cap = opts.max_image_size
     if cap is not None and (size or baseline.scaled_image_size(mult.resolution)) > cap:
         return _capped(baseline, strategy, target, goal, opts)
-    return point(baseline, strategy, mult, target, size, **knob)
+    return count_point(baseline, strategy, mult, target, size, **knob)
 
 
-def matched(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...],
-            opts: Options | None = None) -> list[Point]:
+def solve_strategies(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...],
+            opts: StrategyOptions | None = None) -> list[Point]:
     """The baseline, then every strategy at every target ratio."""
-    opts = opts or Options()
+    opts = opts or StrategyOptions()
     for r in ratios:
         check_ratio(r)
     check_options(baseline, strategies, opts)
-    points = [point(baseline, "baseline", Multipliers(1.0, 1.0, 1.0), 1.0)]
+    points = [count_point(baseline, "baseline", Multipliers(1.0, 1.0, 1.0), 1.0)]
     points += [solve_strategy(baseline, s, r, opts) for r in ratios for s in strategies]
     warn_off_target(points[1:])
     return points if opts.latency is None else timed(baseline, points, opts.latency)
@@ -255,7 +255,7 @@ def paper_rows(baseline: Scalable) -> list[dict]:
             note = "multipliers not given in the paper: φ solved to its FLOPs (α=1.2 β=1.1 γ=1.15)"
         else:
             mult = Multipliers(row.depth, row.width, row.resolution)
-            p = point(baseline, row.strategy, mult, mult.flops_factor)
+            p = count_point(baseline, row.strategy, mult, mult.flops_factor)
             note = ""
         out.append(dict(baseline=baseline.name, **{**p.to_dict(), "strategy": row.strategy},
                         paper_flops=row.flops, paper_top1=row.top1,
