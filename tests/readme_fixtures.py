@@ -109,14 +109,15 @@ def _search_runs(root: Path) -> None:
 
     args = opt.resolve_options(opt.add_search_args, {}, "search", baseline="resnet50",
                                data="synthetic", out="runs/b0", resume=False)
-    cand = dict(alpha=1.2, beta=1.1, gamma=1.15, flops_ratio=2.0, matched_resolution=None,
+    cand = dict(alpha=1.2, beta=1.1, gamma=1.15, nominal_ratio=2.0, matched_resolution=None,
                 matched_ratio=None, product=1.2 * 1.1**2 * 1.15**2, aliases=[])
     saved = marker(opt.search_config(args).to_dict(), space=dict(candidates=[cand]))
     for run, status in (("b0", "ok"), ("checked", "ok"), ("failed", "failed")):
         (root / "runs" / run).mkdir(parents=True, exist_ok=True)
         (root / "runs" / run / "search.json").write_text(json.dumps(saved))
-        row = dict(cand, seed=0, epochs=1, status=status, top1=50.0 if status == "ok" else None,
-                   image_size=64, params=1, flops=1, images=1, seconds=1.0)
+        row = dict(cand, flops_ratio=2.0, seed=0, epochs=1, status=status,
+                   top1=50.0 if status == "ok" else None, image_size=64,
+                   params=1, flops=1, images=1, seconds=1.0)
         TrialStore(root / "runs" / run / "trials.csv").append([row])
 
 

@@ -48,9 +48,9 @@ def test_grid_filters_by_formula_and_measurement():
     assert space.total == 11 * 6 * 6
     base = count(b0.build, b0.image_size).flops  # fresh counters: no cache shared with the space
     for c in space.candidates:
-        assert within(c.product, 0.05) and abs(c.flops_ratio - 2) <= 0.25
+        assert within(c.product, 0.05) and abs(c.nominal_ratio - 2) <= 0.25
         fresh = count(partial(b0.build, c.alpha, c.beta), b0.scaled_image_size(c.gamma))
-        assert c.flops_ratio == pytest.approx(fresh.flops / base)
+        assert c.nominal_ratio == pytest.approx(fresh.flops / base)
     assert (space.removed_formula + space.removed_measured + len(space.candidates)
             + space.merged) == space.total
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
@@ -176,13 +177,11 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
 
 
 def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *,
-                 resume: bool = False, address: str | None = None,
-                 cpus_per_trial: int | None = None, gpus_per_trial: float | None = None,
-                 hardware: dict | None = None,
-                 log: Log = stderr) -> dict:
+                 resume: bool = False, placement: Placement | None = None,
+                 hardware: dict | None = None, log: Log = stderr) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
-    ``hardware`` (device, amp, compile, max_memory_gb) places this run's trainings; like
-    ``address`` and the per-trial resources it does not change what is compared."""
+    ``hardware`` (device, amp, compile, max_memory_gb) and ``placement`` (Ray address, CPUs
+    and GPUs per trial) place this run's trainings; they do not change what is compared."""
     run_dir = Path(run_dir)
     cfg, space_info, store = _load_search(run_dir)
     objective, latency = _search_objective(run_dir, log)
@@ -190,19 +189,13 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     search_best = json.loads((run_dir / "best.json").read_text()) \
         if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed)
-    fields = Candidate.__dataclass_fields__
     by_key = {(c["alpha"], c["beta"], c["gamma"]): c for c in space_info["candidates"]}
-    cands = tuple(Candidate(**{k: (tuple(tuple(a) for a in v) if k == "aliases" else v)
-                               for k, v in by_key[k].items() if k in fields}) for k in keys
-                  if k in by_key)
+    cands = tuple(Candidate.from_dict(by_key[k]) for k in keys if k in by_key)
     ref_cfg = reference_config(cfg, fcfg)
     if hardware:
         ref_cfg = replace(ref_cfg, setup=replace(ref_cfg.setup, train=replace(
             ref_cfg.setup.train, **hardware)))
-    ref_cfg = replace(ref_cfg, address=address,
-                      cpus_per_trial=cpus_per_trial or cfg.cpus_per_trial,
-                      gpus_per_trial=cfg.gpus_per_trial if gpus_per_trial is None
-                      else gpus_per_trial)
+    ref_cfg = replace(ref_cfg, placement=placement or Placement())
     out = run_dir / "fidelity"
     settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))
     check_run_dir(out, settings, resume, "fidelity.json", "fidelity check", "trials.csv")

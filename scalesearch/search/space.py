@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.counter import baseline_counts, flops_ratio, measure
+from scalesearch.counter import flops_ratio, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import MATCH_TOLERANCE, solve_int
+from scalesearch.matching import MATCH_TOLERANCE, match_image_size
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
 
@@ -58,10 +58,22 @@ class Candidate:
     alpha: float
     beta: float
     gamma: float
-    flops_ratio: float = math.nan  # at γ (before matching)
+    nominal_ratio: float = math.nan  # measured FLOPs ratio at γ (before matching)
     matched_resolution: float | None = None
     matched_ratio: float | None = None  # measured ratio at the matched resolution
     aliases: tuple[tuple[float, float, float], ...] = ()  # grid points building the same net
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Candidate:
+        """From JSON (search.json's candidates, a Ray trial's context): pairs became lists,
+        unknown keys (a trials.csv row's) are ignored, and a run folder written before the
+        rename names the ratio at γ ``flops_ratio``."""
+        fields = cls.__dataclass_fields__
+        d = dict(d)
+        if "nominal_ratio" not in d and "flops_ratio" in d:
+            d["nominal_ratio"] = d["flops_ratio"]
+        d["aliases"] = tuple(tuple(a) for a in d.get("aliases", ()))
+        return cls(**{k: v for k, v in d.items() if k in fields})
 
     @property
     def product(self) -> float:
@@ -83,7 +95,7 @@ class Candidate:
     @property
     def trained_ratio(self) -> float:
         """Measured FLOPs ratio of the network as trained (matched, or at γ)."""
-        return self.flops_ratio if self.matched_ratio is None else self.matched_ratio
+        return self.nominal_ratio if self.matched_ratio is None else self.matched_ratio
 
     def to_dict(self) -> dict:
         """The fields of a trials.csv row (aliases are the space's business)."""
@@ -105,7 +117,7 @@ class Space:
 
     def ratios(self) -> tuple[float, float] | None:
         """(min, max) measured FLOPs ratio of the candidates as trained."""
-        values = [c.matched_ratio if self.matched else c.flops_ratio for c in self.candidates]
+        values = [c.trained_ratio for c in self.candidates]
         return (min(values), max(values)) if values else None
 
     def summary(self) -> str:
@@ -121,7 +133,7 @@ class Space:
                      "share one training)")
         spread = self.ratios()
         if spread:
-            raw = [c.flops_ratio for c in self.candidates]
+            raw = [c.nominal_ratio for c in self.candidates]
             text += f"; measured FLOPs ratio at γ {min(raw):.2f}–{max(raw):.2f}×"
             if self.matched:
                 text += f", as trained (matched) {spread[0]:.2f}–{spread[1]:.2f}×"
@@ -132,10 +144,8 @@ def match_resolution(baseline: Scalable, alpha: float, beta: float) -> tuple[flo
     """Resolution multiplier r ≥ 1 (any integer image size) whose measured FLOPs ratio for
     depth α and width β is closest to 2; None when no r ≥ 1 lands within ±3%."""
     size0 = baseline.image_size
-    base = baseline_counts(baseline).flops
-    size, flops = solve_int(lambda s: measure(baseline, alpha, beta, s).flops, TARGET * base,
-                            size0, 2 * size0, step=1)
-    ratio = flops / base
+    size, ratio = match_image_size(baseline, Multipliers(alpha, beta, 1.0), TARGET,
+                                   lo=size0, hi=2 * size0)
     if abs(ratio / TARGET - 1) > MATCH_TOLERANCE:
         return None
     return round(size / size0, 6), ratio
@@ -171,7 +181,7 @@ def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float 
     if match_flops:
         kept = [c for c in measured if c.matched_resolution is not None]
     else:
-        kept = [c for c in measured if abs(c.flops_ratio - TARGET) <= flops_tolerance]
+        kept = [c for c in measured if abs(c.nominal_ratio - TARGET) <= flops_tolerance]
     distinct = merge_aliases(baseline, kept)
     return Space(distinct, len(grid), len(grid) - len(by_formula), len(by_formula) - len(kept),
                  match_flops, len(kept) - len(distinct))
