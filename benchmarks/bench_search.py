@@ -25,6 +25,7 @@ from dataclasses import replace
 
 import torch
 
+from scalesearch.cluster import Placement
 from scalesearch.counter import measure
 from scalesearch.data import load_data
 from scalesearch.proxy import ProxySetup, run_proxy
@@ -54,7 +55,7 @@ def ray_vs_loop(trials: int, epochs: float, threads: int, num_train: int | None)
                        train=TrainConfig(epochs=epochs, threads=threads))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(step=0.05), flops_tolerance=0.25,
                        match_flops=False,
-                       seeds=1, cpus_per_trial=threads, setup=setup)
+                       seeds=1, placement=Placement(cpus_per_trial=threads), setup=setup)
     b0 = resolve(cfg.baseline)
     space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance)
     space = replace(space, candidates=space.candidates[:trials])

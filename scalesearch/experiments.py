@@ -119,17 +119,11 @@ def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
 def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
                          log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
-    from scalesearch.hardware import check_device
     from scalesearch.search.fidelity import run_fidelity
 
-    check_device(args.device)
-    hardware = dict(device=args.device, amp=args.amp, compile=args.compile,
-                    max_memory_gb=args.max_memory_gb)
     return FidelityResult(run_fidelity(Path(run_dir), opt.fidelity_config(args),
-                                       resume=args.resume, address=args.address,
-                                       cpus_per_trial=args.cpus_per_trial,
-                                       gpus_per_trial=args.gpus_per_trial, hardware=hardware,
-                                       log=log))
+                                       resume=args.resume, placement=opt.placement_from_args(args),
+                                       hardware=opt.hardware_from_args(args), log=log))
 
 
 def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:

@@ -283,12 +283,10 @@ def search_config(args: argparse.Namespace):
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         curves=args.curves,
                         tie_break=args.tie_break, family_phi=args.family_phi,
-                        cpus_per_trial=args.cpus_per_trial,
-                        gpus_per_trial=args.gpus_per_trial,
                         objective=Objective(args.objective, args.target_latency,
                                             args.target_flops, args.latency_weight),
-                        latency=latency_from_args(args), address=args.address,
-                        setup=setup_from_args(args))
+                        latency=latency_from_args(args), setup=setup_from_args(args),
+                        placement=placement_from_args(args))
 
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
@@ -374,10 +372,12 @@ def add_placement_args(p: argparse.ArgumentParser) -> None:
 
 
 def placement_from_args(args: argparse.Namespace):
-    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --workers."""
+    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --workers (search
+    has no --workers: as many trials at once as the resources allow)."""
     from scalesearch.cluster import Placement
 
-    return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial, args.workers)
+    return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial,
+                     getattr(args, "workers", None))
 
 
 def compare_config(args: argparse.Namespace):

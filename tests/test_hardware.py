@@ -15,6 +15,7 @@ from test_train import _small_cnn as _cnn
 from torch import nn
 
 from scalesearch import hardware
+from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError
 from scalesearch.hardware import Precision, amp_dtype, resolve_device
 from scalesearch.train import ProxyTrainer, TrainConfig, train_proxy
@@ -183,11 +184,12 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
              configure_logging=False)
     try:
         with pytest.raises(ScalesearchError, match="cluster's 1 GPU"):
-            runner.run_trials(runner.SearchConfig("efficientnet-b0", gpus_per_trial=2), space,
+            runner.run_trials(runner.SearchConfig("efficientnet-b0",
+                                                  placement=Placement(gpus_per_trial=2)), space,
                               TrialStore(tmp_path / "x.csv"), log=lambda m: None)
         store = TrialStore(tmp_path / "trials.csv")
-        cfg = runner.SearchConfig("efficientnet-b0", gpus_per_trial=0.5, cpus_per_trial=1,
-                                  seeds=1)
+        cfg = runner.SearchConfig("efficientnet-b0", seeds=1,
+                                  placement=Placement(gpus_per_trial=0.5, cpus_per_trial=1))
         assert runner.run_trials(cfg, space, store, log=lambda m: None) == 4
     finally:
         ray.shutdown()
@@ -227,13 +229,14 @@ def test_compare_gpus_per_trial_needs_a_gpu(cli, no_cuda, tmp_path):
 def test_search_gpus_per_trial_must_be_whole_above_one():
     from scalesearch.search.runner import SearchConfig
 
-    assert SearchConfig("efficientnet-b0", gpus_per_trial=0.25).gpus_per_trial == 0.25
-    saved = SearchConfig("efficientnet-b0", gpus_per_trial=2).to_dict()
+    assert SearchConfig("efficientnet-b0",
+                        placement=Placement(gpus_per_trial=0.25)).placement.gpus_per_trial == 0.25
+    saved = SearchConfig("efficientnet-b0", placement=Placement(gpus_per_trial=2)).to_dict()
     # where it runs is not part of what a resume compares; what it computes is
     assert "gpus_per_trial" not in saved and "device" not in saved["setup"]["train"]
     assert saved["setup"]["train"]["amp"] == "auto"
     with pytest.raises(ScalesearchError, match="whole above 1"):
-        SearchConfig("efficientnet-b0", gpus_per_trial=1.5)
+        SearchConfig("efficientnet-b0", placement=Placement(gpus_per_trial=1.5))
 
 
 def test_search_compare_and_fidelity_accept_the_hardware_flags(cli, tmp_path):

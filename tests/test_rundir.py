@@ -50,3 +50,25 @@ def test_compare_resume_compares_the_recipe_not_the_placement():
     assert recipe(longer) != recipe(cfg)
     amp = replace(cfg, setup=replace(cfg.setup, train=replace(cfg.setup.train, amp="fp16")))
     assert recipe(amp) != recipe(cfg)  # mixed precision changes the numbers
+
+
+def test_search_resume_compares_the_recipe_and_reads_a_0_2_0_folder():
+    """The search's placement (address, CPUs and GPUs per trial) is not in search.json; a
+    0.2.0 folder's flat placement keys and its candidates' ``flops_ratio`` (then: at γ) are
+    read back."""
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.search.space import Candidate
+
+    cfg = SearchConfig("efficientnet-b0", seeds=3)
+    moved = replace(cfg, placement=Placement("auto", 4, 0.5))
+    assert moved.to_dict() == cfg.to_dict() and "placement" not in cfg.to_dict()
+    assert replace(cfg, seeds=2).to_dict() != cfg.to_dict()
+    old = dict(cfg.to_dict(), address="auto", cpus_per_trial=2, gpus_per_trial=0.0)
+    assert SearchConfig.from_dict(old) == cfg
+    cand = dict(alpha=1.2, beta=1.1, gamma=1.15, flops_ratio=2.23, matched_resolution=1.1,
+                matched_ratio=2.01, product=2.0, aliases=[[1.2, 1.1, 1.16]])
+    back = Candidate.from_dict(cand)
+    assert (back.nominal_ratio, back.trained_ratio, back.aliases) == (2.23, 2.01,
+                                                                      ((1.2, 1.1, 1.16),))
+    now = Candidate.from_dict(dict(back.to_dict(), flops_ratio=2.01))  # a trials.csv row
+    assert now == replace(back, aliases=())

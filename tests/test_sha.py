@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import kill_when
 
+from scalesearch.cluster import Placement
 from scalesearch.search.evidence import stopped_evidence
 from scalesearch.search.halving import survivors
 from scalesearch.search.report import best_record, ranking
@@ -150,7 +151,8 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
     identical rung decisions, scores, ranking, p_best and winner. Survivors' final scores equal
     a full-budget run's: they continued from their checkpoints, exactly."""
     runs = {name: _search(tmp_path, name, **changes) for name, changes in (
-        ("seed0", {}), ("seed1", {"sampler_seed": 1}), ("serial", {"cpus_per_trial": 2}))}
+        ("seed0", {}), ("seed1", {"sampler_seed": 1}),
+        ("serial", {"placement": Placement(cpus_per_trial=2)}))}
     reference = _decisions(tmp_path / "seed0" / "trials.csv")
     assert {r[4] for r in reference} == {Status.OK, Status.STOPPED}
     for name in ("seed1", "serial"):

@@ -18,6 +18,7 @@ SAMPLERS = ("grid", "tpe")
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
 # the main job: decisions independent of arrival order); asha: Ray Tune's asynchronous ASHA
 SCHEDULERS = ("none", "sha", "asha")
+LEGACY_PLACEMENT = ("address", "cpus_per_trial", "gpus_per_trial")  # flat in 0.2.0 folders
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,8 @@ class SearchConfig:
     family_phi: int = 7  # the emitted family is φ = 1…family_phi, B1–B7 (reporting only)
     objective: Objective = field(default_factory=Objective)  # ranks by (reporting only)
     latency: LatencySpec | None = None  # measure each candidate's latency on the driver
-    cpus_per_trial: int = 1
-    gpus_per_trial: float = 0.0  # Ray GPU resource per trial; 0.25 lets 4 trials share a GPU
-    address: str | None = None
-    setup: ProxySetup = field(default_factory=ProxySetup)
+    setup: ProxySetup = field(default_factory=ProxySetup)  # the proxy training's recipe
+    placement: Placement = field(default_factory=Placement)  # where: not part of the maths
 
     def __post_init__(self) -> None:
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
@@ -75,12 +74,6 @@ class SearchConfig:
             if self.reduction_factor <= 1:
                 raise ScalesearchError(f"--reduction-factor must be > 1, got "
                                        f"{self.reduction_factor:g}")
-        Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)  # validates them
-
-    @property
-    def placement(self) -> Placement:
-        """Where the trials run: Ray address, CPUs and GPUs per trial."""
-        return Placement(self.address, self.cpus_per_trial, self.gpus_per_trial)
 
     @property
     def epochs(self) -> int:
@@ -109,7 +102,9 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
-        """Inverse of :meth:`to_dict` (as stored in search.json)."""
+        """Inverse of :meth:`to_dict` (as stored in search.json; the placement is not stored,
+        and the flat address / CPUs / GPUs per trial of a folder written by 0.2.0 are dropped)."""
+        d = {k: v for k, v in d.items() if k not in LEGACY_PLACEMENT}
         return cls(**{**d, "ranges": Ranges.from_dict(d["ranges"]),
                       "setup": ProxySetup.from_dict(d["setup"]),
                       "objective": Objective(**d["objective"]) if d.get("objective")
@@ -118,10 +113,9 @@ class SearchConfig:
 
     def to_dict(self) -> dict:
         """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
-        search computes, without the reporting-only fields and the hardware."""
+        search computes: the recipe, without the reporting-only fields and the placement."""
         d = asdict(self)
-        for reporting_only in ("address", "tie_break", "gpus_per_trial", "objective", "latency",
-                               "family_phi"):
+        for reporting_only in ("placement", "tie_break", "objective", "latency", "family_phi"):
             d.pop(reporting_only)
         d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
