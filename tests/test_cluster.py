@@ -73,19 +73,19 @@ def _fake_trial(config: dict, context: dict) -> None:
 
 @pytest.mark.slow
 def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(monkeypatch,
-                                                                                 tmp_path):
+                                                                                 tmp_path, capfd):
     import ray
     from ray import cloudpickle
 
     from scalesearch.compare import run
-    from scalesearch.compare.strategies import matched
+    from scalesearch.compare.strategies import solve_strategies
     from scalesearch.registry import resolve
 
     cloudpickle.register_pickle_by_value(__import__(__name__))
     monkeypatch.setattr(run, "trial", _fake_trial)
     points = [dict(p.to_dict(), baseline="mobilenet-v2") for p in
-              matched(resolve("mobilenet-v2"), [2.0], ("width",), run.CompareConfig(
-                  "mobilenet-v2").options())]
+              solve_strategies(resolve("mobilenet-v2"), [2.0], ("width",), run.CompareConfig(
+                  "mobilenet-v2").strategy_options())]
     cfg = run.CompareConfig("mobilenet-v2", (2.0,), ("width",), seeds=4,
                             placement=Placement(gpus_per_trial=0.5))
     ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False,
@@ -95,6 +95,7 @@ def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(m
     finally:
         ray.shutdown()
     assert len(rows) == 8  # 2 networks × 4 seeds, the lost ones included
+    assert "Trial task failed" not in capfd.readouterr().err  # the row says it; no traceback
     lost = [r for r in rows if r["seed"] == 3]
     assert len(lost) == 2 and all(r["status"] == "failed" and "Ray trial error" in r["error"]
                                   for r in lost)
