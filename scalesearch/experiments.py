@@ -121,9 +121,10 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.search.fidelity import run_fidelity
 
+    hardware = opt.hardware_from_args(args)  # the device is checked before anything else
     return FidelityResult(run_fidelity(Path(run_dir), opt.fidelity_config(args),
                                        resume=args.resume, placement=opt.placement_from_args(args),
-                                       hardware=opt.hardware_from_args(args), log=log))
+                                       hardware=hardware, log=log))
 
 
 def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:

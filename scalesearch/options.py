@@ -181,15 +181,17 @@ def value_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def add_ray_args(p: argparse.ArgumentParser, cpus_default: int | None = 1) -> None:
-    """--address and --cpus-per-trial (default ``cpus_default``), the "Ray" group."""
+def add_ray_args(p: argparse.ArgumentParser) -> None:
+    """--address and --cpus-per-trial (Placement's defaults), the "Ray" group."""
+    from scalesearch.cluster import Placement
+
     r = p.add_argument_group("Ray")
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
-    default = cpus_default or "the search's"
-    r.add_argument("--cpus-per-trial", type=positive_int, default=cpus_default,
+    cpus = default(Placement, "cpus_per_trial")
+    r.add_argument("--cpus-per-trial", type=positive_int, default=cpus,
                    help=f"CPUs (= torch threads) per trial; trials run concurrently on the rest "
-                   f"({default})")
+                   f"({cpus})")
 
 
 def add_search_args(p: argparse.ArgumentParser) -> None:
@@ -302,7 +304,7 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted check")
     add_hardware_args(p)  # placement for this run, whatever the search used
-    add_ray_args(p, cpus_default=None)
+    add_ray_args(p)
 
 
 def fidelity_config(args: argparse.Namespace):
