@@ -81,6 +81,9 @@ def replay(rows: list[dict], rungs: list[int], eta: float) -> list[dict]:
                 r.update(status="stopped", rung=k, epochs=epoch, top1=history_at(r, epoch),
                          history=";".join(r["history"].split(";")[:epoch]),
                          images=round(r["images"] * share))
+    for r in rows:  # sha evaluates only at its rungs and at the end
+        r["history"] = ";".join(h if i + 1 in rungs or i + 1 == r["epochs"] else ""
+                                for i, h in enumerate((r["history"] or "").split(";")))
     return rows
 
 

@@ -147,15 +147,19 @@ def ray_runtime():
 
 @pytest.mark.slow
 def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path, ray_runtime):
-    """--seed reorders the trials' start, cpus_per_trial=2 runs one at a time (threads stay 1):
-    identical rung decisions, scores, ranking, p_best and winner. Survivors' final scores equal
-    a full-budget run's: they continued from their checkpoints, exactly."""
+    """The second run changes both: --seed 1 reorders the trials' start and cpus_per_trial=2
+    runs them one at a time instead of two at once (threads stay 1). Identical rung decisions,
+    scores, ranking, p_best and winner. Survivors' final scores equal a full-budget run's:
+    they continued from their checkpoints, exactly."""
     runs = {name: _search(tmp_path, name, **changes) for name, changes in (
-        ("seed0", {}), ("seed1", {"sampler_seed": 1}),
-        ("serial", {"placement": Placement(cpus_per_trial=2)}))}
+        ("seed0", {}),
+        ("seed1_serial", {"sampler_seed": 1, "placement": Placement(cpus_per_trial=2)}))}
     reference = _decisions(tmp_path / "seed0" / "trials.csv")
     assert {r[4] for r in reference} == {Status.OK, Status.STOPPED}
-    for name in ("seed1", "serial"):
+    # evaluated at the rung (epoch 1) and at the end (3), not in between: the cut reads no more
+    assert {tuple(v != "" for v in r[8].split(";")) for r in reference} == {
+        (True,), (True, False, True)}
+    for name in ("seed1_serial",):
         assert _decisions(tmp_path / name / "trials.csv") == reference, name
     keys = ["alpha", "beta", "gamma", "top1_mean", "p_best", "status", "rung_p_best"]
 
@@ -165,7 +169,7 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
 
     first = ranking_of("seed0")
     assert any(r["rung_p_best"] is not None for r in first)  # the stopped ones were judged
-    for name in ("seed1", "serial"):
+    for name in ("seed1_serial",):
         assert ranking_of(name) == first
         assert {k: runs[name]["best"][k] for k in ("alpha", "beta", "gamma", "separated")} == \
             {k: runs["seed0"]["best"][k] for k in ("alpha", "beta", "gamma", "separated")}

@@ -3,9 +3,11 @@ trained in lockstep, one report after every epoch.
 
 The unit of early stopping is the candidate: every report carries the mean val top-1 over its
 seeds (``score``), so a scheduler keeps or stops a candidate as a whole and a candidate that
-reaches the top rung has all ``--seeds`` seeds. With a scheduler, intermediate epochs are
-evaluated on a fixed, evenly strided subset of the validation set (``EVAL_IMAGES``) after
-BatchNorm recalibration; the last epoch is always evaluated on the whole validation set.
+reaches the top rung has all ``--seeds`` seeds. Intermediate epochs are evaluated on a fixed,
+evenly strided subset of the validation set (``EVAL_IMAGES``) after BatchNorm recalibration —
+every epoch under ``asha`` and ``--curves``, only the rungs' epochs under ``sha`` (the cuts read
+nothing else; an evaluation costs about a sixth of a training epoch); the last epoch is always
+evaluated on the whole validation set. An epoch not evaluated leaves its history slot empty.
 
 Synchronous successive halving (``sha``) trains a candidate up to the rung's epoch (``target``)
 and reports a Ray Tune checkpoint after every epoch (every seed's trainer state and row); the
@@ -92,7 +94,8 @@ class _SeedRun:
         return self.row["status"] == RUNNING
 
     def epoch(self, last: bool, intermediate: bool) -> None:
-        """Train one epoch; evaluate on the val subset (intermediate) or all of it (last)."""
+        """Train one epoch; evaluate on the val subset (intermediate) or all of it (last);
+        otherwise the history's slot for this epoch stays empty."""
         t = self.trainer
         try:
             if not t.train_epoch():
@@ -106,11 +109,15 @@ class _SeedRun:
                 top1, loss = t.evaluate(EVAL_IMAGES)
                 self.row.update(top1=top1, loss=loss)
                 self.history.append(round(top1, 4))
+            else:
+                self.row.update(top1=None, loss=None)
+                self.history.append(None)
         except Exception as err:
             self.fail(f"{type(err).__name__}: {err}")
         rate = t.seen / t.seconds if t.seconds else 0.0
         self.row.update(epochs=t.epoch, images=t.seen, seconds=round(t.seconds, 3),
-                        images_per_sec=rate, history=";".join(f"{h:g}" for h in self.history))
+                        images_per_sec=rate,
+                        history=";".join("" if h is None else f"{h:g}" for h in self.history))
 
 
 def trial(config: dict, context: dict) -> None:
@@ -139,7 +146,8 @@ def trial(config: dict, context: dict) -> None:
     for epoch in range(start + 1, stop + 1):
         for run in runs:
             if run.live:
-                run.epoch(last=epoch == epochs, intermediate=context["evaluate_every_epoch"])
+                run.epoch(last=epoch == epochs, intermediate=context["evaluate_every_epoch"]
+                          or epoch in context.get("evaluate_at", ()))
         scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
                   and r.row["status"] in (RUNNING, Status.OK)]
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
