@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import kill_when
+from conftest import ROOT, kill_when
 
 from scalesearch.cluster import Placement
 from scalesearch.search.evidence import stopped_evidence
@@ -178,6 +178,12 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
     full_rows = {(r["alpha"], r["beta"], r["gamma"], r["seed"]): r["top1"]
                  for r in TrialStore(tmp_path / "full" / "trials.csv").rows}
     assert finals and all(full_rows[k] == v for k, v in finals.items())
+    # benchmarks/bench_asha.py replays sha from a full run's curves: the same rows as a real run
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_asha import decisions, replay
+
+    replayed = replay(TrialStore(tmp_path / "full" / "trials.csv").rows, [1], 3.0)
+    assert decisions(replayed) == decisions(TrialStore(tmp_path / "seed0" / "trials.csv").rows)
     assert not (tmp_path / "seed0" / "checkpoints").exists()  # spent checkpoints are deleted
     assert full["best"] is not None
 
