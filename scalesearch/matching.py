@@ -74,7 +74,6 @@ def solve_int(flops_of: Callable[[int], float], target: float, lo: int, hi: int,
     return grid[i], value
 
 
-
 def match_image_size(net: Scalable, mult: Multipliers, ratio: float, lo: int | None = None,
                      hi: int | None = None, step: int = 1,
                      num_classes: int | None = None) -> tuple[int, float]:

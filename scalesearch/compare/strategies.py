@@ -114,7 +114,7 @@ def _flops(baseline: Scalable, strategy: str, mult: Multipliers, size: int) -> i
 
 
 def count_point(baseline: Scalable, strategy: str, mult: Multipliers, target: float,
-          image_size: int | None = None, phi: float | None = None, **extra) -> Point:
+                image_size: int | None = None, phi: float | None = None, **extra) -> Point:
     """Count the network ``strategy`` builds for ``mult``."""
     size = image_size or baseline.scaled_image_size(mult.resolution)
     net, d = _built(baseline, strategy, mult)
@@ -138,7 +138,7 @@ def _tidy(x: float, flops_of) -> float:
 
 
 def knob_family(strategy: str, target: float,
-         opts: StrategyOptions) -> tuple[Callable[[float], Multipliers], float, float]:
+                opts: StrategyOptions) -> tuple[Callable[[float], Multipliers], float, float]:
     """The strategy's one-knob family of multipliers and a bracket for the knob."""
     if strategy == "depth":
         return lambda d: Multipliers(d, 1.0, 1.0), 1.0, 2 * target
@@ -206,7 +206,7 @@ def solve_strategy(baseline: Scalable, strategy: str, target: float,
 
 
 def solve_strategies(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...],
-            opts: StrategyOptions | None = None) -> list[Point]:
+                     opts: StrategyOptions | None = None) -> list[Point]:
     """The baseline, then every strategy at every target ratio."""
     opts = opts or StrategyOptions()
     for r in ratios:
