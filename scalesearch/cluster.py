@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.hardware import parallel_device
 from scalesearch.proxy import ProxySetup
 
@@ -33,15 +33,13 @@ class Placement:
     max_concurrent: int | None = None
 
     def __post_init__(self):
-        if int(self.cpus_per_trial) != self.cpus_per_trial or self.cpus_per_trial < 1:
-            raise ScalesearchError(f"cpus_per_trial must be a whole number ≥ 1, got "
-                                   f"{self.cpus_per_trial}")
+        check_whole("--cpus-per-trial", self.cpus_per_trial)
+        check_number("--gpus-per-trial", self.gpus_per_trial, 0)
         g = self.gpus_per_trial
-        if not g >= 0 or (g > 1 and g != int(g)):  # `not >=` also refuses NaN
-            raise ScalesearchError(f"gpus_per_trial must be ≥ 0 and whole above 1 (Ray "
-                                   f"cannot split a trial over GPUs), got {g:g}")
-        if self.max_concurrent is not None and self.max_concurrent < 1:
-            raise ScalesearchError(f"max_concurrent must be ≥ 1, got {self.max_concurrent}")
+        if g > 1 and g != int(g):
+            raise ScalesearchError(f"--gpus-per-trial must be whole above 1 (Ray cannot split "
+                                   f"a trial over GPUs), got {g:g}")
+        check_whole("--workers", self.max_concurrent, optional=True)
 
     def trial_setup(self, setup: ProxySetup) -> ProxySetup:
         """The setup one trial trains with: torch threads = its CPUs (unless set), and

@@ -6,6 +6,9 @@ help. A default is read from the config dataclass's field (:func:`default`: Sear
 Ranges, TrainConfig, ProxySetup, CompareConfig), so the CLI, the API and a config built in
 Python agree; the API reads the parser's defaults back (:func:`resolve_options`). The
 ``*_config`` functions turn the option values into the library's config objects for both.
+The parser only reads text (:func:`integer`, :func:`number`); every range is checked once, by
+the config dataclasses' ``__post_init__``, so the CLI and the API refuse the same values with
+the same message (README's bad-input table, run both ways by tests/test_readme.py).
 """
 
 from __future__ import annotations
@@ -54,6 +57,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def integer(text: str) -> int:
+    """argparse type: an integer (its range is the config dataclass's to check)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def number(text: str) -> float:
+    """argparse type: a float (its range, finiteness included, is the config dataclass's to
+    check, so that the CLI and the Python API refuse the same values with the same line)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
 def read_coefficients(path: str) -> tuple[float, float, float]:
     """α, β, γ from a JSON file with top-level keys alpha, beta, gamma (e.g. search's best.json)."""
     try:
@@ -78,28 +98,20 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--data", default=default(ProxySetup, "data"), help="'synthetic' (embedded, "
                    "default) or an ImageFolder root with train/<class>/ and val/<class>/")
     epochs = default(TrainConfig, "epochs")
-    t.add_argument("--epochs", type=finite_float, default=epochs, help=f"epochs ({epochs:g})")
-    t.add_argument("--proxy-size", type=positive_int, default=DEFAULT_PROXY_SIZE, help="base "
+    t.add_argument("--epochs", type=number, default=epochs, help=f"epochs ({epochs:g})")
+    t.add_argument("--proxy-size", type=integer, default=DEFAULT_PROXY_SIZE, help="base "
                    "image size for training; a network with resolution r trains at "
                    f"round(size·r) ({DEFAULT_PROXY_SIZE})")
     batch, lr = default(TrainConfig, "batch_size"), default(TrainConfig, "lr")
-    t.add_argument("--batch-size", type=positive_int, default=batch, help=f"batch size ({batch})")
-    t.add_argument("--lr", type=finite_float, default=lr, help=f"peak learning rate at batch "
+    t.add_argument("--batch-size", type=integer, default=batch, help=f"batch size ({batch})")
+    t.add_argument("--lr", type=number, default=lr, help=f"peak learning rate at batch "
                    f"{default(TrainConfig, 'lr_batch')}, scaled linearly with --batch-size "
                    f"({lr:g})")
     optimizer = default(TrainConfig, "optimizer")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=optimizer,
                    help=f"optimizer ({optimizer}; rmsprop is the paper's)")
-    t.add_argument("--num-train", type=positive_int, help="training images (synthetic: 1000)")
-    t.add_argument("--num-val", type=positive_int, help="validation images (synthetic: 400)")
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite float ≥ 0."""
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value:g}")
-    return value
+    t.add_argument("--num-train", type=integer, help="training images (synthetic: 1000)")
+    t.add_argument("--num-val", type=integer, help="validation images (synthetic: 400)")
 
 
 def add_hardware_args(p: argparse.ArgumentParser) -> None:
@@ -114,10 +126,10 @@ def add_hardware_args(p: argparse.ArgumentParser) -> None:
                    "(default: auto)")
     h.add_argument("--compile", action="store_true", help="torch.compile each model (slow "
                    "first steps; pays off on GPUs and long runs)")
-    h.add_argument("--gpus-per-trial", type=non_negative_float, default=0.0, metavar="G",
+    h.add_argument("--gpus-per-trial", type=number, default=0.0, metavar="G",
                    help="GPUs per training, fractional allowed: 0.25 lets 4 trainings share "
                    "a GPU (default: 0, CPU only)")
-    h.add_argument("--max-memory-gb", type=non_negative_float, metavar="GB", help="ImageFolder "
+    h.add_argument("--max-memory-gb", type=number, metavar="GB", help="ImageFolder "
                    "splits decoding to more than this are streamed from disk by DataLoader "
                    "workers (default: a quarter of the available memory)")
 
@@ -128,8 +140,6 @@ def setup_from_args(args: argparse.Namespace):
     from scalesearch.proxy import ProxySetup
     from scalesearch.train import TrainConfig
 
-    if args.epochs <= 0:
-        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
     return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
                       num_val=args.num_val, train=TrainConfig(
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -155,9 +165,9 @@ def add_latency_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("latency (torch.utils.benchmark, median of an adaptive autorange)")
     g.add_argument("--latency", action="store_true", help="measure inference latency "
                    "(latency_ms) of every network at its full image size")
-    g.add_argument("--latency-batch", type=positive_int, default=d.batch, metavar="N",
+    g.add_argument("--latency-batch", type=integer, default=d.batch, metavar="N",
                    help=f"images per forward pass ({d.batch}, as EfficientNet's Table 4)")
-    g.add_argument("--latency-threads", type=positive_int, default=d.threads, metavar="N",
+    g.add_argument("--latency-threads", type=integer, default=d.threads, metavar="N",
                    help=f"torch threads while timing ({d.threads})")
     g.add_argument("--latency-device", choices=DEVICES, default=d.device,
                    help=f"where to time ({d.device})")
@@ -189,7 +199,7 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
     r.add_argument("--address", help="join a running Ray cluster (ray://host:10001 or 'auto'); "
                    "default: a local one, dashboard off")
     cpus = default(Placement, "cpus_per_trial")
-    r.add_argument("--cpus-per-trial", type=positive_int, default=cpus,
+    r.add_argument("--cpus-per-trial", type=integer, default=cpus,
                    help=f"CPUs (= torch threads) per trial; trials run concurrently on the rest "
                    f"({cpus})")
 
@@ -206,8 +216,8 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("candidates")
     step = default(Ranges, "step")
-    g.add_argument("--grid-step", type=finite_float, default=step, help=f"grid step ({step:g})")
-    g.add_argument("--tolerance", type=finite_float, default=d("tolerance"),
+    g.add_argument("--grid-step", type=number, default=step, help=f"grid step ({step:g})")
+    g.add_argument("--tolerance", type=number, default=d("tolerance"),
                    help=f"keep |α·β²·γ²/2 − 1| ≤ this, relative ({d('tolerance'):g}: the "
                    "paper's 1.2, 1.1, 1.15 with product 1.92 is in)")
     g.add_argument("--match-flops", action=argparse.BooleanOptionalAction,
@@ -216,7 +226,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    "ratio is 2 ± 3%% (fair candidates: none wins by having more FLOPs); "
                    "--no-match-flops trains at γ and filters by --flops-tolerance (default: "
                    f"{'on' if d('match_flops') else 'off'})")
-    g.add_argument("--flops-tolerance", type=finite_float, default=d("flops_tolerance"),
+    g.add_argument("--flops-tolerance", type=number, default=d("flops_tolerance"),
                    help="with --no-match-flops: keep |measured FLOPs ratio − 2| ≤ this, at the "
                    f"baseline's image size ({d('flops_tolerance'):g})")
     for name in ("alpha", "beta", "gamma"):
@@ -225,11 +235,11 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                        metavar="LO:HI", help=f"{name} range ({lo:g}:{hi:g})")
     g.add_argument("--sampler", choices=SAMPLERS, default=d("sampler"), help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
-    g.add_argument("--trials", type=positive_int, help="TPE budget (trained candidates)")
+    g.add_argument("--trials", type=integer, help="TPE budget (trained candidates)")
     g.add_argument("--seed", type=int, default=d("sampler_seed"),
                    help=f"sampler seed ({d('sampler_seed')})")
     e = p.add_argument_group("evidence and budget")
-    e.add_argument("--seeds", type=positive_int, default=d("seeds"), help="trainings per "
+    e.add_argument("--seeds", type=integer, default=d("seeds"), help="trainings per "
                    "candidate; the ranking uses the mean, the 95%% t-interval and the bootstrap "
                    f"p_best over seeds ({d('seeds')}; 1 cannot measure seed noise)")
     e.add_argument("--scheduler", choices=SCHEDULERS, default=d("scheduler"),
@@ -240,16 +250,16 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    "ASHA (no waiting, works with TPE, but cuts by arrival order: "
                    "docs/search.md); none: every candidate trains --epochs (default: "
                    f"{d('scheduler')})")
-    e.add_argument("--min-epochs", type=positive_int, default=d("min_epochs"), help="the first "
+    e.add_argument("--min-epochs", type=integer, default=d("min_epochs"), help="the first "
                    f"rung ({d('min_epochs')}: after one epoch the candidates' ranking was noise, "
                    "docs/search.md)")
     e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
                    "epoch too (on the 200-image val subset; trials.csv's history): learning "
                    "curves, to choose where rungs go (docs/search.md)")
-    e.add_argument("--reduction-factor", type=finite_float, default=d("reduction_factor"),
+    e.add_argument("--reduction-factor", type=number, default=d("reduction_factor"),
                    help=f"η: about 1/η of the candidates go on at each rung "
                    f"({d('reduction_factor'):g})")
-    e.add_argument("--family-phi", type=positive_int, default=d("family_phi"), metavar="N",
+    e.add_argument("--family-phi", type=integer, default=d("family_phi"), metavar="N",
                    help="emit the family φ = 1…N (family.csv; B1–B7 is 7; a winner with a large "
                    "α makes deep members slow to count) (default: "
                    f"{d('family_phi')})")
@@ -261,11 +271,11 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVES[0], help="rank by "
                    "top-1 (accuracy) or by top1·(LAT/T)^w or top1·(FLOPs/T)^w (mnas); ranking, "
                    "p_best and ties use it (default: accuracy)")
-    o.add_argument("--target-latency", type=finite_float, metavar="MS", help="mnas: the "
+    o.add_argument("--target-latency", type=number, metavar="MS", help="mnas: the "
                    "latency target T in ms (measures latency)")
-    o.add_argument("--target-flops", type=finite_float, metavar="N", help="mnas: the FLOPs "
+    o.add_argument("--target-flops", type=number, metavar="N", help="mnas: the FLOPs "
                    "target T in multiply-adds of the φ=1 network at full size")
-    o.add_argument("--latency-weight", type=finite_float, default=LATENCY_WEIGHT, metavar="W",
+    o.add_argument("--latency-weight", type=number, default=LATENCY_WEIGHT, metavar="W",
                    help=f"mnas: the exponent w ({LATENCY_WEIGHT:g})")
     add_latency_args(p)
     add_training_args(p)
@@ -293,13 +303,13 @@ def search_config(args: argparse.Namespace):
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch fidelity`` but RUN_DIR and --format."""
-    p.add_argument("--top", type=positive_int, default=3, help="best candidates to retrain (3)")
+    p.add_argument("--top", type=integer, default=3, help="best candidates to retrain (3)")
     p.add_argument("--random", type=int, default=3, help="random other candidates (3)")
-    p.add_argument("--epochs", type=finite_float, help="reference epochs (default: 4× the "
+    p.add_argument("--epochs", type=number, help="reference epochs (default: 4× the "
                    "search's)")
-    p.add_argument("--proxy-size", type=positive_int, help="reference base image size "
+    p.add_argument("--proxy-size", type=integer, help="reference base image size "
                    "(default: 2× the search's)")
-    p.add_argument("--seeds", type=positive_int, help="seeds per candidate (default: the "
+    p.add_argument("--seeds", type=integer, help="seeds per candidate (default: the "
                    "search's)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted check")
@@ -311,8 +321,6 @@ def fidelity_config(args: argparse.Namespace):
     """The FidelityConfig of the fidelity options."""
     from scalesearch.search.fidelity import FidelityConfig
 
-    if args.epochs is not None and args.epochs <= 0:
-        raise ScalesearchError(f"--epochs must be positive, got {args.epochs:g}")
     return FidelityConfig(args.top, args.random, args.epochs, args.proxy_size, args.seeds,
                           args.sample_seed)
 
@@ -339,7 +347,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     from scalesearch.compare.run import CompareConfig
 
     ratios = list(default(CompareConfig, "ratios"))
-    p.add_argument("--flops-ratio", type=finite_float, nargs="+", default=ratios, metavar="X",
+    p.add_argument("--flops-ratio", type=number, nargs="+", default=ratios, metavar="X",
                    help=f"target FLOPs ratios vs the baseline (default: "
                    f"{' '.join(f'{r:g}' for r in ratios)})")
     p.add_argument("--strategies", default=",".join(PAPER_STRATEGIES),
@@ -347,17 +355,17 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    f"{','.join(PAPER_STRATEGIES)}; fast and nonuniform: docs/compare.md)")
     p.add_argument("--coefficients", metavar="JSON", help="α, β, γ for compound and "
                    "nonuniform (e.g. a search's best.json; default: the paper's 1.2, 1.1, 1.15)")
-    p.add_argument("--fast-alpha", type=finite_float, default=FAST_ALPHA, metavar="A",
+    p.add_argument("--fast-alpha", type=number, default=FAST_ALPHA, metavar="A",
                    help="fast scaling's share of the FLOPs growth given to width: w = s^(A/2), "
                    f"d = s^((1-A)/2), r = s^((1-A)/4); 1/3 is uniform (default: {FAST_ALPHA:g})")
-    p.add_argument("--max-image-size", type=positive_int, metavar="PX", help="cap the image "
+    p.add_argument("--max-image-size", type=integer, metavar="PX", help="cap the image "
                    "size of every strategy (EfficientNetV2 caps at 480); growth the cap takes "
                    "away goes to depth and width in the strategy's own split (default: no cap)")
     add_latency_args(p)
     p.add_argument("--no-train", action="store_true", help="count only (fast)")
     p.add_argument("--out", help="output folder (needed for training; default: runs/compare)")
     seeds = default(CompareConfig, "seeds")
-    p.add_argument("--seeds", type=positive_int, default=seeds,
+    p.add_argument("--seeds", type=integer, default=seeds,
                    help=f"trainings per network ({seeds})")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out "
                    "without retraining the networks × seeds compare.csv already holds")
@@ -369,7 +377,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
 def add_placement_args(p: argparse.ArgumentParser) -> None:
     """--address, --cpus-per-trial and --workers: where compare and study train (Ray Tune)."""
     add_ray_args(p)
-    p.add_argument("--workers", type=positive_int, metavar="N", help="at most N trainings at "
+    p.add_argument("--workers", type=integer, metavar="N", help="at most N trainings at "
                    "once (default: as many as the CPUs and GPUs allow)")
 
 
@@ -385,18 +393,13 @@ def placement_from_args(args: argparse.Namespace):
 def compare_config(args: argparse.Namespace):
     """The CompareConfig of the compare options (coefficients read from --coefficients)."""
     from scalesearch.compare.run import CompareConfig
-    from scalesearch.compare.strategies import check_ratio, parse_strategies
-    from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
+    from scalesearch.scaler import PAPER_COEFFICIENTS
 
-    strategies = parse_strategies(args.strategies)
-    for r in args.flops_ratio:
-        check_ratio(r)
     coefficients = read_coefficients(args.coefficients) if args.coefficients else \
         PAPER_COEFFICIENTS
-    check_coefficients(*coefficients)
     if args.resume and args.no_train:
         raise ScalesearchError("--resume continues a training run; drop --no-train")
-    return CompareConfig(args.baseline, tuple(args.flops_ratio), strategies, coefficients,
+    return CompareConfig(args.baseline, args.flops_ratio, args.strategies, coefficients,
                          args.seeds, setup_from_args(args), placement_from_args(args),
                          fast_alpha=args.fast_alpha,
                          max_image_size=args.max_image_size, latency=latency_from_args(args))

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from scalesearch.counter import measure
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_whole
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
 from scalesearch.train import ProxyTrainer, TrainConfig
@@ -32,6 +32,14 @@ class ProxySetup:
     dropout: float | None = 0.0  # None keeps the baseline's own rates
     drop_path: float | None = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, str) or not self.data:
+            raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
+        for flag, value in (("--proxy-size", self.proxy_size), ("--num-train", self.num_train),
+                            ("--num-val", self.num_val)):
+            check_whole(flag, value, optional=True)
+        check_whole("data_seed", self.data_seed, 0)
 
     def to_dict(self) -> dict:
         """Plain-JSON form (inverse of :meth:`from_dict`)."""

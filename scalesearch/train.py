@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalesearch.data import FolderStream, ImageSet
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.hardware import Precision, check_amp, check_device, resolve_device
 from scalesearch.status import Status
 
@@ -59,12 +59,17 @@ class TrainConfig:
             raise ScalesearchError(f"unknown optimizer {self.optimizer!r}; one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
             raise ScalesearchError(f"unknown schedule {self.schedule!r}; one of {SCHEDULES}")
-        if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0 or self.lr_batch < 1:
-            raise ScalesearchError("epochs, batch size, lr and lr_batch must be positive")
-        if self.check_every < 1:
-            raise ScalesearchError(f"check_every must be ≥ 1, got {self.check_every}")
-        if self.max_memory_gb is not None and self.max_memory_gb < 0:
-            raise ScalesearchError(f"max_memory_gb must be ≥ 0, got {self.max_memory_gb:g}")
+        check_number("--epochs", self.epochs, 0, strict=True)
+        check_whole("--batch-size", self.batch_size)
+        check_number("--lr", self.lr, 0, strict=True)
+        check_whole("lr_batch", self.lr_batch)
+        for name in ("weight_decay", "label_smoothing", "warmup_epochs"):
+            check_number(name, getattr(self, name), 0)
+        check_whole("threads", self.threads, optional=True)
+        check_whole("workers", self.workers, 0, optional=True)
+        check_whole("check_every", self.check_every)
+        check_whole("eval_batch_size", self.eval_batch_size)
+        check_number("--max-memory-gb", self.max_memory_gb, 0, optional=True)
         check_device(self.device)
         check_amp(self.amp)
 

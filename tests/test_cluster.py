@@ -17,12 +17,12 @@ TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs"
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(cpus_per_trial=0), "cpus_per_trial must be a whole number ≥ 1"),
-    (dict(cpus_per_trial=1.5), "cpus_per_trial must be a whole number ≥ 1"),
-    (dict(gpus_per_trial=-0.5), "gpus_per_trial must be ≥ 0"),
+    (dict(cpus_per_trial=0), "--cpus-per-trial must be a whole number ≥ 1, got 0"),
+    (dict(cpus_per_trial=1.5), "--cpus-per-trial must be a whole number ≥ 1, got 1.5"),
+    (dict(gpus_per_trial=-0.5), "--gpus-per-trial must be a finite number ≥ 0, got -0.5"),
     (dict(gpus_per_trial=1.5), "whole above 1"),
-    (dict(gpus_per_trial=float("nan")), "gpus_per_trial must be ≥ 0"),
-    (dict(max_concurrent=0), "max_concurrent must be ≥ 1"),
+    (dict(gpus_per_trial=float("nan")), "--gpus-per-trial must be a finite number ≥ 0"),
+    (dict(max_concurrent=0), "--workers must be a whole number ≥ 1, got 0"),
 ])
 def test_placement_refuses_what_ray_cannot_place(kwargs, message):
     with pytest.raises(ScalesearchError, match=message):
@@ -133,7 +133,7 @@ def test_the_python_api_validates_placement_like_the_cli(tmp_path):
 
     for run, args in ((scalesearch.search, ("efficientnet-b0",)),
                       (scalesearch.compare, ("mobilenet-v2",))):
-        with pytest.raises(ScalesearchError, match="cpus_per_trial must be a whole number"):
+        with pytest.raises(ScalesearchError, match="--cpus-per-trial must be a whole number"):
             run(*args, cpus_per_trial=0, out=str(tmp_path / "o"))
     assert not (tmp_path / "o").exists()
 

@@ -5,6 +5,8 @@ nothing; rows with exit 0 or 1 that train are slow."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shlex
 from pathlib import Path
@@ -62,3 +64,56 @@ def test_readme_bad_input_row(cli, tmp_path, monkeypatch, command, message, code
     assert out == "" and "error: " in lines[-1], err
     assert all(PROGRESS.match(line) for line in lines[:-1]), err
     assert snapshot(tmp_path) == before  # a refusal writes nothing
+
+
+CLI_ONLY = {"command", "func", "format", "paper_table3"}  # output and CLI-only modes
+
+
+def _api_call(command: str):
+    """The Python call of a search, compare or fidelity row: the CLI's parser reads the flags
+    (a row it refuses is about parsing text, which the API never does), and every value that
+    differs from the parser's default becomes a keyword; None for other rows."""
+    import scalesearch
+    from scalesearch.cli.main import build_parser
+
+    argv = shlex.split(command)[1:]
+    if argv[0] not in ("search", "compare", "fidelity"):
+        return None
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the CLI's own row says it
+            args = vars(parser.parse_args(argv))
+    except SystemExit:
+        return None
+    sub = parser._subparsers._group_actions[0].choices[argv[0]]
+    given = {k: v for k, v in args.items() if k not in CLI_ONLY and v != sub.get_default(k)}
+    if args.get("paper_table3"):
+        return None
+    if argv[0] == "fidelity":
+        run_dir = given.pop("run_dir")
+        return lambda: scalesearch.fidelity(run_dir, log=lambda m: None, **given)
+    return lambda: getattr(scalesearch, argv[0])(log=lambda m: None, **given)
+
+
+API_ROWS = [r for r in ROWS if r[2] == 2 and _api_call(r[0])]
+
+
+def test_the_python_api_shares_most_rows():
+    assert len(API_ROWS) >= 40
+
+
+@pytest.mark.parametrize("command,message,code", [_param(*r) for r in API_ROWS])
+def test_readme_bad_input_row_from_python(tmp_path, monkeypatch, command, message, code):
+    """The same row through ``scalesearch.search/compare/fidelity(**kwargs)``: the same
+    ScalesearchError message, nothing written (the API validates in the config dataclasses,
+    as the CLI does)."""
+    from scalesearch.errors import ScalesearchError
+
+    make_fixtures(tmp_path)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ScalesearchError) as err:
+        _api_call(command)()
+    for part in message.split("…"):
+        assert part.strip() in str(err.value), (part, str(err.value))
+    assert snapshot(tmp_path) == before

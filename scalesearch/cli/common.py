@@ -12,7 +12,6 @@ from scalesearch.options import (  # noqa: F401 (the subcommands' argument helpe
     add_training_args,
     finite_float,
     latency_from_args,
-    non_negative_float,
     positive_int,
     read_coefficients,
     setup_from_args,

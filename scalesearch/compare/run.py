@@ -18,9 +18,11 @@ from scalesearch.compare.strategies import (
     PAPER_STRATEGIES,
     STRATEGIES,
     StrategyOptions,
+    check_ratio,
+    parse_strategies,
     solve_strategies,
 )
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_whole
 from scalesearch.fmt import human, mean_spread
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
@@ -28,7 +30,7 @@ from scalesearch.logs import Log, stderr
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_folder_path, check_run_dir, marker
-from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers
+from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, check_coefficients
 from scalesearch.status import Status
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
@@ -49,6 +51,17 @@ class CompareConfig:
     fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
     max_image_size: int | None = None  # image-size cap (full-size px); the rest goes to d, w
     latency: LatencySpec | None = None  # measure latency_ms of every network when given
+
+    def __post_init__(self) -> None:
+        ratios = (self.ratios,) if isinstance(self.ratios, int | float) else self.ratios
+        for r in ratios:
+            check_ratio(r)
+        object.__setattr__(self, "ratios", tuple(float(r) for r in ratios))
+        object.__setattr__(self, "strategies", parse_strategies(self.strategies))
+        check_coefficients(*self.coefficients)
+        object.__setattr__(self, "coefficients", tuple(float(c) for c in self.coefficients))
+        check_whole("--seeds", self.seeds)
+        check_whole("--max-image-size", self.max_image_size, optional=True)
 
     def strategy_options(self) -> StrategyOptions:
         """The :class:`StrategyOptions` its strategies share."""

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.cluster import Placement
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
@@ -55,10 +55,14 @@ class SearchConfig:
                                                            self.flops_tolerance)):
             if not 0 < tol < 1:
                 raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
-        if not 1 <= self.family_phi <= 12:
+        check_whole("--family-phi", self.family_phi)
+        if self.family_phi > 12:
             raise ScalesearchError(f"--family-phi must be in 1…12, got {self.family_phi}")
-        if self.seeds < 1:
-            raise ScalesearchError(f"--seeds must be ≥ 1, got {self.seeds}")
+        check_whole("--seeds", self.seeds)
+        check_whole("--trials", self.trials, optional=True)
+        check_whole("--seed", self.sampler_seed, 0)
+        check_whole("--min-epochs", self.min_epochs)
+        check_number("--reduction-factor", self.reduction_factor)
         if self.latency is None and (self.objective.needs_latency
                                      or self.tie_break == "latency"):
             object.__setattr__(self, "latency", LatencySpec())  # asked for implicitly
@@ -68,7 +72,7 @@ class SearchConfig:
             raise ScalesearchError("--scheduler sha halves a fixed set of candidates: use the "
                                    "grid sampler, or --scheduler asha with --sampler tpe")
         if self.scheduler != "none":
-            if not 1 <= self.min_epochs < self.epochs:
+            if self.min_epochs >= self.epochs:
                 raise ScalesearchError(f"--min-epochs must be ≥ 1 and below --epochs "
                                        f"({self.epochs}), got {self.min_epochs}")
             if self.reduction_factor <= 1:

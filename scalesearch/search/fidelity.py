@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.cluster import Placement
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
@@ -50,8 +50,12 @@ class FidelityConfig:
     sample_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.top < 1 or self.random < 0:
-            raise ScalesearchError("--top must be ≥ 1 and --random ≥ 0")
+        check_whole("--top", self.top)
+        check_whole("--random", self.random, 0)
+        check_number("--epochs", self.epochs, 0, strict=True, optional=True)
+        check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--seeds", self.seeds, optional=True)
+        check_whole("--sample-seed", self.sample_seed, 0)
 
 
 def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
