@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scalesearch.compare.run import CompareConfig, _train, train_points
+from scalesearch.compare.run import CompareConfig, CompareRows, _train, train_points
 from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategies
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
@@ -54,7 +54,7 @@ def process_pool(cfg: CompareConfig, points: list[dict]) -> tuple[float, dict]:
 def ray_tune(cfg: CompareConfig, points: list[dict]) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        rows = train_points(cfg, points, Path(out), log=lambda m: None)
+        rows = train_points(cfg, points, CompareRows(Path(out) / "compare.csv"), log=lambda m: None)
         seconds = time.perf_counter() - start
     return seconds, {(r["strategy"], r["seed"]): r["top1"] for r in rows}
 

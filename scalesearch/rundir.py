@@ -1,14 +1,21 @@
-"""An output folder that one run owns: fresh, or resumable with the same settings. Shared by
-search, fidelity and compare, whose result CSVs are their resume state; the marker file
-(search.json, fidelity.json, compare.json) holds the settings and the folder's format."""
+"""The run folder: one output folder that one run owns, for search, fidelity and compare.
+
+A :class:`RunFolder` is fresh, or resumed with the same recipe; it holds a marker file
+(search.json, fidelity.json, compare.json: the format, the recipe and what the run adds) and a
+rows file (trials.csv, compare.csv) that is the run's resume state, kept by a :class:`RowStore`:
+every finished row stays, and what is left is what the store does not hold.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from scalesearch import __version__
 from scalesearch.errors import ScalesearchError
+from scalesearch.io import write_json
+from scalesearch.status import Status
 
 # 2 (0.2.0): synchronous halving's paused rows and checkpoints in trials.csv, compare's
 # placement kept out of compare.json; 1 (0.1.0, no "format" key): the first release
@@ -39,27 +46,6 @@ def read_marker(path: Path, what: str) -> dict:
     return saved
 
 
-def check_run_dir(out: Path, config: dict, resume: bool, marker: str, what: str,
-                  state: str) -> None:
-    """Refuse a fresh run into a folder holding one (``marker`` or ``state`` file present),
-    and a ``resume`` whose settings differ from those stored in ``marker`` under "config"."""
-    saved, flag = out / marker, "--resume"
-    check_folder_path(out)
-    if not resume:
-        if saved.exists() or (out / state).exists():
-            raise ScalesearchError(f"{out} already holds a {what}; pass {flag} to continue it, "
-                                   "or choose another output folder")
-        return
-    if not saved.exists():
-        raise ScalesearchError(f"nothing to resume: {saved} not found")
-    before = read_marker(saved, what)["config"]
-    now = json.loads(json.dumps(config))
-    changed = sorted(k for k in now if before.get(k) != now[k])
-    if changed:
-        raise ScalesearchError(f"{flag} with different settings ({', '.join(changed)}) than "
-                               f"the {what} in {out}; use the same flags or another folder")
-
-
 def check_folder_path(out: Path) -> None:
     """Refuse an output path that is, or lies under, an existing file (mkdir would raise)."""
     for path in (out, *out.parents):
@@ -67,3 +53,87 @@ def check_folder_path(out: Path) -> None:
             if not path.is_dir():
                 raise ScalesearchError(f"output folder {out}: {path} is a file, not a folder")
             return
+
+
+class RowStore:
+    """A run's rows file, read when it exists and rewritten atomically on every append, so a
+    killed run leaves every finished row and nothing half-written. :meth:`key` is a row's
+    identity; a finished row is never replaced, a paused one (halving) is."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: list[dict] = self.read() if self.path.exists() else []
+
+    def key(self, row: dict) -> tuple:
+        """A row's identity (a job's too: the row it will write)."""
+        raise NotImplementedError
+
+    def read(self) -> list[dict]:
+        """The rows stored at ``path``."""
+        raise NotImplementedError
+
+    def write(self) -> None:
+        """Rewrite ``path`` atomically with :attr:`rows`."""
+        raise NotImplementedError
+
+    def done(self) -> set[tuple]:
+        """Keys of finished rows (every status but paused)."""
+        return {self.key(r) for r in self.rows if r.get("status") != Status.PAUSED}
+
+    def left(self, jobs: Iterable[dict]) -> list[dict]:
+        """The ``jobs`` whose row is not finished: what a resume still runs."""
+        done = self.done()
+        return [j for j in jobs if self.key(j) not in done]
+
+    def append(self, rows: list[dict]) -> None:
+        """Add rows; a row replaces a stored paused row of its key, and is skipped when a
+        finished one is stored."""
+        new = {self.key(r): r for r in self.left(rows)}
+        if new:
+            self.rows = [r for r in self.rows if self.key(r) not in new] + list(new.values())
+            self.write()
+
+
+class RunFolder:
+    """One run's output folder: ``what`` (for messages), its marker file, and its rows file
+    kept by ``store`` (a :class:`RowStore` type). :meth:`check` before any work,
+    :meth:`start` once the run is sure to go ahead."""
+
+    def __init__(self, path: str | Path, what: str, marker: str, rows: str,
+                 store: type[RowStore]):
+        self.path, self.what = Path(path), what
+        self.marker_path, self.rows_path, self._store = self.path / marker, self.path / rows, store
+
+    def check(self, recipe: dict, resume: bool) -> None:
+        """Refuse a fresh run into a folder holding one (marker or rows file present), and a
+        ``resume`` whose recipe differs from the stored one (or that finds nothing)."""
+        check_folder_path(self.path)
+        if not resume:
+            if self.marker_path.exists() or self.rows_path.exists():
+                raise ScalesearchError(f"{self.path} already holds a {self.what}; pass --resume "
+                                       "to continue it, or choose another output folder")
+            return
+        if not self.marker_path.exists():
+            raise ScalesearchError(f"nothing to resume: {self.marker_path} not found")
+        before = self.saved()["config"]
+        now = json.loads(json.dumps(recipe))
+        changed = sorted(k for k in now if before.get(k) != now[k])
+        if changed:
+            raise ScalesearchError(f"--resume with different settings ({', '.join(changed)}) "
+                                   f"than the {self.what} in {self.path}; use the same flags "
+                                   "or another folder")
+
+    def saved(self) -> dict:
+        """The marker file's content (of this format)."""
+        return read_marker(self.marker_path, self.what)
+
+    def start(self, recipe: dict, **extra) -> RowStore:
+        """Create the folder, write the marker file (the recipe and ``extra``), and return the
+        row store: empty when fresh, the stored rows when resumed."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.marker_path, marker(recipe, **extra))
+        return self.store()
+
+    def store(self) -> RowStore:
+        """The rows file's store."""
+        return self._store(self.rows_path)

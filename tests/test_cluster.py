@@ -91,7 +91,8 @@ def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(m
     ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False,
              configure_logging=False)
     try:
-        rows = run.train_points(cfg, points, tmp_path, log=lambda m: None)
+        rows = run.train_points(cfg, points, run.CompareRows(tmp_path / "compare.csv"),
+                               log=lambda m: None)
     finally:
         ray.shutdown()
     assert len(rows) == 8  # 2 networks × 4 seeds, the lost ones included

@@ -10,8 +10,10 @@ import pytest
 
 from scalesearch import __version__
 from scalesearch.cluster import Placement
+from scalesearch.compare.run import compare_folder
 from scalesearch.errors import ScalesearchError
-from scalesearch.rundir import RUN_FORMAT, check_run_dir, marker, read_marker
+from scalesearch.rundir import RUN_FORMAT, marker, read_marker
+from scalesearch.search.trials import search_folder
 
 
 def test_marker_round_trip_and_format(tmp_path):
@@ -20,9 +22,10 @@ def test_marker_round_trip_and_format(tmp_path):
     saved = read_marker(path, "search")
     assert saved["format"] == RUN_FORMAT and saved["version"] == __version__
     assert saved["config"] == {"seeds": 2} and saved["space"] == {"total": 1}
-    check_run_dir(tmp_path, {"seeds": 2}, True, "search.json", "search", "trials.csv")
+    folder = search_folder(tmp_path)
+    folder.check({"seeds": 2}, True)
     with pytest.raises(ScalesearchError, match=r"different settings \(seeds\)"):
-        check_run_dir(tmp_path, {"seeds": 3}, True, "search.json", "search", "trials.csv")
+        folder.check({"seeds": 3}, True)
 
 
 @pytest.mark.parametrize("saved, reader", [
@@ -32,7 +35,7 @@ def test_marker_round_trip_and_format(tmp_path):
 def test_another_format_is_refused_naming_its_reader(tmp_path, saved, reader):
     (tmp_path / "compare.json").write_text(json.dumps(saved))
     with pytest.raises(ScalesearchError) as err:
-        check_run_dir(tmp_path, {"seeds": 2}, True, "compare.json", "comparison", "compare.csv")
+        compare_folder(tmp_path).check({"seeds": 2}, True)
     text = str(err.value)
     assert f"run-folder format {saved.get('format', 1)}" in text and reader in text
     assert f"reads format {RUN_FORMAT}" in text and "\n" not in text
@@ -72,3 +75,20 @@ def test_search_resume_compares_the_recipe_and_reads_a_0_2_0_folder():
                                                                       ((1.2, 1.1, 1.16),))
     now = Candidate.from_dict(dict(back.to_dict(), flops_ratio=2.01))  # a trials.csv row
     assert now == replace(back, aliases=())
+
+
+def test_a_row_store_keeps_finished_rows_replaces_paused_ones_and_says_what_is_left(tmp_path):
+    from scalesearch.compare.run import CompareRows
+
+    folder = compare_folder(tmp_path / "c")
+    store = folder.start({"seeds": 2})
+    assert store.rows == [] and (tmp_path / "c" / "compare.json").exists()
+    jobs = [dict(strategy=s, target_ratio=2.0, seed=k) for s in ("width", "depth")
+            for k in (0, 1)]
+    store.append([dict(jobs[0], status="paused", top1=1.0), dict(jobs[1], status="ok", top1=2.0)])
+    store.append([dict(jobs[0], status="ok", top1=3.0), dict(jobs[1], status="ok", top1=9.0)])
+    again = CompareRows(folder.rows_path)  # what a resume reads back
+    assert {(r["seed"], r["top1"]) for r in again.rows} == {(0, 3.0), (1, 2.0)}
+    assert again.left(jobs) == jobs[2:]  # the finished row was kept, the paused one replaced
+    with pytest.raises(ScalesearchError, match="already holds a comparison"):
+        folder.check({"seeds": 2}, resume=False)

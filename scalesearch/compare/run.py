@@ -29,7 +29,7 @@ from scalesearch.latency import LatencySpec
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_folder_path, check_run_dir, marker
+from scalesearch.rundir import RowStore, RunFolder, check_folder_path
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, check_coefficients
 from scalesearch.status import Status
 
@@ -103,33 +103,44 @@ def _sorted(rows: list[dict]) -> pd.DataFrame:
     return df.sort_values(keys).drop(columns="_o").reset_index(drop=True)
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    """Write compare.csv, rows sorted by target ratio, strategy (baseline first) and seed."""
-    write_frame(path, _sorted(rows))
+class CompareRows(RowStore):
+    """compare.csv: one row per network × seed, keyed by (strategy, target ratio, seed)."""
+
+    def key(self, row: dict) -> tuple:
+        """(strategy, target ratio, seed)."""
+        return (row["strategy"], round(float(row["target_ratio"]), 6), int(row["seed"]))
+
+    def read(self) -> list[dict]:
+        """The stored rows (pandas: an empty cell is NaN)."""
+        return pd.read_csv(self.path).to_dict("records")
+
+    def write(self) -> None:
+        """Rewrite compare.csv atomically, sorted by target ratio, strategy (baseline first)
+        and seed."""
+        write_frame(self.path, _sorted(self.rows))
 
 
-def _job_key(row: dict) -> tuple:
-    return (row["strategy"], round(float(row["target_ratio"]), 6), int(row["seed"]))
+def compare_folder(path: str | Path) -> RunFolder:
+    """A comparison's run folder: compare.json and compare.csv."""
+    return RunFolder(path, "comparison", "compare.json", "compare.csv", CompareRows)
 
 
-def train_points(cfg: CompareConfig, points: list[dict], out: Path,
-                 log: Callable[[str], None], done: list[dict] | None = None) -> list[dict]:
-    """Train each point for every seed as Ray Tune trials; rows land in compare.csv as they
-    finish. ``done`` rows (a resumed run's compare.csv) are kept and not retrained."""
-    rows, start = list(done or []), time.perf_counter()
-    finished = {_job_key(r) for r in rows}
-    jobs = [dict(point=p, seed=s) for p in points for s in range(cfg.seeds)
-            if _job_key(dict(p, seed=s)) not in finished]
+def train_points(cfg: CompareConfig, points: list[dict], store: CompareRows,
+                 log: Callable[[str], None]) -> list[dict]:
+    """Train each point for every seed that ``store`` (compare.csv) does not hold, as Ray
+    Tune trials; rows land in compare.csv as they finish."""
+    start, finished = time.perf_counter(), len(store.rows)
+    jobs = [dict(point=p, seed=j["seed"])
+            for p in points for j in store.left(dict(p, seed=s) for s in range(cfg.seeds))]
     if not jobs:
         log("nothing left to train: every network × seed is in compare.csv")
-        return rows
+        return store.rows
 
     def arrived(new: list[dict]) -> None:
         for row in new:
-            rows.append(row)
-            write_csv(out / "compare.csv", rows)
+            store.append([row])
             top1 = f"{row['top1']:.1f}%" if row.get("top1") is not None else row["status"]
-            log(f"[{len(rows)}/{len(jobs) + len(finished)}] {row['strategy']} "
+            log(f"[{len(store.rows)}/{len(jobs) + finished}] {row['strategy']} "
                 f"×{row['target_ratio']:g} "
                 f"(d={row['depth']:g} w={row['width']:g} {row['image_size']} px) seed "
                 f"{row['seed']}: top-1 {top1}  ({time.perf_counter() - start:.0f} s)")
@@ -140,10 +151,10 @@ def train_points(cfg: CompareConfig, points: list[dict], out: Path,
 
     context = dict(spec=portable_spec(cfg.baseline), jobs=jobs,
                    setup=cfg.placement.trial_setup(cfg.setup).to_dict())
-    what = "network × seed trainings" + (f" ({len(rows)} already done)" if rows else "")
+    what = "network × seed trainings" + (f" ({finished} already done)" if finished else "")
     run_jobs(trial, context, len(jobs), cfg.placement, on_rows=arrived, on_lost=lost, log=log,
              what=what)
-    return rows
+    return store.rows
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +222,7 @@ def _check_training(cfg: CompareConfig, out: Path | None, resume: bool,
     report_data(cfg.setup, log)
     check_placement(cfg.placement)  # refuse what the cluster cannot place, before writing
     settings = recipe(cfg)
-    check_run_dir(out, settings, resume, "compare.json", "comparison", "compare.csv")
+    compare_folder(out).check(settings, resume)
     return settings
 
 
@@ -248,12 +259,9 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     from scalesearch.proxy import check_proxy_size
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "compare.json", marker(settings))
-    done = pd.read_csv(out / "compare.csv").to_dict("records") \
-        if resume and (out / "compare.csv").exists() else []
-    rows = train_points(cfg, points, out, log, done)
-    summary = summarize(pd.read_csv(out / "compare.csv"))
+    store = compare_folder(out).start(settings)
+    rows = train_points(cfg, points, store, log)
+    summary = summarize(pd.read_csv(store.path))
     write_text(out / "compare.md", markdown(summary, baseline.name))
     write_json(out / "config.json", asdict(cfg))
     log(f"{len(rows)} trainings done")

@@ -25,13 +25,13 @@ from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
-from scalesearch.rundir import check_run_dir, marker, read_marker
+from scalesearch.rundir import RunFolder
 from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
 from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import Candidate, Space
-from scalesearch.search.trials import TrialStore
+from scalesearch.search.trials import TrialStore, search_folder
 from scalesearch.status import Status
 
 EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
@@ -59,14 +59,15 @@ class FidelityConfig:
 
 
 def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
-    if not (run_dir / "search.json").exists():
+    folder = search_folder(run_dir)
+    if not folder.marker_path.exists():
         raise ScalesearchError(f"{run_dir} holds no search (search.json not found)")
-    saved = read_marker(run_dir / "search.json", "search")
+    saved = folder.saved()
     try:
         cfg = SearchConfig.from_dict(saved["config"])
     except (KeyError, TypeError) as err:
         raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
-    store = TrialStore(run_dir / "trials.csv")
+    store = folder.store()
     if not any(r["status"] == Status.OK for r in store.rows):
         raise ScalesearchError(f"{run_dir} has no successfully trained candidate to check")
     return cfg, saved["space"], store
@@ -202,14 +203,13 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *
     ref_cfg = replace(ref_cfg, placement=placement or Placement())
     out = run_dir / "fidelity"
     settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))
-    check_run_dir(out, settings, resume, "fidelity.json", "fidelity check", "trials.csv")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "fidelity.json", marker(settings))
+    folder = RunFolder(out, "fidelity check", "fidelity.json", "trials.csv", TrialStore)
+    folder.check(settings, resume)
+    ref_store = folder.start(settings)
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, {fcfg.random} random) "
         f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
         f"× {ref_cfg.seeds} seed(s)")
     space = Space(cands, len(cands), 0, 0, cfg.match_flops)
-    ref_store = TrialStore(out / "trials.csv")
     run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
     remaining = plan(ref_cfg, ref_store, space)[1]
     ref = ranking(ref_store.rows, objective, latency)

@@ -33,11 +33,9 @@ MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
 
 def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]:
     """(pending grid indices or [], number of Ray trials to run) given what is stored."""
-    done = store.done()
-    seeds = range(cfg.seeds)
     if cfg.sampler == "grid":
         pending = [i for i, c in enumerate(space.candidates)
-                   if any(trial_key(dict(c.to_dict(), seed=s)) not in done for s in seeds)]
+                   if store.left(dict(c.to_dict(), seed=s) for s in range(cfg.seeds))]
         return pending, len(pending)
     return [], max(0, cfg.trials - len(trained_candidates(store)))
 

@@ -9,17 +9,15 @@ from pathlib import Path
 
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_run_dir, marker
 from scalesearch.search.costs import candidate_latencies
 from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
 from scalesearch.search.space import build_space, trained_resolutions
-from scalesearch.search.trials import TrialStore
+from scalesearch.search.trials import search_folder
 from scalesearch.status import Status
 
 
@@ -30,7 +28,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     out = Path(out)
     baseline = resolve(cfg.baseline)
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
-    check_run_dir(out, cfg.to_dict(), resume, "search.json", "search", "trials.csv")
+    folder = search_folder(out)
+    folder.check(cfg.to_dict(), resume)
     check_search(cfg)  # before search.json is written
     start = time.perf_counter()
     log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
@@ -42,14 +41,12 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     if not space.candidates and cfg.sampler == "grid":
         raise ScalesearchError("no candidate survives the filters; widen --tolerance/"
                                "--flops-tolerance or the ranges, or refine --grid-step")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "search.json", marker(cfg.to_dict(), skipped_files=skipped, space=dict(
+    store = folder.start(cfg.to_dict(), skipped_files=skipped, space=dict(
         total=space.total, removed_formula=space.removed_formula,
         removed_measured=space.removed_measured, merged=space.merged,
         flops_ratio_range=space.ratios(),
         candidates=[dict(c.to_dict(), aliases=[list(a) for a in c.aliases])
-                    for c in space.candidates])))
-    store = TrialStore(out / "trials.csv")
+                    for c in space.candidates]))
     ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
     remaining = plan(cfg, store, space)[1]
     if remaining:

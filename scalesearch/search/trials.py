@@ -1,6 +1,7 @@
-"""``trials.csv``: one row per (candidate, seed), the search's source of truth. Every append
-rewrites the file atomically, so a killed run leaves the rows of every finished trial and
-nothing half-written; ``--resume`` skips what the file already holds. A ``paused`` row
+"""``trials.csv``: one row per (candidate, seed), the search's source of truth (a
+:class:`~scalesearch.rundir.RowStore`: every append rewrites the file atomically, so a killed
+run leaves the rows of every finished trial and nothing half-written; ``--resume`` skips what
+the file already holds). A ``paused`` row
 (synchronous successive halving) is not finished: it names the checkpoint its candidate
 continues from, and a later row for the same (candidate, seed) replaces it."""
 
@@ -11,7 +12,7 @@ import math
 from pathlib import Path
 
 from scalesearch.io import atomic_open
-from scalesearch.status import Status
+from scalesearch.rundir import RowStore, RunFolder
 
 # flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
 # trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
@@ -51,28 +52,20 @@ def trial_key(row: dict) -> tuple[float, float, float, int]:
     return (round(row["alpha"], 6), round(row["beta"], 6), round(row["gamma"], 6), row["seed"])
 
 
-class TrialStore:
-    """The rows of trials.csv, read from ``path`` when it exists; every append rewrites it."""
+class TrialStore(RowStore):
+    """trials.csv: rows keyed by (α, β, γ, seed) (:func:`trial_key`), in :data:`COLUMNS`."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.rows: list[dict] = []
-        if self.path.exists():
-            with self.path.open(newline="") as f:
-                self.rows = [_parse(r) for r in csv.DictReader(f)]
+    def key(self, row: dict) -> tuple:
+        """(α, β, γ, seed), rounded as stored."""
+        return trial_key(row)
 
-    def done(self) -> set[tuple[float, float, float, int]]:
-        """Keys of finished rows (every status but paused)."""
-        return {trial_key(r) for r in self.rows if r["status"] != Status.PAUSED}
+    def read(self) -> list[dict]:
+        """The rows of trials.csv, typed (:data:`FLOATS`, :data:`INTS`; empty cells None)."""
+        with self.path.open(newline="") as f:
+            return [_parse(r) for r in csv.DictReader(f)]
 
-    def append(self, rows: list[dict]) -> None:
-        """Add rows; a row replaces a stored paused row of its (α, β, γ, seed), and is skipped
-        when a finished one is stored."""
-        done = self.done()
-        new = {trial_key(r): r for r in rows if trial_key(r) not in done}
-        if not new:
-            return
-        self.rows = [r for r in self.rows if trial_key(r) not in new] + list(new.values())
+    def write(self) -> None:
+        """Rewrite trials.csv atomically, columns in :data:`COLUMNS` order."""
         with atomic_open(self.path, "w") as f:
             writer = csv.DictWriter(f, COLUMNS, extrasaction="ignore", lineterminator="\n")
             writer.writeheader()
@@ -86,3 +79,8 @@ def _format(v: object) -> object:
     if isinstance(v, float):
         return repr(round(v, 6))
     return v
+
+
+def search_folder(path: str | Path) -> RunFolder:
+    """A search's run folder: search.json and trials.csv."""
+    return RunFolder(path, "search", "search.json", "trials.csv", TrialStore)
