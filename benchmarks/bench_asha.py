@@ -34,7 +34,7 @@ from scipy.stats import kendalltau
 
 from scalesearch.cluster import connect
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.config import SearchConfig
+from scalesearch.search.config import SearchConfig, evaluates
 from scalesearch.search.halving import history_at, scores_at, survivors
 from scalesearch.search.report import best_record, ranking
 from scalesearch.search.session import run_search
@@ -81,8 +81,8 @@ def replay(rows: list[dict], rungs: list[int], eta: float) -> list[dict]:
                 r.update(status="stopped", rung=k, epochs=epoch, top1=history_at(r, epoch),
                          history=";".join(r["history"].split(";")[:epoch]),
                          images=round(r["images"] * share))
-    for r in rows:  # sha evaluates only at its rungs and at the end
-        r["history"] = ";".join(h if i + 1 in rungs or i + 1 == r["epochs"] else ""
+    for r in rows:  # sha evaluates only at its rungs (its evaluate_at) and at the end
+        r["history"] = ";".join(h if evaluates(i + 1, rungs) or i + 1 == r["epochs"] else ""
                                 for i, h in enumerate((r["history"] or "").split(";")))
     return rows
 

@@ -21,6 +21,12 @@ SCHEDULERS = ("none", "sha", "asha")
 LEGACY_PLACEMENT = ("address", "cpus_per_trial", "gpus_per_trial")  # flat in 0.2.0 folders
 
 
+def evaluates(epoch: int, evaluate_at: list[int] | None) -> bool:
+    """Whether a trial evaluates after ``epoch`` (:meth:`SearchConfig.evaluate_at`; None: after
+    every epoch). The trainable and bench_asha's replay of sha both ask this."""
+    return evaluate_at is None or epoch in evaluate_at
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Everything that defines a search; stored in ``search.json`` so a resume can check it."""
@@ -95,6 +101,14 @@ class SearchConfig:
             out.append(int(m) if m == int(m) else m)
             k += 1
         return out
+
+    def evaluate_at(self) -> list[int] | None:
+        """The epochs after which a trial is evaluated on the validation subset, the last one
+        aside (always evaluated, on the whole set): sha's rungs, none without a scheduler, and
+        None (every epoch) for asha, which may cut anywhere, and with ``curves``."""
+        if self.scheduler == "asha" or self.curves:
+            return None
+        return self.milestones()
 
     def rung(self, epochs_trained: int) -> int | None:
         """Index of the highest rung reached; len(milestones) = trained to the end."""

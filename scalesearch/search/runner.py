@@ -99,8 +99,7 @@ def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
                             for c in space.candidates],
                 flops_tolerance=cfg.flops_tolerance, match_flops=cfg.match_flops,
                 seeds=list(range(cfg.seeds)), done=[list(k) for k in store.done()],
-                evaluate_every_epoch=cfg.scheduler == "asha" or cfg.curves,
-                evaluate_at=cfg.milestones() if cfg.scheduler == "sha" else [])
+                evaluate_at=cfg.evaluate_at())
 
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from scalesearch.proxy import ProxySetup, build_trainer
+from scalesearch.search.config import evaluates
 from scalesearch.search.space import Candidate, Ranges, tpe_point, with_ratio
 from scalesearch.search.trials import trial_key
 from scalesearch.status import Status
@@ -146,8 +147,8 @@ def trial(config: dict, context: dict) -> None:
     for epoch in range(start + 1, stop + 1):
         for run in runs:
             if run.live:
-                run.epoch(last=epoch == epochs, intermediate=context["evaluate_every_epoch"]
-                          or epoch in context.get("evaluate_at", ()))
+                run.epoch(last=epoch == epochs,
+                          intermediate=evaluates(epoch, context["evaluate_at"]))
         scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
                   and r.row["status"] in (RUNNING, Status.OK)]
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
