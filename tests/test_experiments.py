@@ -13,7 +13,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.options import add_search_args, resolve_options
 
 TINY = dict(beta_range=(1.0, 1.0), grid_step=0.1, match_flops=False, proxy_size=32,
-            num_train=48, num_val=24, epochs=1, batch_size=16, family_phi=3)
+            num_train=48, num_val=24, epochs=1, batch_size=16, family_phi=1)
 
 
 def test_api_defaults_are_the_clis(cli):

@@ -25,7 +25,7 @@ from scalesearch.status import Status
 TINY = ["--baseline", "efficientnet-b0", "--beta-range", "1:1.1", "--grid-step", "0.1",
         "--no-match-flops", "--proxy-size", "32", "--num-train", "48", "--num-val", "24",
         "--epochs", "3", "--batch-size", "16", "--seeds", "2", "--min-epochs", "1",
-        "--family-phi", "3"]  # α = 1.9 at φ = 7 is an 89×-deep B0: minutes to count
+        "--family-phi", "1"]  # the family is counted at every size its match tries: φ = 1 only
 
 
 def test_survivors_keep_the_best_ceil_n_over_eta_and_ties_at_the_cut():
@@ -129,7 +129,7 @@ def _search(tmp_path, name, **changes) -> dict:
     setup = ProxySetup(proxy_size=32, num_train=48, num_val=24,
                        train=TrainConfig(epochs=3, batch_size=16, threads=1))
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.1), step=0.1), seeds=2,
-                       scheduler="sha", min_epochs=1, match_flops=False, family_phi=3,
+                       scheduler="sha", min_epochs=1, match_flops=False, family_phi=1,
                        setup=setup)
     return run_search(replace(cfg, **changes), tmp_path / name, log=lambda m: None)
 
