@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nno candidate trained successfully ({reason}); no best.json written",
               file=sys.stderr)
         return 1
-    print("\nfamily (φ = 1…7), found vs paper coefficients:")
+    top = max((f["phi"] for f in summary["family"]), default=1)
+    print(f"\nfamily (φ = {'1' if top == 1 else f'1…{top}'}), found vs paper coefficients:")
     print(render_table([dict(phi=f["phi"], source=f["source"], d=f["depth"], w=f["width"],
                              px=f["image_size"], params=human(f["params"]),
                              flops=human(f["flops"], "FLOPs"), ratio=f["flops_ratio"])
