@@ -11,7 +11,10 @@
     table3.summary  # one row per network: FLOPs, activations, top-1 mean ± std
 
 Keyword names are the CLI's flags with ``_`` for ``-`` (``num_train=600`` for
-``--num-train 600``); an unknown one is refused with the list of known ones.
+``--num-train 600``); an unknown one is refused with the list of known ones. A config built in
+Python runs as it is: ``scalesearch.search(SearchConfig(...), out=…)``,
+``scalesearch.compare(CompareConfig(...), out=…)``; the config dataclasses check every value,
+whichever way they are built.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch import options as opt
+from scalesearch.compare.run import CompareConfig
+from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
+from scalesearch.search.config import SearchConfig
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -106,11 +112,27 @@ def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchRes
     return SearchResult(summary, Path(args.out))
 
 
-def search(baseline: str = "efficientnet-b0", data: str = "synthetic", *,
+def _config_alone(config: object, kind: type, options: dict) -> bool:
+    """Whether the first argument is a ready config (then no options may come with it)."""
+    if not isinstance(config, kind):
+        return False
+    if options:
+        raise ScalesearchError(f"give a {kind.__name__} or options ({', '.join(sorted(options))})"
+                               ", not both")
+    return True
+
+
+def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthetic", *,
            out: str | Path = "runs/search", resume: bool = False, log: Log = stderr,
            **options) -> SearchResult:
     """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
-    as ``scalesearch search --help`` lists them."""
+    as ``scalesearch search --help`` lists them. ``baseline`` may be a ready
+    :class:`SearchConfig` instead (then without ``data`` or options)."""
+    from scalesearch.search.session import run_search
+
+    if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
+                                                         else {})):
+        return SearchResult(run_search(baseline, out, resume=resume, log=log), Path(out))
     args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
                                data=str(data), out=str(out), resume=resume)
     return run_search_options(args, log)
@@ -159,21 +181,30 @@ class CompareResult:
 
 def run_compare_options(args: argparse.Namespace, log: Log = stderr) -> CompareResult:
     """The comparison the options describe (the CLI's entry point)."""
+    return _run_compare(opt.compare_config(args), args.out, not args.no_train, args.resume, log)
+
+
+def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume: bool,
+                 log: Log) -> CompareResult:
     from scalesearch.compare.run import run_compare
 
-    cfg = opt.compare_config(args)
-    train = not args.no_train
-    out = Path(args.out) if args.out else (Path("runs/compare") if train else None)
-    summary = run_compare(cfg, out, train=train, resume=args.resume, log=log)
+    out = Path(out) if out else (Path("runs/compare") if train else None)
+    summary = run_compare(cfg, out, train=train, resume=resume, log=log)
     if train:
         plot_dir(out)
     return CompareResult(summary, out)
 
 
-def compare(baseline: str, *, log: Log = stderr, **options) -> CompareResult:
+def compare(baseline: str | CompareConfig, *, log: Log = stderr, **options) -> CompareResult:
     """Solve every strategy at every FLOPs ratio and (unless ``no_train=True``) train each
     network; options as ``scalesearch compare --help`` lists them (``flops_ratio=[2, 4]``,
-    ``strategies="compound,fast"``, ``seeds``, ``out``, …)."""
+    ``strategies="compound,fast"``, ``seeds``, ``out``, …). ``baseline`` may be a ready
+    :class:`CompareConfig` instead, with only ``out``, ``no_train`` and ``resume``."""
+    if isinstance(baseline, CompareConfig):
+        run = {k: options.pop(k) for k in ("out", "no_train", "resume") if k in options}
+        _config_alone(baseline, CompareConfig, options)
+        return _run_compare(baseline, run.get("out"), not run.get("no_train"),
+                            run.get("resume", False), log)
     if isinstance(options.get("strategies"), list | tuple):
         options["strategies"] = ",".join(options["strategies"])
     args = opt.resolve_options(opt.add_compare_args, options, "compare", baseline=str(baseline))

@@ -10,7 +10,7 @@ import pytest
 
 import scalesearch
 from scalesearch.errors import ScalesearchError
-from scalesearch.options import add_search_args, resolve_options
+from scalesearch.options import add_search_args, resolve_options, search_config
 
 TINY = dict(beta_range=(1.0, 1.0), grid_step=0.1, match_flops=False, proxy_size=32,
             num_train=48, num_val=24, epochs=1, batch_size=16, family_phi=1)
@@ -50,6 +50,11 @@ def test_search_and_fidelity_from_python(tmp_path):
     resumed = scalesearch.search("efficientnet-b0", out=out, resume=True, log=lambda m: None,
                                  **TINY)
     assert resumed.coefficients == found.coefficients
+    # the same search as a config built in Python: a resume with nothing left to train
+    cfg = search_config(resolve_options(add_search_args, TINY, "search",
+                                        baseline="efficientnet-b0"))
+    again = scalesearch.search(cfg, out=out, resume=True, log=lambda m: None)
+    assert again.coefficients == found.coefficients and again.summary["trials_run"] == 0
 
 
 def test_compare_from_python_counts_like_the_cli(cli):
@@ -64,3 +69,22 @@ def test_compare_from_python_counts_like_the_cli(cli):
         result.summary[keys].to_dict("records")
     with pytest.raises(ScalesearchError, match="unknown compare option"):
         scalesearch.compare("mobilenet-v2", flops_ratios=[2])
+
+
+def test_a_config_built_in_python_runs_as_it_is(tmp_path):
+    from scalesearch.compare.run import CompareConfig
+    from scalesearch.search.config import SearchConfig
+
+    cfg = CompareConfig("mobilenet-v2", [2], "width,fast")  # normalised, then checked
+    assert cfg.ratios == (2.0,) and cfg.strategies == ("width", "fast")
+    direct = scalesearch.compare(cfg, no_train=True, log=lambda m: None)
+    flags = scalesearch.compare("mobilenet-v2", flops_ratio=[2], strategies="width,fast",
+                                no_train=True, log=lambda m: None)
+    pd.testing.assert_frame_equal(direct.summary, flags.summary)
+    with pytest.raises(ScalesearchError, match="give a CompareConfig or options \\(seeds\\)"):
+        scalesearch.compare(cfg, seeds=3, no_train=True)
+    with pytest.raises(ScalesearchError, match="give a SearchConfig or options \\(epochs\\)"):
+        scalesearch.search(SearchConfig("resnet50"), epochs=3, out=tmp_path / "s")
+    with pytest.raises(ScalesearchError, match="--seeds must be a whole number ≥ 1, got 0"):
+        CompareConfig("mobilenet-v2", seeds=0)
+    assert not (tmp_path / "s").exists()
