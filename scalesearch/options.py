@@ -35,28 +35,6 @@ def default(cls: type, name: str):
     return f.default_factory() if f.default is MISSING else f.default
 
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite float."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
 def integer(text: str) -> int:
     """argparse type: an integer (its range is the config dataclass's to check)."""
     try:
@@ -72,6 +50,22 @@ def number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float (for ``scale``'s flags, which no dataclass holds)."""
+    value = number(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (for ``scale``'s flags, which no dataclass holds)."""
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
 
 
 def read_coefficients(path: str) -> tuple[float, float, float]:
