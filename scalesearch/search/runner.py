@@ -68,10 +68,13 @@ def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
                             metric="score", mode="max")
     r = cfg.ranges
     space = {"alpha": FloatDistribution(*alpha_bounds(r)), "beta_frac": FloatDistribution(0, 1)}
-    # warm start TPE from the stored rows of an interrupted run (failed candidates score 0)
+    # warm start TPE from the stored rows of an interrupted run (failed candidates score 0);
+    # the seed moves on with them: the first run's seeded start would be drawn again, and
+    # each stored candidate drawn again trains nothing yet spends a sample
     means = _mean_by_candidate(store, lambda x: x["top1"] or 0.0)
     points = [{"alpha": a, "beta_frac": beta_fraction(a, b, r)} for a, b, _ in means]
-    return OptunaSearch(space=space, sampler=optuna.samplers.TPESampler(seed=cfg.sampler_seed),
+    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed + len(points))
+    return OptunaSearch(space=space, sampler=sampler,
                         metric="score", mode="max", points_to_evaluate=points or None,
                         evaluated_rewards=list(means.values()) or None)
 
