@@ -23,12 +23,15 @@ def _shown(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
-def check_whole(name: str, value: object, low: int = 1, *, optional: bool = False) -> None:
-    """Refuse ``value`` unless it is a whole number ≥ ``low`` (or None when ``optional``)."""
+def check_whole(name: str, value: object, low: int = 1, high: int | None = None, *,
+                optional: bool = False) -> None:
+    """Refuse ``value`` unless it is a whole number ≥ ``low`` (and ≤ ``high``), or None when
+    ``optional``."""
     if value is None and optional:
         return
-    if not (_real(value) and value == int(value) and value >= low):
-        raise ScalesearchError(f"{name} must be a whole number ≥ {low}, got {_shown(value)}")
+    if not (_real(value) and value == int(value) and low <= value <= (high or math.inf)):
+        bound = f"≥ {low}" if high is None else f"in {low}…{high}"
+        raise ScalesearchError(f"{name} must be a whole number {bound}, got {_shown(value)}")
 
 
 def check_number(name: str, value: object, low: float | None = None, *, strict: bool = False,
@@ -41,3 +44,16 @@ def check_number(name: str, value: object, low: float | None = None, *, strict: 
         return
     bound = "" if low is None else f" {'>' if strict else '≥'} {low:g}"
     raise ScalesearchError(f"{name} must be a finite number{bound}, got {_shown(value)}")
+
+
+def check_within(name: str, value: object, low: float, high: float,
+                 brackets: str = "[]") -> None:
+    """Refuse ``value`` unless it lies in the interval from ``low`` to ``high``, each end
+    open or closed as ``brackets`` writes it: "[]", "()", "(]" or "[)"."""
+    if _real(value):
+        above = value > low if brackets[0] == "(" else value >= low
+        below = value < high if brackets[1] == ")" else value <= high
+        if above and below:
+            return
+    raise ScalesearchError(f"{name} must be in {brackets[0]}{low:g}, {high:g}{brackets[1]}, "
+                           f"got {_shown(value)}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
-from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
+from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 from scalesearch.search.space import Ranges
 from scalesearch.search.stats import TIE_BREAKS
@@ -230,7 +230,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=SAMPLERS, default=d("sampler"), help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=integer, help="TPE budget (trained candidates)")
-    g.add_argument("--seed", type=int, default=d("sampler_seed"),
+    g.add_argument("--seed", type=integer, default=d("sampler_seed"),
                    help=f"sampler seed ({d('sampler_seed')})")
     e = p.add_argument_group("evidence and budget")
     e.add_argument("--seeds", type=integer, default=d("seeds"), help="trainings per "
@@ -297,15 +297,19 @@ def search_config(args: argparse.Namespace):
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch fidelity`` but RUN_DIR and --format."""
-    p.add_argument("--top", type=integer, default=3, help="best candidates to retrain (3)")
-    p.add_argument("--random", type=int, default=3, help="random other candidates (3)")
+    d = FidelityConfig()
+    p.add_argument("--top", type=integer, default=d.top,
+                   help=f"best candidates to retrain ({d.top})")
+    p.add_argument("--random", type=integer, default=d.random,
+                   help=f"random other candidates ({d.random})")
     p.add_argument("--epochs", type=number, help="reference epochs (default: 4× the "
                    "search's)")
     p.add_argument("--proxy-size", type=integer, help="reference base image size "
                    "(default: 2× the search's)")
     p.add_argument("--seeds", type=integer, help="seeds per candidate (default: the "
                    "search's)")
-    p.add_argument("--sample-seed", type=int, default=0, help="seed of the random pick (0)")
+    p.add_argument("--sample-seed", type=integer, default=d.sample_seed,
+                   help=f"seed of the random pick ({d.sample_seed})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted check")
     add_hardware_args(p)  # placement for this run, whatever the search used
     add_ray_args(p)
@@ -313,8 +317,6 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
 
 def fidelity_config(args: argparse.Namespace):
     """The FidelityConfig of the fidelity options."""
-    from scalesearch.search.fidelity import FidelityConfig
-
     return FidelityConfig(args.top, args.random, args.epochs, args.proxy_size, args.seeds,
                           args.sample_seed)
 

@@ -104,11 +104,13 @@ def test_mnas_score_arithmetic():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kind="mnas"), "exactly one target"),
     (dict(kind="mnas", target_latency_ms=10.0, target_flops=1e9), "exactly one target"),
-    (dict(kind="mnas", target_latency_ms=-1.0), "target latency \\(ms\\) must be a positive"),
-    (dict(kind="mnas", target_flops=0.0), "target FLOPs must be a positive"),
+    (dict(kind="mnas", target_latency_ms=-1.0),
+     "target latency \\(ms\\) must be a finite number > 0, got -1"),
+    (dict(kind="mnas", target_flops=0.0), "target FLOPs must be a finite number > 0, got 0"),
     (dict(kind="accuracy", target_flops=1e9), "needs the mnas objective"),
     (dict(kind="latency"), "unknown objective 'latency'"),
-    (dict(kind="mnas", target_flops=1e9, weight=float("nan")), "weight must be finite"),
+    (dict(kind="mnas", target_flops=1e9, weight=float("nan")),
+     "weight must be a finite number, got nan"),
 ])
 def test_objective_validation(kwargs, message):
     with pytest.raises(ScalesearchError, match=message):
@@ -119,7 +121,7 @@ def test_mnas_needs_the_cost_it_targets():
     obj = Objective("mnas", target_latency_ms=50.0)
     with pytest.raises(ScalesearchError, match="needs latency_ms"):
         obj.score(70.0, flops=1e9)
-    with pytest.raises(ScalesearchError, match="latency_ms must be a positive"):
+    with pytest.raises(ScalesearchError, match="latency_ms must be a finite number > 0"):
         obj.score(70.0, latency_ms=0.0)
 
 

@@ -296,7 +296,7 @@ def test_address_joins_a_multi_node_cluster(cli, tmp_path):
     (["--tie-break", "random"], "invalid choice"),
     (["--objective", "mnas"], "needs exactly one target"),
     (["--target-latency", "5"], "needs the mnas objective"),
-    (["--objective", "mnas", "--target-flops", "-1"], "must be a positive number"),
+    (["--objective", "mnas", "--target-flops", "-1"], "must be a finite number > 0, got -1"),
 ])
 @pytest.mark.timeout(60)  # a refusal: seconds, never a search
 def test_bad_input_exits_2_without_writing(cli, tmp_path, extra, message):

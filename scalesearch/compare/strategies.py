@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 
 from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, repeats_text
 from scalesearch.counter import baseline_counts, measure
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_within
 from scalesearch.latency import LatencySpec, measure_many
 from scalesearch.matching import MATCH_TOLERANCE, match_image_size, solve
 from scalesearch.paper import TABLE3
@@ -78,15 +78,13 @@ def parse_strategies(text: str | list[str]) -> tuple[str, ...]:
 
 def check_ratio(ratio: float) -> None:
     """Refuse a target FLOPs ratio outside [1, :data:`MAX_RATIO`]."""
-    if not (1.0 <= ratio <= MAX_RATIO) or math.isnan(ratio):
-        raise ScalesearchError(f"FLOPs ratio must be in [1, {MAX_RATIO:g}], got {ratio:g}")
+    check_within("FLOPs ratio", ratio, 1, MAX_RATIO)
 
 
 def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: StrategyOptions) -> None:
     """Refuse options the baseline cannot take: fast alpha outside [0, 1], an image-size
     cap below its own size, nonuniform on a baseline that is not a stage table."""
-    if not 0.0 <= opts.fast_alpha <= 1.0:
-        raise ScalesearchError(f"fast alpha must be in [0, 1], got {opts.fast_alpha:g}")
+    check_within("fast alpha", opts.fast_alpha, 0, 1)
     cap = opts.max_image_size
     if cap is not None and cap < baseline.image_size:
         raise ScalesearchError(f"max image size {cap} px is below {baseline.name}'s own "

@@ -11,7 +11,7 @@ from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
-from scalesearch.search.space import Ranges
+from scalesearch.search.space import Ranges, check_tolerances
 from scalesearch.search.stats import TIE_BREAKS
 
 SAMPLERS = ("grid", "tpe")
@@ -57,13 +57,8 @@ class SearchConfig:
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
             if value not in choices:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
-        for name, tol in (("tolerance", self.tolerance), ("FLOPs tolerance",
-                                                           self.flops_tolerance)):
-            if not 0 < tol < 1:
-                raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
-        check_whole("--family-phi", self.family_phi)
-        if self.family_phi > 12:
-            raise ScalesearchError(f"--family-phi must be in 1…12, got {self.family_phi}")
+        check_tolerances(self.tolerance, self.flops_tolerance)
+        check_whole("--family-phi", self.family_phi, 1, 12)
         check_whole("--seeds", self.seeds)
         check_whole("--trials", self.trials, optional=True)
         check_whole("--seed", self.sampler_seed, 0)
@@ -81,9 +76,7 @@ class SearchConfig:
             if self.min_epochs >= self.epochs:
                 raise ScalesearchError(f"--min-epochs must be ≥ 1 and below --epochs "
                                        f"({self.epochs}), got {self.min_epochs}")
-            if self.reduction_factor <= 1:
-                raise ScalesearchError(f"--reduction-factor must be > 1, got "
-                                       f"{self.reduction_factor:g}")
+            check_number("--reduction-factor", self.reduction_factor, 1, strict=True)
 
     @property
     def epochs(self) -> int:
@@ -138,3 +131,23 @@ class SearchConfig:
         d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """Which candidates to retrain, and how much harder than the search."""
+
+    top: int = 3  # the K best of the search's ranking
+    random: int = 3  # and M drawn at random from the rest (seeded): 6 in all, so τ can speak
+    epochs: float | None = None  # default: 4× the search's
+    proxy_size: int | None = None  # default: 2× the search's
+    seeds: int | None = None  # default: the search's
+    sample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_whole("--top", self.top)
+        check_whole("--random", self.random, 0)
+        check_number("--epochs", self.epochs, 0, strict=True, optional=True)
+        check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--seeds", self.seeds, optional=True)
+        check_whole("--sample-seed", self.sample_seed, 0)

@@ -14,18 +14,19 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scalesearch.cluster import Placement
-from scalesearch.errors import ScalesearchError, check_number, check_whole
+from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import RunFolder
+from scalesearch.search.config import FidelityConfig
 from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
@@ -36,26 +37,6 @@ from scalesearch.status import Status
 
 EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
-
-
-@dataclass(frozen=True)
-class FidelityConfig:
-    """Which candidates to retrain, and how much harder than the search."""
-
-    top: int = 3  # the K best of the search's ranking
-    random: int = 3  # and M drawn at random from the rest (seeded): 6 in all, so τ can speak
-    epochs: float | None = None  # default: 4× the search's
-    proxy_size: int | None = None  # default: 2× the search's
-    seeds: int | None = None  # default: the search's
-    sample_seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_whole("--top", self.top)
-        check_whole("--random", self.random, 0)
-        check_number("--epochs", self.epochs, 0, strict=True, optional=True)
-        check_whole("--proxy-size", self.proxy_size, optional=True)
-        check_whole("--seeds", self.seeds, optional=True)
-        check_whole("--sample-seed", self.sample_seed, 0)
 
 
 def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
@@ -181,13 +162,13 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
                 reference_winner=list(ref_win) if ref_win else None, candidates=candidates)
 
 
-def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig = FidelityConfig(), *,
+def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
                  resume: bool = False, placement: Placement | None = None,
                  hardware: dict | None = None, log: Log = stderr) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
     ``hardware`` (device, amp, compile, max_memory_gb) and ``placement`` (Ray address, CPUs
     and GPUs per trial) place this run's trainings; they do not change what is compared."""
-    run_dir = Path(run_dir)
+    run_dir, fcfg = Path(run_dir), fcfg or FidelityConfig()
     cfg, space_info, store = _load_search(run_dir)
     objective, latency = _search_objective(run_dir, log)
     proxy = ranking(store.rows, objective, latency)

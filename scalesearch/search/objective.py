@@ -11,18 +11,12 @@ Pure functions: no I/O, no torch.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_number
 
 OBJECTIVES = ("accuracy", "mnas")
 LATENCY_WEIGHT = -0.07  # MnasNet's soft constraint, EfficientNet §4
-
-
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise ScalesearchError(f"{name} must be a positive number, got {value:g}")
 
 
 @dataclass(frozen=True)
@@ -44,10 +38,10 @@ class Objective:
                                    "(ms) or a FLOPs count")
         if self.kind == "accuracy" and targets:
             raise ScalesearchError("a latency or FLOPs target needs the mnas objective")
-        _positive("target latency (ms)", self.target_latency_ms)
-        _positive("target FLOPs", self.target_flops)
-        if not math.isfinite(self.weight):
-            raise ScalesearchError(f"latency weight must be finite, got {self.weight:g}")
+        for name, target in (("target latency (ms)", self.target_latency_ms),
+                             ("target FLOPs", self.target_flops)):
+            check_number(name, target, 0, strict=True, optional=True)
+        check_number("latency weight", self.weight)
 
     @property
     def needs_latency(self) -> bool:
@@ -63,7 +57,7 @@ class Objective:
             if self.needs_latency else (flops, self.target_flops, "flops")
         if cost is None:
             raise ScalesearchError(f"the mnas objective needs {name} for every candidate")
-        _positive(name, cost)
+        check_number(name, cost, 0, strict=True)
         return top1 * (cost / target) ** self.weight
 
     def to_dict(self) -> dict:

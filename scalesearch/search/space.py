@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from scalesearch.counter import flops_ratio, measure
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, check_within
 from scalesearch.matching import MATCH_TOLERANCE, match_image_size
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
@@ -32,8 +32,7 @@ class Ranges:
             lo, hi = getattr(self, name)
             if not 1.0 <= lo <= hi:
                 raise ScalesearchError(f"{name} range needs 1 <= low <= high, got {lo}..{hi}")
-        if not 0 < self.step <= 1:
-            raise ScalesearchError(f"grid step must be in (0, 1], got {self.step}")
+        check_within("grid step", self.step, 0, 1, "(]")
 
     @classmethod
     def from_dict(cls, d: dict) -> Ranges:
@@ -165,15 +164,19 @@ def within(product: float, tolerance: float) -> bool:
     return abs(product / TARGET - 1) <= tolerance + 1e-12
 
 
+def check_tolerances(tolerance: float, flops_tolerance: float) -> None:
+    """Refuse a constraint or measured-FLOPs tolerance outside (0, 1)."""
+    check_within("tolerance", tolerance, 0, 1, "()")
+    check_within("FLOPs tolerance", flops_tolerance, 0, 1, "()")
+
+
 def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float = 0.05,
                 flops_tolerance: float | None = None, match_flops: bool = False) -> Space:
     """Grid over the ranges; keep |α·β²·γ²/2 − 1| ≤ ``tolerance``; then either keep
     |measured FLOPs ratio − 2| ≤ ``flops_tolerance`` (default: the same tolerance), or, with
     ``match_flops``, solve each candidate's resolution to a measured ratio of 2 ± 3%."""
     flops_tolerance = tolerance if flops_tolerance is None else flops_tolerance
-    for name, tol in (("tolerance", tolerance), ("FLOPs tolerance", flops_tolerance)):
-        if not 0 < tol < 1:
-            raise ScalesearchError(f"{name} must be in (0, 1), got {tol}")
+    check_tolerances(tolerance, flops_tolerance)
     grid = [(a, b, g) for a in ranges.axis("alpha") for b in ranges.axis("beta")
             for g in ranges.axis("gamma")]
     by_formula = [c for c in grid if within(c[0] * c[1] ** 2 * c[2] ** 2, tolerance)]
