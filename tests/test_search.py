@@ -198,7 +198,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     before = TrialStore(out / "trials.csv").rows
     assert 2 <= len(before) < 4
     assert not (out / "best.json").exists()
-    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     after = TrialStore(out / "trials.csv").rows
     keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
@@ -257,7 +257,7 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path):
     assert "--resume" in err and "Traceback" not in err
     assert len(TrialStore(out / "trials.csv").rows) == 2  # the first candidate's two seeds
     (tmp_path / "hold").unlink()
-    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     keys = [(r["alpha"], r["gamma"], r["seed"]) for r in TrialStore(out / "trials.csv").rows]
     assert len(keys) == len(set(keys)) == 4
@@ -368,7 +368,7 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
               and len(TrialStore(out / "trials.csv").rows) >= 2)
     before = TrialStore(out / "trials.csv").rows
     assert 2 <= len(before) < 8 and not (out / "best.json").exists()
-    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 1/3  val top-1" in resumed.stderr  # progress from inside a trial
     after = TrialStore(out / "trials.csv").rows
