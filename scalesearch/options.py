@@ -110,19 +110,23 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
 
 def add_hardware_args(p: argparse.ArgumentParser) -> None:
     """--device, --amp, --compile, --gpus-per-trial, --max-memory-gb (docs/performance.md)."""
+    from scalesearch.cluster import Placement
     from scalesearch.hardware import AMPS
 
     h = p.add_argument_group("hardware")
-    h.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,cuda:N}",
-                   help="where each training runs; auto = CUDA when available (default: auto)")
-    h.add_argument("--amp", choices=AMPS, default="auto", help="mixed precision; auto = bf16 "
+    device, amp = default(TrainConfig, "device"), default(TrainConfig, "amp")
+    h.add_argument("--device", default=device, metavar="{auto,cpu,cuda,cuda:N}",
+                   help=f"where each training runs; auto = CUDA when available (default: "
+                   f"{device})")
+    h.add_argument("--amp", choices=AMPS, default=amp, help="mixed precision; auto = bf16 "
                    "on CUDA GPUs that support it, off on the CPU; fp16 adds a GradScaler "
-                   "(default: auto)")
+                   f"(default: {amp})")
     h.add_argument("--compile", action="store_true", help="torch.compile each model (slow "
                    "first steps; pays off on GPUs and long runs)")
-    h.add_argument("--gpus-per-trial", type=number, default=0.0, metavar="G",
+    gpus = default(Placement, "gpus_per_trial")
+    h.add_argument("--gpus-per-trial", type=number, default=gpus, metavar="G",
                    help="GPUs per training, fractional allowed: 0.25 lets 4 trainings share "
-                   "a GPU (default: 0, CPU only)")
+                   f"a GPU (default: {gpus:g}, CPU only)")
     h.add_argument("--max-memory-gb", type=number, metavar="GB", help="ImageFolder "
                    "splits decoding to more than this are streamed from disk by DataLoader "
                    "workers (default: a quarter of the available memory)")
