@@ -29,7 +29,8 @@ def check_whole(name: str, value: object, low: int = 1, high: int | None = None,
     ``optional``."""
     if value is None and optional:
         return
-    if not (_real(value) and value == int(value) and low <= value <= (high or math.inf)):
+    top = math.inf if high is None else high
+    if not (_real(value) and value == int(value) and low <= value <= top):
         bound = f"≥ {low}" if high is None else f"in {low}…{high}"
         raise ScalesearchError(f"{name} must be a whole number {bound}, got {_shown(value)}")
 
