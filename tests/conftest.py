@@ -16,17 +16,6 @@ settings.load_profile("shared-machines")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(config, items):
-    """Two lanes under pytest-xdist (``-n 2 --dist loadgroup``, pyproject.toml): every slow
-    test (training, Ray) in one group, so they run one after the other as they would alone,
-    each with the machine's CPUs as its Ray runtime; the quick tests run in the other lane.
-    Measured on this 2-core machine: two slow tests at once (plain ``-n 2``) doubled the
-    slowest ones' time, ``-n 4`` pushed a resume past its 300 s limit."""
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
-
-
 def data_root() -> Path:
     """../shared/data relative to the project root, or $SCALESEARCH_DATA_DIR."""
     return Path(os.environ.get("SCALESEARCH_DATA_DIR", ROOT.parent / "shared" / "data"))
