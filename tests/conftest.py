@@ -16,12 +16,6 @@ settings.load_profile("shared-machines")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(config, items):
-    """The slow tests first (a stable sort: same order on every xdist worker): the two workers
-    start on them, and the quick tests fill whatever one worker leaves at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 def data_root() -> Path:
     """../shared/data relative to the project root, or $SCALESEARCH_DATA_DIR."""
     return Path(os.environ.get("SCALESEARCH_DATA_DIR", ROOT.parent / "shared" / "data"))
