@@ -1,5 +1,6 @@
 """What defines a φ=1 search (§3.3 step 1): the candidates, the sampler, the scheduler, the
-evidence and the proxy training — stored in ``search.json`` so that a resume can check it."""
+evidence and the proxy training — stored in ``search.json`` so that a resume can check it —
+and what a fidelity check of that search retrains (``FidelityConfig``)."""
 
 from __future__ import annotations
 
