@@ -60,6 +60,12 @@ class SearchResult:
         return pd.DataFrame(self.summary["ranking"])
 
     @property
+    def reliability(self) -> dict:
+        """How reproducible the ranking is: ``final`` (the finished candidates) and ``rungs``,
+        each with τ and its interval, the ANOVA, ICC and the verdict (docs/search.md)."""
+        return self.summary["reliability"]
+
+    @property
     def trials(self) -> pd.DataFrame:
         """trials.csv: one row per (candidate, seed)."""
         return pd.read_csv(self.out / "trials.csv")

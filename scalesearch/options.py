@@ -254,6 +254,12 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
                    "epoch too (on the 200-image val subset; trials.csv's history): learning "
                    "curves, to choose where rungs go (docs/search.md)")
+    e.add_argument("--cut-unrankable", action="store_true", help="sha: cut at every rung, "
+                   "even where the seeds cannot rank the candidates (by default such a rung "
+                   "lets every candidate go on: docs/search.md, 'Reliability')")
+    e.add_argument("--seed-offset", type=integer, default=d("seed_offset"), help="train "
+                   "seeds N … N + --seeds − 1: a second run with other training seeds checks "
+                   f"whether the answer holds ({d('seed_offset')})")
     e.add_argument("--reduction-factor", type=number, default=d("reduction_factor"),
                    help=f"η: about 1/η of the candidates go on at each rung "
                    f"({d('reduction_factor'):g})")
@@ -289,6 +295,7 @@ def search_config(args: argparse.Namespace):
     return SearchConfig(args.baseline, ranges=ranges, tolerance=args.tolerance,
                         flops_tolerance=args.flops_tolerance, match_flops=args.match_flops,
                         sampler=args.sampler, trials=args.trials, seeds=args.seeds,
+                        seed_offset=args.seed_offset, cut_unrankable=args.cut_unrankable,
                         sampler_seed=args.seed, scheduler=args.scheduler,
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         curves=args.curves,

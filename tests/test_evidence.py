@@ -22,7 +22,15 @@ from scalesearch.search.space import (
     tpe_point,
     within,
 )
-from scalesearch.search.stats import TIE_P, balance, p_best, t_interval, tie_break
+from scalesearch.search.stats import (
+    TIE_P,
+    balance,
+    p_best,
+    pooled_interval,
+    pooled_sd,
+    t_interval,
+    tie_break,
+)
 from scalesearch.status import Status
 
 
@@ -34,17 +42,56 @@ def test_t_interval_is_the_student_t_interval():
     assert all(math.isnan(v) for v in t_interval([50.0]))
 
 
-def test_p_best_is_deterministic_and_sums_to_one():
-    scores = [[60, 61, 59], [60.5, 58, 62], [40, 41, 42]]
-    a, b = p_best(scores), p_best(scores)
-    assert np.array_equal(a, b) and a.sum() == pytest.approx(1.0)
-    assert a[2] == 0 and a[0] > 0.05 and a[1] > 0.05  # the clear loser never wins
-    assert p_best(scores, seed=1).sum() == pytest.approx(1.0)
+def test_pooled_noise_is_the_anova_within_mean_square():
+    groups = [[60.0, 62.0], [50.0, 50.5, 52.0], [40.0]]
+    sd, df = pooled_sd(groups)
+    # written out: squared deviations 2 + (0.6944 + 0.1111 + 1.3611) over (1 + 2 + 0) df
+    ss = sum((x - np.mean(g)) ** 2 for g in groups for x in g)
+    assert df == 3 and sd == pytest.approx(math.sqrt(ss / 3)) and sd == pytest.approx(
+        math.sqrt((2 + 2.1666667) / 3))
+    lo, hi = pooled_interval(61.0, 2, sd, df)
+    assert hi - 61.0 == pytest.approx(sps.t.ppf(0.975, 3) * sd / math.sqrt(2))
+    assert pooled_sd([[1.0], [2.0]]) == (pytest.approx(math.nan, nan_ok=True), 0)
 
 
-def test_p_best_splits_exact_ties_and_separates_clear_winners():
-    assert p_best([[50, 50], [50, 50]]).tolist() == [0.5, 0.5]
-    assert p_best([[90, 91], [10, 11], [20, 21]]).tolist() == [1.0, 0.0, 0.0]
+def test_two_equal_seeds_get_the_pooled_interval_not_zero_width():
+    rows = [*(_row(1.0, 1.0, 1.4, s, 23.5) for s in range(2)),
+            *(_row(1.2, 1.1, 1.15, s, t) for s, t in enumerate((20.0, 22.0))),
+            *(_row(2.0, 1.0, 1.0, s, t) for s, t in enumerate((18.0, 17.0)))]
+    r = ranking(rows).set_index(["alpha", "beta", "gamma"]).loc[(1.0, 1.0, 1.4)]
+    sd = math.sqrt((0 + 2 + 0.5) / 3)
+    half = sps.t.ppf(0.975, 3) * sd / math.sqrt(2)
+    assert (r["ci_lo"], r["ci_hi"]) == pytest.approx((23.5 - half, 23.5 + half))
+
+
+@pytest.mark.parametrize("a, b", [([60.0, 61.0, 59.0], [60.5, 58.0, 62.0]),
+                                  ([30.0, 33.0], [28.0, 29.5]),
+                                  ([20.0, 24.0, 23.0], [22.0])])
+def test_p_best_of_two_is_the_students_t_probability(a, b):
+    """Under the pooled model, P(a is best) = T_df((x̄a − x̄b) / (s·√(1/na + 1/nb)))."""
+    sd, df = pooled_sd([a, b])
+    z = (np.mean(a) - np.mean(b)) / (sd * math.sqrt(1 / len(a) + 1 / len(b)))
+    p = p_best({"a": a, "b": b})
+    assert p["a"] == pytest.approx(sps.t.cdf(z, df), abs=0.012)  # 10,000 draws: s.e. ≤ 0.005
+    assert p["a"] + p["b"] == pytest.approx(1.0)
+
+
+def test_p_best_is_a_function_of_the_set_not_of_the_order():
+    scores = {(1.0, 1.0, 1.4): [60, 61, 59], (1.2, 1.1, 1.15): [60.5, 58, 62],
+              (2.0, 1.0, 1.0): [40, 41, 42], (1.4, 1.0, 1.2): [59.5, 60.5]}
+    first = p_best(scores)
+    for order in ([3, 2, 1, 0], [1, 3, 0, 2]):
+        keys = [list(scores)[i] for i in order]
+        assert p_best({k: scores[k] for k in keys}) == first  # exactly equal
+    assert first[(2.0, 1.0, 1.0)] == 0 and sum(first.values()) == pytest.approx(1.0)
+    assert p_best(scores, seed=1) != first  # the draws do depend on the seed
+
+
+def test_p_best_splits_exact_ties_separates_clear_winners_and_needs_two_seeds():
+    assert p_best({"a": [50, 50], "b": [50, 50]}) == {"a": 0.5, "b": 0.5}
+    assert p_best({"a": [90, 91], "b": [10, 11], "c": [20, 21]}) == {"a": 1.0, "b": 0.0,
+                                                                    "c": 0.0}
+    assert p_best({"a": [90], "b": [10]}) is None  # one seed: no noise measured
 
 
 def _row(a, b, g, seed, top1, status=Status.OK, epochs=3, rung=None, params=1000):

@@ -56,5 +56,9 @@ def run(args: argparse.Namespace) -> int:
           f"{tuple(result['search_winner'])}, reference {tuple(result['reference_winner'] or ())})"
           f"; search's winner in the reference's tied set: "
           f"{'yes' if result['winner_in_tied'] else 'no'}")
+    from scalesearch.search.reliability import describe
+
+    for side in ("proxy", "reference"):
+        print(f"{side} ranking: {describe(result[f'{side}_reliability'])}")
     print(f"wrote {result['out']}/: trials.csv fidelity.csv result.json fidelity.png")
     return status

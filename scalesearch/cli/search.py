@@ -95,6 +95,17 @@ def tied_lines(best: dict) -> list[str]:
     return lines
 
 
+def reliability_lines(reliability: dict) -> list[str]:
+    """How reproducible the ranking is, at every rung and among the finished candidates
+    (docs/search.md, "Reliability")."""
+    from scalesearch.search.reliability import describe
+
+    lines = [f"rung {r['rung']} (epoch {r['epoch']}): {describe(r)}"
+             for r in reliability.get("rungs", [])]
+    return ["", "reliability (does a second training seed confirm the order?):", *lines,
+            f"finished candidates: {describe(reliability['final'])}"]
+
+
 def stopped_lines(best: dict) -> list[str]:
     """How many candidates the scheduler stopped, where, by how much they missed the cut, and
     those the seeds could not rule out at that rung (docs/search.md)."""
@@ -143,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
                         for f in sorted(summary["family"], key=lambda f: (f["phi"], f["source"]))]))
     print(f"\nwrote {args.out}/: trials.csv best.json family.csv search.png family.png")
     print("\n".join(tied_lines(best)))
-    print(f"best: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
+    print("\n".join(reliability_lines(summary["reliability"])))
+    found = "best" if best["ranks"] != "does not rank" else \
+        "no winner found (the ranking does not reproduce); the tie-break's pick"
+    print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
           f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
           f"{args.out}/best.json")
     return status

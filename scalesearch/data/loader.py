@@ -132,6 +132,11 @@ def check_data(source: str) -> tuple[str, ...]:
     return classes
 
 
+def chance_top1(source: str) -> float:
+    """The top-1 (%) of a uniform guess over ``source``'s classes."""
+    return 100.0 / len(check_data(source))
+
+
 @lru_cache(maxsize=16)
 def _load_cached(source: str, image_size: int, num_train: int | None, num_val: int | None,
                  seed: int, cache_dir: str | None,

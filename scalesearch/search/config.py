@@ -40,10 +40,12 @@ class SearchConfig:
     sampler: str = "grid"
     trials: int | None = None  # TPE budget (candidates); grid: all candidates
     seeds: int = 2
+    seed_offset: int = 0  # the training seeds are seed_offset … seed_offset + seeds − 1
     sampler_seed: int = 0
     scheduler: str = "none"  # "sha" / "asha": stop weak candidates at rungs min_epochs·η^k
     min_epochs: int = 2  # the first rung; measured: at epoch 1 the ranking is noise (docs)
     reduction_factor: float = 3.0  # η: a third of the candidates go on at each rung
+    cut_unrankable: bool = False  # sha: cut even at a rung the seeds cannot rank (docs)
     curves: bool = False  # evaluate every epoch without a scheduler too (learning curves)
     tie_break: str = "balanced"  # how to choose within the tied set (reporting only)
     family_phi: int = 7  # the emitted family is φ = 1…family_phi, B1–B7 (reporting only)
@@ -61,6 +63,7 @@ class SearchConfig:
         check_tolerances(self.tolerance, self.flops_tolerance)
         check_whole("--family-phi", self.family_phi, 1, 12)
         check_whole("--seeds", self.seeds)
+        check_whole("--seed-offset", self.seed_offset, 0)
         check_whole("--trials", self.trials, optional=True)
         check_whole("--seed", self.sampler_seed, 0)
         check_whole("--min-epochs", self.min_epochs)
@@ -83,6 +86,10 @@ class SearchConfig:
     def epochs(self) -> int:
         """Reports per candidate: ceil(epochs) (a fractional last epoch is a short one)."""
         return math.ceil(self.setup.train.epochs - 1e-9)
+
+    def training_seeds(self) -> list[int]:
+        """The training seeds of every candidate: ``seed_offset`` + 0 … seeds − 1."""
+        return list(range(self.seed_offset, self.seed_offset + self.seeds))
 
     def milestones(self) -> list[int]:
         """The rungs in epochs, below the last epoch: min_epochs · η^k (none without a

@@ -3,11 +3,12 @@
 A stopped candidate is compared like with like: at the rung where it stopped (epoch m_k), with
 every candidate scored at m_k — the survivors' scores at that same epoch, not their final ones.
 For each stopped candidate this gives its mean at m_k, the cut (the lowest mean at m_k among the
-candidates that went on), how far it missed the cut, and ``rung_p_best``: its bootstrap
-probability of being the best of all candidates at m_k. A stopped candidate with
-``rung_p_best`` ≥ 0.05 is **not ruled out**: when it was stopped, the seeds could not tell it
-from the best. A winner is ``separated`` only if it is alone in the final tied set and no stopped
-candidate is left not ruled out (with one seed nothing is measured, and nothing is separated).
+candidates that went on), how far it missed the cut, and ``rung_p_best``: its probability of
+being the best of all candidates at m_k (the pooled noise model of :mod:`.stats`). A stopped
+candidate with ``rung_p_best`` ≥ 0.05 is **not ruled out**: when it was stopped, the seeds could
+not tell it from the best. A winner is ``separated`` only if it is alone in the final tied set
+and no stopped candidate is left not ruled out (with one seed nothing is measured, and nothing
+is separated).
 """
 
 from __future__ import annotations
@@ -44,17 +45,14 @@ def stopped_evidence(rows: list[dict]) -> dict[tuple, dict]:
         scores = scores_at(rows, epoch)
         if not here or not scores:
             continue
-        keys = list(scores)
         means = {key: statistics.fmean(v) for key, v in scores.items()}
-        on = [means[key] for key in keys if reached.get(key, (0, None))[0] > epoch]
-        measured = max(map(len, scores.values())) > 1
-        p = dict(zip(keys, p_best([scores[key] for key in keys]), strict=True)) \
-            if measured else {}
+        on = [means[key] for key in scores if reached.get(key, (0, None))[0] > epoch]
+        p = p_best(scores)  # None: one seed measures no noise
         cut = min(on) if on else math.nan
         for key in here:
             if key not in scores:
                 continue
-            pb = float(p[key]) if measured else None
+            pb = None if p is None else p[key]
             out[key] = dict(stop_rung=reached[key][1], stop_epoch=epoch, rung_mean=means[key],
                             cut=cut, missed_by=cut - means[key], rung_p_best=pb,
                             ruled_out=None if pb is None else pb < TIE_P)

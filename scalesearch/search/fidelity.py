@@ -5,8 +5,9 @@ runner (resumable, no early stopping) with more epochs and a larger proxy image 
 4× and 2× the search's), and the two rankings are compared: Kendall τ and Spearman ρ of the
 candidates' mean scores, whether the winner is the same, and whether the search's winner is in
 the reference's tied set. τ comes with a 95% bootstrap interval (candidates resampled, and each
-candidate's seeds on both sides); "cannot tell" when it contains 0. Files go in
-RUN_DIR/fidelity/.
+candidate's seeds on both sides); "cannot tell" when it contains 0. Both rankings carry their
+own reliability (:mod:`.reliability`): a reference whose seeds do not reproduce its own order
+cannot judge the proxy, and the verdict says so. Files go in RUN_DIR/fidelity/.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.cluster import Placement
+from scalesearch.data.loader import chance_top1
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
@@ -171,7 +173,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     run_dir, fcfg = Path(run_dir), fcfg or FidelityConfig()
     cfg, space_info, store = _load_search(run_dir)
     objective, latency = _search_objective(run_dir, log)
-    proxy = ranking(store.rows, objective, latency)
+    chance = chance_top1(cfg.setup.data)
+    proxy = ranking(store.rows, objective, latency, chance=chance)
     search_best = json.loads((run_dir / "best.json").read_text()) \
         if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed)
@@ -193,9 +196,13 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     space = Space(cands, len(cands), 0, 0, cfg.match_flops)
     run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
     remaining = plan(ref_cfg, ref_store, space)[1]
-    ref = ranking(ref_store.rows, objective, latency)
+    ref = ranking(ref_store.rows, objective, latency, chance=chance)
     ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
     result = compare_rankings(proxy, ref, search_best, ref_best, store.rows, ref_store.rows)
+    result.update(proxy_reliability=proxy.attrs["reliability"]["final"],
+                  reference_reliability=ref.attrs["reliability"]["final"])
+    if result["reference_reliability"]["verdict"] != "ranks reproducibly":
+        result["tau_verdict"] = "cannot judge: the reference does not rank reproducibly"
     result.update(complete=not remaining, out=str(out),
                   reference_epochs=ref_cfg.setup.train.epochs,
                   reference_proxy_size=ref_cfg.setup.proxy_size, seeds=ref_cfg.seeds)

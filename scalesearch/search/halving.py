@@ -4,9 +4,13 @@ Li et al.'s ASHA) over the φ=1 grid, one Ray Tune run per rung.
 Rungs sit at ``min_epochs``·η^k epochs below the last one. At rung k every live candidate
 trains to m_k (from its checkpoint of the previous rung), and only once every one of them has
 reported is the cut taken: the ⌈n/η⌉ best by mean val top-1 at m_k go on (a tie at the cut goes
-on too), over all n candidates that reached m_k. The cut is a function of the scores alone, so
-the search gives the same answer whatever order its trials start or finish in, and it is
-recomputed from trials.csv on ``--resume`` (idempotent): a run killed mid-rung loses nothing.
+on too), over all n candidates that reached m_k — but only at a rung the seeds can rank
+(:func:`~scalesearch.search.reliability.reliability`: the seed-split τ's interval above 0 and
+not every mean within noise of chance); at any other rung every candidate goes on, and the log
+says why. With one seed nothing is measured and the rung cuts. The decision is a function of
+the scores alone, so the search gives the same answer whatever order its trials start or finish
+in, and it is recomputed from trials.csv on ``--resume`` (idempotent): a run killed mid-rung
+loses nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from scalesearch.search.reliability import describe, reliability
 from scalesearch.search.trials import TrialStore, trial_key
 from scalesearch.status import Status
 
@@ -30,14 +35,19 @@ def history_at(row: dict, epoch: int) -> float | None:
     return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
 
 
-def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
-    """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch`` (seeds that got there)."""
-    out: dict[tuple, list[float]] = {}
+def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]]:
+    """Per candidate (α, β, γ), {seed: val top-1 after ``epoch``} (seeds that got there)."""
+    out: dict[tuple, dict[int, float]] = {}
     for r in rows:
         score = history_at(r, epoch) if r["status"] != Status.REJECTED else None
         if score is not None:
-            out.setdefault(trial_key(r)[:3], []).append(score)
+            out.setdefault(trial_key(r)[:3], {})[r["seed"]] = score
     return out
+
+
+def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
+    """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch``, in seed order."""
+    return {k: [v[s] for s in sorted(v)] for k, v in seed_scores_at(rows, epoch).items()}
 
 
 def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
@@ -74,9 +84,17 @@ def _paused(store: TrialStore, key: tuple) -> list[dict]:
 
 
 def cut(store: TrialStore, rung: int, epoch: int, eta: float,
-        log: Callable[[str], None]) -> None:
-    """Stop the candidates paused at ``epoch`` that are not among the rung's survivors."""
-    scores = scores_at(store.rows, epoch)
+        log: Callable[[str], None], chance: float | None = None, guard: bool = True) -> None:
+    """Stop the candidates paused at ``epoch`` that are not among the rung's survivors, if the
+    seeds can rank the rung or ``guard`` is off (module docstring); ``chance`` is the top-1 of
+    a guess (%)."""
+    table = seed_scores_at(store.rows, epoch)
+    scores = {k: [v[s] for s in sorted(v)] for k, v in table.items()}
+    evidence = reliability(table, chance)
+    if guard and evidence["verdict"] != "unmeasured" and not evidence["rankable"]:
+        log(f"rung {rung} (epoch {epoch}): no cut, all {len(scores)} candidates go on: the "
+            f"seeds cannot rank them here ({describe(evidence)})")
+        return
     keep = survivors(scores, eta)
     out = store.path.parent
     stopped = [r for r in store.rows if r["status"] == Status.PAUSED and r["epochs"] == epoch
@@ -92,17 +110,20 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
     store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])
 
 
-def run_halving(keys: list[tuple], seeds: int, rungs: list[int], eta: float, store: TrialStore,
-                launch: Callable[[list[int], int], None], order_seed: int = 0,
-                log: Callable[[str], None] = print) -> bool:
+def run_halving(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
+                store: TrialStore, launch: Callable[[list[int], int], None],
+                order_seed: int = 0, log: Callable[[str], None] = print,
+                chance: float | None = None, guard: bool = True) -> bool:
     """Train the candidates ``keys`` (their grid indices are their positions) rung by rung,
     ``launch(indices, epoch)`` running one Ray Tune run that trains those candidates to
     ``epoch``; True once every candidate is finished. Trials start in an order shuffled by
-    ``order_seed`` — which must not, and does not, change any decision."""
+    ``order_seed`` — which must not, and does not, change any decision. ``chance``: the top-1 of
+    a guess (%), below whose noise no rung cuts; ``guard`` False cuts at every rung, rankable
+    or not (``--cut-unrankable``)."""
 
     def live(key: tuple) -> bool:
         done = store.done()
-        return any(trial_key(dict(_named(key), seed=s)) not in done for s in range(seeds))
+        return any(trial_key(dict(_named(key), seed=s)) not in done for s in seeds)
 
     def reached(key: tuple) -> int:
         return min((r["epochs"] or 0 for r in _paused(store, key)), default=0)
@@ -117,7 +138,7 @@ def run_halving(keys: list[tuple], seeds: int, rungs: list[int], eta: float, sto
             if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
                 return False  # interrupted, or trials lost: --resume continues here
         if epoch < rungs[-1]:
-            cut(store, k, epoch, eta, log)
+            cut(store, k, epoch, eta, log, chance, guard)
     return not any(live(key) for key in keys)
 
 

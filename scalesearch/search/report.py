@@ -1,5 +1,6 @@
-"""What a search leaves behind: the ranking with its evidence (mean, std and 95% t-interval over
-seeds, p_best, the tied set), ``best.json`` for ``scale --coefficients``, and the B1–B7-style
+"""What a search leaves behind: the ranking with its evidence (mean, std, the 95% interval and
+p_best from the pooled seed noise of :mod:`.stats`, the tied set, and how reproducible the
+ranking is, :mod:`.reliability`), ``best.json`` for ``scale --coefficients``, and the B1–B7-style
 family of the winner next to the paper's (Table 2).
 
 Ranking rule: candidates that trained to the last epoch come first, by mean score; candidates
@@ -24,8 +25,10 @@ from scalesearch.scalable import Scalable
 from scalesearch.scaled import scale
 from scalesearch.scaler import PAPER_COEFFICIENTS
 from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
+from scalesearch.search.halving import seed_scores_at
 from scalesearch.search.objective import Objective
-from scalesearch.search.stats import TIE_P, p_best, t_interval, tie_break
+from scalesearch.search.reliability import reliability
+from scalesearch.search.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.search.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.status import Status
 
@@ -45,28 +48,35 @@ def _status(statuses: pd.Series) -> str:
 
 
 def ranking(rows: list[dict], objective: Objective | None = None,
-            latency: dict[tuple, float] | None = None) -> pd.DataFrame:
+            latency: dict[tuple, float] | None = None, rungs: list[int] | None = None,
+            chance: float | None = None) -> pd.DataFrame:
     """One line per trained candidate with its evidence, best first (module docstring). The
     objective's score (top-1, or MnasNet's top1·(cost/T)^w) orders candidates and decides
-    p_best and the tied set; the t-interval is top-1's."""
+    p_best and the tied set; the interval is top-1's, from the noise pooled over the
+    candidates that trained as long (same status and epochs). ``attrs["reliability"]``: the
+    finished candidates' and each of ``rungs``' (epochs) reliability; ``chance``: a guess's
+    top-1 (%)."""
     objective = objective or Objective()
     df = pd.DataFrame(rows)
     df = df.reindex(columns=[*df.columns, *(c for c in ROW_COLUMNS if c not in df)])
     df = df[df["status"] != Status.REJECTED] if len(df) else df
     if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        empty = pd.DataFrame(columns=COLUMNS)
+        empty.attrs["reliability"] = dict(final=reliability({}), rungs=[])
+        return empty
     keys = list(zip(*(df[k] for k in KEY), strict=True))
     df = df.assign(latency_ms=[(latency or {}).get(k) for k in keys])
     scored = df["status"].isin([Status.OK, Status.STOPPED, Status.PAUSED]) & df["top1"].notna()
     df = df.assign(top1_ok=df["top1"].where(scored), score=[
         objective.score(r["top1"], r["latency_ms"], r.get("flops")) if ok else np.nan
         for r, ok in zip(df.to_dict("records"), scored, strict=True)])
-    out, per_seed = [], []
-    for key, g in df.groupby(KEY, sort=False):
+    out, per_seed, tops = [], [], []
+    for key, g in df.sort_values("seed").groupby(KEY, sort=False):
         top1 = g["top1_ok"].dropna().tolist()
-        lo, hi = t_interval(top1)
+        tops.append(top1)
         first = g.iloc[0]
-        per_seed.append(g["score"].dropna().tolist())
+        per_seed.append(dict(zip(g["seed"], g["score"], strict=True)))
+        per_seed[-1] = {int(s): v for s, v in per_seed[-1].items() if v == v}
         out.append(dict(zip(KEY, key, strict=True), product=first["product"],
                         flops_ratio=first["flops_ratio"],
                         activations_ratio=first.get("activations_ratio"),
@@ -75,23 +85,35 @@ def ranking(rows: list[dict], objective: Objective | None = None,
                         epochs=g["epochs"].max(), rung=g["rung"].max(), status=_status(g["status"]),
                         top1_mean=np.mean(top1) if top1 else np.nan,
                         top1_std=np.std(top1, ddof=1) if len(top1) > 1 else np.nan,
-                        ci_lo=lo, ci_hi=hi,
-                        score_mean=np.mean(per_seed[-1]) if per_seed[-1] else np.nan,
+                        score_mean=np.mean(list(per_seed[-1].values())) if per_seed[-1]
+                        else np.nan,
                         seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),
                         images=g["images"].sum(), seconds=g["seconds"].sum(), _i=len(out)))
     rank = pd.DataFrame(out)
+    rank["ci_lo"], rank["ci_hi"] = np.nan, np.nan
+    for _, g in rank.groupby(["status", "epochs"], sort=False):  # one noise per fidelity
+        sd, dof = pooled_sd([tops[i] for i in g["_i"]])
+        for idx, i in zip(g.index, g["_i"], strict=True):
+            lo_hi = pooled_interval(rank.at[idx, "top1_mean"], len(tops[i]), sd, dof)
+            rank.loc[idx, ["ci_lo", "ci_hi"]] = lo_hi
     order = {Status.OK: 0, Status.PAUSED: 1, Status.STOPPED: 1, Status.FAILED: 2}
     rank = rank.assign(_o=rank["status"].map(order), _r=-rank["rung"].fillna(0),
                        _m=-rank["score_mean"].fillna(-1))
     rank = rank.sort_values(["_o", "_r", "_m", *KEY]).reset_index(drop=True)
     eligible = rank.index[(rank["status"] == Status.OK) & (rank["seeds"] > 0)]
     rank["p_best"], rank["tied"] = np.nan, False
-    scores = [per_seed[i] for i in rank.loc[eligible, "_i"]]
-    if len(eligible) and max(map(len, scores)) > 1:  # one seed measures no seed noise
-        rank.loc[eligible, "p_best"] = p_best(scores)
+    table = {tuple(rank.loc[j, KEY]): per_seed[i]
+             for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
+    p = p_best({k: list(v.values()) for k, v in table.items()})
+    if len(eligible) and p is not None:  # None: one seed measures no seed noise
+        rank.loc[eligible, "p_best"] = [p[k] for k in table]
         rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P
     elif len(eligible):
         rank.loc[eligible[0], "tied"] = True
+    rank.attrs["reliability"] = dict(
+        final=reliability(table, chance if objective.kind == "accuracy" else None),
+        rungs=[dict(rung=k, epoch=e, **reliability(seed_scores_at(rows, e), chance))
+               for k, e in enumerate(rungs or [])])
     evidence = stopped_evidence(rows)
     for column in ("rung_p_best", "missed_by", "ruled_out"):
         rank[column] = [evidence.get(tuple(k), {}).get(column) for k in rank[KEY].values]
@@ -120,6 +142,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
     open_ = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], rung=int(r["rung"]),
                   rung_p_best=r["rung_p_best"], missed_by=r["missed_by"])
              for r in rank.to_dict("records") if not_ruled_out(r["ruled_out"])]
+    evidence = rank.attrs.get("reliability", {})
     return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
                 gamma_trained=float(top["resolution"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
@@ -131,6 +154,8 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 separated=bool(measured and len(tied) == 1 and not open_), tie_break=rule,
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
+                ranks=evidence["final"]["verdict"] if evidence else None,
+                reliability=evidence or None,
                 aliases=[list(a) for a in (aliases or {}).get(key, ())], **meta)
 
 
@@ -167,9 +192,10 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
     one too)."""
     from scalesearch.search.plots import plot_family, plot_search, plot_search_pareto
 
-    rank = ranking(rows, objective, latency)
+    rank = ranking(rows, objective, latency, meta.get("rungs"), meta.get("chance"))
     best = best_record(rank, meta, rule, aliases)
-    summary = dict(best=best, ranking=rank.to_dict("records"), family=None)
+    summary = dict(best=best, ranking=rank.to_dict("records"), family=None,
+                   reliability=rank.attrs["reliability"])
     plot_search(rank, best, out / "search.png", f"φ=1 search on {baseline.name} "
                 f"({meta.get('data')}, proxy {meta.get('proxy_size')} px)")
     plot_search_pareto(rank, out, baseline.name)

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable
 
 from scalesearch.cluster import describe, fit, runtime
+from scalesearch.data.loader import chance_top1
 from scalesearch.logs import Log, stderr
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
@@ -35,7 +36,7 @@ def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]
     """(pending grid indices or [], number of Ray trials to run) given what is stored."""
     if cfg.sampler == "grid":
         pending = [i for i, c in enumerate(space.candidates)
-                   if store.left(dict(c.to_dict(), seed=s) for s in range(cfg.seeds))]
+                   if store.left(dict(c.to_dict(), seed=s) for s in cfg.training_seeds())]
         return pending, len(pending)
     return [], max(0, cfg.trials - len(trained_candidates(store)))
 
@@ -101,7 +102,7 @@ def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
                 candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
                             for c in space.candidates],
                 flops_tolerance=cfg.flops_tolerance, match_flops=cfg.match_flops,
-                seeds=list(range(cfg.seeds)), done=[list(k) for k in store.done()],
+                seeds=cfg.training_seeds(), done=[list(k) for k in store.done()],
                 evaluate_at=cfg.evaluate_at())
 
 
@@ -131,8 +132,10 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", [progress.callback],
             param_space={"index": tune.grid_search(indices)})
 
-    if run_halving(keys, cfg.seeds, [*cfg.milestones(), cfg.epochs], cfg.reduction_factor,
-                   store, launch, cfg.sampler_seed, log):
+    chance = chance_top1(cfg.setup.data)  # a rung within noise of a guess never cuts
+    if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
+                   cfg.reduction_factor, store, launch, cfg.sampler_seed, log,
+                   None if cfg.cut_unrankable else chance, not cfg.cut_unrankable):
         import shutil
 
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # every candidate is finished

@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
@@ -56,6 +57,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
                 candidates=len(space.candidates), trials=len(store.rows),
                 tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
+                rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
                 flops_ratio_range=list(space.ratios() or ()) or None)
     aliases = {c.key: c.aliases for c in space.candidates}
     latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \

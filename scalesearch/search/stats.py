@@ -1,49 +1,89 @@
 """The evidence behind a search's answer (docs/search.md, "Uncertainty").
 
-For every candidate: mean, std and a 95% Student-t interval of its score over seeds; ``p_best``,
-the probability that it is the best, from a bootstrap over seeds (each candidate's seed scores
-resampled with replacement, the best mean of each replicate gets the vote, ties split it; a
-fixed RNG seed makes it deterministic); the tied set, the candidates with p_best ≥ 0.05; and the
-tie-breaks that choose within it.
+Noise model: the candidates of one search share one training noise. A candidate's seed scores
+are its true score plus noise of one variance σ², estimated pooled over the candidates (the
+within-group mean square of a one-way ANOVA, df = Σ(nᵢ − 1)). From it, per candidate: a 95%
+Student-t interval x̄ᵢ ± t_{df}·s/√nᵢ, and ``p_best``, the probability that it has the highest
+true score under that model (flat prior: each true score is x̄ᵢ + s/√nᵢ·Zᵢ·√(df/χ²_df), one χ²
+per draw for the shared σ), estimated by Monte Carlo. The tied set is the candidates with
+p_best ≥ 0.05, and the tie-breaks choose within it.
+
+Every figure is a function of the set of (candidate, scores) alone: each candidate's draws come
+from a generator keyed by its identity, so listing the candidates in another order (the order
+in which trials arrived) changes nothing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import zlib
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
 TIE_P = 0.05  # a candidate with p_best ≥ this is statistically tied with the best
-BOOTSTRAP_REPLICATES = 10_000
-BOOTSTRAP_SEED = 0
+DRAWS = 10_000  # Monte Carlo draws of p_best
+DRAW_SEED = 0
 TIE_BREAKS = ("balanced", "score", "params", "latency")
 
 
-def t_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float]:
-    """mean ± t_{(1+level)/2, n−1} · s/√n; (nan, nan) with fewer than two scores."""
+def pooled_sd(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """(s, df): the pooled within-group standard deviation √(Σᵢⱼ(xᵢⱼ − x̄ᵢ)² / df) and its
+    degrees of freedom df = Σ(nᵢ − 1); (nan, 0) when no group has two scores."""
+    df = sum(len(g) - 1 for g in groups if len(g))
+    if df <= 0:
+        return math.nan, 0
+    ss = sum(float(np.sum((np.asarray(g, float) - np.mean(g)) ** 2)) for g in groups if len(g))
+    return math.sqrt(ss / df), df
+
+
+def pooled_interval(mean: float, n: int, sd: float, df: int,
+                    level: float = 0.95) -> tuple[float, float]:
+    """mean ± t_{(1+level)/2, df} · sd/√n, the pooled noise's interval; (nan, nan) when the
+    noise is unmeasured (df = 0) or the candidate has no score."""
     from scipy.stats import t
 
-    n = len(scores)
-    if n < 2:
+    if df <= 0 or n <= 0:
         return math.nan, math.nan
-    mean, sd = float(np.mean(scores)), float(np.std(scores, ddof=1))
-    half = float(t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(t.ppf((1 + level) / 2, df)) * sd / math.sqrt(n)
     return mean - half, mean + half
 
 
-def p_best(scores: Sequence[Sequence[float]], replicates: int = BOOTSTRAP_REPLICATES,
-           seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """Bootstrap probability that each candidate has the highest mean score. Sums to 1."""
-    if not scores:
-        return np.zeros(0)
-    rng = np.random.default_rng(seed)
-    means = np.empty((replicates, len(scores)))
-    for i, s in enumerate(scores):
-        s = np.asarray(s, dtype=float)
-        means[:, i] = s[rng.integers(0, len(s), size=(replicates, len(s)))].mean(1)
+def t_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """One candidate's own interval, mean ± t_{(1+level)/2, n−1} · s/√n (the pooled model with
+    a single group); (nan, nan) with fewer than two scores."""
+    sd, df = pooled_sd([scores])
+    return pooled_interval(float(np.mean(scores)) if len(scores) else math.nan, len(scores),
+                           sd, df, level)
+
+
+def _identity_seed(key: Hashable) -> int:
+    """A stable 32-bit number for a candidate key (floats rounded as trials.csv stores them)."""
+    if isinstance(key, tuple):
+        key = tuple(round(float(x), 6) if isinstance(x, int | float | np.number) else x
+                    for x in key)
+    return zlib.crc32(repr(key).encode())
+
+
+def p_best(scores: Mapping[Hashable, Sequence[float]], draws: int = DRAWS,
+           seed: int = DRAW_SEED) -> dict[Hashable, float] | None:
+    """Per candidate key, the probability that its true score is the highest (module
+    docstring); sums to 1, exact ties split the vote. None when the noise is unmeasured (no
+    candidate has two scores)."""
+    keys = [k for k, v in scores.items() if len(v)]
+    sd, df = pooled_sd([scores[k] for k in keys])
+    if df == 0:
+        return None
+    if not keys:
+        return {}
+    shared = np.sqrt(df / np.random.default_rng([seed, 0]).chisquare(df, draws))
+    means = np.empty((draws, len(keys)))
+    for i, k in enumerate(keys):
+        z = np.random.default_rng([seed, 1, _identity_seed(k)]).standard_normal(draws)
+        means[:, i] = np.mean(scores[k]) + sd / math.sqrt(len(scores[k])) * z * shared
     best = means == means.max(1, keepdims=True)
-    return (best / best.sum(1, keepdims=True)).mean(0)
+    p = (best / best.sum(1, keepdims=True)).mean(0)
+    return {k: float(v) for k, v in zip(keys, p, strict=True)}
 
 
 def balance(alpha: float, beta: float, gamma: float) -> float:
