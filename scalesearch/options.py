@@ -238,8 +238,10 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    help=f"sampler seed ({d('sampler_seed')})")
     e = p.add_argument_group("evidence and budget")
     e.add_argument("--seeds", type=integer, default=d("seeds"), help="trainings per "
-                   "candidate; the ranking uses the mean, the 95%% t-interval and the bootstrap "
-                   f"p_best over seeds ({d('seeds')}; 1 cannot measure seed noise)")
+                   "candidate; the ranking uses the mean, the 95%% interval and p_best from the "
+                   "seed noise pooled over candidates, and the seed-split τ says whether it "
+                   "reproduces "
+                   f"({d('seeds')}; 1 cannot measure seed noise)")
     e.add_argument("--scheduler", choices=SCHEDULERS, default=d("scheduler"),
                    help="sha: synchronous successive halving on Ray Tune — at each rung "
                    "--min-epochs·η^k, once every candidate has reported, the best 1/η go on "

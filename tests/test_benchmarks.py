@@ -42,3 +42,10 @@ def test_bench_compare_quick():
     out = _quick("bench_compare.py")
     assert "ratio Ray / process pool:" in out and "same top-1 for every network × seed: True" \
         in out, out
+
+
+def test_bench_signal_quick():
+    out = _quick("bench_signal.py")
+    rows = [line for line in out.splitlines() if line.startswith(("base ", "val2000 "))]
+    assert len(rows) == 2 and all("4×2" in r for r in rows), out  # 4 candidates × 2 seeds
+    assert "chance 12.5%" in out, out
