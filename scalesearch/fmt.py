@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+from scalesearch.errors import ScalesearchError
+
+UNITS = {"s": 1, "m": 60, "h": 3600}
+
 
 def human(n: float, unit: str = "") -> str:
     """5288548 → '5.29M'; 385814752 with unit 'FLOPs' → '0.386B' (the paper's FLOPs style)."""
@@ -37,3 +43,23 @@ def _cell(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"4m"``, ``"2h"``, ``"1h30m"`` or ``"1.5h"``; > 0."""
+    parts = re.fullmatch(r"\s*((?:\d+(?:\.\d+)?\s*[smh]\s*)+)", str(text))
+    if not parts:
+        raise ScalesearchError(f"--budget must be a duration such as 90s, 4m, 2h or 1h30m, "
+                               f"got {text!r}")
+    seconds = sum(float(n) * UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)\s*([smh])", text))
+    if not seconds > 0:
+        raise ScalesearchError(f"--budget must be longer than 0 s, got {text!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``3m05s`` / ``1h02m`` / ``45s``."""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

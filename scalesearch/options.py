@@ -21,6 +21,7 @@ from dataclasses import MISSING
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import parse_duration
 from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
@@ -50,6 +51,14 @@ def number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def duration(text: str) -> float:
+    """argparse type: a duration such as 90s, 4m, 2h or 1h30m, in seconds."""
+    try:
+        return parse_duration(text)
+    except ScalesearchError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--budget ")) from None
 
 
 def finite_float(text: str) -> float:
@@ -256,6 +265,10 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--curves", action="store_true", help="without a scheduler, evaluate every "
                    "epoch too (on the 200-image val subset; trials.csv's history): learning "
                    "curves, to choose where rungs go (docs/search.md)")
+    e.add_argument("--budget", type=duration, metavar="DURATION", help="plan the proxy from "
+                   "a time budget (90s, 4m, 2h, 1h30m): a pilot times the cheapest and the "
+                   "most expensive candidate, then --num-train is the most images per epoch "
+                   "that fit, every candidate trained to the end (docs/search.md)")
     e.add_argument("--cut-unrankable", action="store_true", help="sha: cut at every rung, "
                    "even where the seeds cannot rank the candidates (by default such a rung "
                    "lets every candidate go on: docs/search.md, 'Reliability')")
@@ -298,6 +311,7 @@ def search_config(args: argparse.Namespace):
                         flops_tolerance=args.flops_tolerance, match_flops=args.match_flops,
                         sampler=args.sampler, trials=args.trials, seeds=args.seeds,
                         seed_offset=args.seed_offset, cut_unrankable=args.cut_unrankable,
+                        budget=args.budget,
                         sampler_seed=args.seed, scheduler=args.scheduler,
                         min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
                         curves=args.curves,

@@ -77,7 +77,8 @@ def tied_lines(best: dict) -> list[str]:
     if not best["tied"]:
         return ["one seed per candidate: seed noise is not measured, so the tied set and "
                 "p_best are unknown (search with --seeds 2 or more)"]
-    lines = ["", "tied set (p_best ≥ 5%: bootstrap probability of being the best over seeds):",
+    lines = ["", "tied set (p_best ≥ 5%: probability of being the best, under the seed noise "
+             "pooled over candidates):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
                                 top1=mean_spread(t["top1_mean"], t["top1_std"]),
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])

@@ -132,6 +132,14 @@ def check_data(source: str) -> tuple[str, ...]:
     return classes
 
 
+def split_sizes(source: str, num_val: int | None = None) -> tuple[int | None, int]:
+    """(training images available, None when generated; validation images scored)."""
+    if source == SYNTHETIC:
+        return None, num_val or DEFAULT_SYNTHETIC_SIZES[1]
+    train, val, _ = _list_folder(Path(source).expanduser().resolve())
+    return len(train), min(len(val), num_val or len(val))
+
+
 def chance_top1(source: str) -> float:
     """The top-1 (%) of a uniform guess over ``source``'s classes."""
     return 100.0 / len(check_data(source))

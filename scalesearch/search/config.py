@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError, check_number, check_whole
+from scalesearch.fmt import parse_duration
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
@@ -51,6 +52,7 @@ class SearchConfig:
     family_phi: int = 7  # the emitted family is φ = 1…family_phi, B1–B7 (reporting only)
     objective: Objective = field(default_factory=Objective)  # ranks by (reporting only)
     latency: LatencySpec | None = None  # measure each candidate's latency on the driver
+    budget: float | str | None = None  # seconds ("4m", "2h"): a pilot plans setup.num_train
     setup: ProxySetup = field(default_factory=ProxySetup)  # the proxy training's recipe
     placement: Placement = field(default_factory=Placement)  # where: not part of the maths
 
@@ -62,6 +64,11 @@ class SearchConfig:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
         check_tolerances(self.tolerance, self.flops_tolerance)
         check_whole("--family-phi", self.family_phi, 1, 12)
+        if isinstance(self.budget, str):
+            object.__setattr__(self, "budget", parse_duration(self.budget))
+        check_number("--budget (seconds)", self.budget, 0, strict=True, optional=True)
+        if self.budget is not None and self.setup.num_train is not None:
+            raise ScalesearchError("--budget plans --num-train from a pilot; give one of them")
         check_whole("--seeds", self.seeds)
         check_whole("--seed-offset", self.seed_offset, 0)
         check_whole("--trials", self.trials, optional=True)
@@ -134,7 +141,8 @@ class SearchConfig:
         """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
         search computes: the recipe, without the reporting-only fields and the placement."""
         d = asdict(self)
-        for reporting_only in ("placement", "tie_break", "objective", "latency", "family_phi"):
+        for reporting_only in ("placement", "tie_break", "objective", "latency", "family_phi",
+                               "budget"):  # the budget's plan is stored: setup.num_train
             d.pop(reporting_only)
         d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}

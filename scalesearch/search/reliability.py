@@ -15,8 +15,8 @@ score) alone:
 The verdict: **ranks reproducibly** when τ's interval lies above 0 and the ANOVA's p < 0.05;
 **does not rank** when τ's interval reaches 0 and p ≥ 0.05, or when every candidate's mean is
 within its noise of chance; **cannot tell** otherwise; **unmeasured** with one seed or fewer
-than three candidates. A rung is *rankable* (successive halving may cut there) only when τ's
-interval lies above 0 and the means are not all within noise of chance.
+than 5 candidates (:data:`MIN_CANDIDATES`). A rung is *rankable* (successive halving may
+cut there) only when τ's interval lies above 0 and the means are not all within noise of chance.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ import numpy as np
 from scalesearch.search.stats import pooled_interval, pooled_sd
 
 REPLICATES, BOOTSTRAP_SEED = 2000, 0  # τ's bootstrap over candidates
+MIN_CANDIDATES = 5  # below, a bootstrap over candidates has too few distinct draws to speak
 SIGNIFICANCE = 0.05
 VERDICTS = {
     "ranks reproducibly": "ranks reproducibly",
     "cannot tell": "cannot tell: the seeds neither confirm nor refute the order",
     "does not rank": "does not rank: the winner is a coin flip; spend more per candidate",
-    "unmeasured": "unmeasured: one seed (or under 3 candidates) cannot test the order",
+    "unmeasured": "unmeasured: one seed (or under 5 candidates) cannot test the order",
 }
 
 SeedTable = Mapping[Hashable, Mapping[int, float]]  # candidate → {seed: score}
@@ -73,7 +74,7 @@ def seed_tau(table: SeedTable, replicates: int = REPLICATES,
              seed: int = BOOTSTRAP_SEED) -> tuple[float, tuple[float, float]]:
     """(τ, its 95% bootstrap interval over candidates) (module docstring)."""
     m = _matrix(table)
-    if m.ndim < 2 or m.shape[1] < 2:
+    if m.ndim < 2 or m.shape[1] < 2 or len(m) < MIN_CANDIDATES:
         return math.nan, (math.nan, math.nan)
     tau = _seed_tau(m)
     if tau != tau:

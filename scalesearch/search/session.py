@@ -10,6 +10,7 @@ from pathlib import Path
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import format_duration
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
@@ -17,9 +18,41 @@ from scalesearch.search.costs import candidate_latencies
 from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
-from scalesearch.search.space import build_space, trained_resolutions
+from scalesearch.search.space import Space, build_space, trained_resolutions
 from scalesearch.search.trials import search_folder
 from scalesearch.status import Status
+
+
+def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
+              log: Log) -> tuple[SearchConfig, dict | None, Space | None]:
+    """``cfg`` with ``--budget`` turned into ``setup.num_train`` (:mod:`.budget`): from a pilot
+    on a fresh run, from search.json on ``--resume`` (a second pilot would plan differently);
+    the plan, and the candidate grid if the pilot built it."""
+    if cfg.budget is None:
+        return cfg, None, None
+    from scalesearch.search import budget
+
+    if resume and folder.marker_path.exists():
+        n = folder.saved()["config"]["setup"]["num_train"]
+        return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), None, None
+    log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
+    space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
+                        cfg.match_flops)
+    if not space.candidates:
+        return cfg, None, space  # refused below, with the grid's own message
+    log(f"budget {format_duration(cfg.budget)}: timing a pilot of the cheapest and the most "
+        f"expensive of {len(space.candidates)} candidates …")
+    pilot, flops = budget.run_pilot(baseline, cfg, space)
+    concurrent = budget.concurrency(cfg)
+    n, estimated = budget.plan(cfg, flops, pilot, cfg.budget, concurrent)
+    log(f"plan: {len(flops)} candidates × {cfg.seeds} seeds × {cfg.setup.train.epochs:g} "
+        f"epochs of {n} images (batch {cfg.setup.train.batch_size}, {pilot.val_images} val), "
+        f"{concurrent} at once, every candidate to the end: estimated "
+        f"{format_duration(estimated)} of {format_duration(cfg.budget)} (pilot: "
+        f"{1 / pilot.train_s[0]:.0f}–{1 / pilot.train_s[1]:.0f} training images/s)")
+    plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
+                concurrent=concurrent, train_images_per_s=[1 / t for t in pilot.train_s])
+    return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), plan, space
 
 
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
@@ -30,12 +63,15 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     baseline = resolve(cfg.baseline)
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     folder = search_folder(out)
+    cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
     check_search(cfg)  # before search.json is written
     start = time.perf_counter()
-    log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
-    space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
-                        cfg.match_flops)
+    if space is None:  # the budget's pilot built it already
+        log(f"building the candidate grid for {baseline.name} (counting each network's "
+            "FLOPs) …")
+        space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
+                            cfg.match_flops)
     log(space.summary())
     check_proxy_size(baseline, trained_resolutions(space, cfg.ranges, cfg.sampler),
                      cfg.setup.proxy_size)
@@ -66,8 +102,13 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 latency=cfg.latency.to_dict() if cfg.latency else None)
     summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
                             cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
+    seconds = time.perf_counter() - start
+    if planned:
+        planned["actual_s"] = round(seconds, 1)
+        log(f"budget {format_duration(planned['budget_s'])}: planned "
+            f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
     summary.update(out=str(out), space=space.summary(), trials_run=ran, remaining=remaining,
-                   seconds=round(time.perf_counter() - start, 1),
+                   seconds=round(seconds, 1), plan=planned,
                    failures=[dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
                                   seed=r["seed"], error=r.get("error"))
                              for r in store.rows if r["status"] == Status.FAILED])

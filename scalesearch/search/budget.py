@@ -1,0 +1,138 @@
+"""``--budget``: plan the proxy from a time budget (docs/search.md, "Planning from a budget").
+
+Users think in hours of their machines, not in epochs × images. A short **pilot** times a few
+training steps and an evaluation of the cheapest and the most expensive candidate (by proxy
+FLOPs) on the driver, with the threads a trial gets; the cost of every other candidate is
+interpolated linearly in its proxy FLOPs. The **plan** then chooses the number of training
+images per epoch — the one quantity left open: epochs, batch, proxy size, validation size and
+seeds stay as given — as the most that fits the budget when every candidate trains every seed
+to the end (a rung that cuts only makes the search shorter), ``concurrent`` trainings at once,
+plus Ray's start-up and per-trial overhead. These are estimates; the search reports the
+planned and the actual time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import format_duration
+from scalesearch.proxy import build_trainer, proxy_image_size
+from scalesearch.scalable import Scalable
+from scalesearch.search.config import SearchConfig
+from scalesearch.search.space import Candidate, Space
+
+PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
+RAY_START_S, RAY_PER_TRIAL_S = 10.0, 0.5  # measured: docs/performance.md, "compare on Ray"
+MIN_BATCHES = 2  # a minimal training: two optimizer steps per epoch
+RUNG_SUBSET = 200  # a rung scores this many validation images (trainable)
+RECAL_IMAGES = 512  # BatchNorm recalibration before each evaluation (train.RECAL_IMAGES)
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """Seconds per training image and per scored image, as linear functions of proxy FLOPs
+    through the cheapest (``lo``) and the most expensive (``hi``) candidate."""
+
+    flops: tuple[int, int]
+    train_s: tuple[float, float]  # seconds per training image (forward + backward + step)
+    eval_s: tuple[float, float]  # seconds per image scored (forward only)
+    val_images: int  # the validation set's size
+    train_images: int | None  # training images available (None: generated, no limit)
+
+    def at(self, flops: int) -> tuple[float, float]:
+        """(train, eval) seconds per image of a network of ``flops`` at its proxy size."""
+        lo, hi = self.flops
+        u = 0.0 if hi == lo else (flops - lo) / (hi - lo)
+        return tuple(a + u * (b - a) for a, b in (self.train_s, self.eval_s))
+
+
+def _proxy_flops(baseline: Scalable, c: Candidate, cfg: SearchConfig) -> int:
+    from scalesearch.counter import measure
+
+    size = proxy_image_size(baseline, c.mult, cfg.setup.proxy_size,
+                            1 if c.matched_resolution is not None else None)
+    return measure(baseline, c.mult.depth, c.mult.width, size).flops
+
+
+def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilot, dict]:
+    """(the pilot, each candidate's proxy FLOPs by key): one epoch of :data:`PILOT_BATCHES` + 1
+    training steps and an evaluation of :data:`PILOT_VAL` images, timed, for the cheapest and
+    the most expensive candidate (the first, slower step included: a conservative estimate)."""
+    flops = {c.key: _proxy_flops(baseline, c, cfg) for c in space.candidates}
+    ends = [min(space.candidates, key=lambda c: flops[c.key]),
+            max(space.candidates, key=lambda c: flops[c.key])]
+    batch = cfg.setup.train.batch_size
+    setup = cfg.placement.trial_setup(replace(
+        cfg.setup, num_train=(PILOT_BATCHES + 1) * batch, num_val=PILOT_VAL,
+        train=replace(cfg.setup.train, epochs=1.0)))
+    train_s, eval_s = [], []
+    for c in ends:
+        trainer, _ = build_trainer(baseline, c.mult, setup, 0,
+                                   1 if c.matched_resolution is not None else None)
+        t = time.perf_counter()
+        trainer.train_epoch()
+        train_s.append((time.perf_counter() - t) / len(trainer.train_set))
+        t = time.perf_counter()
+        trainer.evaluate()
+        eval_s.append((time.perf_counter() - t) / (len(trainer.val_set) + len(trainer.train_set)))
+    from scalesearch.data.loader import split_sizes
+
+    n_train, n_val = split_sizes(cfg.setup.data, cfg.setup.num_val)
+    return Pilot((flops[ends[0].key], flops[ends[1].key]), tuple(train_s), tuple(eval_s),
+                 n_val, n_train), flops
+
+
+def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
+             concurrent: int) -> float:
+    """Estimated seconds of the search with ``num_train`` images per epoch: every candidate
+    trains every seed to the end (module docstring)."""
+    evaluate_at = cfg.evaluate_at()
+    rungs = cfg.epochs - 1 if evaluate_at is None else len(evaluate_at)
+    scored = pilot.val_images + rungs * min(RUNG_SUBSET, pilot.val_images)
+    recal = (1 + rungs) * min(RECAL_IMAGES, num_train)
+    work = 0.0
+    for f in flops.values():
+        train_s, eval_s = pilot.at(f)
+        work += cfg.seeds * (cfg.setup.train.epochs * num_train * train_s
+                             + (scored + recal) * eval_s)
+    return RAY_START_S + RAY_PER_TRIAL_S * len(flops) + work / max(1, concurrent)
+
+
+def plan(cfg: SearchConfig, flops: dict, pilot: Pilot, budget_s: float,
+         concurrent: int) -> tuple[int, float]:
+    """(images per epoch, estimated seconds): the most images, in whole batches, whose search
+    fits ``budget_s``; refused when not even :data:`MIN_BATCHES` batches fit, naming the
+    smallest budget that does."""
+    batch = cfg.setup.train.batch_size
+    smallest = MIN_BATCHES * batch
+    need = estimate(cfg, flops, pilot, smallest, concurrent)
+    if need > budget_s:
+        raise ScalesearchError(
+            f"--budget {format_duration(budget_s)} is too small for {len(flops)} candidates × "
+            f"{cfg.seeds} seeds × {cfg.setup.train.epochs:g} epochs of {MIN_BATCHES} batches of "
+            f"{batch} on this machine (estimated {format_duration(need)}); the smallest budget "
+            f"that gives each a minimal training is {format_duration(math.ceil(need))}")
+    lo, hi = smallest, pilot.train_images or 10**7
+    hi = max(lo, hi - hi % batch)
+    while hi - lo > batch:  # the estimate grows with the images: bisect on whole batches
+        mid = (lo + hi) // 2 // batch * batch
+        lo, hi = (mid, hi) if estimate(cfg, flops, pilot, mid, concurrent) <= budget_s \
+            else (lo, mid)
+    n = hi if estimate(cfg, flops, pilot, hi, concurrent) <= budget_s else lo
+    return n, estimate(cfg, flops, pilot, n, concurrent)
+
+
+def concurrency(cfg: SearchConfig) -> int:
+    """Trainings at once: this machine's CPUs (or, with --address, the cluster's, as Ray
+    reports them) over a trial's, capped by --workers."""
+    if cfg.placement.address:
+        from scalesearch.cluster import runtime
+
+        with runtime(cfg.placement) as (_, _cpus, concurrent):
+            return concurrent
+    n = max(1, (os.cpu_count() or 1) // cfg.placement.cpus_per_trial)
+    return min(n, cfg.placement.max_concurrent or n)

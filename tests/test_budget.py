@@ -1,0 +1,93 @@
+"""--budget: durations, the plan's arithmetic and its refusal, and a real pilot
+(docs/search.md, "Planning from a budget")."""
+
+from __future__ import annotations
+
+import pytest
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import format_duration, parse_duration
+from scalesearch.proxy import ProxySetup
+from scalesearch.search import budget
+from scalesearch.search.config import SearchConfig
+from scalesearch.search.space import Ranges
+from scalesearch.train import TrainConfig
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("4m", 240), ("2h", 7200),
+                                           ("1h30m", 5400), ("1.5h", 5400), (" 2m 30s", 150)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["5x", "", "4", "m", "-3m", "0m"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ScalesearchError, match="--budget must be"):
+        parse_duration(text)
+
+
+def test_format_duration():
+    assert [format_duration(s) for s in (45, 185, 3720)] == ["45s", "3m05s", "1h02m"]
+
+
+def _cfg(**setup) -> SearchConfig:
+    return SearchConfig("efficientnet-b0", seeds=2, setup=ProxySetup(
+        num_val=100, train=TrainConfig(epochs=4, batch_size=10), **setup))
+
+
+# two candidates: 0.01 s per training image and 0.002 s per scored image, the same for both
+PILOT = budget.Pilot(flops=(1, 2), train_s=(0.01, 0.01), eval_s=(0.002, 0.002),
+                     val_images=100, train_images=None)
+FLOPS = {"a": 1, "b": 2}
+
+
+def test_the_estimate_written_out():
+    # per training: 4 epochs × 200 images × 0.01 s + (100 scored + 200 recalibration) × 0.002
+    # = 8.6 s; × 2 seeds × 2 candidates / 2 at once; + Ray's 10 s + 0.5 s per candidate
+    assert budget.estimate(_cfg(), FLOPS, PILOT, 200, 2) == pytest.approx(10 + 1 + 17.2)
+
+
+def test_the_plan_is_the_most_whole_batches_that_fit():
+    n, est = budget.plan(_cfg(), FLOPS, PILOT, 60.0, 2)
+    assert n % 10 == 0 and est <= 60
+    assert budget.estimate(_cfg(), FLOPS, PILOT, n + 10, 2) > 60  # one batch more would not
+    assert budget.plan(_cfg(), FLOPS, PILOT, 120.0, 2)[0] > n  # more time, more images
+
+
+def test_a_budget_too_small_names_the_smallest_that_plans():
+    with pytest.raises(ScalesearchError, match="the smallest budget that gives each a "
+                       r"minimal training is (\d+)s") as err:
+        budget.plan(_cfg(), FLOPS, PILOT, 5.0, 2)
+    smallest = float(err.value.args[0].rsplit(" ", 1)[1].rstrip("s"))
+    assert budget.plan(_cfg(), FLOPS, PILOT, smallest, 2)[0] >= 20  # ≥ 2 batches of 10
+    with pytest.raises(ScalesearchError):
+        budget.plan(_cfg(), FLOPS, PILOT, smallest - 1, 2)
+
+
+def test_an_image_folder_caps_the_plan():
+    capped = budget.Pilot(**{**PILOT.__dict__, "train_images": 55})
+    assert budget.plan(_cfg(), FLOPS, capped, 10_000.0, 2)[0] == 50
+
+
+def test_budget_and_num_train_are_one_choice():
+    with pytest.raises(ScalesearchError, match="give one of them"):
+        SearchConfig("efficientnet-b0", budget="4m", setup=ProxySetup(num_train=100))
+    assert SearchConfig("efficientnet-b0", budget="4m").budget == 240
+    assert "budget" not in SearchConfig("efficientnet-b0", budget="4m").to_dict()
+
+
+def test_a_real_pilot_times_the_cheapest_and_the_dearest():
+    from scalesearch.registry import resolve
+    from scalesearch.search.space import build_space
+
+    cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.1), step=0.1),
+                       match_flops=False, setup=ProxySetup(
+                           proxy_size=24, num_val=32, train=TrainConfig(epochs=1,
+                                                                        batch_size=8)))
+    b0 = resolve(cfg.baseline)
+    space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance, cfg.match_flops)
+    pilot, flops = budget.run_pilot(b0, cfg, space)
+    assert set(flops) == {c.key for c in space.candidates}
+    assert pilot.flops == (min(flops.values()), max(flops.values()))
+    assert all(t > 0 for t in (*pilot.train_s, *pilot.eval_s))
+    assert pilot.val_images == 32 and pilot.train_images is None
