@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import parse_duration
-from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
+from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 from scalesearch.search.space import Ranges
@@ -102,9 +102,9 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    "default) or an ImageFolder root with train/<class>/ and val/<class>/")
     epochs = default(TrainConfig, "epochs")
     t.add_argument("--epochs", type=number, default=epochs, help=f"epochs ({epochs:g})")
-    t.add_argument("--proxy-size", type=integer, default=DEFAULT_PROXY_SIZE, help="base "
-                   "image size for training; a network with resolution r trains at "
-                   f"round(size·r) ({DEFAULT_PROXY_SIZE})")
+    size = default(ProxySetup, "proxy_size")
+    t.add_argument("--proxy-size", type=integer, default=size, help="base image size for "
+                   f"training; a network with resolution r trains at round(size·r) ({size})")
     batch, lr = default(TrainConfig, "batch_size"), default(TrainConfig, "lr")
     t.add_argument("--batch-size", type=integer, default=batch, help=f"batch size ({batch})")
     t.add_argument("--lr", type=number, default=lr, help=f"peak learning rate at batch "

@@ -25,7 +25,7 @@ class ProxySetup:
     """What every candidate of one experiment is trained on, and how."""
 
     data: str = "synthetic"  # "synthetic" or an ImageFolder root
-    proxy_size: int | None = None  # base image size for training (None: the baseline's own)
+    proxy_size: int | None = DEFAULT_PROXY_SIZE  # base size for training (None: the baseline's)
     num_train: int | None = None
     num_val: int | None = None
     data_seed: int = 0

@@ -90,6 +90,8 @@ def test_mixed_precision_trains_on_the_cpu(amp):
     result = trainer.result()
     assert result.status == "ok" and result.top1 > 60
     assert computed == {torch.bfloat16 if amp == "bf16" else torch.float16}
+    if amp == "fp16":  # every step went through the scaler: its growth tracker counted them
+        assert trainer.precision.scaler.state_dict()["_growth_tracker"] == trainer.step
 
 
 def test_linear_lr_scaling_keeps_the_default_batch_unchanged():

@@ -8,9 +8,12 @@ import argparse
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.fmt import mean_spread, render_table
 from scalesearch.options import add_fidelity_args
+from scalesearch.search.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
 
-EXAMPLES = """examples:
-  scalesearch fidelity runs/b0                         # top 4 + 2 random, 4x epochs, 2x size
+_D = FidelityConfig()
+EXAMPLES = f"""examples:
+  scalesearch fidelity runs/b0                         # top {_D.top} + {_D.random} random, \
+{EPOCHS_FACTOR}x epochs, {SIZE_FACTOR}x size
   scalesearch fidelity runs/b0 --top 6 --random 0 --epochs 20 --seeds 3
   scalesearch fidelity runs/b0 --resume                # after Ctrl-C / kill
 """

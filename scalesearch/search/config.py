@@ -13,7 +13,13 @@ from scalesearch.fmt import parse_duration
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.objective import Objective
-from scalesearch.search.space import Ranges, check_tolerances
+from scalesearch.search.space import (
+    FLOPS_TOLERANCE,
+    MATCH_FLOPS,
+    TOLERANCE,
+    Ranges,
+    check_tolerances,
+)
 from scalesearch.search.stats import TIE_BREAKS
 
 SAMPLERS = ("grid", "tpe")
@@ -35,9 +41,9 @@ class SearchConfig:
 
     baseline: str
     ranges: Ranges = Ranges()
-    tolerance: float = 0.05  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
-    flops_tolerance: float = 0.25  # without match_flops: |measured ratio − 2| ≤ this
-    match_flops: bool = True  # solve each candidate's resolution to a measured ratio 2 ± 3%
+    tolerance: float = TOLERANCE  # relative: |α·β²·γ²/2 − 1| ≤ tolerance
+    flops_tolerance: float = FLOPS_TOLERANCE  # without match_flops: |measured ratio − 2| ≤ this
+    match_flops: bool = MATCH_FLOPS  # solve each candidate's resolution to a measured ratio 2 ± 3%
     sampler: str = "grid"
     trials: int | None = None  # TPE budget (candidates); grid: all candidates
     seeds: int = 2
@@ -149,14 +155,17 @@ class SearchConfig:
         return d
 
 
+EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
+
+
 @dataclass(frozen=True)
 class FidelityConfig:
     """Which candidates to retrain, and how much harder than the search."""
 
     top: int = 3  # the K best of the search's ranking
     random: int = 3  # and M drawn at random from the rest (seeded): 6 in all, so τ can speak
-    epochs: float | None = None  # default: 4× the search's
-    proxy_size: int | None = None  # default: 2× the search's
+    epochs: float | None = None  # default: EPOCHS_FACTOR × the search's
+    proxy_size: int | None = None  # default: SIZE_FACTOR × the search's
     seeds: int | None = None  # default: the search's
     sample_seed: int = 0
 

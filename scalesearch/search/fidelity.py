@@ -28,7 +28,7 @@ from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import RunFolder
-from scalesearch.search.config import FidelityConfig
+from scalesearch.search.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
 from scalesearch.search.costs import load_latencies
 from scalesearch.search.objective import Objective
 from scalesearch.search.report import KEY, best_record, ranking
@@ -37,7 +37,6 @@ from scalesearch.search.space import Candidate, Space
 from scalesearch.search.trials import TrialStore, search_folder
 from scalesearch.status import Status
 
-EPOCHS_FACTOR, SIZE_FACTOR = 4, 2  # default reference fidelity relative to the search
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
 
 

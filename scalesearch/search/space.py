@@ -15,6 +15,9 @@ from scalesearch.matching import MATCH_TOLERANCE, match_image_size
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
 
+# a search's defaults (SearchConfig reads them): the relative constraint tolerance; without
+# FLOPs matching, the measured-ratio filter; and FLOPs matching on
+TOLERANCE, FLOPS_TOLERANCE, MATCH_FLOPS = 0.05, 0.25, True
 TARGET = 2.0  # FLOPs ratio at φ = 1
 
 
@@ -170,12 +173,12 @@ def check_tolerances(tolerance: float, flops_tolerance: float) -> None:
     check_within("FLOPs tolerance", flops_tolerance, 0, 1, "()")
 
 
-def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float = 0.05,
-                flops_tolerance: float | None = None, match_flops: bool = False) -> Space:
+def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float = TOLERANCE,
+                flops_tolerance: float = FLOPS_TOLERANCE, match_flops: bool = MATCH_FLOPS
+                ) -> Space:
     """Grid over the ranges; keep |α·β²·γ²/2 − 1| ≤ ``tolerance``; then either keep
-    |measured FLOPs ratio − 2| ≤ ``flops_tolerance`` (default: the same tolerance), or, with
-    ``match_flops``, solve each candidate's resolution to a measured ratio of 2 ± 3%."""
-    flops_tolerance = tolerance if flops_tolerance is None else flops_tolerance
+    |measured FLOPs ratio − 2| ≤ ``flops_tolerance``, or, with ``match_flops``, solve each
+    candidate's resolution to a measured ratio of 2 ± 3%. The defaults are a search's."""
     check_tolerances(tolerance, flops_tolerance)
     grid = [(a, b, g) for a in ranges.axis("alpha") for b in ranges.axis("beta")
             for g in ranges.axis("gamma")]
