@@ -11,14 +11,25 @@ from torch import nn
 from scalesearch.arch import StageTable
 from scalesearch.builder import build
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import atomic_open, write_json
+from scalesearch.io import atomic_open, check_target, write_json
 
 FORMAT = "scalesearch-model/1"
+
+
+def save_targets(path: str | Path) -> tuple[Path, Path]:
+    """(model file, summary file) of a save to ``path``, both checked before anything is
+    written: a ``.json`` model path is refused (the summary would overwrite it)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        raise ScalesearchError(f"refusing to save the model as {path}: a .json name is its "
+                               f"summary's; use e.g. {path.with_suffix('.pt')}")
+    return check_target(path), check_target(path.with_suffix(".json"))
 
 
 def save_checkpoint(net, path: Path) -> tuple[Path, Path]:
     """``path`` gets {format, config, state_dict}; ``path.with_suffix('.json')`` the summary.
     Stage-table networks store the scaled table itself, others the baseline spec and (d, w)."""
+    path, json_path = save_targets(path)
     summary = net.to_dict()
     table = net.table()
     config = dict(spec=net.spec, depth=net.mult.depth, width=net.mult.width,
@@ -27,7 +38,7 @@ def save_checkpoint(net, path: Path) -> tuple[Path, Path]:
     with atomic_open(path, "wb") as f:
         torch.save(dict(format=FORMAT, config=config, summary=summary,
                         state_dict=net.model.state_dict()), f)
-    return path, write_json(path.with_suffix(".json"), summary)
+    return path, write_json(json_path, summary)
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:

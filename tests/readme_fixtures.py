@@ -1,10 +1,11 @@
 """The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
 with bad stage tables, one whose model factory raises), photo folders, coefficient and study
-files, finished and damaged run folders."""
+files, finished and damaged run folders, a FIFO."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 TINY = '''from scalesearch import Head, Stage, StageTable, Stem
@@ -130,6 +131,7 @@ def make_fixtures(root: Path) -> None:
     for stem, (act, stages) in BAD_TABLES.items():
         (root / f"{stem}.py").write_text(BAD_TABLE.format(act=act, stages=stages))
     (root / "emptydir").mkdir()
+    os.mkfifo(root / "pipe")
     _photos(root)
     _search_runs(root)
 
