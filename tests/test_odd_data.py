@@ -3,11 +3,14 @@ hidden and nested class folders, broken symlinks, FIFOs and decompression bombs.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from scalesearch.data import ImageSet
+from scalesearch.data.imagefolder import decode, to_rgb
 from scalesearch.errors import ScalesearchError
 from scalesearch.proxy import ProxySetup
 from scalesearch.train import ProxyTrainer, TrainConfig, batches_per_epoch, split_batches
@@ -47,3 +50,32 @@ def test_one_training_image_is_refused():
         ProxySetup(num_train=1)
     with pytest.raises(ScalesearchError, match="training needs ≥ 2 images"):
         ProxyTrainer(_bn_net(), _images(1), _images(4), TINY_RUN)
+
+
+@pytest.mark.parametrize("mode,dtype", [("I;16", "<u2"), ("I;16B", ">u2"), ("I", "<i4")])
+def test_16_bit_grey_is_scaled_to_8_bits(tmp_path, mode, dtype):
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(dtype)  # 0 … 65520
+    image = Image.frombuffer(mode, (64, 64), ramp.tobytes(), "raw", mode, 0, 1)
+    rgb = np.asarray(to_rgb(image))
+    assert rgb.shape == (64, 64, 3) and (rgb[..., 0] == rgb[..., 2]).all()
+    assert np.abs(rgb[..., 0].astype(float) - ramp.astype(float) / 257).max() <= 0.5
+
+
+def test_a_16_bit_png_decodes_as_its_grey_levels(tmp_path):
+    ramp = np.repeat((np.arange(64) * 1024).astype(np.uint16)[None], 64, axis=0)  # columns
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode.startswith("I")
+    decoded = decode(tmp_path / "g16.png", 64)
+    assert decoded.shape == (3, 64, 64)
+    expected = torch.tensor(ramp[0] / 257).round()
+    assert (decoded[0, 32].float() - expected).abs().max() <= 1  # not all white (255)
+
+
+def test_splits_cached_by_the_old_decoder_are_not_reused(tmp_path, monkeypatch):
+    from scalesearch.data import imagefolder
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    files = [(tmp_path / "a.png", 0)]
+    key = imagefolder._cache_key(files, 8)
+    monkeypatch.setattr(imagefolder, "DECODER", 1)  # what cached white 16-bit images
+    assert imagefolder._cache_key(files, 8) != key

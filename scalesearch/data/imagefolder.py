@@ -8,6 +8,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -15,6 +16,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 
 EXTENSIONS = {".jpg", ".jpeg", ".png"}
+DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
 CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)
 
 
@@ -36,11 +38,20 @@ def stored_size(image_size: int) -> int:
     return round(image_size * CROP_MARGIN)
 
 
+def to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB. 16-bit grey (modes I;16, I;16B, …, and I, as PNG's 16-bit grey is read) is
+    scaled to 8 bits (value / 257); ``convert("RGB")`` would clip it to white."""
+    if im.mode.startswith("I"):
+        grey = np.rint(np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return im.convert("RGB")
+
+
 def decode(path: Path, size: int) -> torch.Tensor | None:
     """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            im = to_rgb(im)
             w, h = im.size
             scale = size / min(w, h)
             im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
@@ -55,7 +66,7 @@ def decode(path: Path, size: int) -> torch.Tensor | None:
 
 
 def _cache_key(files: list[tuple[Path, int]], size: int) -> str:
-    h = hashlib.sha256(str(size).encode())
+    h = hashlib.sha256(f"{DECODER}|{size}".encode())
     for f, label in files:
         st = f.stat()
         h.update(f"{f}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
