@@ -80,6 +80,8 @@ PHOTOS = {  # folder: {split/class: (good images, other files)}
     "corrupt": {"train/a": (0, ("x.jpg",)), "train/b": (0, ("y.jpg",)), "val/a": (1, ()),
                 "val/b": (1, ())},
     "oneclass": {"train/a": (1, ()), "val/a": (1, ())},
+    "emptyclass": {"train/a": (1, ()), "train/b": (0, ()), "train/.ipynb_checkpoints": (1, ()),
+                   "val/a": (1, ()), "val/b": (1, ())},
     "badfiles": {"train/a": (3, ("bad.jpg", "notes.txt")), "train/b": (3, ()),
                  "val/a": (2, ()), "val/b": (2, ())},
 }

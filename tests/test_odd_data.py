@@ -3,14 +3,17 @@ hidden and nested class folders, broken symlinks, FIFOs and decompression bombs.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-from scalesearch.data import ImageSet
+from scalesearch.data import ImageSet, check_data, load_data
 from scalesearch.data.imagefolder import decode, to_rgb
+from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.proxy import ProxySetup
 from scalesearch.train import ProxyTrainer, TrainConfig, batches_per_epoch, split_batches
@@ -79,3 +82,82 @@ def test_splits_cached_by_the_old_decoder_are_not_reused(tmp_path, monkeypatch):
     key = imagefolder._cache_key(files, 8)
     monkeypatch.setattr(imagefolder, "DECODER", 1)  # what cached white 16-bit images
     assert imagefolder._cache_key(files, 8) != key
+
+
+# --- class folders, links, FIFOs and bombs: what the scan skips, training never opens ----------
+
+def _tree(root, layout: dict[str, int]):
+    """``{"train/a": 2, …}``: class folders holding that many 12×12 PNGs."""
+    for where, count in layout.items():
+        (root / where).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.new("RGB", (12, 12), (40 * i, 90, 160)).save(root / where / f"{i}.png")
+    return root
+
+
+TWO = {"train/a": 3, "train/b": 3, "val/a": 2, "val/b": 2}
+
+
+def test_hidden_folders_are_not_classes(tmp_path):
+    _tree(tmp_path, {**TWO, "train/.ipynb_checkpoints": 1, "val/.ipynb_checkpoints": 1,
+                     "train/a/.ipynb_checkpoints": 1})
+    assert check_data(str(tmp_path)) == ("a", "b")
+    lines = []
+    report_data(ProxySetup(data=str(tmp_path)), lines.append)
+    assert lines == []  # nothing to say: hidden entries are no one's business
+
+
+def test_an_empty_class_folder_is_not_a_class(tmp_path):
+    _tree(tmp_path, {"train/a": 2, "train/b": 0, "val/a": 2, "val/b": 1})
+    with pytest.raises(ScalesearchError, match=r"needs ≥ 2 classes; .* has 1 \(a\); class "
+                                               r"folders without images: train/b"):
+        check_data(str(tmp_path))
+
+
+def test_an_empty_class_folder_beside_two_others_is_left_out_with_a_warning(tmp_path):
+    _tree(tmp_path, {**TWO, "train/c": 0, "val/c": 1})
+    assert check_data(str(tmp_path)) == ("a", "b")
+    train, val = load_data(str(tmp_path), 8, cache_dir=tmp_path / "cache")
+    assert train.classes == ("a", "b") and set(val.labels.tolist()) == {0, 1} and len(val) == 4
+    lines = []
+    report_data(ProxySetup(data=str(tmp_path)), lines.append)
+    assert lines == ["warning: class folder(s) without images left out: train/c"]
+
+
+def test_images_in_nested_folders_are_counted_in_one_warning(tmp_path):
+    _tree(tmp_path, {**TWO, "train/a/sub": 2, "train/a/sub/deeper": 1, "val/b/more": 1})
+    lines = []
+    report_data(ProxySetup(data=str(tmp_path)), lines.append)
+    assert lines == ["warning: 4 image(s) in subfolders of class folders ignored (only "
+                     "ROOT/split/class/* is read; e.g. train/a/sub/0.png, train/a/sub/1.png, "
+                     "train/a/sub/deeper/0.png, … 1 more)"]
+    assert len(load_data(str(tmp_path), 8, cache_dir=tmp_path / "cache")[0]) == 6
+
+
+def _odd_entries(folder) -> None:
+    os.symlink(folder / "missing.png", folder / "dangling.png")
+    os.symlink(folder / "loop.png", folder / "loop.png")
+    os.mkfifo(folder / "pipe.jpg")
+
+
+@pytest.mark.timeout(60)  # a FIFO opened would block here forever
+def test_links_and_fifos_are_skipped_by_the_scan_and_never_opened(tmp_path):
+    _tree(tmp_path, TWO)
+    _odd_entries(tmp_path / "train" / "a")
+    train, val = scan_folder(str(tmp_path))
+    assert (train.checked, train.unreadable) == (6, ())
+    assert train.not_files == ("a/dangling.png", "a/loop.png", "a/pipe.jpg")
+    assert train.describe().startswith("3 file(s) skipped in train (0 unreadable, 0 not "
+                                       "images, 3 not regular files; e.g. a/dangling.png")
+    images, _ = load_data(str(tmp_path), 8, cache_dir=tmp_path / "cache")  # the cache key's stat
+    assert len(images) == 6
+    images, _ = load_data(str(tmp_path), 8, max_memory_gb=1e-9)  # streamed
+    assert len(images) == 6
+
+
+def test_a_decompression_bomb_is_an_unreadable_image(tmp_path, monkeypatch):
+    _tree(tmp_path, TWO)
+    Image.new("RGB", (40, 40)).save(tmp_path / "train" / "a" / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 1600 px > 2 × 500: PIL raises
+    train, _ = scan_folder(str(tmp_path))
+    assert train.unreadable == ("a/bomb.png",) and train.checked == 7

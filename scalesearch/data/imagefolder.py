@@ -1,5 +1,5 @@
-"""ImageFolder data (``ROOT/{train,val}/<class>/*.jpg|png``): decoded once, cached as uint8
-(splits over the memory budget are streamed instead: stream.py)."""
+"""ImageFolder images (listed by listing.py): decoded once, cached as uint8 (splits over the
+memory budget are streamed instead: stream.py)."""
 
 from __future__ import annotations
 
@@ -15,22 +15,8 @@ from PIL import Image, UnidentifiedImageError
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 
-EXTENSIONS = {".jpg", ".jpeg", ".png"}
 DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
 CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)
-
-
-def list_split(root: Path, split: str) -> tuple[list[tuple[Path, int]], tuple[str, ...]]:
-    """(path, class index) pairs of one split, sorted; class names sorted."""
-    folder = root / split
-    if not folder.is_dir():
-        raise ScalesearchError(f"{root} has no {split}/ folder (expected {root}/{split}/<class>/*)")
-    classes = tuple(sorted(d.name for d in folder.iterdir() if d.is_dir()))
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((folder / c).iterdir())
-             if f.suffix.lower() in EXTENSIONS]
-    if not files:
-        raise ScalesearchError(f"{folder} holds no images (.jpg, .jpeg, .png in class folders)")
-    return files, classes
 
 
 def stored_size(image_size: int) -> int:
@@ -59,7 +45,7 @@ def decode(path: Path, size: int) -> torch.Tensor | None:
             left, top = (im.width - size) // 2, (im.height - size) // 2
             im = im.crop((left, top, left + size, top + size))
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
         warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=3)
         return None
     return data.view(size, size, 3).permute(2, 0, 1).clone()
