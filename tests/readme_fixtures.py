@@ -67,6 +67,7 @@ TEXT = {
     "unknown_key.yaml": "kind: compare\nbaseline: resnet50\ncolour: red\n",
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
+    "bigseeds.yaml": "kind: compare\nbaseline: resnet50\nseeds: 1000000000000\n",
     "runs/damaged/search.json": "{",
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
