@@ -67,6 +67,30 @@ def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w")
     return Path(path)
 
 
+MAX_READ = 1 << 20  # bytes: an input file read whole (coefficients, a study YAML)
+
+
+def read_small_text(path: str | Path, what: str, limit: int = MAX_READ) -> str:
+    """The UTF-8 text of a small input file, refused in one line when it is missing, not a
+    regular file (a folder, /dev/zero, a FIFO) or over ``limit`` bytes."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScalesearchError(f"{what} file {path} is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ScalesearchError(f"{what} file not found: {path}") from None
+    except OSError as err:
+        raise ScalesearchError(f"cannot read {what} file {path}: {err.strerror}") from None
+    if len(data) > limit:
+        raise ScalesearchError(f"{what} file {path} is over {limit:,} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise ScalesearchError(f"{what} file {path} is not UTF-8 text") from None
+
+
 def json_safe(obj: object) -> object:
     """NaN/inf → None (strict JSON), recursively through dicts and lists."""
     if isinstance(obj, float) and not math.isfinite(obj):

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.io import read_small_text
 
 KINDS = ("compare", "paper-table3")
 COMPARE_KEYS = {"kind", "description", "baseline", "flops_ratios", "strategies", "coefficients",
@@ -32,9 +33,7 @@ TABLE3_KEYS = {"kind", "description", "baselines"}
 def load_study(path: Path) -> dict:
     """The study YAML at ``path``, checked for a known ``kind`` and its allowed keys."""
     try:
-        spec = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ScalesearchError(f"study file not found: {path}") from None
+        spec = yaml.safe_load(read_small_text(path, "study"))
     except yaml.YAMLError as err:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:

@@ -15,7 +15,7 @@ from scalesearch import load_checkpoint, resolve, scale
 from scalesearch.builder import build
 from scalesearch.checkpoint import FORMAT
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_text
+from scalesearch.io import read_small_text, write_text
 
 TINY_TABLE = {}
 exec(TINY.format(size=32), TINY_TABLE)  # the README fixtures' three-stage table
@@ -147,3 +147,39 @@ def test_a_damaged_checkpoint_is_one_line(saved, damage, message):
 def test_a_fifo_checkpoint_is_refused_not_read(fifo):
     with pytest.raises(ScalesearchError, match="not a regular file"):
         load_checkpoint(fifo)
+
+
+# --- small input files are read with a limit; an empty --out is no folder ------------------
+
+def test_small_inputs_are_read_only_from_regular_files_under_the_limit(tmp_path, fifo):
+    for path in ("/dev/zero", tmp_path, fifo):
+        with pytest.raises(ScalesearchError, match="is not a regular file"):
+            read_small_text(path, "study")
+    (tmp_path / "big.yaml").write_text("x" * 101)
+    with pytest.raises(ScalesearchError, match="study file .*big.yaml is over 100 bytes"):
+        read_small_text(tmp_path / "big.yaml", "study", limit=100)
+    assert read_small_text(tmp_path / "big.yaml", "study", limit=101) == "x" * 101
+    (tmp_path / "latin.yaml").write_bytes(b"caf\xe9")
+    with pytest.raises(ScalesearchError, match="is not UTF-8 text"):
+        read_small_text(tmp_path / "latin.yaml", "study")
+
+
+@pytest.mark.timeout(60)  # /dev/zero read whole would never end
+@pytest.mark.parametrize("args,message", [
+    (("scale", "--baseline", "resnet50", "--phi", "1", "--coefficients", "/dev/zero"),
+     "coefficients file /dev/zero is not a regular file"),
+    (("compare", "--baseline", "resnet50", "--no-train", "--coefficients", "/dev/zero"),
+     "coefficients file /dev/zero is not a regular file"),
+    (("study", "/dev/zero"), "study file /dev/zero is not a regular file"),
+    (("search", "--baseline", "resnet50", "--out", ""), "--out '' is empty"),
+    (("compare", "--baseline", "resnet50", "--out", " "), "--out ' ' is empty"),
+    (("compare", "--baseline", "resnet50", "--paper-table3", "--no-train", "--out", ""),
+     "--out '' is empty"),
+    (("study", "s.yaml", "--out", ""), "--out '' is empty"),
+])
+def test_odd_inputs_are_one_line(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text("kind: paper-table3\nbaselines: [resnet50]\n")
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and message in err, err
+    assert os.listdir() == ["s.yaml"]
