@@ -43,6 +43,12 @@ def test_the_writer_refuses_a_parent_that_is_a_file(tmp_path):
         write_text(tmp_path / "afile" / "sub" / "m.pt", "x")
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_a_folder_that_takes_no_files_is_one_line():
+    with pytest.raises(ScalesearchError, match="cannot write /proc/m.pt: "):
+        write_text("/proc/m.pt", "x")
+
+
 def test_the_writer_still_replaces_a_regular_file(tmp_path):
     write_text(tmp_path / "a.txt", "old")
     assert write_text(tmp_path / "a.txt", "new").read_text() == "new"
