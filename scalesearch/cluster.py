@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from scalesearch.errors import ScalesearchError, check_number, check_whole
+from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, check_whole
 from scalesearch.hardware import parallel_device
 from scalesearch.proxy import ProxySetup
 
@@ -39,7 +39,7 @@ class Placement:
         if g > 1 and g != int(g):
             raise ScalesearchError(f"--gpus-per-trial must be whole above 1 (Ray cannot split "
                                    f"a trial over GPUs), got {g:g}")
-        check_whole("--workers", self.max_concurrent, optional=True)
+        check_whole("--workers", self.max_concurrent, 1, MAX_WORKERS, optional=True)
 
     def trial_setup(self, setup: ProxySetup) -> ProxySetup:
         """The setup one trial trains with: torch threads = its CPUs (unless set), and

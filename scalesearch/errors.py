@@ -9,6 +9,14 @@ from __future__ import annotations
 import math
 import numbers
 
+# Upper bounds on counts (README, "Bad input"): far above any real run, low enough that a typo
+# such as --seeds 1000000000000 is refused up front instead of exhausting memory or never ending.
+MAX_SEEDS = 100
+MAX_TRIALS = 10_000  # TPE trials
+MAX_WORKERS = 1024  # trainings at once
+MAX_CLASSES = 100_000
+MAX_GRID_POINTS = 1_000_000  # α × β × γ grid points before the constraint filter
+
 
 class ScalesearchError(ValueError):
     """Bad input: unknown baseline, invalid coefficients, unreadable data, conflicting options."""

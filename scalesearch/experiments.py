@@ -29,6 +29,7 @@ from scalesearch import options as opt
 from scalesearch.compare.run import CompareConfig
 from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
+from scalesearch.rundir import check_out
 from scalesearch.search.config import SearchConfig
 
 
@@ -114,6 +115,7 @@ def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchRes
     """The search the options describe (the CLI's entry point)."""
     from scalesearch.search.session import run_search
 
+    check_out(args.out)
     summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
     return SearchResult(summary, Path(args.out))
 
@@ -138,6 +140,7 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
 
     if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
                                                          else {})):
+        check_out(out)
         return SearchResult(run_search(baseline, out, resume=resume, log=log), Path(out))
     args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
                                data=str(data), out=str(out), resume=resume)
@@ -194,6 +197,7 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
                  log: Log) -> CompareResult:
     from scalesearch.compare.run import run_compare
 
+    check_out(out)
     out = Path(out) if out else (Path("runs/compare") if train else None)
     summary = run_compare(cfg, out, train=train, resume=resume, log=log)
     if train:

@@ -6,19 +6,44 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from scalesearch.errors import ScalesearchError
+
+
+def check_target(path: str | Path) -> Path:
+    """Refuse a ``path`` that exists and is not a regular file (a device, FIFO, socket or
+    folder: the rename would replace it), or whose folder is not one."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (or a dangling link)
+        mode = None
+    except OSError as err:
+        raise ScalesearchError(f"cannot write {path}: {err.strerror}") from err
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ScalesearchError(f"refusing to write over {path}: not a regular file")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ScalesearchError(f"cannot write {path}: {parent} is not a folder")
+    return path
+
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w"):
-    """Yield a file handle for a temp file; rename it to ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Yield a file handle for a temp file; rename it to ``path`` only if the block succeeds.
+    A target that is not a regular file is refused (:func:`check_target`)."""
+    path = check_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise ScalesearchError(f"cannot write {path}: {err.strerror or err}") from err
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
     try:
         with os.fdopen(fd, mode) as f:
@@ -40,6 +65,30 @@ def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w")
     with atomic_open(path, mode) as f:
         write(f)
     return Path(path)
+
+
+MAX_READ = 1 << 20  # bytes: an input file read whole (coefficients, a study YAML)
+
+
+def read_small_text(path: str | Path, what: str, limit: int = MAX_READ) -> str:
+    """The UTF-8 text of a small input file, refused in one line when it is missing, not a
+    regular file (a folder, /dev/zero, a FIFO) or over ``limit`` bytes."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScalesearchError(f"{what} file {path} is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ScalesearchError(f"{what} file not found: {path}") from None
+    except OSError as err:
+        raise ScalesearchError(f"cannot read {what} file {path}: {err.strerror}") from None
+    if len(data) > limit:
+        raise ScalesearchError(f"{what} file {path} is over {limit:,} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise ScalesearchError(f"{what} file {path} is not UTF-8 text") from None
 
 
 def json_safe(obj: object) -> object:

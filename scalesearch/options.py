@@ -18,10 +18,10 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import MISSING
-from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import parse_duration
+from scalesearch.io import read_small_text
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
@@ -79,12 +79,11 @@ def positive_int(text: str) -> int:
 
 def read_coefficients(path: str) -> tuple[float, float, float]:
     """α, β, γ from a JSON file with top-level keys alpha, beta, gamma (e.g. search's best.json)."""
+    text = read_small_text(path, "coefficients")
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(text)
         values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
-    except FileNotFoundError:
-        raise ScalesearchError(f"coefficients file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except json.JSONDecodeError as err:
         raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None
     except (KeyError, TypeError, ValueError):
         raise ScalesearchError(f"coefficients file {path} needs numeric keys alpha, beta, "

@@ -15,7 +15,7 @@ from scalesearch.counter import measure
 from scalesearch.errors import ScalesearchError, check_whole
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
-from scalesearch.train import ProxyTrainer, TrainConfig
+from scalesearch.train import MIN_TRAIN, ProxyTrainer, TrainConfig
 
 DEFAULT_PROXY_SIZE = 64  # px: the CLI's and studies' base size (224 would cost 12× the FLOPs)
 
@@ -36,9 +36,10 @@ class ProxySetup:
     def __post_init__(self) -> None:
         if not isinstance(self.data, str) or not self.data:
             raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
-        for flag, value in (("--proxy-size", self.proxy_size), ("--num-train", self.num_train),
-                            ("--num-val", self.num_val)):
-            check_whole(flag, value, optional=True)
+        for flag, value, low in (("--proxy-size", self.proxy_size, 1),
+                                 ("--num-train", self.num_train, MIN_TRAIN),
+                                 ("--num-val", self.num_val, 1)):
+            check_whole(flag, value, low, optional=True)
         check_whole("data_seed", self.data_seed, 0)
 
     def to_dict(self) -> dict:

@@ -46,6 +46,12 @@ def read_marker(path: Path, what: str) -> dict:
     return saved
 
 
+def check_out(out: str | Path | None) -> None:
+    """Refuse an empty ``--out`` (``Path("")`` is the current folder, which it would fill)."""
+    if isinstance(out, str) and not out.strip():
+        raise ScalesearchError(f"--out {out!r} is empty: name an output folder")
+
+
 def check_folder_path(out: Path) -> None:
     """Refuse an output path that is, or lies under, an existing file (mkdir would raise)."""
     for path in (out, *out.parents):

@@ -12,7 +12,7 @@ from torch import nn
 
 from scalesearch.arch import StageTable
 from scalesearch.counter import Counts, baseline_counts, measure
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import MAX_CLASSES, ScalesearchError, check_whole
 from scalesearch.matching import MATCH_TOLERANCE, MIN_IMAGE_SIZE, match_image_size
 from scalesearch.registry import resolve
 from scalesearch.scalable import Scalable, TableBaseline
@@ -136,8 +136,7 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     """Scale ``baseline`` by compound coefficient φ (Eq. 3), a named preset (e.g. ``"b3"``),
     or explicit multipliers (Table 3). With none of them, the unscaled baseline."""
     net = resolve(baseline)
-    if num_classes is not None and num_classes < 1:
-        raise ScalesearchError(f"num_classes must be ≥ 1, got {num_classes}")
+    check_whole("--num-classes", num_classes, 1, MAX_CLASSES, optional=True)
     mult, image_size, notes = _mode_multipliers(net, phi, alpha, beta, gamma, depth, width,
                                                 resolution, preset, force)
     for note in notes:

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.io import read_small_text
 
 KINDS = ("compare", "paper-table3")
 COMPARE_KEYS = {"kind", "description", "baseline", "flops_ratios", "strategies", "coefficients",
@@ -32,9 +33,7 @@ TABLE3_KEYS = {"kind", "description", "baselines"}
 def load_study(path: Path) -> dict:
     """The study YAML at ``path``, checked for a known ``kind`` and its allowed keys."""
     try:
-        spec = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ScalesearchError(f"study file not found: {path}") from None
+        spec = yaml.safe_load(read_small_text(path, "study"))
     except yaml.YAMLError as err:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
@@ -75,7 +74,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
                            if k in spec}, **(hardware or {}))
     placement = placement or Placement()
     if placement.max_concurrent is None and spec.get("workers") is not None:
-        placement = replace(placement, max_concurrent=int(spec["workers"]))
+        placement = replace(placement, max_concurrent=spec["workers"])
     setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", DEFAULT_PROXY_SIZE),
                        num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
     latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \
@@ -84,7 +83,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     return CompareConfig(spec["baseline"], ratios,
                          parse_strategies(spec.get("strategies", list(PAPER_STRATEGIES))),
                          tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
-                         int(spec.get("seeds", 1)), setup, placement,
+                         spec.get("seeds", 1), setup, placement,
                          fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
                          max_image_size=None if cap is None else int(cap), latency=latency)
 

@@ -27,6 +27,7 @@ Data = ImageSet | FolderStream
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
 RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for evaluation
+MIN_TRAIN = 2  # images: a training batch of one cannot train BatchNorm
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,24 @@ def _lr_factor(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) ->
     return 1.0
 
 
+def split_batches(indices: torch.Tensor, batch: int) -> list[torch.Tensor]:
+    """``indices`` cut into batches of ``batch``, a last batch of one merged into the one
+    before it: BatchNorm cannot train on a single image, and no training may depend on how
+    the number of images divides by the batch size."""
+    chunks = list(indices.split(batch))
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2:] = [torch.cat(chunks[-2:])]
+    return chunks
+
+
+def batches_per_epoch(n: int, batch: int) -> int:
+    """How many batches :func:`split_batches` cuts ``n`` images into."""
+    return math.ceil(n / batch) - (n > batch and n % batch == 1)
+
+
 def _ordered(n: int, batch: int, limit: int | None = None):
     """Index batches 0…min(n, limit) in order (evaluation, BN recalibration)."""
-    end = n if limit is None else min(n, limit)
-    return (torch.arange(i, min(i + batch, end)) for i in range(0, end, batch))
+    return split_batches(torch.arange(n if limit is None else min(n, limit)), batch)
 
 
 def _batches(data: Data, order, device: torch.device, cfg: TrainConfig,
@@ -190,7 +205,8 @@ class ProxyTrainer:
     """One seeded proxy training, stepped an epoch at a time so a scheduler (ASHA) can read
     validation top-1 after every epoch and stop the run; :func:`train_proxy` runs it through.
 
-    Epoch boundaries are multiples of ceil(len(train) / batch_size) steps; a fractional
+    Epoch boundaries are multiples of :func:`batches_per_epoch` steps (ceil(len(train) /
+    batch_size), less one when a last batch of one is merged into the one before); a fractional
     ``cfg.epochs`` makes the last epoch partial. Evaluating between epochs does not change the
     training (BN statistics are re-estimated from scratch at every evaluation). The loss is
     never read on the host per step: a device-side flag collects non-finite losses and is read
@@ -211,7 +227,10 @@ class ProxyTrainer:
             self.model.to(memory_format=torch.channels_last)
         self.net = torch.compile(self.model) if cfg.compile else self.model
         self.opt = _optimizer(self.model, cfg)
-        self.steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+        if len(train) < MIN_TRAIN:
+            raise ScalesearchError(f"training needs ≥ {MIN_TRAIN} images (BatchNorm cannot "
+                                   f"train on one), got {len(train)}")
+        self.steps_per_epoch = batches_per_epoch(len(train), cfg.batch_size)
         self.total = max(1, round(cfg.epochs * self.steps_per_epoch))
         self.epochs = math.ceil(self.total / self.steps_per_epoch)  # reports, the last partial
         self.seed = seed
@@ -228,7 +247,8 @@ class ProxyTrainer:
         """This epoch's (x, y) batches: one pass over a fresh permutation, order and crops drawn
         from a generator seeded by ``seed``."""
         gen = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(self.train_set), generator=gen).split(self.cfg.batch_size)
+        order = split_batches(torch.randperm(len(self.train_set), generator=gen),
+                              self.cfg.batch_size)
         return _batches(self.train_set, order, self.device, self.cfg, gen)
 
     def state_dict(self) -> dict:

@@ -1,10 +1,11 @@
 """The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
 with bad stage tables, one whose model factory raises), photo folders, coefficient and study
-files, finished and damaged run folders."""
+files, finished and damaged run folders, a FIFO."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 TINY = '''from scalesearch import Head, Stage, StageTable, Stem
@@ -66,6 +67,7 @@ TEXT = {
     "unknown_key.yaml": "kind: compare\nbaseline: resnet50\ncolour: red\n",
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
+    "bigseeds.yaml": "kind: compare\nbaseline: resnet50\nseeds: 1000000000000\n",
     "runs/damaged/search.json": "{",
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
@@ -79,6 +81,8 @@ PHOTOS = {  # folder: {split/class: (good images, other files)}
     "corrupt": {"train/a": (0, ("x.jpg",)), "train/b": (0, ("y.jpg",)), "val/a": (1, ()),
                 "val/b": (1, ())},
     "oneclass": {"train/a": (1, ()), "val/a": (1, ())},
+    "emptyclass": {"train/a": (1, ()), "train/b": (0, ()), "train/.ipynb_checkpoints": (1, ()),
+                   "val/a": (1, ()), "val/b": (1, ())},
     "badfiles": {"train/a": (3, ("bad.jpg", "notes.txt")), "train/b": (3, ()),
                  "val/a": (2, ()), "val/b": (2, ())},
 }
@@ -130,6 +134,7 @@ def make_fixtures(root: Path) -> None:
     for stem, (act, stages) in BAD_TABLES.items():
         (root / f"{stem}.py").write_text(BAD_TABLE.format(act=act, stages=stages))
     (root / "emptydir").mkdir()
+    os.mkfifo(root / "pipe")
     _photos(root)
     _search_runs(root)
 

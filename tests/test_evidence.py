@@ -258,3 +258,14 @@ def test_one_place_holds_each_search_default():
     assert parser.parse_args([]).proxy_size == ProxySetup().proxy_size == 64
     f = FidelityConfig()
     assert f"top {f.top} + {f.random} random" in EXAMPLES and (f.top, f.random) == (3, 3)
+
+
+def test_a_failed_candidate_is_unranked_not_beaten():
+    rows = [*(_row(1.0, 1.0, 1.4, s, t) for s, t in enumerate((80, 81, 82))),
+            *(_row(2.0, 1.0, 1.0, s, t) for s, t in enumerate((40, 42, 41))),
+            *(_row(1.2, 1.1, 1.15, s, None, Status.FAILED) for s in range(3))]
+    best = best_record(ranking(rows), {})
+    assert (best["alpha"], best["p_best"]) == (1.0, 1.0)
+    assert best["unranked_failed"] == [dict(alpha=1.2, beta=1.1, gamma=1.15)]
+    assert not best["separated"]  # it would be without the failed one
+    assert best_record(ranking(rows[:6]), {})["separated"]

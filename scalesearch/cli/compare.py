@@ -15,6 +15,7 @@ from scalesearch.options import (
     hardware_from_args,
     placement_from_args,
 )
+from scalesearch.rundir import check_out
 
 EXAMPLES = """examples:
   scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
@@ -71,6 +72,7 @@ def _table3(args: argparse.Namespace) -> int:
                                "(the paper's top-1 is ImageNet; train with `compare --flops-"
                                "ratio` instead)")
     rows = paper_rows(resolve(args.baseline))
+    check_out(args.out)
     if args.out:
         write_table3(Path(args.out), rows)
     if args.format == "json":
@@ -146,6 +148,7 @@ def run_study(args: argparse.Namespace) -> int:
     """``scalesearch study``: run a study YAML and print the paths it wrote."""
     from scalesearch.study import run_study
 
+    check_out(args.out)
     for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
                           placement_from_args(args), hardware_from_args(args)):
         print(path)

@@ -91,6 +91,10 @@ def run_scale(args) -> int:
         raise ScalesearchError("--match-flops cannot be combined with --preset (a preset fixes "
                                "its image size)")
     alpha, beta, gamma = _coefficients(args)
+    if args.save:
+        from scalesearch.checkpoint import save_targets
+
+        save_targets(args.save)  # before the (slow) scaling
     net = scale(args.baseline, args.phi, alpha=alpha, beta=beta, gamma=gamma, depth=args.depth,
                 width=args.width, resolution=args.resolution, preset=args.preset,
                 num_classes=args.num_classes, match_flops=args.match_flops, force=args.force)

@@ -84,6 +84,10 @@ def tied_lines(best: dict) -> list[str]:
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
                            for t in best["tied"]])]
     lines += stopped_lines(best)
+    if best.get("unranked_failed"):
+        lines.append(f"{len(best['unranked_failed'])} candidate(s) failed to train and are "
+                     "unranked: they did not lose, they were not measured (failed trainings "
+                     "above); the winner is not separated from them")
     if best["separated"]:
         lines.append("the winner is separated: no other candidate has p_best ≥ 5%, at the end "
                      "or at the rung where it was stopped")
@@ -138,11 +142,11 @@ def run(args: argparse.Namespace) -> int:
     rank = summary["ranking"]
     print(f"φ=1 search: {summary['space']}; {len(rank)} trained; {summary['seconds']:.0f} s")
     print(ranking_table(rank))
+    failures = summary["failures"]
+    if failures:
+        print("\nfailed trainings:")
+        print(render_table(failures))
     if best is None:
-        failures = summary["failures"]
-        if failures:
-            print("\nfailed trainings:")
-            print(render_table(failures))
         reason = failures[0]["error"] if failures else "no trial finished"
         print(f"\nno candidate trained successfully ({reason}); no best.json written",
               file=sys.stderr)

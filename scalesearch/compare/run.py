@@ -22,7 +22,7 @@ from scalesearch.compare.strategies import (
     parse_strategies,
     solve_strategies,
 )
-from scalesearch.errors import ScalesearchError, check_whole
+from scalesearch.errors import MAX_SEEDS, ScalesearchError, check_whole
 from scalesearch.fmt import human, mean_spread
 from scalesearch.io import write_frame, write_json, write_text
 from scalesearch.latency import LatencySpec
@@ -60,7 +60,7 @@ class CompareConfig:
         object.__setattr__(self, "strategies", parse_strategies(self.strategies))
         check_coefficients(*self.coefficients)
         object.__setattr__(self, "coefficients", tuple(float(c) for c in self.coefficients))
-        check_whole("--seeds", self.seeds)
+        check_whole("--seeds", self.seeds, 1, MAX_SEEDS)
         check_whole("--max-image-size", self.max_image_size, optional=True)
 
     def strategy_options(self) -> StrategyOptions:

@@ -1,5 +1,5 @@
-"""ImageFolder data (``ROOT/{train,val}/<class>/*.jpg|png``): decoded once, cached as uint8
-(splits over the memory budget are streamed instead: stream.py)."""
+"""ImageFolder images (listed by listing.py): decoded once, cached as uint8 (splits over the
+memory budget are streamed instead: stream.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,15 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 
-EXTENSIONS = {".jpg", ".jpeg", ".png"}
+DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
 CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)
-
-
-def list_split(root: Path, split: str) -> tuple[list[tuple[Path, int]], tuple[str, ...]]:
-    """(path, class index) pairs of one split, sorted; class names sorted."""
-    folder = root / split
-    if not folder.is_dir():
-        raise ScalesearchError(f"{root} has no {split}/ folder (expected {root}/{split}/<class>/*)")
-    classes = tuple(sorted(d.name for d in folder.iterdir() if d.is_dir()))
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((folder / c).iterdir())
-             if f.suffix.lower() in EXTENSIONS]
-    if not files:
-        raise ScalesearchError(f"{folder} holds no images (.jpg, .jpeg, .png in class folders)")
-    return files, classes
 
 
 def stored_size(image_size: int) -> int:
@@ -36,11 +24,20 @@ def stored_size(image_size: int) -> int:
     return round(image_size * CROP_MARGIN)
 
 
+def to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB. 16-bit grey (modes I;16, I;16B, …, and I, as PNG's 16-bit grey is read) is
+    scaled to 8 bits (value / 257); ``convert("RGB")`` would clip it to white."""
+    if im.mode.startswith("I"):
+        grey = np.rint(np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return im.convert("RGB")
+
+
 def decode(path: Path, size: int) -> torch.Tensor | None:
     """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            im = to_rgb(im)
             w, h = im.size
             scale = size / min(w, h)
             im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
@@ -48,14 +45,14 @@ def decode(path: Path, size: int) -> torch.Tensor | None:
             left, top = (im.width - size) // 2, (im.height - size) // 2
             im = im.crop((left, top, left + size, top + size))
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
         warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=3)
         return None
     return data.view(size, size, 3).permute(2, 0, 1).clone()
 
 
 def _cache_key(files: list[tuple[Path, int]], size: int) -> str:
-    h = hashlib.sha256(str(size).encode())
+    h = hashlib.sha256(f"{DECODER}|{size}".encode())
     for f, label in files:
         st = f.stat()
         h.update(f"{f}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())

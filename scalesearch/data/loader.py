@@ -15,6 +15,7 @@ import torch
 
 from scalesearch.data import imagefolder, synthetic
 from scalesearch.data.augment import to_batch
+from scalesearch.data.listing import list_folder
 from scalesearch.data.stream import FolderStream
 from scalesearch.errors import ScalesearchError
 
@@ -92,20 +93,6 @@ def _subset(files: list, cap: int | None, seed: int) -> list:
     return sorted(picked, key=lambda f: (f[1], str(f[0])))
 
 
-def _list_folder(root: Path) -> tuple[list, list, tuple[str, ...]]:
-    if not root.is_dir():
-        raise ScalesearchError(f"data folder not found: {root} (give 'synthetic' or an "
-                               "ImageFolder root with train/ and val/)")
-    train_files, train_classes = imagefolder.list_split(root, "train")
-    val_files, val_classes = imagefolder.list_split(root, "val")
-    if train_classes != val_classes:
-        only_t = sorted(set(train_classes) - set(val_classes))
-        only_v = sorted(set(val_classes) - set(train_classes))
-        raise ScalesearchError(f"train and val classes differ in {root}: only in train "
-                               f"{only_t or '-'}, only in val {only_v or '-'}")
-    return train_files, val_files, train_classes
-
-
 def _check_readable(files: list, folder: Path) -> None:
     """Decode images of one split until one succeeds (usually the first): a split of only
     unreadable files is refused here, on the driver, not in every trial."""
@@ -123,12 +110,15 @@ def check_data(source: str) -> tuple[str, ...]:
     if source == SYNTHETIC:
         return synthetic.CLASSES
     root = Path(source).expanduser().resolve()
-    train_files, val_files, classes = _list_folder(root)
+    folder = list_folder(root)
+    classes = folder.classes
     if len(classes) < 2:
+        empty = f"; class folders without images: {', '.join(folder.empty)}" \
+            if folder.empty else ""
         raise ScalesearchError(f"a classification search needs ≥ 2 classes; {root} has "
-                               f"{len(classes)} ({', '.join(classes)})")
-    for files, split in ((train_files, "train"), (val_files, "val")):
-        _check_readable(files, root / split)
+                               f"{len(classes)} ({', '.join(classes)}){empty}")
+    for split in ("train", "val"):
+        _check_readable(folder.files(split), root / split)
     return classes
 
 
@@ -136,8 +126,9 @@ def split_sizes(source: str, num_val: int | None = None) -> tuple[int | None, in
     """(training images available, None when generated; validation images scored)."""
     if source == SYNTHETIC:
         return None, num_val or DEFAULT_SYNTHETIC_SIZES[1]
-    train, val, _ = _list_folder(Path(source).expanduser().resolve())
-    return len(train), min(len(val), num_val or len(val))
+    folder = list_folder(Path(source).expanduser().resolve())
+    train, val = len(folder.files("train")), len(folder.files("val"))
+    return train, min(val, num_val or val)
 
 
 def chance_top1(source: str) -> float:
@@ -157,13 +148,13 @@ def _load_cached(source: str, image_size: int, num_train: int | None, num_val: i
             images, labels = synthetic.generate(n, image_size, seed=split_seed)
             sets.append(ImageSet(images, labels, synthetic.CLASSES, image_size, augment=False))
         return sets[0], sets[1]
-    root = Path(source)
-    train_files, val_files, train_classes = _list_folder(root)
+    folder = list_folder(Path(source))
+    train_classes = folder.classes
     store = imagefolder.stored_size(image_size)
     cache = Path(cache_dir) if cache_dir else imagefolder.default_cache_dir()
     sets, budget = [], memory_budget(max_memory_gb)
-    for files, cap in ((train_files, num_train), (val_files, num_val)):
-        files = _subset(files, cap, seed)
+    for split, cap in (("train", num_train), ("val", num_val)):
+        files = _subset(folder.files(split), cap, seed)
         need = len(files) * 3 * store * store  # decoded uint8 bytes
         if need > budget:
             paths, labels = zip(*files, strict=True)

@@ -8,7 +8,13 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.cluster import Placement
-from scalesearch.errors import ScalesearchError, check_number, check_whole
+from scalesearch.errors import (
+    MAX_SEEDS,
+    MAX_TRIALS,
+    ScalesearchError,
+    check_number,
+    check_whole,
+)
 from scalesearch.fmt import parse_duration
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
@@ -75,9 +81,9 @@ class SearchConfig:
         check_number("--budget (seconds)", self.budget, 0, strict=True, optional=True)
         if self.budget is not None and self.setup.num_train is not None:
             raise ScalesearchError("--budget plans --num-train from a pilot; give one of them")
-        check_whole("--seeds", self.seeds)
+        check_whole("--seeds", self.seeds, 1, MAX_SEEDS)
         check_whole("--seed-offset", self.seed_offset, 0)
-        check_whole("--trials", self.trials, optional=True)
+        check_whole("--trials", self.trials, 1, MAX_TRIALS, optional=True)
         check_whole("--seed", self.sampler_seed, 0)
         check_whole("--min-epochs", self.min_epochs)
         check_number("--reduction-factor", self.reduction_factor)
@@ -174,5 +180,5 @@ class FidelityConfig:
         check_whole("--random", self.random, 0)
         check_number("--epochs", self.epochs, 0, strict=True, optional=True)
         check_whole("--proxy-size", self.proxy_size, optional=True)
-        check_whole("--seeds", self.seeds, optional=True)
+        check_whole("--seeds", self.seeds, 1, MAX_SEEDS, optional=True)
         check_whole("--sample-seed", self.sample_seed, 0)

@@ -143,6 +143,8 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                   rung_p_best=r["rung_p_best"], missed_by=r["missed_by"])
              for r in rank.to_dict("records") if not_ruled_out(r["ruled_out"])]
     evidence = rank.attrs.get("reliability", {})
+    failed = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"])
+              for r in rank.to_dict("records") if r["status"] == Status.FAILED]
     return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
                 gamma_trained=float(top["resolution"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
@@ -151,7 +153,8 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 activations_ratio=top["activations_ratio"],
                 top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
                 p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
-                separated=bool(measured and len(tied) == 1 and not open_), tie_break=rule,
+                separated=bool(measured and len(tied) == 1 and not open_ and not failed),
+                tie_break=rule, unranked_failed=failed,
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
                 ranks=evidence["final"]["verdict"] if evidence else None,

@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from scalesearch.counter import flops_ratio, measure
-from scalesearch.errors import ScalesearchError, check_within
+from scalesearch.errors import MAX_GRID_POINTS, ScalesearchError, check_within
 from scalesearch.matching import MATCH_TOLERANCE, match_image_size
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
@@ -33,20 +33,27 @@ class Ranges:
     def __post_init__(self) -> None:
         for name in ("alpha", "beta", "gamma"):
             lo, hi = getattr(self, name)
-            if not 1.0 <= lo <= hi:
+            if not 1.0 <= lo <= hi < math.inf:
                 raise ScalesearchError(f"{name} range needs 1 <= low <= high, got {lo}..{hi}")
         check_within("grid step", self.step, 0, 1, "(]")
+        points = math.prod(self._steps(n) + 1 for n in ("alpha", "beta", "gamma"))
+        if points > MAX_GRID_POINTS:
+            raise ScalesearchError(f"the grid has {points:,} points (limit {MAX_GRID_POINTS:,}); "
+                                   "raise --grid-step or narrow the ranges")
 
     @classmethod
     def from_dict(cls, d: dict) -> Ranges:
         """From JSON (search.json, a Ray trial's context), where pairs became lists."""
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+    def _steps(self, name: str) -> int:
+        lo, hi = getattr(self, name)
+        return math.floor((hi - lo) / self.step + 1e-9)
+
     def axis(self, name: str) -> list[float]:
         """Grid values of ``name`` (alpha, beta or gamma): low to high in steps of ``step``."""
-        lo, hi = getattr(self, name)
-        n = math.floor((hi - lo) / self.step + 1e-9)
-        return [round(lo + i * self.step, 6) for i in range(n + 1)]
+        lo = getattr(self, name)[0]
+        return [round(lo + i * self.step, 6) for i in range(self._steps(name) + 1)]
 
 
 @dataclass(frozen=True)
