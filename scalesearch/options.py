@@ -6,7 +6,7 @@ help. A default is read from the config dataclass's field (:func:`default`: Sear
 Ranges, TrainConfig, ProxySetup, CompareConfig), so the CLI, the API and a config built in
 Python agree; the API reads the parser's defaults back (:func:`resolve_options`). The
 ``*_config`` functions turn the option values into the library's config objects for both.
-The parser only reads text (:func:`integer`, :func:`number`); every range is checked once, by
+The parser only reads text (:mod:`scalesearch.argtypes`); every range is checked once, by
 the config dataclasses' ``__post_init__``, so the CLI and the API refuse the same values with
 the same message (README's bad-input table, run both ways by tests/test_readme.py).
 """
@@ -14,14 +14,11 @@ the same message (README's bad-input table, run both ways by tests/test_readme.p
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from collections.abc import Callable
 from dataclasses import MISSING
 
+from scalesearch.argtypes import duration, integer, number, read_coefficients, value_range
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import parse_duration
-from scalesearch.io import read_small_text
 from scalesearch.proxy import ProxySetup
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
 from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
@@ -34,63 +31,6 @@ def default(cls: type, name: str):
     """The default of field ``name`` of dataclass ``cls``: the one place it is written."""
     f = cls.__dataclass_fields__[name]
     return f.default_factory() if f.default is MISSING else f.default
-
-
-def integer(text: str) -> int:
-    """argparse type: an integer (its range is the config dataclass's to check)."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def number(text: str) -> float:
-    """argparse type: a float (its range, finiteness included, is the config dataclass's to
-    check, so that the CLI and the Python API refuse the same values with the same line)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def duration(text: str) -> float:
-    """argparse type: a duration such as 90s, 4m, 2h or 1h30m, in seconds."""
-    try:
-        return parse_duration(text)
-    except ScalesearchError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--budget ")) from None
-
-
-def finite_float(text: str) -> float:
-    """argparse type: a finite float (for ``scale``'s flags, which no dataclass holds)."""
-    value = number(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (for ``scale``'s flags, which no dataclass holds)."""
-    value = integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
-def read_coefficients(path: str) -> tuple[float, float, float]:
-    """α, β, γ from a JSON file with top-level keys alpha, beta, gamma (e.g. search's best.json)."""
-    text = read_small_text(path, "coefficients")
-    try:
-        data = json.loads(text)
-        values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
-    except json.JSONDecodeError as err:
-        raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None
-    except (KeyError, TypeError, ValueError):
-        raise ScalesearchError(f"coefficients file {path} needs numeric keys alpha, beta, "
-                               "gamma") from None
-    if not all(math.isfinite(v) for v in values):
-        raise ScalesearchError(f"coefficients in {path} must be finite")
-    return values
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
@@ -186,15 +126,6 @@ def latency_from_args(args: argparse.Namespace):
     if not args.latency:
         return None
     return LatencySpec(args.latency_batch, args.latency_threads, args.latency_device)
-
-
-def value_range(text: str) -> tuple[float, float]:
-    """argparse type: ``LOW:HIGH`` as a pair of floats."""
-    try:
-        lo, hi = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, got {text!r}") from None
-    return lo, hi
 
 
 def add_ray_args(p: argparse.ArgumentParser) -> None:

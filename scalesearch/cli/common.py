@@ -6,14 +6,16 @@ import argparse
 import json
 import sys
 
+from scalesearch.argtypes import (  # noqa: F401 (the subcommands' argument helpers)
+    finite_float,
+    positive_int,
+    read_coefficients,
+)
 from scalesearch.options import (  # noqa: F401 (the subcommands' argument helpers)
     add_hardware_args,
     add_latency_args,
     add_training_args,
-    finite_float,
     latency_from_args,
-    positive_int,
-    read_coefficients,
     setup_from_args,
 )
 
