@@ -60,7 +60,7 @@ def test_a_budget_too_small_names_the_smallest_that_plans():
         budget.plan(_cfg(), FLOPS, PILOT, 5.0, 2)
     smallest = float(err.value.args[0].rsplit(" ", 1)[1].rstrip("s"))
     assert budget.plan(_cfg(), FLOPS, PILOT, smallest, 2)[0] >= 20  # ≥ 2 batches of 10
-    with pytest.raises(ScalesearchError):
+    with pytest.raises(ScalesearchError, match="is too small"):
         budget.plan(_cfg(), FLOPS, PILOT, smallest - 1, 2)
 
 

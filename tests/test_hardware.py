@@ -56,11 +56,14 @@ def test_a_cuda_index_beyond_the_visible_gpus_is_an_error(monkeypatch):
         resolve_device("cuda:1")
 
 
-@pytest.mark.parametrize("bad", [dict(device="gpu"), dict(device="cuda:x"), dict(amp="fp32"),
-                                 dict(amp="on"), dict(check_every=0), dict(lr_batch=0),
-                                 dict(max_memory_gb=-1.0)])
-def test_bad_hardware_config(bad):
-    with pytest.raises(ScalesearchError):
+@pytest.mark.parametrize("bad, message", [
+    (dict(device="gpu"), "unknown device 'gpu'"), (dict(device="cuda:x"), "unknown device"),
+    (dict(amp="fp32"), "unknown amp mode 'fp32'"), (dict(amp="on"), "unknown amp mode 'on'"),
+    (dict(check_every=0), "check_every must be a whole number ≥ 1, got 0"),
+    (dict(lr_batch=0), "lr_batch must be a whole number ≥ 1, got 0"),
+    (dict(max_memory_gb=-1.0), "--max-memory-gb must be a finite number ≥ 0, got -1")])
+def test_bad_hardware_config(bad, message):
+    with pytest.raises(ScalesearchError, match=message):
         TrainConfig(**bad)
 
 

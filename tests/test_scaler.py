@@ -77,7 +77,7 @@ def test_phi_range():
     check_phi(-4.0)
     check_phi(10.0)
     for bad in (-4.5, 10.5, math.nan, math.inf):
-        with pytest.raises(ScalesearchError):
+        with pytest.raises(ScalesearchError, match=r"outside the supported range \[-4, 10\]"):
             check_phi(bad)
 
 

@@ -74,10 +74,13 @@ def test_recalibrate_bn_uses_the_training_images():
     assert torch.allclose(model[1].running_mean, expected.detach(), atol=1e-4)
 
 
-@pytest.mark.parametrize("bad", [dict(optimizer="lamb"), dict(schedule="step"),
-                                 dict(epochs=0), dict(lr=-1.0)])
-def test_bad_config(bad):
-    with pytest.raises(ScalesearchError):
+@pytest.mark.parametrize("bad, message", [
+    (dict(optimizer="lamb"), "unknown optimizer 'lamb'"),
+    (dict(schedule="step"), "unknown schedule 'step'"),
+    (dict(epochs=0), "--epochs must be a finite number > 0, got 0"),
+    (dict(lr=-1.0), "--lr must be a finite number > 0, got -1")])
+def test_bad_config(bad, message):
+    with pytest.raises(ScalesearchError, match=message):  # refused for this reason, no other
         TrainConfig(**bad)
 
 
