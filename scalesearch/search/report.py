@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_frame, write_json
+from scalesearch.io import json_safe, write_frame, write_json
 from scalesearch.matching import match_ratio
 from scalesearch.scalable import Scalable
 from scalesearch.scaled import scale
@@ -158,7 +158,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
                 ranks=evidence["final"]["verdict"] if evidence else None,
-                reliability=evidence or None,
+                reliability=json_safe(evidence) if evidence else None,  # as best.json has it
                 aliases=[list(a) for a in (aliases or {}).get(key, ())], **meta)
 
 
