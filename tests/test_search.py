@@ -407,8 +407,10 @@ def test_fidelity_on_a_tiny_search(cli, tmp_path):
         spearmanr(-table["proxy_rank"], table["reference_mean"]).statistic)
     lo, hi = result["kendall_tau_ci95"]
     assert -1 <= lo <= hi <= 1
-    assert result["tau_verdict"] == ("cannot tell" if lo <= 0 <= hi else
-                                     "agrees" if lo > 0 else "disagrees")
+    # 4 candidates: the reference's own order is unmeasured, so it cannot judge the proxy
+    assert result["reference_reliability"]["verdict"] == "unmeasured"
+    assert result["proxy_reliability"]["candidates"] == 4
+    assert result["tau_verdict"] == "cannot judge: the reference does not rank reproducibly"
     best = json.loads((out / "best.json").read_text())
     assert result["search_winner"] == [best["alpha"], best["beta"], best["gamma"]]
     tied = [[r.alpha, r.beta, r.gamma] for r in table.itertuples() if r.reference_tied]
