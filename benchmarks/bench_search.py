@@ -58,7 +58,7 @@ def ray_vs_loop(trials: int, epochs: float, threads: int, num_train: int | None,
                        match_flops=False,
                        seeds=1, placement=Placement(cpus_per_trial=threads), setup=setup)
     b0 = resolve(cfg.baseline)
-    space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance)
+    space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance, cfg.match_flops)
     space = replace(space, candidates=space.candidates[:trials])
     t = time.perf_counter()  # the trainable's work, one candidate after the other
     loop_rows = [dict(c.to_dict(), **run_proxy(b0, c.mult, setup)) for c in space.candidates]
