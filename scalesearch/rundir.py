@@ -3,12 +3,15 @@
 A :class:`RunFolder` is fresh, or resumed with the same recipe; it holds a marker file
 (search.json, fidelity.json, compare.json: the format, the recipe and what the run adds) and a
 rows file (trials.csv, compare.csv) that is the run's resume state, kept by a :class:`RowStore`:
-every finished row stays, and what is left is what the store does not hold.
+every finished row stays, and what is left is what the store does not hold. A run that writes
+holds the folder's lock file (``.lock``, its PID inside) for the rest of its process, so a
+second run into the same folder is refused.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +19,11 @@ from scalesearch import __version__
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
 from scalesearch.status import Status
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None
 
 # 2 (0.2.0): synchronous halving's paused rows and checkpoints in trials.csv, compare's
 # placement kept out of compare.json; 1 (0.1.0, no "format" key): the first release
@@ -59,6 +67,46 @@ def check_folder_path(out: Path) -> None:
             if not path.is_dir():
                 raise ScalesearchError(f"output folder {out}: {path} is a file, not a folder")
             return
+
+
+LOCK = ".lock"
+_HELD: dict[Path, int] = {}  # lock file -> open fd, held until this process ends
+
+
+def _busy(path: Path, fd: int) -> ScalesearchError:
+    pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    os.close(fd)
+    return ScalesearchError(f"{path} is in use by another run (pid {pid}); wait for it or "
+                            "choose another --out")
+
+
+def probe_lock(path: Path) -> None:
+    """Refuse ``path`` when another process holds its lock; creates and changes nothing."""
+    lock = (path / LOCK).resolve()
+    if fcntl is None or lock in _HELD or not lock.is_file():
+        return
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(path, fd) from None
+    os.close(fd)  # closing releases the probe's shared lock
+
+
+def take_lock(path: Path) -> None:
+    """Hold ``path``'s lock file (exclusive, with this PID in it) until this process ends; the
+    OS releases it when the process dies. A second take by this process is a no-op."""
+    lock = (path / LOCK).resolve()
+    if fcntl is None or lock in _HELD:
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(path, fd) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[lock] = fd
 
 
 class RowStore:
@@ -109,11 +157,15 @@ class RunFolder:
                  store: type[RowStore]):
         self.path, self.what = Path(path), what
         self.marker_path, self.rows_path, self._store = self.path / marker, self.path / rows, store
+        self._resume: bool | None = None  # as :meth:`check` was told
 
     def check(self, recipe: dict, resume: bool) -> None:
         """Refuse a fresh run into a folder holding one (marker or rows file present), and a
-        ``resume`` whose recipe differs from the stored one (or that finds nothing)."""
+        ``resume`` whose recipe differs from the stored one (or that finds nothing), and a
+        folder another run holds."""
         check_folder_path(self.path)
+        probe_lock(self.path)
+        self._resume = resume
         if not resume:
             if self.marker_path.exists() or self.rows_path.exists():
                 raise ScalesearchError(f"{self.path} already holds a {self.what}; pass --resume "
@@ -135,8 +187,12 @@ class RunFolder:
 
     def start(self, recipe: dict, **extra) -> RowStore:
         """Create the folder, write the marker file (the recipe and ``extra``), and return the
-        row store: empty when fresh, the stored rows when resumed."""
+        row store: empty when fresh, the stored rows when resumed. Takes the folder's lock
+        first, and checks again under it (a run may have started since :meth:`check`)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        take_lock(self.path)
+        if self._resume is not None:
+            self.check(recipe, self._resume)
         write_json(self.marker_path, marker(recipe, **extra))
         return self.store()
 

@@ -71,6 +71,7 @@ TEXT = {
     "runs/damaged/search.json": "{",
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
+    "runs/badrows/trials.csv": "alpha,beta,gamma,seed,top1,status\n1.2,1.1,1.15,0,abc,ok\n",
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
 }
 

@@ -92,3 +92,56 @@ def test_a_row_store_keeps_finished_rows_replaces_paused_ones_and_says_what_is_l
     assert again.left(jobs) == jobs[2:]  # the finished row was kept, the paused one replaced
     with pytest.raises(ScalesearchError, match="already holds a comparison"):
         folder.check({"seeds": 2}, resume=False)
+
+
+HOLD = """import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, str(os.getpid()).encode())
+print("held", flush=True)
+time.sleep(20)
+"""
+
+
+def test_a_folder_another_run_holds_is_refused_naming_its_pid(tmp_path):
+    """Item 8: a run's lock file (.lock) refuses a second run into its folder, at check and at
+    start, naming the holder's PID; once the holder dies the folder starts (and this process
+    may start it again)."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    out.mkdir()
+    search_folder(out).check({"seeds": 1}, False)
+    assert not (out / ".lock").exists()  # checking creates nothing
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out / ".lock")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "held\n"
+        busy = rf"^{out} is in use by another run \(pid {proc.pid}\); wait for it or choose"
+        with pytest.raises(ScalesearchError, match=busy):
+            search_folder(out).check({"seeds": 1}, False)
+        with pytest.raises(ScalesearchError, match=busy):
+            search_folder(out).start({"seeds": 1})
+        assert not (out / "search.json").exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    folder = search_folder(out)
+    folder.check({"seeds": 1}, False)
+    folder.start({"seeds": 1})
+    assert (out / ".lock").read_text() == f"{os.getpid()}\n"
+    again = search_folder(out)
+    again.check({"seeds": 1}, True)  # the same process re-enters its own lock
+    again.start({"seeds": 1})
+
+
+def test_a_fresh_start_checks_again_under_the_lock(tmp_path):
+    """Two fresh runs that both passed check: the one that starts second is refused."""
+    first, second = search_folder(tmp_path / "x"), search_folder(tmp_path / "x")
+    first.check({"seeds": 1}, False)
+    second.check({"seeds": 1}, False)
+    first.start({"seeds": 1})
+    with pytest.raises(ScalesearchError, match="already holds a search"):
+        second.start({"seeds": 1})

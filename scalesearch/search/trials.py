@@ -8,9 +8,12 @@ continues from, and a later row for the same (candidate, seed) replaces it."""
 from __future__ import annotations
 
 import csv
+import io
 import math
+import warnings
 from pathlib import Path
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 from scalesearch.rundir import RowStore, RunFolder
 
@@ -30,21 +33,35 @@ FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "resolution",
           "loss", "seconds", "images_per_sec"}
 INTS = {"image_size", "params", "flops", "activations", "proxy_flops", "seed", "epochs", "rung",
         "images"}
+KEYS = ("alpha", "beta", "gamma", "seed")  # a row's identity: never empty
 
 
-def _parse(row: dict[str, str]) -> dict:
+def _parse(row: dict[str, str | None]) -> dict:
+    """A row typed; raises ValueError naming the cell that is not what its column holds."""
     out: dict = {}
     for key in COLUMNS:
-        text = row.get(key, "")
+        text = row.get(key) or ""
         if text == "":
+            if key in KEYS:
+                raise ValueError(f"{key} is empty")
             out[key] = None
-        elif key in FLOATS:
-            out[key] = float(text)
-        elif key in INTS:
-            out[key] = int(text)
+        elif key in FLOATS or key in INTS:
+            try:
+                out[key] = float(text) if key in FLOATS else int(text)
+            except ValueError:
+                kind = "a number" if key in FLOATS else "a whole number"
+                raise ValueError(f"{key} is not {kind} ({text[:40]!r})") from None
         else:
             out[key] = text
     return out
+
+
+def _fields(raw: dict, header: int) -> dict:
+    """A csv row with as many fields as the header; raises ValueError otherwise."""
+    if None in raw or None in raw.values():  # more fields / fewer fields than the header
+        found = header - sum(v is None for v in raw.values()) + len(raw.get(None) or ())
+        raise ValueError(f"{found} fields where the header has {header}")
+    return raw
 
 
 def trial_key(row: dict) -> tuple[float, float, float, int]:
@@ -60,9 +77,43 @@ class TrialStore(RowStore):
         return trial_key(row)
 
     def read(self) -> list[dict]:
-        """The rows of trials.csv, typed (:data:`FLOATS`, :data:`INTS`; empty cells None)."""
-        with self.path.open(newline="") as f:
-            return [_parse(r) for r in csv.DictReader(f)]
+        """The rows of trials.csv, typed (:data:`FLOATS`, :data:`INTS`; empty cells None).
+        A damaged row is refused in one line naming its row (the header is row 1, as in a
+        spreadsheet); a truncated last row (a crash mid-write) is dropped with a warning, and
+        of a duplicated (candidate, seed) the last row is kept, with a warning."""
+        fix = "; repair or remove the file"
+        try:
+            text = self.path.read_text()
+        except UnicodeDecodeError:
+            raise ScalesearchError(f"{self.path} is not a text CSV file{fix}") from None
+        lines = text.count("\n") + (not text.endswith("\n"))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows: dict[tuple, dict] = {}
+        start, dups = 1, 0
+        try:
+            if not set(KEYS) <= set(reader.fieldnames or ()):
+                raise ScalesearchError(f"{self.path} row 1: not a trials.csv header (it needs "
+                                       f"{', '.join(KEYS)}){fix}")
+            start = 2
+            for raw in reader:
+                try:
+                    row = _parse(_fields(raw, len(reader.fieldnames)))
+                except ValueError as err:
+                    short = None in raw.values() or not text.endswith("\n")
+                    if reader.line_num == lines and short:  # a crash mid-write
+                        warnings.warn(f"{self.path} row {start} is truncated ({err}); dropped, "
+                                      "its trial is trained again", stacklevel=2)
+                        break
+                    raise ScalesearchError(f"{self.path} row {start}: {err}{fix}") from None
+                dups += trial_key(row) in rows
+                rows[trial_key(row)] = row  # the last of a duplicated key wins
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise ScalesearchError(f"{self.path} row {start}: {err}{fix}") from None
+        if dups:
+            warnings.warn(f"{self.path}: {dups} duplicated (candidate, seed) row(s); kept the "
+                          "last of each, one seed each", stacklevel=2)
+        return list(rows.values())
 
     def write(self) -> None:
         """Rewrite trials.csv atomically, columns in :data:`COLUMNS` order."""
