@@ -15,6 +15,9 @@ costs are comparable within the run.
     python benchmarks/bench_signal.py [--data synthetic|path/to/photos] [--variants a,b,…]
                                       [--baseline efficientnet-b0] [--quick] [--out DIR]
 
+Variants compose with ``+``: ``val2000+sgd_nesterov`` applies both changes (the later one wins
+where they set the same field).
+
 ``--quick`` (2 variants of 4 tiny candidates, 2 seeds, 24 px, one epoch of 32 images) only
 checks that the benchmark runs; its figures mean nothing.
 """
@@ -64,6 +67,14 @@ def base_config(baseline: str, data: str, quick: bool) -> SearchConfig:
     setup = ProxySetup(data=data, proxy_size=40, num_train=240,
                        train=TrainConfig(epochs=4, threads=1))
     return SearchConfig(baseline, family_phi=1, setup=setup)
+
+
+def changes_of(name: str) -> dict:
+    """The changes of a variant name, ``+`` joining several of :data:`VARIANTS`."""
+    changes: dict = {}
+    for part in name.split("+"):
+        changes.update(VARIANTS[part])
+    return changes
 
 
 def variant(cfg: SearchConfig, changes: dict) -> SearchConfig:
@@ -123,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=SYNTHETIC)
     p.add_argument("--baseline", default="efficientnet-b0")
-    p.add_argument("--variants", help=f"comma-separated, of: {', '.join(VARIANTS)} (all)")
+    p.add_argument("--variants", help="comma-separated, each one or several of "
+                   f"{', '.join(VARIANTS)} joined by + (default: all, one at a time)")
     p.add_argument("--out", help="keep the run folders here (default: a temporary folder)")
     p.add_argument("--quick", action="store_true", help="a tiny run: checks it works")
     args = p.parse_args(argv)
     names = args.variants.split(",") if args.variants else list(QUICK if args.quick
                                                                  else VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [part for n in names for part in n.split("+") if part not in VARIANTS]
     if unknown:
         p.error(f"unknown variant(s) {', '.join(unknown)}; of: {', '.join(VARIANTS)}")
     chance = chance_top1(args.data)
@@ -143,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-signal-") as tmp:
         root = Path(args.out or tmp)
         for name in names:
-            row = measure(name, variant(base, VARIANTS[name]), root / name, chance)
+            row = measure(name, variant(base, changes_of(name)), root / name, chance)
             print(_line(row), flush=True)
     return 0
 
