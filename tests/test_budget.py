@@ -91,3 +91,67 @@ def test_a_real_pilot_times_the_cheapest_and_the_dearest():
     assert pilot.flops == (min(flops.values()), max(flops.values()))
     assert all(t > 0 for t in (*pilot.train_s, *pilot.eval_s))
     assert pilot.val_images == 32 and pilot.train_images is None
+
+
+def test_the_grid_and_the_pilot_are_paid_out_of_the_budget():
+    free, _ = budget.plan(_cfg(), FLOPS, PILOT, 60.0, 2)
+    paid, est = budget.plan(_cfg(), FLOPS, PILOT, 60.0, 2, spent=20.0)
+    assert paid < free and est <= 60  # the estimate includes what was spent
+    assert est == pytest.approx(20 + budget.estimate(_cfg(), FLOPS, PILOT, paid, 2))
+    with pytest.raises(ScalesearchError, match="is too small"):
+        budget.plan(_cfg(), FLOPS, PILOT, 60.0, 2, spent=59.0)
+
+
+def test_the_plan_scores_generated_data_on_the_measured_validation_size():
+    unset = SearchConfig("efficientnet-b0")
+    assert budget.with_rules(unset).setup.num_val == budget.PLANNED_SYNTHETIC_VAL == 2000
+    assert budget.with_rules(_cfg()).setup.num_val == 100  # what the user gave stays
+    photos = SearchConfig("efficientnet-b0", setup=ProxySetup(data="path/to/photos"))
+    assert budget.with_rules(photos).setup.num_val is None  # the whole val split
+
+
+TINY_BUDGET = ["--baseline", "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",
+               "--no-match-flops", "--proxy-size", "24", "--epochs", "1", "--batch-size", "8",
+               "--family-phi", "1", "--seeds", "1"]
+
+
+def _refused(cli, out) -> float:
+    """--budget 1s is refused in one line naming the smallest budget; that budget (s)."""
+    code, _, err = cli("search", *TINY_BUDGET, "--budget", "1s", "--out", out)
+    assert code == 2
+    line = err.strip().splitlines()[-1]
+    assert "--budget 1s is too small" in line and "the smallest budget that gives" in line
+    assert "Traceback" not in err and not (out / "search.json").exists()
+    return parse_duration(line.rsplit(" ", 1)[1])
+
+
+def test_a_budget_too_small_is_refused_in_one_line_before_anything_is_written(cli, tmp_path):
+    assert _refused(cli, tmp_path / "s") > 10  # Ray's start alone is estimated at 10 s
+
+
+@pytest.mark.slow
+def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_path):
+    import json
+
+    from scalesearch.search.trials import TrialStore
+
+    out = tmp_path / "s"
+    given = _refused(cli, out) + 10  # a few batches more than the minimal training
+    code, stdout, err = cli("search", *TINY_BUDGET, "--budget", f"{given:.0f}s", "--format",
+                            "json", "--out", out)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    plan = summary["plan"]
+    assert "plan: 2 candidates × 1 seeds × 1 epochs of" in err and "(grid and pilot" in err
+    assert f"of {plan['num_train']} images (batch 8, 2000 val)" in err
+    assert plan["num_train"] % 8 == 0 and plan["num_train"] >= 16
+    assert plan["estimated_s"] <= given and plan["actual_s"] == summary["seconds"] > 0
+    assert f"budget {format_duration(given)}: planned" in err and ", took " in err
+    saved = json.loads((out / "search.json").read_text())["config"]["setup"]
+    assert (saved["num_train"], saved["num_val"]) == (plan["num_train"], 2000)
+    rows = TrialStore(out / "trials.csv").rows
+    assert {r["images"] for r in rows} == {plan["num_train"]}  # what was planned was trained
+    code, _, err = cli("search", *TINY_BUDGET, "--budget", f"{given:.0f}s", "--out", out,
+                       "--resume")
+    assert code == 0, err
+    assert "timing a pilot" not in err  # the stored plan, no second pilot

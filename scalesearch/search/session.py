@@ -27,14 +27,18 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
               log: Log) -> tuple[SearchConfig, dict | None, Space | None]:
     """``cfg`` with ``--budget`` turned into ``setup.num_train`` (:mod:`.budget`): from a pilot
     on a fresh run, from search.json on ``--resume`` (a second pilot would plan differently);
-    the plan, and the candidate grid if the pilot built it."""
+    the plan, and the candidate grid if the pilot built it. The budget covers the whole
+    search: the grid and the pilot are paid out of it."""
     if cfg.budget is None:
         return cfg, None, None
     from scalesearch.search import budget
 
+    start = time.perf_counter()
     if resume and folder.marker_path.exists():
-        n = folder.saved()["config"]["setup"]["num_train"]
-        return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), None, None
+        setup = folder.saved()["config"]["setup"]
+        return replace(cfg, budget=None, setup=replace(
+            cfg.setup, num_train=setup["num_train"], num_val=setup["num_val"])), None, None
+    cfg = budget.with_rules(cfg)
     log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
     space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
                         cfg.match_flops)
@@ -44,10 +48,12 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
         f"expensive of {len(space.candidates)} candidates …")
     pilot, flops = budget.run_pilot(baseline, cfg, space)
     concurrent = budget.concurrency(cfg)
-    n, estimated = budget.plan(cfg, flops, pilot, cfg.budget, concurrent)
+    n, estimated = budget.plan(cfg, flops, pilot, cfg.budget, concurrent,
+                               spent=time.perf_counter() - start)
     log(f"plan: {len(flops)} candidates × {cfg.seeds} seeds × {cfg.setup.train.epochs:g} "
         f"epochs of {n} images (batch {cfg.setup.train.batch_size}, {pilot.val_images} val), "
-        f"{concurrent} at once, every candidate to the end: estimated "
+        f"{concurrent} at once, every candidate to the end: estimated (grid and pilot "
+        f"included) "
         f"{format_duration(estimated)} of {format_duration(cfg.budget)} (pilot: "
         f"{1 / pilot.train_s[0]:.0f}–{1 / pilot.train_s[1]:.0f} training images/s)")
     plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
@@ -63,10 +69,10 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     baseline = resolve(cfg.baseline)
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     folder = search_folder(out)
+    start = time.perf_counter()
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
     check_search(cfg)  # before search.json is written
-    start = time.perf_counter()
     if space is None:  # the budget's pilot built it already
         log(f"building the candidate grid for {baseline.name} (counting each network's "
             "FLOPs) …")
