@@ -51,7 +51,8 @@ VARIANTS = {
     "images_half_epochs2x": {"setup.num_train": 120, "train.epochs": 8},  # same image-epochs
     "size48": {"setup.proxy_size": 48},  # ≈ 1.4× the FLOPs per image
     "sgd_nesterov": {"train.optimizer": "sgd", "train.lr": 0.1},
-    "no_label_smoothing": {"train.label_smoothing": 0.0},
+    "no_label_smoothing": {"train.label_smoothing": 0.0},  # the default since this bench
+    "label_smoothing0.1": {"train.label_smoothing": 0.1},  # the default before it
     "grid0.1_seeds4": {"ranges.step": 0.1, "seeds": 4},  # fewer candidates, more seeds
 }
 QUICK = ("base", "val2000")

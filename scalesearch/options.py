@@ -34,8 +34,8 @@ def default(cls: type, name: str):
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
-    """--data, --epochs, --proxy-size, --batch-size, --lr, --optimizer, --num-train,
-    --num-val (the "proxy training" group)."""
+    """--data, --epochs, --proxy-size, --batch-size, --lr, --optimizer, --label-smoothing,
+    --num-train, --num-val (the "proxy training" group)."""
     t = p.add_argument_group("proxy training")
     t.add_argument("--data", default=default(ProxySetup, "data"), help="'synthetic' (embedded, "
                    "default) or an ImageFolder root with train/<class>/ and val/<class>/")
@@ -52,6 +52,10 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     optimizer = default(TrainConfig, "optimizer")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=optimizer,
                    help=f"optimizer ({optimizer}; rmsprop is the paper's)")
+    smoothing = default(TrainConfig, "label_smoothing")
+    t.add_argument("--label-smoothing", type=number, default=smoothing, metavar="ε",
+                   help=f"label smoothing of the cross-entropy ({smoothing:g}; 0.1 ranked "
+                   "less reproducibly in benchmarks/bench_signal.py: docs/search.md)")
     t.add_argument("--num-train", type=integer, help="training images (synthetic: 1000)")
     t.add_argument("--num-val", type=integer, help="validation images (synthetic: 400)")
 
@@ -89,7 +93,8 @@ def setup_from_args(args: argparse.Namespace):
     return ProxySetup(data=args.data, proxy_size=args.proxy_size, num_train=args.num_train,
                       num_val=args.num_val, train=TrainConfig(
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          optimizer=args.optimizer, **hardware_from_args(args)))
+                          optimizer=args.optimizer, label_smoothing=args.label_smoothing,
+                          **hardware_from_args(args)))
 
 
 def hardware_from_args(args: argparse.Namespace) -> dict:
