@@ -98,7 +98,8 @@ def page(folder: Path, kind: str) -> dict:
     recorded = _marker(folder, kind)
     sections.append(environment(recorded.get("environment")))
     if recorded.get("version"):
-        sections[-1].facts.insert(0, ("scalesearch that ran it", recorded["version"]))
+        sections[-1].facts.insert(0, (f"scalesearch that ran it ({KINDS[kind][0]})",
+                                      recorded["version"]))
     return dict(kind=kind, title=f"{TITLES[kind]}: {folder.resolve().name}", folder=str(folder),
                 sections=[dict(vars(s), images=[(c, _data_uri(p)) for c, p in s.images])
                           for s in sections],

@@ -87,8 +87,10 @@ def settings_section(config: dict, source: str) -> Section:
         return out
 
     frame = pd.DataFrame(flat(config), columns=["setting", "value"])
-    return Section("settings", "Settings as run", notes=[f"From {source}."],
-                   tables=[("", html_table(frame, "settings"))])
+    group = frame["setting"].str.rpartition(".")[0]
+    return Section("settings", "Settings as run", notes=[f"From {source}."], tables=[
+        (name or "the run", html_table(g.assign(setting=g["setting"].str.rpartition(".")[2]),
+                                       "settings")) for name, g in frame.groupby(group)])
 
 
 def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str, Path]]:
@@ -136,8 +138,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                    "not the chosen point, as the answer.")
     lo, hi = best.get("top1_ci95") or (None, None)
     s.facts += [("95% t-interval", f"[{lo:.1f}, {hi:.1f}]" if lo is not None else ""),
-                ("α·β²·γ²", _g(best.get("product"))),
-                ("FLOPs ratio as trained", f"{_g(best.get('flops_ratio'))}×"),
+                ("α·β²·γ²", f"{best.get('product', float('nan')):.3f}"),
+                ("FLOPs ratio as trained", f"{best.get('flops_ratio', float('nan')):.3f}×"),
                 ("γ trained", _g(best.get("gamma_trained"))),
                 ("complete", "yes" if best.get("complete") else "no (continue with --resume)")]
     evidence = best.get("reliability") or rank.attrs.get("reliability", {})
@@ -154,7 +156,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
     if best.get("stopped"):
         s.tables.append(("Stopped by the scheduler", html_table(_frame(best["stopped"], dict(
             rung="rung", epoch="epoch", stopped="stopped", cut=lambda r: _g(r["cut"]),
-            missed_by=lambda r: f"{r['missed_min']:.1f}–{r['missed_max']:.1f} points",
+            missed_the_cut_by=lambda r: f"{r['missed_min']:.1f}–{r['missed_max']:.1f} points",
             not_ruled_out="not_ruled_out")), "stopped")))
     if open_:
         s.tables.append(("Not ruled out: stopped early, but within its seeds' noise of the best "
@@ -199,10 +201,13 @@ def _family(folder: Path) -> Section | None:
     if not (folder / "family.csv").is_file():
         return None
     fam = pd.read_csv(folder / "family.csv")
+    short = {"depth": "d", "width": "w", "image_size": "px", "params": "params",
+             "flops": "FLOPs", "flops_ratio": "× FLOPs"}
     wide = fam.assign(params=fam["params"].map(human), flops=fam["flops"].map(
-        lambda v: human(v, "FLOPs"))).pivot(index="phi", columns="source", values=[
-            "depth", "width", "image_size", "params", "flops", "flops_ratio"])
+        lambda v: human(v, "FLOPs")), depth=fam["depth"].round(3), width=fam["width"].round(3)
+    ).rename(columns=short).pivot(index="phi", columns="source", values=list(short.values()))
     wide = wide.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    wide = wide.rename_axis(index="φ", columns=[None, None])
     coef = fam.groupby("source")[KEY].first()
     notes = [f"{src}: α, β, γ = {_abc(r)}" for src, r in coef.iterrows()]
     html = wide.to_html(na_rep="", classes="family", border=0, table_id="family")
@@ -214,7 +219,7 @@ def _timings(rank: pd.DataFrame, folder: Path, marker: dict) -> Section:
     rows = pd.read_csv(folder / "trials.csv")
     per = rows.assign(rung=rows["rung"].fillna(0)).groupby("rung").agg(
         trainings=("seed", "size"), epochs=("epochs", "max"), images=("images", "sum"),
-        seconds=("seconds", "sum")).reset_index()
+        seconds=("seconds", "sum")).reset_index().astype({"seconds": int})
     s = Section("timings", "Timings", notes=[
         f"Training time summed over trials.csv: {rows['seconds'].sum():,.0f} s in "
         f"{len(rows)} trainings, by the rung each training reached. Ray's start-up and the "
