@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
 TRAINING = {"train", "proxy", "cluster"}
-EXPERIMENTS = {"options", "experiments", "study"}
+EXPERIMENTS = {"options", "experiments", "study", "htmlreport", "reportdata"}
 # ``scalesearch.search(...)`` and ``scalesearch.compare(...)``: the two subpackages are callable
 # and their __init__ hands the call to the API, the one import that goes up, on purpose
 FRONT_DOORS = {("scalesearch.search", "scalesearch.experiments"),
