@@ -108,7 +108,14 @@ class FidelityResult:
     def paths(self) -> dict[str, Path]:
         """The files the fidelity check wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "fidelity.csv", "result.json",
-                                    "fidelity.png"))
+                                    "fidelity.png", "report.html"))
+
+
+def _with_report(summary: dict, out: Path) -> dict:
+    """``summary`` with the path of the run folder's report.html, written now (issue 24)."""
+    from scalesearch.htmlreport import write_report
+
+    return dict(summary, report=str(write_report(out)))
 
 
 def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
@@ -117,7 +124,7 @@ def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchRes
 
     check_out(args.out)
     summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
-    return SearchResult(summary, Path(args.out))
+    return SearchResult(_with_report(summary, Path(args.out)), Path(args.out))
 
 
 def _config_alone(config: object, kind: type, options: dict) -> bool:
@@ -141,7 +148,8 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
     if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
                                                          else {})):
         check_out(out)
-        return SearchResult(run_search(baseline, out, resume=resume, log=log), Path(out))
+        summary = run_search(baseline, out, resume=resume, log=log)
+        return SearchResult(_with_report(summary, Path(out)), Path(out))
     args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
                                data=str(data), out=str(out), resume=resume)
     return run_search_options(args, log)
@@ -153,9 +161,12 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
     from scalesearch.search.fidelity import run_fidelity
 
     hardware = opt.hardware_from_args(args)  # the device is checked before anything else
-    return FidelityResult(run_fidelity(Path(run_dir), opt.fidelity_config(args),
-                                       resume=args.resume, placement=opt.placement_from_args(args),
-                                       hardware=hardware, log=log))
+    result = run_fidelity(Path(run_dir), opt.fidelity_config(args), resume=args.resume,
+                          placement=opt.placement_from_args(args), hardware=hardware, log=log)
+    from scalesearch.htmlreport import write_report
+
+    write_report(Path(run_dir))  # the search's page, linking the check's own
+    return FidelityResult(dict(result, report=str(Path(result["out"]) / "report.html")))
 
 
 def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:
@@ -185,7 +196,7 @@ class CompareResult:
             return {}
         return _existing(self.out, ("compare.csv", "compare.md", "compare.json",
                                     "flops_top1.png", "multiplier_top1.png",
-                                    "pareto_latency.png", "pareto_activations.png"))
+                                    "pareto_latency.png", "pareto_activations.png", "report.html"))
 
 
 def run_compare_options(args: argparse.Namespace, log: Log = stderr) -> CompareResult:
@@ -202,6 +213,9 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
     summary = run_compare(cfg, out, train=train, resume=resume, log=log)
     if train:
         plot_dir(out)
+        from scalesearch.htmlreport import write_report
+
+        write_report(out)
     return CompareResult(summary, out)
 
 

@@ -231,7 +231,8 @@ def _timings(rank: pd.DataFrame, folder: Path, marker: dict) -> Section:
 
 def search_sections(folder: Path) -> list[Section]:
     """A search's page: the answer, ranking, plots, family, timings and settings."""
-    marker, best = _json(folder / "search.json"), _json(folder / "best.json")
+    marker = _json(folder / "search.json")
+    best = _json(folder / "best.json") if (folder / "best.json").exists() else {}
     rank = _ranking(folder, best, marker)
     sections = [_answer(best, rank), _ranking_section(rank, best),
                 Section("plots", "Plots", images=plots(folder, ["search.png"], ("pareto_*.png",))),

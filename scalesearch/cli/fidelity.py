@@ -63,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     for side in ("proxy", "reference"):
         print(f"{side} ranking: {describe(result[f'{side}_reliability'])}")
-    print(f"wrote {result['out']}/: trials.csv fidelity.csv result.json fidelity.png")
+    print(f"wrote {result['out']}/: trials.csv fidelity.csv result.json fidelity.png "
+          "report.html")
+    print(f"report (one page to open or send): {result['report']}")
     return status

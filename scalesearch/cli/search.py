@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         reason = failures[0]["error"] if failures else "no trial finished"
         print(f"\nno candidate trained successfully ({reason}); no best.json written",
               file=sys.stderr)
+        print(f"report: {summary['report']}")
         return 1
     top = max((f["phi"] for f in summary["family"]), default=1)
     print(f"\nfamily (φ = {'1' if top == 1 else f'1…{top}'}), found vs paper coefficients:")
@@ -165,4 +166,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
           f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
           f"{args.out}/best.json")
+    print(f"report (one page to open or send): {summary['report']}")
     return status
