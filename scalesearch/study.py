@@ -16,34 +16,86 @@ trainings at once unless ``--workers`` is given).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import read_small_text
 
 KINDS = ("compare", "paper-table3")
-COMPARE_KEYS = {"kind", "description", "baseline", "flops_ratios", "strategies", "coefficients",
-                "data", "seeds", "epochs", "proxy_size", "num_train", "num_val", "batch_size",
-                "lr", "optimizer", "workers", "fast_alpha", "max_image_size", "latency",
-                "latency_batch", "latency_threads"}
-TABLE3_KEYS = {"kind", "description", "baselines"}
+Positive = Annotated[int, Field(gt=0)]
+PositiveNumber = Annotated[float, Field(gt=0)]
+
+
+class _Study(BaseModel):
+    """A study file's keys, each with its type: strict, so ``seeds: 2.7`` or ``seeds: two`` is
+    refused instead of read as 2, and unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    description: str | None = None
+
+
+class CompareStudy(_Study):
+    """``kind: compare`` (docs/compare.md)."""
+
+    kind: Literal["compare"]
+    baseline: str
+    flops_ratios: list[PositiveNumber] | None = None
+    strategies: list[str] | str | None = None
+    coefficients: Annotated[list[PositiveNumber], Field(min_length=3, max_length=3)] | None = None
+    data: str | None = None
+    seeds: Positive | None = None
+    epochs: PositiveNumber | None = None
+    proxy_size: Positive | None = None
+    num_train: Positive | None = None
+    num_val: Positive | None = None
+    batch_size: Positive | None = None
+    lr: PositiveNumber | None = None
+    optimizer: str | None = None
+    workers: Positive | None = None
+    fast_alpha: PositiveNumber | None = None
+    max_image_size: Positive | None = None
+    latency: bool | None = None
+    latency_batch: Positive | None = None
+    latency_threads: Positive | None = None
+
+
+class Table3Study(_Study):
+    """``kind: paper-table3``: the paper's Table 3 multipliers of each baseline, counted."""
+
+    kind: Literal["paper-table3"]
+    baselines: list[str]
+
+
+def _invalid(path: Path, schema: type[_Study], err: ValidationError) -> ScalesearchError:
+    """One line naming the unknown keys, or the first bad key, its value and what it must be."""
+    unknown = [str(e["loc"][0]) for e in err.errors() if e["type"] == "extra_forbidden"]
+    if unknown:
+        return ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
+                                f"{', '.join(sorted(schema.model_fields))}")
+    e = err.errors()[0]
+    loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
+    key = str(loc[0]) + "".join(f"[{part}]" for part in loc[1:] if isinstance(part, int))
+    return ScalesearchError(f"{path}: {key}: {e['input']!r} is not valid ({e['msg'][0].lower()}"
+                            f"{e['msg'][1:]})")
 
 
 def load_study(path: Path) -> dict:
-    """The study YAML at ``path``, checked for a known ``kind`` and its allowed keys."""
+    """The study YAML at ``path``, validated key by key against :class:`CompareStudy` or
+    :class:`Table3Study`; the keys it sets."""
     try:
         spec = yaml.safe_load(read_small_text(path, "study"))
     except yaml.YAMLError as err:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
         raise ScalesearchError(f"{path}: needs a mapping with kind: {' or '.join(KINDS)}")
-    allowed = COMPARE_KEYS if spec["kind"] == "compare" else TABLE3_KEYS
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        raise ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
-                               f"{', '.join(sorted(allowed))}")
-    return spec
+    schema = CompareStudy if spec["kind"] == "compare" else Table3Study
+    try:
+        return schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
+    except ValidationError as err:
+        raise _invalid(path, schema, err) from None
 
 
 def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | None = None):
@@ -93,6 +145,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
     """Run one study (``resume``: continue an interrupted one); returns the files it wrote.
     ``placement`` (a :class:`scalesearch.cluster.Placement`) and ``hardware`` (TrainConfig's
     device, amp, compile, max_memory_gb) say where it trains."""
+    from scalesearch.htmlreport import write_report
+
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
@@ -104,10 +158,11 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
         if not rows:
             raise ScalesearchError(f"{path}: list the networks under baselines:")
         out.mkdir(parents=True, exist_ok=True)
-        return write_table3(out, rows)
+        return [*write_table3(out, rows), write_report(out)]
     from scalesearch.compare.plots import plot_compare
     from scalesearch.compare.run import run_compare
 
     run_compare(_compare_config(spec, path.parent, placement, hardware), out, train=True,
                 resume=resume)
-    return [out / "compare.csv", out / "compare.md", *plot_compare(out)]
+    plotted = plot_compare(out)
+    return [out / "compare.csv", out / "compare.md", *plotted, write_report(out)]

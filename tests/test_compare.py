@@ -214,3 +214,33 @@ def test_markdown_has_activations_and_labels_for_new_strategies(cli):
     assert code == 0, err
     assert "| activations (ratio) |" in out and "latency" not in out
     assert "fast (s=" in out and "nonuniform (φ=" in out and "; repeats 1-" in out
+
+
+@pytest.mark.parametrize("line, says", [
+    ("seeds: two", "seeds: 'two' is not valid (input should be a valid integer)"),
+    ("seeds: [1, 2]", "seeds: [1, 2] is not valid (input should be a valid integer)"),
+    ("seeds: 2.7", "seeds: 2.7 is not valid (input should be a valid integer)"),  # not 2
+    ("seeds: 0", "seeds: 0 is not valid (input should be greater than 0)"),
+    ("workers: many", "workers: 'many' is not valid"),
+    ("latency_batch: x", "latency_batch: 'x' is not valid"),
+    ("flops_ratios: 2", "flops_ratios: 2 is not valid (input should be a valid list)"),
+    ("flops_ratios: '24'", "flops_ratios: '24' is not valid"),  # not (2, 4)
+    ("strategies: 5", "strategies: 5 is not valid"),
+    ("coefficients: 1.2", "coefficients: 1.2 is not valid"),
+    ("coefficients: [1.2, 1.1]", "coefficients: [1.2, 1.1] is not valid (list should have at "
+                                 "least 3 items"),
+    ("latency: maybe", "latency: 'maybe' is not valid (input should be a valid boolean)"),
+])
+def test_a_study_key_of_the_wrong_type_is_one_line_naming_it(cli, tmp_path, line, says):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"kind: compare\nbaseline: resnet50\n{line}\n")
+    code, _, err = cli("study", bad)
+    assert code == 2 and says in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "results").exists()
+
+
+def test_a_table3_study_needs_a_list_of_baselines(cli, tmp_path):
+    bad = tmp_path / "t3.yaml"
+    bad.write_text("kind: paper-table3\nbaselines: resnet50\n")  # was read letter by letter
+    code, _, err = cli("study", bad)
+    assert code == 2 and "baselines: 'resnet50' is not valid (input should be a valid list)" in err
