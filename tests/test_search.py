@@ -90,6 +90,9 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     for key in ("top1_ci95", "p_best", "separated", "tie_break", "tied"):
         assert key in best
     assert best["tie_break"] == "balanced" and len(best["top1_ci95"]) == 2
+    page = (out / "report.html").read_text()  # the run's one page, its path the last line
+    assert stdout.strip().splitlines()[-1].endswith(str(out / "report.html"))
+    assert "The answer" in page and 'src="data:image/png' in page  # contents: test_htmlreport
     assert best["tied"] and all(t["p_best"] >= 0.05 for t in best["tied"])
     if (best["alpha"], best["gamma"]) == (1.9, 1.0):
         assert best["aliases"] == [[2.0, 1.0, 1.0]]
@@ -364,7 +367,7 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     args = [sys.executable, "-m", "scalesearch.cli.main", "search",
             *[a for a in TINY if a != "--no-match-flops"], "--epochs", "3", "--scheduler",
             "asha", "--min-epochs", "1", "--seeds", "2", "--cpus-per-trial", "2",
-            "--out", str(out)]
+            "--num-val", "96", "--out", str(out)]  # 24 images scored every candidate alike
     kill_when(args, lambda: (out / "trials.csv").exists()
               and len(TrialStore(out / "trials.csv").rows) >= 2)
     before = TrialStore(out / "trials.csv").rows
