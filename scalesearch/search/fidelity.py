@@ -70,12 +70,16 @@ def _search_objective(run_dir: Path, log) -> tuple[Objective, dict | None]:
     return objective, latency
 
 
-def choose(rank: pd.DataFrame, top: int, extra: int, seed: int) -> list[tuple]:
-    """The ``top`` best candidates that trained to the end, and ``extra`` random others."""
+def choose(rank: pd.DataFrame, top: int, extra: int, seed: int,
+           winner: tuple | None = None) -> list[tuple]:
+    """The ``top`` best candidates that trained to the end, the search's chosen ``winner``
+    (the tie-break may pick it from below the top: "same winner" and "winner in the
+    reference's tied set" need it retrained), and ``extra`` random others."""
     ok = [tuple(k) for k in rank.loc[rank["status"] == Status.OK, KEY].values]
+    chosen = ok[:top] + ([winner] if winner in ok[top:] else [])
     rest = [tuple(k) for k in rank.loc[rank["status"] != Status.FAILED, KEY].values
-            if tuple(k) not in ok[:top]]
-    return ok[:top] + random.Random(seed).sample(rest, min(extra, len(rest)))
+            if tuple(k) not in chosen]
+    return chosen + random.Random(seed).sample(rest, min(extra, len(rest)))
 
 
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
@@ -176,7 +180,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     proxy = ranking(store.rows, objective, latency, chance=chance)
     search_best = json.loads((run_dir / "best.json").read_text()) \
         if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
-    keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed)
+    keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed,
+                  tuple(search_best[k] for k in KEY))
     by_key = {(c["alpha"], c["beta"], c["gamma"]): c for c in space_info["candidates"]}
     cands = tuple(Candidate.from_dict(by_key[k]) for k in keys if k in by_key)
     ref_cfg = reference_config(cfg, fcfg)
@@ -189,7 +194,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     folder = RunFolder(out, "fidelity check", "fidelity.json", "trials.csv", TrialStore)
     folder.check(settings, resume)
     ref_store = folder.start(settings)
-    log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, {fcfg.random} random) "
+    log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, the chosen one, "
+        f"{fcfg.random} random) "
         f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
         f"× {ref_cfg.seeds} seed(s)")
     space = Space(cands, len(cands), 0, 0, cfg.match_flops)
