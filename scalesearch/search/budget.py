@@ -29,6 +29,10 @@ from scalesearch.search.space import Candidate, Space
 
 PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
 RAY_START_S, RAY_PER_TRIAL_S = 10.0, 0.5  # measured: docs/performance.md, "compare on Ray"
+# trainings sharing a machine run slower than the pilot alone (memory bandwidth, clocks):
+# two 1-thread trainings on the 2-core machine took 1.1–1.35× the pilot's estimate (two
+# README main-job runs: planned 3m33s, took 3m51s; planned 2m55s, took 3m41s)
+SHARED_SLOWDOWN = 1.25
 MIN_BATCHES = 2  # a minimal training: two optimizer steps per epoch
 RUNG_SUBSET = 200  # a rung scores this many validation images (trainable)
 RECAL_IMAGES = 512  # BatchNorm recalibration before each evaluation (train.RECAL_IMAGES)
@@ -116,7 +120,8 @@ def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
         train_s, eval_s = pilot.at(f)
         work += cfg.seeds * (cfg.setup.train.epochs * num_train * train_s
                              + (scored + recal) * eval_s)
-    return RAY_START_S + RAY_PER_TRIAL_S * len(flops) + work / max(1, concurrent)
+    shared = SHARED_SLOWDOWN if concurrent > 1 else 1.0
+    return RAY_START_S + RAY_PER_TRIAL_S * len(flops) + work * shared / max(1, concurrent)
 
 
 def plan(cfg: SearchConfig, flops: dict, pilot: Pilot, budget_s: float,
