@@ -27,3 +27,11 @@ def test_the_searchs_chosen_winner_is_retrained_even_from_below_the_top():
         keys = choose(rank, 3, 0, seed, winner=fifth)
         assert fifth in keys and len(keys) == 4
     assert len(choose(rank, 3, 0, 0, winner=tuple(rank.iloc[0][["alpha", "beta", "gamma"]]))) == 3
+
+
+def test_adding_the_winner_leaves_the_random_pick_as_it_was():
+    """A check resumed or rerun with the winner included retrains the same random others."""
+    rank = _rank()
+    fifth = tuple(rank[["alpha", "beta", "gamma"]].values[4])
+    for seed in range(5):
+        assert set(choose(rank, 3, 2, seed)) <= set(choose(rank, 3, 2, seed, winner=fifth))

@@ -76,10 +76,10 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int,
     (the tie-break may pick it from below the top: "same winner" and "winner in the
     reference's tied set" need it retrained), and ``extra`` random others."""
     ok = [tuple(k) for k in rank.loc[rank["status"] == Status.OK, KEY].values]
-    chosen = ok[:top] + ([winner] if winner in ok[top:] else [])
     rest = [tuple(k) for k in rank.loc[rank["status"] != Status.FAILED, KEY].values
-            if tuple(k) not in chosen]
-    return chosen + random.Random(seed).sample(rest, min(extra, len(rest)))
+            if tuple(k) not in ok[:top]]
+    picked = random.Random(seed).sample(rest, min(extra, len(rest)))  # as without a winner
+    return ok[:top] + ([winner] if winner in rest and winner not in picked else []) + picked
 
 
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
