@@ -25,6 +25,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.io import read_small_text
 
 KINDS = ("compare", "paper-table3")
+NEEDS = {"baseline": "a baseline", "baselines": "a list of baselines"}  # a missing key, said
 Positive = Annotated[int, Field(gt=0)]
 PositiveNumber = Annotated[float, Field(gt=0)]
 
@@ -76,6 +77,10 @@ def _invalid(path: Path, schema: type[_Study], err: ValidationError) -> Scalesea
         return ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
                                 f"{', '.join(sorted(schema.model_fields))}")
     e = err.errors()[0]
+    if e["type"] == "missing":
+        kind = schema.model_fields["kind"].annotation.__args__[0]
+        key = e["loc"][0]
+        return ScalesearchError(f"{path}: a {kind} study needs {NEEDS.get(key, key)}")
     loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
     key = str(loc[0]) + "".join(f"[{part}]" for part in loc[1:] if isinstance(part, int))
     return ScalesearchError(f"{path}: {key}: {e['input']!r} is not valid ({e['msg'][0].lower()}"
