@@ -16,6 +16,7 @@ from conftest import kill_when
 from scipy.stats import kendalltau, spearmanr
 
 from scalesearch.counter import count, flops_ratio
+from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
 from scalesearch.search.space import Ranges, build_space, within
@@ -93,6 +94,8 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     page = (out / "report.html").read_text()  # the run's one page, its path the last line
     assert stdout.strip().splitlines()[-1].endswith(str(out / "report.html"))
     assert "The answer" in page and 'src="data:image/png' in page  # contents: test_htmlreport
+    fingerprint = json.loads((out / "search.json").read_text())["baseline_fingerprint"]
+    assert fingerprint["params"] == count(lambda: resolve("efficientnet-b0").build(), 224).params
     assert best["tied"] and all(t["p_best"] >= 0.05 for t in best["tied"])
     if (best["alpha"], best["gamma"]) == (1.9, 1.0):
         assert best["aliases"] == [[2.0, 1.0, 1.0]]
@@ -438,3 +441,37 @@ def test_fidelity_on_a_tiny_search(cli, tmp_path):
     assert code == 0 and "nothing left to train" in err
     code, _, err = cli("fidelity", tmp_path / "nothing")
     assert code == 2 and "holds no search" in err
+
+
+EDITABLE_NET = '''
+from dataclasses import replace
+
+from scalesearch.scalable import TableBaseline
+from scalesearch_baselines.efficientnet import EFFICIENTNET_B0
+
+NET = TableBaseline(replace(EFFICIENTNET_B0.table, divisor=DIVISOR))
+'''
+
+
+def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
+    """Issue 23 item 9: trials.csv must never mix two networks under one name."""
+    from scalesearch.io import write_json
+    from scalesearch.rundir import marker
+    from scalesearch.search.session import _same_baseline
+    from scalesearch.search.trials import search_folder
+
+    net = tmp_path / "net.py"
+    net.write_text(EDITABLE_NET.replace("DIVISOR", "8"))
+    folder = search_folder(tmp_path / "s")
+    (tmp_path / "s").mkdir()
+    began = _same_baseline(folder, resolve(f"{net}:NET"), resume=False)
+    write_json(folder.marker_path, marker({}, baseline_fingerprint=began))
+    assert _same_baseline(folder, resolve(f"{net}:NET"), resume=True) == began  # unchanged
+    net.write_text(EDITABLE_NET.replace("DIVISOR", "16"))  # other channel counts, same name
+    with pytest.raises(ScalesearchError, match=r"is not the network .* began with \(params "
+                       f"{began['params']:,} → "):
+        _same_baseline(folder, resolve(f"{net}:NET"), resume=True)
+    with pytest.raises(ScalesearchError, match="is not the network"):
+        _same_baseline(folder, resolve("mobilenet-v1"), resume=True)
+    write_json(folder.marker_path, marker({}))  # a folder from before fingerprints: resumes
+    assert _same_baseline(folder, resolve("mobilenet-v1"), resume=True)["name"] == "mobilenet-v1"

@@ -61,6 +61,24 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), plan, space
 
 
+def _same_baseline(folder, baseline, resume: bool) -> dict:
+    """The baseline's fingerprint (name, params and FLOPs at its own image size); a resume
+    whose baseline differs from the one the run began with — a plug-in edited in between — is
+    refused, so trials.csv never mixes two networks (issue 23 item 9)."""
+    from scalesearch.counter import baseline_counts
+
+    counts = baseline_counts(baseline)
+    now = dict(name=baseline.name, image_size=baseline.image_size, params=counts.params,
+               flops=counts.flops)
+    before = folder.saved().get("baseline_fingerprint") if resume else None
+    if before is not None and before != now:
+        raise ScalesearchError(
+            f"--resume: {baseline.name} is not the network {folder.path} began with (params "
+            f"{before['params']:,} → {now['params']:,}, FLOPs {before['flops']:,} → "
+            f"{now['flops']:,}); resume with that network, or choose another --out")
+    return now
+
+
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                log: Log = stderr) -> dict:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family).
@@ -72,6 +90,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     start = time.perf_counter()
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
+    fingerprint = _same_baseline(folder, baseline, resume)
     check_search(cfg)  # before search.json is written
     if space is None:  # the budget's pilot built it already
         log(f"building the candidate grid for {baseline.name} (counting each network's "
@@ -84,12 +103,13 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     if not space.candidates and cfg.sampler == "grid":
         raise ScalesearchError("no candidate survives the filters; widen --tolerance/"
                                "--flops-tolerance or the ranges, or refine --grid-step")
-    store = folder.start(cfg.to_dict(), skipped_files=skipped, space=dict(
-        total=space.total, removed_formula=space.removed_formula,
-        removed_measured=space.removed_measured, merged=space.merged,
-        flops_ratio_range=space.ratios(),
-        candidates=[dict(c.to_dict(), aliases=[list(a) for a in c.aliases])
-                    for c in space.candidates]))
+    grid = dict(total=space.total, removed_formula=space.removed_formula,
+                removed_measured=space.removed_measured, merged=space.merged,
+                flops_ratio_range=space.ratios(),
+                candidates=[dict(c.to_dict(), aliases=[list(a) for a in c.aliases])
+                            for c in space.candidates])
+    store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
+                         baseline_fingerprint=fingerprint)
     ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
     remaining = plan(cfg, store, space)[1]
     if remaining:
