@@ -28,7 +28,12 @@ def _real(value: object) -> bool:
 
 
 def _shown(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else repr(value)
+    """A value as the user wrote it: 256.0001 stays 256.0001 (``:g`` alone showed 256, which
+    read as inside the bound it broke)."""
+    if not isinstance(value, float):
+        return repr(value)
+    short = f"{value:g}"
+    return short if not math.isfinite(value) or float(short) == value else repr(value)
 
 
 def check_whole(name: str, value: object, low: int = 1, high: int | None = None, *,

@@ -217,3 +217,12 @@ def test_tiny_trained_new_strategies_with_latency(cli, tmp_path):
     assert measure(rebuilt, 1.0, row["width"], row["image_size"]).params == row["params"]
     for png in ("pareto_activations.png", "pareto_latency.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("ratio, shown", [(256.0001, "256.0001"), (0.9999999, "0.9999999"),
+                                          (300.0, "300")])
+def test_a_ratio_just_past_the_bound_is_shown_as_given(cli, ratio, shown):
+    """Issue 23 item 15: 256.0001 was refused as 'got 256', which read as inside [1, 256]."""
+    code, _, err = cli("compare", "--baseline", "mobilenet-v1", "--flops-ratio", str(ratio),
+                       "--no-train")
+    assert code == 2 and err.strip().endswith(f"must be in [1, 256], got {shown}"), err
