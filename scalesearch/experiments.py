@@ -122,7 +122,7 @@ def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchRes
     """The search the options describe (the CLI's entry point)."""
     from scalesearch.search.session import run_search
 
-    check_out(args.out)
+    check_out(args.out, args.data)
     summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
     return SearchResult(_with_report(summary, Path(args.out)), Path(args.out))
 
@@ -147,7 +147,7 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
 
     if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
                                                          else {})):
-        check_out(out)
+        check_out(out, baseline.setup.data)
         summary = run_search(baseline, out, resume=resume, log=log)
         return SearchResult(_with_report(summary, Path(out)), Path(out))
     args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
@@ -208,7 +208,7 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
                  log: Log) -> CompareResult:
     from scalesearch.compare.run import run_compare
 
-    check_out(out)
+    check_out(out, cfg.setup.data)
     out = Path(out) if out else (Path("runs/compare") if train else None)
     summary = run_compare(cfg, out, train=train, resume=resume, log=log)
     if train:

@@ -54,10 +54,17 @@ def read_marker(path: Path, what: str) -> dict:
     return saved
 
 
-def check_out(out: str | Path | None) -> None:
-    """Refuse an empty ``--out`` (``Path("")`` is the current folder, which it would fill)."""
+def check_out(out: str | Path | None, data: str | None = None) -> None:
+    """Refuse an empty ``--out`` (``Path("")`` is the current folder, which it would fill), and
+    one inside the ``--data`` folder: its plots would be read as training images next time."""
     if isinstance(out, str) and not out.strip():
         raise ScalesearchError(f"--out {out!r} is empty: name an output folder")
+    if out is None or data is None or not Path(data).is_dir():
+        return
+    inside, root = Path(out).resolve(), Path(data).resolve()
+    if inside == root or root in inside.parents:
+        raise ScalesearchError(f"--out {out} lies inside --data {data}: the run's images would "
+                               "become training data; choose a folder outside it")
 
 
 def check_folder_path(out: Path) -> None:

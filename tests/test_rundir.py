@@ -12,7 +12,7 @@ from scalesearch import __version__
 from scalesearch.cluster import Placement
 from scalesearch.compare.run import compare_folder
 from scalesearch.errors import ScalesearchError
-from scalesearch.rundir import RUN_FORMAT, marker, read_marker
+from scalesearch.rundir import RUN_FORMAT, check_out, marker, read_marker
 from scalesearch.search.trials import search_folder
 
 
@@ -145,3 +145,17 @@ def test_a_fresh_start_checks_again_under_the_lock(tmp_path):
     first.start({"seeds": 1})
     with pytest.raises(ScalesearchError, match="already holds a search"):
         second.start({"seeds": 1})
+
+
+def test_an_out_folder_inside_the_data_is_refused(cli, tmp_path):
+    """Issue 23 item 15: plots written into a class folder become training images next run."""
+    data = tmp_path / "photos"
+    (data / "train" / "cat").mkdir(parents=True)
+    out = data / "train" / "cat" / "runs"
+    for command in (["search", "--baseline", "efficientnet-b0"],
+                    ["compare", "--baseline", "mobilenet-v1", "--flops-ratio", "2"]):
+        code, _, err = cli(*command, "--data", data, "--out", out)
+        assert code == 2 and f"--out {out} lies inside --data {data}" in err, err
+        assert not out.exists()
+    check_out(tmp_path / "runs", str(data))  # beside the data: fine
+    check_out(data / "runs", "synthetic")  # the embedded data has no folder
