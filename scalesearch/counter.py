@@ -19,18 +19,21 @@ layer above (proxy, search, compare, the API) measures through these.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
+
+from scalesearch.errors import ScalesearchError
 
 if TYPE_CHECKING:
     from scalesearch.scalable import Scalable
@@ -203,16 +206,39 @@ def _counter(baseline: Scalable, depth: float, width: float,
     # one key for every (d, w) of a network: the fallback is said once per network, not per
     # build; the class's module keeps two plug-ins that share a name apart
     key = f"{baseline.name}|{type(baseline).__module__}.{type(baseline).__qualname__}"
-    return NetworkCounter(lambda: baseline.build(depth, width, num_classes=num_classes),
+    return NetworkCounter(partial(_built, baseline, depth, width, num_classes),
                           name=baseline.name, key=key)
+
+
+def _built(baseline: Scalable, depth: float, width: float, num_classes: int | None) -> nn.Module:
+    """``baseline.build(…)``, its prints sent to stderr (``--format json`` owns stdout), and
+    checked to be a module."""
+    with redirect_stdout(sys.stderr):
+        model = baseline.build(depth, width, num_classes=num_classes)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"build() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
 @lru_cache(maxsize=4096)
 def measure(baseline: Scalable, depth: float, width: float, image_size: int,
             num_classes: int | None = None) -> Counts:
     """Counts of ``baseline`` built at (d, w) and fed ``image_size``² images (memoised; one
-    build serves every image size)."""
-    return _counter(baseline, depth, width, num_classes)(image_size)
+    build serves every image size). A network that cannot be built or run there, or that has
+    nothing to scale, is refused in one line naming it, the call and the error (a plug-in's
+    bug is not a traceback of ours)."""
+    where = f"{baseline.name} built at d={depth:g}, w={width:g} and fed {image_size} px"
+    try:
+        counts = _counter(baseline, depth, width, num_classes)(image_size)
+    except ScalesearchError:
+        raise
+    except Exception as err:  # noqa: BLE001 — any failure of user code becomes one line
+        text = str(err).splitlines()[0][:200] if str(err) else ""
+        raise ScalesearchError(f"{where}: {type(err).__name__}: {text}") from None
+    if not counts.params or not counts.flops:
+        raise ScalesearchError(f"{where}: the network has no parameters or no FLOPs "
+                               f"({counts.params} params, {counts.flops} FLOPs): nothing to scale")
+    return counts
 
 
 def baseline_counts(baseline: Scalable, num_classes: int | None = None) -> Counts:

@@ -6,6 +6,7 @@ mechanism a third-party package uses. Names match ignoring case, ``-`` and ``_``
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -79,7 +80,11 @@ def _load_file(path: Path, attr: str, spec: str) -> object:
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
-    module_spec.loader.exec_module(module)
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # as for a script: the plug-in imports modules beside it
+        sys.path.insert(0, folder)
+    with contextlib.redirect_stdout(sys.stderr):  # --format json owns stdout
+        module_spec.loader.exec_module(module)
     return _attribute(module, attr, str(path), spec)
 
 

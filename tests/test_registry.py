@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -138,3 +139,65 @@ def test_plugin_with_wrong_type_or_syntax_error(plugin, tmp_path):
     broken.write_text("def oops(:\n")
     with pytest.raises(ScalesearchError, match="SyntaxError"):
         scalesearch.resolve(f"{broken}:NET")
+
+
+_PLUGIN = '''
+import torch
+from torch import nn
+
+from scalesearch.scalable import Scalable
+
+
+class Net(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, width, 3), nn.Linear(width, 10)
+
+    def forward(self, x):
+        FORWARD
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+class Plugin(Scalable):
+    name = "my-net"
+    image_size = 32
+
+    def build(self, depth=1.0, width=1.0, *, num_classes=None, dropout=None, drop_path=None):
+        BUILD
+        return Net(round(8 * width))
+
+
+NET = Plugin()
+'''
+
+
+@pytest.mark.parametrize("forward, build, phi, says", [
+    ("pass", "return None", 1, "my-net built at d=1, w=1 and fed 32 px: TypeError: build() "
+     "returned NoneType, not a torch.nn.Module"),
+    ("pass", "raise ValueError('bad width')", 1, "my-net built at d=1, w=1 and fed 32 px: "
+     "ValueError: bad width"),
+    ("pass", "return nn.Identity()", 1, "my-net built at d=1, w=1 and fed 32 px: the network "
+     "has no parameters or no FLOPs (0 params, 0 FLOPs): nothing to scale"),
+    ("if x.shape[-1] > 64: raise RuntimeError(f'boom at {x.shape[-1]} px')", "pass", 6,
+     "fed 76 px: RuntimeError: boom at 76 px"),
+])
+def test_a_failing_plug_in_is_one_line_naming_it_the_call_and_the_error(cli, tmp_path, forward,
+                                                                        build, phi, says):
+    """Issue 23 item 11: these were AttributeError, ValueError, ZeroDivisionError and
+    RuntimeError tracebacks."""
+    (tmp_path / "net.py").write_text(_PLUGIN.replace("FORWARD", forward).replace("BUILD", build))
+    code, _, err = cli("scale", "--baseline", f"{tmp_path / 'net.py'}:NET", "--phi", str(phi))
+    assert code == 2 and says in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_plug_in_prints_to_stderr_and_imports_what_lies_beside_it(cli, tmp_path):
+    (tmp_path / "helper.py").write_text("WIDTH = 1.5\n")
+    code = _PLUGIN.replace("FORWARD", "pass").replace(
+        "BUILD", "print('building', width)\n        import helper\n        width *= helper.WIDTH")
+    (tmp_path / "net.py").write_text("print('loading my-net')\n" + code)
+    status, out, err = cli("scale", "--baseline", f"{tmp_path / 'net.py'}:NET", "--phi", "1",
+                           "--format", "json")
+    assert status == 0, err
+    assert json.loads(out)["baseline"] == "my-net"  # stdout is the JSON alone
+    assert "loading my-net" in err and "building" in err
