@@ -10,8 +10,10 @@ is where a run trains, never what it computes, so a resume ignores it.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -143,11 +145,24 @@ def runtime(place: Placement, log: Callable[[str], None] | None = None):
     if log:
         log(f"starting Ray ({place.address or 'local'}) …")
     ray, owned = connect(place.address)
+    previous = _term_as_interrupt()
     try:
         yield (ray, *capacity(ray, place))
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if owned:
             ray.shutdown()
+
+
+def _term_as_interrupt():
+    """While Ray runs, SIGTERM (a scheduler's stop, ``kill``) does what Ctrl-C does — finished
+    trials kept, one line, exit 1 — instead of Ray's C++ signal dump; installed after Ray's own
+    handler, from the main thread only. Returns the handler it replaced (None: none set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(),
+                                                                        signal.SIGINT))
 
 
 def capacity(ray, place: Placement) -> tuple[int, int]:
