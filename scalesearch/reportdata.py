@@ -233,6 +233,11 @@ def search_sections(folder: Path) -> list[Section]:
     """A search's page: the answer, ranking, plots, family, timings and settings."""
     marker = _json(folder / "search.json")
     best = _json(folder / "best.json") if (folder / "best.json").exists() else {}
+    if not (folder / "trials.csv").exists():  # started, but no training recorded yet
+        s = Section("answer", "The answer", notes=["No training is recorded yet (trials.csv "
+                                                   "is absent): there is no answer."])
+        return [s] + ([settings_section(marker["config"], "search.json")]
+                      if marker.get("config") else [])
     rank = _ranking(folder, best, marker)
     sections = [_answer(best, rank), _ranking_section(rank, best),
                 Section("plots", "Plots", images=plots(folder, ["search.png"], ("pareto_*.png",))),

@@ -182,3 +182,12 @@ def test_an_interrupted_write_keeps_the_old_report(search_dir, monkeypatch):
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(ScalesearchError, match="holds no run"):
         write_report(tmp_path)
+
+
+def test_a_search_with_no_training_recorded_gets_a_page_that_says_so(search_dir):
+    """A search whose trials never reported (trials.csv absent, no best.json) still ends with
+    its page: the search writes report.html whatever it found."""
+    for name in ("trials.csv", "best.json"):
+        (search_dir / name).unlink()
+    page = write_report(search_dir, recurse=False).read_text()
+    assert "No training is recorded yet" in page and "Settings" in page
