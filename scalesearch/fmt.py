@@ -19,6 +19,11 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:g}"
 
 
+def percent(p: float | None) -> str:
+    """A probability as '71.3%'; '' where none was measured (None or NaN)."""
+    return "" if p is None or p != p else f"{100 * p:.1f}%"
+
+
 def mean_spread(mean: float | None, std: float | None, digits: int = 1) -> str:
     """'42.9 ± 1.2'; '42.9' where no spread was measured (one seed: std None or NaN)."""
     if std is None or std != std:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, mean_spread
+from scalesearch.fmt import human, mean_spread, percent
 
 KINDS = {"fidelity": ("fidelity.json", "result.json"), "search": ("search.json",),
          "compare": ("compare.csv", "compare.md"), "table3": ("table3.csv", "table3.md")}
@@ -60,10 +60,6 @@ def html_table(frame: pd.DataFrame, name: str) -> str:
 
 def _g(v) -> str:
     return "" if v is None or v != v else f"{v:g}"
-
-
-def _pct(v) -> str:
-    return "" if v is None or v != v else f"{100 * v:.1f}%"
 
 
 def _abc(r: dict) -> str:
@@ -129,7 +125,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
     tied, open_ = best.get("tied", []), best.get("not_ruled_out", [])
     s.notes.append(f"α, β, γ = {_g(best['alpha'])}, {_g(best['beta'])}, {_g(best['gamma'])}: "
                    f"val top-1 {mean_spread(best['top1_mean'], best['top1_std'])}% over "
-                   f"{best['seeds']} seed(s), p_best {_pct(best.get('p_best')) or 'unmeasured'}.")
+                   f"{best['seeds']} seed(s), p_best "
+                   f"{percent(best.get('p_best')) or 'unmeasured'}.")
     if len(tied) > 1:
         s.notes.append(f"{len(tied)} candidates are statistically tied (p_best ≥ 5%); the "
                        f"{best.get('tie_break', 'balanced')} tie-break chose this one.")
@@ -152,7 +149,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                      "over seeds)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
                          "top-1 %": lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
-                         "p_best": lambda r: _pct(r["p_best"]), "seeds": "seeds"}), "tied")))
+                         "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds"}), "tied")))
     if best.get("stopped"):
         s.tables.append(("Stopped by the scheduler", html_table(_frame(best["stopped"], dict(
             rung="rung", epoch="epoch", stopped="stopped", cut=lambda r: _g(r["cut"]),
@@ -162,7 +159,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         s.tables.append(("Not ruled out: stopped early, but within its seeds' noise of the best "
                          "at its rung", html_table(_frame(open_, dict(
                              α="alpha", β="beta", γ="gamma", rung="rung",
-                             rung_p_best=lambda r: _pct(r["rung_p_best"]),
+                             rung_p_best=lambda r: percent(r["rung_p_best"]),
                              missed_by=lambda r: f"{r['missed_by']:.1f}")), "not-ruled-out")))
     return s
 
@@ -183,7 +180,7 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
         if r["top1_mean"] == r["top1_mean"] else "",
         "95% interval": lambda r: f"[{r['ci_lo']:.1f}, {r['ci_hi']:.1f}]"
         if r["ci_lo"] == r["ci_lo"] else "",
-        "p_best": lambda r: _pct(r["p_best"]), "seeds": "seeds",
+        "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds",
         "FLOPs ×": lambda r: f"{r['flops_ratio']:.3f}", "px": "image_size",
         "params": lambda r: human(r["params"]), "seconds": lambda r: f"{r['seconds']:.0f}"})
     notes = ["Computed from trials.csv by scalesearch's ranking: finished candidates first "
@@ -231,20 +228,16 @@ def _timings(rank: pd.DataFrame, folder: Path, marker: dict) -> Section:
 
 def search_sections(folder: Path) -> list[Section]:
     """A search's page: the answer, ranking, plots, family, timings and settings."""
-    marker = _json(folder / "search.json")
-    best = _json(folder / "best.json") if (folder / "best.json").exists() else {}
+    marker, best = _json(folder / "search.json"), _json(folder / "best.json")
+    settings = [settings_section(marker["config"], "search.json")] if marker.get("config") else []
     if not (folder / "trials.csv").exists():  # started, but no training recorded yet
-        s = Section("answer", "The answer", notes=["No training is recorded yet (trials.csv "
-                                                   "is absent): there is no answer."])
-        return [s] + ([settings_section(marker["config"], "search.json")]
-                      if marker.get("config") else [])
+        absent = "No training is recorded yet (trials.csv is absent): there is no answer."
+        return [Section("answer", "The answer", notes=[absent])] + settings
     rank = _ranking(folder, best, marker)
     sections = [_answer(best, rank), _ranking_section(rank, best),
                 Section("plots", "Plots", images=plots(folder, ["search.png"], ("pareto_*.png",))),
                 _family(folder), _timings(rank, folder, marker)]
-    if marker.get("config"):
-        sections.append(settings_section(marker["config"], "search.json"))
-    return [s for s in sections if s is not None]
+    return [s for s in sections if s is not None] + settings
 
 
 # --- fidelity, compare, Table 3 -------------------------------------------------------------

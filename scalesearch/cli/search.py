@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.fmt import human, mean_spread, render_table
+from scalesearch.fmt import human, mean_spread, percent, render_table
 from scalesearch.options import add_search_args
 from scalesearch.status import Status
 
@@ -34,10 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _percent(p) -> str:
-    return "" if p is None or p != p else f"{100 * p:.1f}%"
-
-
 def _mean_std(r: dict) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
@@ -63,7 +59,7 @@ def ranking_table(rank: list[dict]) -> str:
         if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
                 r["score_mean"] == r["score_mean"]:
             row["score"] = round(r["score_mean"], 2)
-        row.update(p_best=_percent(r["p_best"]), seeds=r["seeds"], failed=r["failed"] or "")
+        row.update(p_best=percent(r["p_best"]), seeds=r["seeds"], failed=r["failed"] or "")
         rows.append(row)
     return render_table(rows)
 
@@ -122,7 +118,7 @@ def stopped_lines(best: dict) -> list[str]:
         lines += ["not ruled out (p_best ≥ 5% among every candidate at the rung where it "
                   "stopped):", render_table([dict(alpha=c["alpha"], beta=c["beta"],
                                                  gamma=c["gamma"], rung=c["rung"],
-                                                 rung_p_best=_percent(c["rung_p_best"]),
+                                                 rung_p_best=percent(c["rung_p_best"]),
                                                  missed_by=round(c["missed_by"], 1))
                                             for c in best["not_ruled_out"]])]
     return lines
