@@ -119,8 +119,6 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     from scalesearch.scaler import PAPER_COEFFICIENTS
     from scalesearch.train import TrainConfig
 
-    if "baseline" not in spec:
-        raise ScalesearchError("a compare study needs a baseline")
     ratios = tuple(float(r) for r in spec.get("flops_ratios", (2.0, 4.0)))
     for r in ratios:
         check_ratio(r)

@@ -194,7 +194,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     folder = RunFolder(out, "fidelity check", "fidelity.json", "trials.csv", TrialStore)
     folder.check(settings, resume)
     ref_store = folder.start(settings)
-    log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}, the chosen one, "
+    chosen = ", the chosen one" if tuple(search_best[k] for k in KEY) in keys[fcfg.top:] else ""
+    log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}{chosen}, "
         f"{fcfg.random} random) "
         f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
         f"× {ref_cfg.seeds} seed(s)")
