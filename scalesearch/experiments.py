@@ -72,6 +72,13 @@ class SearchResult:
         return pd.read_csv(self.out / "trials.csv")
 
     @property
+    def study(self):
+        """optuna.db as an ``optuna.Study``: one trial per candidate (issue 24 §2)."""
+        from scalesearch.search.optuna_study import load
+
+        return load(self.out)
+
+    @property
     def complete(self) -> bool:
         """False when interrupted with candidates left (``resume=True`` continues it)."""
         return not self.summary["remaining"]
@@ -80,7 +87,7 @@ class SearchResult:
     def paths(self) -> dict[str, Path]:
         """The files the search wrote, by name (those that exist)."""
         return _existing(self.out, ("trials.csv", "best.json", "search.json", "family.csv",
-                                    "search.png", "family.png"))
+                                    "search.png", "family.png", "optuna.db", "report.html"))
 
 
 @dataclass

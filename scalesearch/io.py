@@ -35,23 +35,32 @@ def check_target(path: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "w"):
-    """Yield a file handle for a temp file; rename it to ``path`` only if the block succeeds.
-    A target that is not a regular file is refused (:func:`check_target`)."""
+def atomic_path(path: str | Path):
+    """Yield the path of an empty temp file beside ``path`` (for writers that need a name, as
+    SQLite does); rename it to ``path`` only if the block succeeds. A target that is not a
+    regular file is refused (:func:`check_target`)."""
     path = check_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise ScalesearchError(f"cannot write {path}: {err.strerror or err}") from err
+    os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
     try:
-        with os.fdopen(fd, mode) as f:
-            yield f
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "w"):
+    """Yield a file handle for a temp file; rename it to ``path`` only if the block succeeds
+    (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f
 
 
 def _umask() -> int:

@@ -13,6 +13,7 @@ from functools import partial
 import pandas as pd
 import pytest
 from conftest import kill_when
+from optuna_check import check_study
 from scipy.stats import kendalltau, spearmanr
 
 from scalesearch.counter import count, flops_ratio
@@ -94,6 +95,7 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     page = (out / "report.html").read_text()  # the run's one page, its path the last line
     assert stdout.strip().splitlines()[-1].endswith(str(out / "report.html"))
     assert "The answer" in page and 'src="data:image/png' in page  # contents: test_htmlreport
+    assert len(check_study(out).trials) == 2  # optuna.db: one trial per candidate
     fingerprint = json.loads((out / "search.json").read_text())["baseline_fingerprint"]
     assert fingerprint["params"] == count(lambda: resolve("efficientnet-b0").build(), 224).params
     assert best["tied"] and all(t["p_best"] >= 0.05 for t in best["tied"])
@@ -211,6 +213,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
     assert len(keys) == len(set(keys)) == 4
     assert after[:len(before)] == before  # finished trials were kept, not retrained
+    assert len(check_study(out).trials) == 2
 
 
 # B0 whose networks stall once a first candidate is recorded, while the file "hold" exists:
@@ -383,6 +386,8 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
     assert len(keys) == len(set(keys)) == 8
     assert after[:len(before)] == before
+    states = {t.state.name for t in check_study(out).trials}  # stopped ones pruned in optuna.db
+    assert states == {"COMPLETE", "PRUNED"}
     stopped = [r for r in after if r["status"] == "stopped"]
     finished = [r for r in after if r["status"] == "ok"]
     assert stopped and finished

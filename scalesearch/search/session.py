@@ -15,6 +15,7 @@ from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.search.costs import candidate_latencies
+from scalesearch.search.optuna_study import write_study
 from scalesearch.search.precheck import check_search
 from scalesearch.search.report import write_outputs
 from scalesearch.search.runner import SearchConfig, plan, run_trials
@@ -128,6 +129,13 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 latency=cfg.latency.to_dict() if cfg.latency else None)
     summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
                             cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
+    best = summary["best"] or {}
+    write_study(out, store.rows, summary["ranking"], cfg.ranges, dict(
+        {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
+                              "complete", "chance")},
+        objective=cfg.objective.kind, seeds=cfg.seeds,
+        chosen=[best[k] for k in ("alpha", "beta", "gamma")] if best else None,
+        ranks=best.get("ranks")))
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)
