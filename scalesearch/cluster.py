@@ -9,11 +9,13 @@ is where a run trains, never what it computes, so a resume ignores it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -77,14 +79,20 @@ def connect(address: str | None):
             raise ScalesearchError(f"cannot start Ray (local): {str(err).splitlines()[0]}") \
                 from None
         return ray, True
-    # A refused join makes Ray's C++ client print a warning line per retry for 20 s: keep
-    # them off the terminal, and say the reason once.
-    with _stderr_to_file() as captured:
+    # A refused join makes Ray's C++ client print a warning line per retry for 20 s, and its
+    # Python client (where grpcio is installed) warns once it times out: keep them off the
+    # terminal, say the reason once, and leave no half-connected client to the next run.
+    with _stderr_to_file() as captured, warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, ValueError, RuntimeError) as err:
+            with contextlib.suppress(Exception):
+                ray.shutdown()
             raise ScalesearchError(f"cannot start or join Ray ({address}): "
                                    f"{_join_failure(str(err), captured())}") from None
+    for w in warned:  # a join that worked: its warnings are the user's
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ray, True
 
 
@@ -203,10 +211,12 @@ def fit(trainable: Callable, context: dict, place: Placement, concurrent: int, s
 
 def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *,
              on_rows: Callable[[list[dict]], None], on_lost: Callable[[int, str], None],
-             log: Callable[[str], None], what: str = "training(s)") -> None:
+             log: Callable[[str], None], what: str = "training(s)",
+             callbacks: list = ()) -> None:
     """Run ``count`` independent jobs as Ray Tune trials of ``trainable(config, context)``,
     ``config["index"]`` naming the job; each reports ``{"rows": [...]}``, handed to ``on_rows``
-    as it arrives. A trial Ray loses (its worker died) reaches ``on_lost(index, error)``."""
+    as it arrives. A trial Ray loses (its worker died) reaches ``on_lost(index, error)``;
+    ``callbacks``: more Ray Tune callbacks (experiment trackers)."""
     from ray import tune
 
     class Arrivals(tune.Callback):
@@ -219,5 +229,5 @@ def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *
     with runtime(place, log) as (_, cpus, concurrent):
         log(f"{count} {what} on Ray ({describe(place, cpus, concurrent)})")
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
-            fit(trainable, context, place, concurrent, storage, "jobs", [Arrivals()],
+            fit(trainable, context, place, concurrent, storage, "jobs", [Arrivals(), *callbacks],
                 param_space={"index": tune.grid_search(list(range(count)))})

@@ -146,6 +146,24 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
                    f"({cpus})")
 
 
+def add_tracker_args(p: argparse.ArgumentParser) -> None:
+    """--log-to and --mlflow-uri (:mod:`scalesearch.trackers`), the "experiment trackers" group."""
+    t = p.add_argument_group("experiment trackers")
+    t.add_argument("--log-to", default="", metavar="LIST", help="also log each run's per-epoch "
+                   "metrics through Ray Tune's logger callbacks: tensorboard (OUT/tensorboard/), "
+                   "mlflow (OUT/mlruns/ unless --mlflow-uri); comma-separated, e.g. "
+                   "tensorboard,mlflow (default: neither)")
+    t.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI, e.g. "
+                   "http://host:5000 (default: sqlite:///OUT/mlruns/mlflow.db)")
+
+
+def tracking_from_args(args: argparse.Namespace):
+    """The Tracking of --log-to and --mlflow-uri."""
+    from scalesearch.trackers import Tracking
+
+    return Tracking(args.log_to or (), args.mlflow_uri)
+
+
 def add_search_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch search`` but --format."""
     p.add_argument("--baseline", default="efficientnet-b0",
@@ -235,6 +253,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     add_training_args(p)
     add_hardware_args(p)
     add_ray_args(p)
+    add_tracker_args(p)
 
 
 def search_config(args: argparse.Namespace):
@@ -254,7 +273,8 @@ def search_config(args: argparse.Namespace):
                         objective=Objective(args.objective, args.target_latency,
                                             args.target_flops, args.latency_weight),
                         latency=latency_from_args(args), setup=setup_from_args(args),
-                        placement=placement_from_args(args))
+                        placement=placement_from_args(args),
+                        tracking=tracking_from_args(args))
 
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
@@ -330,6 +350,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     add_training_args(p)
     add_hardware_args(p)
     add_placement_args(p)
+    add_tracker_args(p)
 
 
 def add_placement_args(p: argparse.ArgumentParser) -> None:
@@ -360,5 +381,6 @@ def compare_config(args: argparse.Namespace):
     return CompareConfig(args.baseline, args.flops_ratio, args.strategies, coefficients,
                          args.seeds, setup_from_args(args), placement_from_args(args),
                          fast_alpha=args.fast_alpha,
-                         max_image_size=args.max_image_size, latency=latency_from_args(args))
+                         max_image_size=args.max_image_size, latency=latency_from_args(args),
+                         tracking=tracking_from_args(args))
 

@@ -236,8 +236,21 @@ def search_sections(folder: Path) -> list[Section]:
     rank = _ranking(folder, best, marker)
     sections = [_answer(best, rank), _ranking_section(rank, best),
                 Section("plots", "Plots", images=plots(folder, ["search.png"], ("pareto_*.png",))),
-                _family(folder), _timings(rank, folder, marker)]
+                _family(folder), _timings(rank, folder, marker), _tools(folder)]
     return [s for s in sections if s is not None] + settings
+
+
+def _tools(folder: Path) -> Section | None:
+    """How to open the run's Optuna study and tracker logs, where the folder holds them."""
+    notes = [text for name, text in (
+        ("optuna.db", "The Optuna study, one trial per candidate: optuna-dashboard "
+         "sqlite:///optuna.db (pip install 'scalesearch[dashboard]')"),
+        ("tensorboard", "TensorBoard event files, one run per candidate: tensorboard "
+         "--logdir tensorboard"),
+        ("mlruns", "MLflow runs, one per candidate: mlflow ui --backend-store-uri "
+         "sqlite:///mlruns/mlflow.db (the full mlflow package)")) if (folder / name).exists()]
+    return Section("tools", "Open it in other tools (from this folder)",
+                   notes=notes) if notes else None
 
 
 # --- fidelity, compare, Table 3 -------------------------------------------------------------
@@ -298,6 +311,7 @@ def compare_sections(folder: Path) -> list[Section]:
     if rows is not None and {"flops_ratio", "target_ratio"} <= set(rows):
         sections.append(_flops_check(rows))
     sections.append(Section("plots", "Plots", images=plots(folder, ["flops_top1.png"])))
+    sections += [s for s in (_tools(folder),) if s is not None]
     config = _json(folder / "compare.json").get("config") or _json(folder / "config.json")
     if config:
         sections.append(settings_section(config, "compare.json" if (

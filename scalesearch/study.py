@@ -103,7 +103,8 @@ def load_study(path: Path) -> dict:
         raise _invalid(path, schema, err) from None
 
 
-def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | None = None):
+def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | None = None,
+                    tracking=None):
     from dataclasses import replace
 
     from scalesearch.cluster import Placement
@@ -140,14 +141,16 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
                          tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
                          spec.get("seeds", 1), setup, placement,
                          fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
-                         max_image_size=None if cap is None else int(cap), latency=latency)
+                         max_image_size=None if cap is None else int(cap), latency=latency,
+                         **({"tracking": tracking} if tracking is not None else {}))
 
 
 def run_study(path: Path, out: Path | None = None, resume: bool = False, placement=None,
-              hardware: dict | None = None) -> list[Path]:
+              hardware: dict | None = None, tracking=None) -> list[Path]:
     """Run one study (``resume``: continue an interrupted one); returns the files it wrote.
     ``placement`` (a :class:`scalesearch.cluster.Placement`) and ``hardware`` (TrainConfig's
-    device, amp, compile, max_memory_gb) say where it trains."""
+    device, amp, compile, max_memory_gb) say where it trains; ``tracking``
+    (:class:`scalesearch.trackers.Tracking`) where its metrics are also logged."""
     from scalesearch.htmlreport import write_report
 
     spec = load_study(path)
@@ -165,7 +168,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
     from scalesearch.compare.plots import plot_compare
     from scalesearch.compare.run import run_compare
 
-    run_compare(_compare_config(spec, path.parent, placement, hardware), out, train=True,
+    run_compare(_compare_config(spec, path.parent, placement, hardware, tracking), out,
+                train=True,
                 resume=resume)
     plotted = plot_compare(out)
     return [out / "compare.csv", out / "compare.md", *plotted, write_report(out)]

@@ -12,8 +12,10 @@ from scalesearch.options import (
     add_compare_args,
     add_hardware_args,
     add_placement_args,
+    add_tracker_args,
     hardware_from_args,
     placement_from_args,
+    tracking_from_args,
 )
 from scalesearch.rundir import check_out
 
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--resume", action="store_true", help="continue an interrupted study")
     add_hardware_args(s)
     add_placement_args(s)
+    add_tracker_args(s)
     s.set_defaults(func=run_study)
 
 
@@ -150,6 +153,7 @@ def run_study(args: argparse.Namespace) -> int:
 
     check_out(args.out)
     for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
-                          placement_from_args(args), hardware_from_args(args)):
+                          placement_from_args(args), hardware_from_args(args),
+                          tracking_from_args(args)):
         print(path)
     return 0

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,7 @@ from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import RowStore, RunFolder, check_folder_path
 from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, check_coefficients
 from scalesearch.status import Status
+from scalesearch.trackers import Tracking
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 
@@ -51,6 +53,7 @@ class CompareConfig:
     fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
     max_image_size: int | None = None  # image-size cap (full-size px); the rest goes to d, w
     latency: LatencySpec | None = None  # measure latency_ms of every network when given
+    tracking: Tracking = field(default_factory=Tracking)  # trackers also logged to (not resumed)
 
     def __post_init__(self) -> None:
         ratios = (self.ratios,) if isinstance(self.ratios, int | float) else self.ratios
@@ -125,6 +128,16 @@ def compare_folder(path: str | Path) -> RunFolder:
     return RunFolder(path, "comparison", "compare.json", "compare.csv", CompareRows)
 
 
+def _describe(jobs: list[dict], config: dict) -> tuple[str, dict]:
+    """A training job's tracker run: named by strategy, FLOPs ratio and seed, with its d, w,
+    px (:mod:`scalesearch.trackers`)."""
+    job = jobs[config["index"]]
+    p = job["point"]
+    return (f"{p['strategy']}_x{p['target_ratio']:g}_seed{job['seed']}",
+            dict(strategy=p["strategy"], target_ratio=p["target_ratio"], depth=p["depth"],
+                 width=p["width"], image_size=p["image_size"], seed=job["seed"]))
+
+
 def train_points(cfg: CompareConfig, points: list[dict], store: CompareRows,
                  log: Callable[[str], None]) -> list[dict]:
     """Train each point for every seed that ``store`` (compare.csv) does not hold, as Ray
@@ -153,7 +166,8 @@ def train_points(cfg: CompareConfig, points: list[dict], store: CompareRows,
                    setup=cfg.placement.trial_setup(cfg.setup).to_dict())
     what = "network × seed trainings" + (f" ({finished} already done)" if finished else "")
     run_jobs(trial, context, len(jobs), cfg.placement, on_rows=arrived, on_lost=lost, log=log,
-             what=what)
+             what=what, callbacks=cfg.tracking.callbacks(store.path.parent, partial(
+                 _describe, jobs), "compare"))
     return store.rows
 
 
@@ -231,6 +245,7 @@ def recipe(cfg: CompareConfig) -> dict:
     config without its placement and the training's hardware fields."""
     settings = asdict(cfg)
     settings.pop("placement")
+    settings.pop("tracking")
     settings["setup"]["train"] = cfg.setup.train.recipe()
     return json.loads(json.dumps(settings))
 

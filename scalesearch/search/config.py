@@ -27,6 +27,7 @@ from scalesearch.search.space import (
     check_tolerances,
 )
 from scalesearch.search.stats import TIE_BREAKS
+from scalesearch.trackers import Tracking
 
 SAMPLERS = ("grid", "tpe")
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
@@ -67,6 +68,7 @@ class SearchConfig:
     budget: float | str | None = None  # seconds ("4m", "2h"): a pilot plans setup.num_train
     setup: ProxySetup = field(default_factory=ProxySetup)  # the proxy training's recipe
     placement: Placement = field(default_factory=Placement)  # where: not part of the maths
+    tracking: Tracking = field(default_factory=Tracking)  # trackers also logged to (not maths)
 
     def __post_init__(self) -> None:
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
@@ -153,8 +155,8 @@ class SearchConfig:
         """Plain-JSON form stored in search.json (read back by :meth:`from_dict`): what the
         search computes: the recipe, without the reporting-only fields and the placement."""
         d = asdict(self)
-        for reporting_only in ("placement", "tie_break", "objective", "latency", "family_phi",
-                               "budget"):  # the budget's plan is stored: setup.num_train
+        for reporting_only in ("placement", "tracking", "tie_break", "objective", "latency",
+                               "family_phi", "budget"):  # the budget's plan: setup.num_train
             d.pop(reporting_only)
         d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}

@@ -17,6 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 from scalesearch.cluster import describe, fit, runtime
 from scalesearch.data.loader import chance_top1
@@ -24,7 +25,14 @@ from scalesearch.logs import Log, stderr
 from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
 from scalesearch.search.progress import Progress
-from scalesearch.search.space import Space, alpha_bounds, beta_fraction, build_space, tpe_point
+from scalesearch.search.space import (
+    Ranges,
+    Space,
+    alpha_bounds,
+    beta_fraction,
+    build_space,
+    tpe_point,
+)
 from scalesearch.search.trainable import trial
 from scalesearch.search.trials import TrialStore, trial_key
 from scalesearch.status import Status
@@ -106,8 +114,21 @@ def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
                 evaluate_at=cfg.evaluate_at())
 
 
+def describe_trial(context: dict, config: dict) -> tuple[str, dict]:
+    """A trial's experiment-tracker run: named by its candidate, with α, β, γ as parameters
+    (:mod:`scalesearch.trackers`)."""
+    if "index" in config:
+        c = context["candidates"][config["index"]]
+        alpha, beta, gamma = c["alpha"], c["beta"], c["gamma"]
+    else:
+        alpha, beta, gamma = tpe_point(config["alpha"], config["beta_frac"],
+                                       Ranges.from_dict(context["ranges"]))
+    return f"alpha{alpha:g}_beta{beta:g}_gamma{gamma:g}", dict(alpha=alpha, beta=beta,
+                                                                gamma=gamma)
+
+
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
-           progress: Progress, concurrent: int, log: Callable[[str], None]) -> None:
+           callbacks: list, concurrent: int, log: Callable[[str], None]) -> None:
     """Synchronous successive halving: one Ray Tune run per rung, each trial restored from
     its candidate's checkpoint (the paused rows of trials.csv name it)."""
     from ray import tune
@@ -129,7 +150,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
         rung_context = dict(context, done=[list(k) for k in store.done()], target=epoch,
                             checkpoint=True, restore=restore)
         fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
-            f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", [progress.callback],
+            f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
             param_space={"index": tune.grid_search(indices)})
 
     chance = chance_top1(cfg.setup.data)  # a rung within noise of a guess never cuts
@@ -153,13 +174,15 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
 
         context = trial_context(cfg, space, store)
         progress = Progress(cfg, store, n, context, log)
+        callbacks = [progress.callback, *cfg.tracking.callbacks(
+            store.path.parent, partial(describe_trial, context), "search")]
         rungs = "" if cfg.scheduler == "none" else (
             f", {'synchronous halving' if cfg.scheduler == 'sha' else 'ASHA'} rungs at "
             f"epoch(s) {cfg.milestones()} of {cfg.epochs}, η = {cfg.reduction_factor:g}")
         log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "
             f"({describe(cfg.placement, cpus, concurrent)}{rungs})")
         if cfg.scheduler == "sha":
-            _halve(cfg, space, store, context, progress, concurrent, log)
+            _halve(cfg, space, store, context, callbacks, concurrent, log)
             return progress.count
         budget = None
         if cfg.sampler == "tpe":  # stop once the budget of trained candidates is spent
@@ -173,7 +196,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
             budget, n = Budget(), n * MAX_REJECTIONS
         with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
             fit(trial, context, cfg.placement, concurrent, storage, "search",
-                [progress.callback], stop=budget, search_alg=_search_alg(cfg, pending, store),
+                callbacks, stop=budget, search_alg=_search_alg(cfg, pending, store),
                 scheduler=_scheduler(cfg, store), num_samples=n)
         return progress.count
 
