@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.fmt import human, mean_spread, percent, render_table
@@ -154,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
                              px=f["image_size"], params=human(f["params"]),
                              flops=human(f["flops"], "FLOPs"), ratio=f["flops_ratio"])
                         for f in sorted(summary["family"], key=lambda f: (f["phi"], f["source"]))]))
-    print(f"\nwrote {args.out}/: trials.csv best.json family.csv search.png family.png")
+    written = sorted(p.name + "/" * p.is_dir() for p in Path(args.out).iterdir()
+                     if not p.name.startswith("."))
+    print(f"\nwrote {args.out}/: {' '.join(written)}")
     print("\n".join(tied_lines(best)))
     print("\n".join(reliability_lines(summary["reliability"])))
     found = "best" if best["ranks"] != "does not rank" else \
