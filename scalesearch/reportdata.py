@@ -134,7 +134,9 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                    "be." if best.get("separated") else "Separated: no — take the tied set, "
                    "not the chosen point, as the answer.")
     lo, hi = best.get("top1_ci95") or (None, None)
+    chance = best.get("chance")
     s.facts += [("95% t-interval", f"[{lo:.1f}, {hi:.1f}]" if lo is not None else ""),
+                ("chance (a guess's top-1)", f"{chance:.1f}%" if chance is not None else "—"),
                 ("α·β²·γ²", f"{best.get('product', float('nan')):.3f}"),
                 ("FLOPs ratio as trained", f"{best.get('flops_ratio', float('nan')):.3f}×"),
                 ("γ trained", _g(best.get("gamma_trained"))),
@@ -145,8 +147,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         s.facts.append(("reliability", f"{describe(evidence['final'])} — from {where}"))
         s.facts += [(f"reliability at rung {r['rung']} (epoch {r['epoch']})", describe(r))
                     for r in evidence.get("rungs", [])]
-    s.tables.append(("Tied set (p_best ≥ 5%: the bootstrap probability of being the best "
-                     "over seeds)", html_table(_frame(tied, {
+    s.tables.append(("Tied set (p_best ≥ 5%: the probability of being the best under the "
+                     "seed noise pooled over the candidates)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
                          "top-1 %": lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
                          "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds"}), "tied")))

@@ -39,7 +39,8 @@ def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel("proxy val top-1 (%): mean and 95% t-interval over seeds")
     ax.scatter([], [], c="tab:red", s=18, label="tied set (p_best ≥ 0.05)")
-    ax.scatter([], [], c="0.6", s=18, label="stopped by ASHA (score at its last rung)")
+    if (ok["status"] == Status.STOPPED).any():
+        ax.scatter([], [], c="0.6", s=18, label="stopped by a rung (score at its last rung)")
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, axis="x")
     ax.set_title(title, fontsize=10)
