@@ -16,6 +16,12 @@ settings.load_profile("shared-machines")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# a compare study of two trainings (MobileNetV2 and its depth-scaled ×2), seconds each
+TINY_STUDY = ("kind: compare\nbaseline: mobilenet-v2\nflops_ratios: [2]\nstrategies: [depth]\n"
+              "epochs: 1\nproxy_size: 32\nnum_train: 32\nnum_val: 16\nbatch_size: 16\n"
+              "workers: 2\n")
+
+
 def data_root() -> Path:
     """../shared/data relative to the project root, or $SCALESEARCH_DATA_DIR."""
     return Path(os.environ.get("SCALESEARCH_DATA_DIR", ROOT.parent / "shared" / "data"))

@@ -7,6 +7,7 @@ from functools import partial
 
 import pandas as pd
 import pytest
+from conftest import TINY_STUDY
 
 from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategy
 from scalesearch.counter import count, measure
@@ -150,9 +151,7 @@ def test_studies(cli, tmp_path):
 @pytest.mark.slow
 def test_tiny_compare_study(cli, tmp_path):
     study = tmp_path / "tiny.yaml"
-    study.write_text("kind: compare\nbaseline: mobilenet-v2\nflops_ratios: [2]\n"
-                     "strategies: [depth]\nepochs: 1\nproxy_size: 32\nnum_train: 32\n"
-                     "num_val: 16\nbatch_size: 16\nworkers: 2\n")
+    study.write_text(TINY_STUDY)
     code, out, err = cli("study", study)
     assert code == 0, err
     folder = tmp_path / "results" / "tiny"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import TINY_STUDY
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.trackers import Tracking, tracked
@@ -103,9 +104,7 @@ def test_a_search_logs_every_candidate_to_both_trackers(cli, tmp_path):
 @pytest.mark.slow
 def test_a_study_logs_every_network_and_seed_to_both_trackers(cli, tmp_path):
     study = tmp_path / "tiny.yaml"
-    study.write_text("kind: compare\nbaseline: mobilenet-v2\nflops_ratios: [2]\n"
-                     "strategies: [depth]\nepochs: 1\nproxy_size: 32\nnum_train: 32\n"
-                     "num_val: 16\nbatch_size: 16\nworkers: 2\n")
+    study.write_text(TINY_STUDY)
     code, _, err = cli("study", study, "--log-to", "mlflow,tensorboard")
     assert code == 0, err
     out = tmp_path / "results" / "tiny"
