@@ -57,6 +57,21 @@ def test_the_study_holds_trials_csv_and_a_rebuild_duplicates_nothing(run_dir):
     assert not list(run_dir.glob(f".{STUDY_FILE}.*"))  # no temp file left behind
 
 
+def test_a_rejected_sample_is_a_failed_trial(run_dir, tmp_path):
+    """TPE's rejected samples reach the study as the trainable reported them: rows that were
+    never trained, without epochs or top-1 (CI caught a KeyError on them)."""
+    rows = TrialStore(run_dir / "trials.csv").rows
+    rejected = dict(alpha=1.9, beta=1.0, gamma=1.02, seed=0, status="rejected",
+                    error="measured FLOPs ratio 2.600 outside 2 ± 0.25")
+    rank = ranking(rows)
+    write_study(tmp_path, [*rows, rejected], rank.to_dict("records"), Ranges(), {})
+    (trial,) = [t for t in load(tmp_path).trials if t.params["gamma"] == 1.02]
+    assert trial.state.name == "FAIL" and trial.value is None
+    assert trial.user_attrs["status"] == "rejected" and "outside 2" in trial.user_attrs["error"]
+    assert len(load(tmp_path).trials) == 1 + len({(r["alpha"], r["beta"], r["gamma"])
+                                                   for r in rows})
+
+
 def test_optuna_visualization_builds_from_the_study(run_dir):
     pytest.importorskip("plotly", reason="plotly (the dashboard extra) is not installed")
     import optuna

@@ -66,7 +66,7 @@ def _status(rank: dict | None, rows: list[dict]) -> str:
 
 def _intermediate(rows: list[dict]) -> dict[int, float]:
     """{epoch: mean val top-1 of the seeds evaluated after it}."""
-    last = max((r["epochs"] or 0 for r in rows), default=0)
+    last = max((r.get("epochs") or 0 for r in rows), default=0)  # a rejected row has none
     out = {}
     for epoch in range(1, last + 1):
         scores = [s for r in rows if (s := history_at(r, epoch)) is not None]
@@ -89,7 +89,7 @@ def _trial(rows: list[dict], rank: dict | None, distributions: dict):
         params={k: rows[0][k] for k in KEY}, distributions=distributions,
         intermediate_values=_intermediate(rows),
         user_attrs=dict(attrs, status=status, seeds=sorted(r["seed"] for r in rows),
-                        top1_per_seed={str(r["seed"]): r["top1"] for r in rows},
+                        top1_per_seed={str(r["seed"]): r.get("top1") for r in rows},
                         **({"error": errors[0]} if errors else {})))
 
 
