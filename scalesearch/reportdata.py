@@ -313,7 +313,9 @@ def compare_sections(folder: Path) -> list[Section]:
     if rows is not None and {"flops_ratio", "target_ratio"} <= set(rows):
         sections.append(_flops_check(rows))
     sections.append(Section("plots", "Plots", images=plots(folder, ["flops_top1.png"])))
-    sections += [s for s in (_tools(folder),) if s is not None]
+    tools = _tools(folder)
+    if tools:
+        sections.append(tools)
     config = _json(folder / "compare.json").get("config") or _json(folder / "config.json")
     if config:
         sections.append(settings_section(config, "compare.json" if (

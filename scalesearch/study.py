@@ -118,6 +118,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     from scalesearch.latency import LatencySpec
     from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
     from scalesearch.scaler import PAPER_COEFFICIENTS
+    from scalesearch.trackers import Tracking
     from scalesearch.train import TrainConfig
 
     ratios = tuple(float(r) for r in spec.get("flops_ratios", (2.0, 4.0)))
@@ -142,7 +143,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
                          spec.get("seeds", 1), setup, placement,
                          fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
                          max_image_size=None if cap is None else int(cap), latency=latency,
-                         **({"tracking": tracking} if tracking is not None else {}))
+                         tracking=tracking or Tracking())
 
 
 def run_study(path: Path, out: Path | None = None, resume: bool = False, placement=None,
@@ -169,7 +170,6 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
     from scalesearch.compare.run import run_compare
 
     run_compare(_compare_config(spec, path.parent, placement, hardware, tracking), out,
-                train=True,
-                resume=resume)
+                train=True, resume=resume)
     plotted = plot_compare(out)
     return [out / "compare.csv", out / "compare.md", *plotted, write_report(out)]
