@@ -74,7 +74,8 @@ def connect(address: str | None):
     kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
     if not address:  # "local": a new runtime even when another run's Ray is up on this machine
         try:
-            ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
+            with _token_auth():
+                ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
         except (ConnectionError, ValueError, RuntimeError) as err:
             raise ScalesearchError(f"cannot start Ray (local): {str(err).splitlines()[0]}") \
                 from None
@@ -94,6 +95,26 @@ def connect(address: str | None):
     for w in warned:  # a join that worked: its warnings are the user's
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ray, True
+
+
+@contextmanager
+def _token_auth():
+    """A local runtime keeps Ray's token authentication on. Ray 2.60's GCS, raylet and workers
+    listen on every interface whatever node IP they are given (``ray.init`` maps 127.0.0.1 to
+    the routable address), so the token is what keeps other machines out; a local run has no
+    node to admit, so ``RAY_AUTH_MODE=disabled`` in the environment is set aside while the
+    runtime starts (with a warning), and restored after."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if (mode or "").strip().lower() != "disabled":
+        yield
+        return
+    warnings.warn("RAY_AUTH_MODE=disabled is ignored for a local run: its Ray listens on every "
+                  "interface, so it keeps token authentication on", stacklevel=4)
+    del os.environ["RAY_AUTH_MODE"]
+    try:
+        yield
+    finally:
+        os.environ["RAY_AUTH_MODE"] = mode
 
 
 @contextmanager

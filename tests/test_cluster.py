@@ -207,3 +207,45 @@ def test_readme_cluster_recipe_with_token_auth(tmp_path):
             node.send_signal(signal.SIGTERM)
         for node in nodes:
             node.wait(timeout=60)
+
+
+def _listening(pids: set[int]) -> list[tuple[str, int, int]]:
+    """(host, port, pid) of every TCP socket that one of ``pids`` listens on."""
+    import psutil
+
+    return [(c.laddr.ip, c.laddr.port, c.pid) for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids]
+
+
+@pytest.mark.slow
+def test_a_local_runtime_refuses_a_client_without_the_token(monkeypatch):
+    """Issue 23: Ray 2.60 listens on every interface whatever node IP it is given, so the token
+    is what guards a local run. Even with RAY_AUTH_MODE=disabled in the environment, a local
+    runtime answers a tokenless GCS call with UNAUTHENTICATED. The test also pins Ray's binding:
+    when a Ray release binds loopback only, it fails and the README's note can go."""
+    import grpc
+    import psutil
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    from scalesearch.cluster import connect
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with pytest.warns(UserWarning, match="RAY_AUTH_MODE=disabled is ignored for a local run"):
+        ray, owned = connect(None)
+    try:
+        assert owned and os.environ["RAY_AUTH_MODE"] == "disabled"  # restored for the caller
+        assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42  # the runtime still works
+        host, port = ray.get_runtime_context().gcs_address.rsplit(":", 1)
+        ray_pids = {p.pid for p in psutil.Process().children(recursive=True)}
+        sockets = _listening(ray_pids)
+        gcs = [s for s in sockets if s[1] == int(port)]
+        assert gcs, f"GCS port {port} not among the Ray processes' sockets {sockets}"
+        assert any(ip in ("0.0.0.0", "::") for ip, _, _ in gcs), \
+            f"Ray now binds the GCS to {gcs}: update the README's exposure note"
+        with grpc.insecure_channel(f"{host}:{port}") as channel:
+            stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.GetAllNodeInfo(gcs_service_pb2.GetAllNodeInfoRequest(), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        ray.shutdown()
