@@ -43,7 +43,7 @@ class Placement:
         if g > 1 and g != int(g):
             raise ScalesearchError(f"--gpus-per-trial must be whole above 1 (Ray cannot split "
                                    f"a trial over GPUs), got {g:g}")
-        check_whole("--workers", self.max_concurrent, 1, MAX_WORKERS, optional=True)
+        check_whole("--max-concurrent", self.max_concurrent, 1, MAX_WORKERS, optional=True)
 
     def trial_setup(self, setup: ProxySetup) -> ProxySetup:
         """The setup one trial trains with: torch threads = its CPUs (unless set), and

@@ -196,8 +196,10 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=SAMPLERS, default=d("sampler"), help="grid: every "
                    "filtered candidate; tpe: --trials candidates, γ solved from α, β (grid)")
     g.add_argument("--trials", type=integer, help="TPE budget (trained candidates)")
-    g.add_argument("--seed", type=integer, default=d("sampler_seed"),
-                   help=f"sampler seed ({d('sampler_seed')})")
+    g.add_argument("--sampler-seed", "--seed", dest="seed", type=integer,
+                   default=d("sampler_seed"), help="the sampler's seed: the grid's start "
+                   f"order, TPE's draws ({d('sampler_seed')}); not a training seed (--seeds "
+                   "counts those, --seed-offset moves them); --seed is the old spelling")
     e = p.add_argument_group("evidence and budget")
     e.add_argument("--seeds", type=integer, default=d("seeds"), help="trainings per "
                    "candidate; the ranking uses the mean, the 95%% interval and p_best from the "
@@ -354,15 +356,16 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_placement_args(p: argparse.ArgumentParser) -> None:
-    """--address, --cpus-per-trial and --workers: where compare and study train (Ray Tune)."""
+    """--address, --cpus-per-trial and --max-concurrent: where compare and study train."""
     add_ray_args(p)
-    p.add_argument("--workers", type=integer, metavar="N", help="at most N trainings at "
-                   "once (default: as many as the CPUs and GPUs allow)")
+    p.add_argument("--max-concurrent", "--workers", dest="workers", type=integer, metavar="N",
+                   help="at most N trainings at once (default: as many as the CPUs and GPUs "
+                   "allow); --workers is the old spelling")
 
 
 def placement_from_args(args: argparse.Namespace):
-    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --workers (search
-    has no --workers: as many trials at once as the resources allow)."""
+    """The Placement of --address, --cpus-per-trial, --gpus-per-trial and --max-concurrent
+    (search has none: as many trials at once as the resources allow)."""
     from scalesearch.cluster import Placement
 
     return Placement(args.address, args.cpus_per_trial, args.gpus_per_trial,

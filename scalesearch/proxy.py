@@ -49,7 +49,10 @@ class ProxySetup:
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{**d, "train": TrainConfig(**d["train"])})
+        train = dict(d["train"])
+        if "workers" in train:  # written before 0.3: TrainConfig.workers, now loader_workers
+            train["loader_workers"] = train.pop("workers")
+        return cls(**{**d, "train": TrainConfig(**train)})
 
 
 def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None,

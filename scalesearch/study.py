@@ -5,12 +5,13 @@
 ``kind: compare`` — ``baseline``, ``flops_ratios``, ``strategies``, ``coefficients``
 (optional [α, β, γ]), ``data`` (``synthetic`` or a folder, relative to the YAML file),
 ``seeds``, ``epochs``, ``proxy_size``, ``num_train``, ``num_val``, ``batch_size``, ``lr``,
-``optimizer``, ``workers``; beyond the paper: ``fast_alpha``, ``max_image_size``, ``latency``
-(true/false), ``latency_batch``, ``latency_threads`` (docs/compare.md).
+``optimizer``, ``max_concurrent`` (old spelling: ``workers``); beyond the paper:
+``fast_alpha``, ``max_image_size``, ``latency`` (true/false), ``latency_batch``,
+``latency_threads`` (docs/compare.md).
 
 Where a study trains (a Ray cluster, CPUs and GPUs per trial, device, AMP) is not part of
-the experiment: ``scalesearch study`` takes it from its flags (``workers`` in the file caps the
-trainings at once unless ``--workers`` is given).
+the experiment: ``scalesearch study`` takes it from its flags (``max_concurrent`` in the file
+caps the trainings at once unless ``--max-concurrent`` is given).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class CompareStudy(_Study):
     batch_size: Positive | None = None
     lr: PositiveNumber | None = None
     optimizer: str | None = None
-    workers: Positive | None = None
+    max_concurrent: Positive | None = None
+    workers: Positive | None = None  # the old spelling of max_concurrent
     fast_alpha: PositiveNumber | None = None
     max_image_size: Positive | None = None
     latency: bool | None = None
@@ -130,8 +132,9 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     train = TrainConfig(**{k: spec[k] for k in ("epochs", "batch_size", "lr", "optimizer")
                            if k in spec}, **(hardware or {}))
     placement = placement or Placement()
-    if placement.max_concurrent is None and spec.get("workers") is not None:
-        placement = replace(placement, max_concurrent=spec["workers"])
+    concurrent = spec.get("max_concurrent", spec.get("workers"))
+    if placement.max_concurrent is None and concurrent is not None:
+        placement = replace(placement, max_concurrent=concurrent)
     setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", DEFAULT_PROXY_SIZE),
                        num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
     latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \

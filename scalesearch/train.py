@@ -54,7 +54,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (opt-in)
     check_every: int = 50  # steps between host checks of the device-side non-finite flag
     max_memory_gb: float | None = None  # ImageFolder budget; larger splits stream from disk
-    workers: int | None = None  # DataLoader processes for streamed splits (None: ≤ 4)
+    loader_workers: int | None = None  # DataLoader processes for streamed splits (None: ≤ 4)
     eval_batch_size: int = 200
 
     def __post_init__(self) -> None:
@@ -69,7 +69,7 @@ class TrainConfig:
         for name in ("weight_decay", "label_smoothing", "warmup_epochs"):
             check_number(name, getattr(self, name), 0)
         check_whole("threads", self.threads, optional=True)
-        check_whole("workers", self.workers, 0, optional=True)
+        check_whole("loader_workers", self.loader_workers, 0, optional=True)
         check_whole("check_every", self.check_every)
         check_whole("eval_batch_size", self.eval_batch_size)
         check_number("--max-memory-gb", self.max_memory_gb, 0, optional=True)
@@ -88,7 +88,7 @@ class TrainConfig:
         return {k: v for k, v in asdict(self).items() if k not in HARDWARE}
 
 
-HARDWARE = ("device", "compile", "workers", "max_memory_gb")  # where/how fast, not what
+HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how fast, not what
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,8 @@ def _ordered(n: int, batch: int, limit: int | None = None):
 def _batches(data: Data, order, device: torch.device, cfg: TrainConfig,
              gen: torch.Generator | None = None):
     """(x, y) on ``device`` for each index batch, augmented from ``gen`` when given."""
-    for x, y in data.batches(order, device, gen if cfg.augment else None, cfg.workers):
+    for x, y in data.batches(order, device, gen if cfg.augment else None,
+                            cfg.loader_workers):
         yield (x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x), y
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,36 @@ def test_cli_defaults_are_the_dataclass_defaults():
     assert (cli.ratios, cli.seeds, cli.strategies, cli.coefficients, cli.placement) == \
         (bare.ratios, bare.seeds, bare.strategies, bare.coefficients, bare.placement)
     assert cli.setup.train == TrainConfig()
+
+
+def test_one_name_per_meaning_and_the_old_spellings_still_parse():
+    """Issue 25 item 5: --max-concurrent (trainings at once; old: --workers) is not
+    TrainConfig.loader_workers (DataLoader processes), and --sampler-seed (old: --seed) is not
+    --seeds (a count of training seeds)."""
+    from scalesearch import options as opt
+    from scalesearch.proxy import ProxySetup
+    from scalesearch.train import TrainConfig
+
+    def compare(*flags):
+        parser = argparse.ArgumentParser()
+        opt.add_compare_args(parser)
+        return opt.compare_config(parser.parse_args(["--baseline", "resnet50", *flags]))
+
+    assert compare("--max-concurrent", "3").placement.max_concurrent == 3
+    assert compare("--workers", "3").placement.max_concurrent == 3
+
+    def search(*flags):
+        parser = argparse.ArgumentParser()
+        opt.add_search_args(parser)
+        return opt.search_config(parser.parse_args(list(flags)))
+
+    assert search("--sampler-seed", "4").sampler_seed == search("--seed", "4").sampler_seed == 4
+    assert search("--sampler-seed", "4").seeds == search().seeds  # the count is untouched
+    assert "loader_workers" in {f for f in TrainConfig.__dataclass_fields__}
+    assert "workers" not in TrainConfig.__dataclass_fields__
+    # a run folder written before the rename (setup.train.workers) still loads, same meaning
+    old = dict(ProxySetup().to_dict())
+    old["train"] = {("workers" if k == "loader_workers" else k): v
+                    for k, v in old["train"].items()}
+    old["train"]["workers"] = 2
+    assert ProxySetup.from_dict(old).train.loader_workers == 2

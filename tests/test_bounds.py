@@ -44,7 +44,8 @@ def test_the_grid_is_bounded_before_it_is_listed():
 @pytest.mark.parametrize("line,message", [
     ("seeds: 1000000000000", "--seeds must be a whole number in 1…100, got 1000000000000"),
     ("seeds: 2.7", "seeds: 2.7 is not valid"),  # was read as 2
-    ("workers: 5000", "--workers must be a whole number in 1…1024, got 5000"),
+    ("max_concurrent: 5000", "--max-concurrent must be a whole number in 1…1024, got 5000"),
+    ("workers: 5000", "--max-concurrent must be a whole number in 1…1024, got 5000"),
 ])
 def test_study_counts_are_bounded_before_anything_is_written(tmp_path, monkeypatch, line,
                                                             message):

@@ -22,8 +22,8 @@ TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs"
     (dict(gpus_per_trial=-0.5), "--gpus-per-trial must be a finite number ≥ 0, got -0.5"),
     (dict(gpus_per_trial=1.5), "whole above 1"),
     (dict(gpus_per_trial=float("nan")), "--gpus-per-trial must be a finite number ≥ 0"),
-    (dict(max_concurrent=0), "--workers must be a whole number in 1…1024, got 0"),
-    (dict(max_concurrent=1025), "--workers must be a whole number in 1…1024, got 1025"),
+    (dict(max_concurrent=0), "--max-concurrent must be a whole number in 1…1024, got 0"),
+    (dict(max_concurrent=1025), "--max-concurrent must be a whole number in 1…1024, got 1025"),
 ])
 def test_placement_refuses_what_ray_cannot_place(kwargs, message):
     with pytest.raises(ScalesearchError, match=message):

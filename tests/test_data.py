@@ -183,7 +183,7 @@ def test_training_runs_on_a_streamed_split(tmp_path):
     train, val = load_data(tmp_path / "d", 16, max_memory_gb=0.0, cache_dir=tmp_path / "c")
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
-    cfg = TrainConfig(epochs=2, batch_size=4, threads=1, workers=2)
+    cfg = TrainConfig(epochs=2, batch_size=4, threads=1, loader_workers=2)
     result = train_proxy(model, train, val, cfg)
     assert result.status == "ok" and result.steps == 6 and 0 <= result.top1 <= 100
 

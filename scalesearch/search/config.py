@@ -86,7 +86,7 @@ class SearchConfig:
         check_whole("--seeds", self.seeds, 1, MAX_SEEDS)
         check_whole("--seed-offset", self.seed_offset, 0)
         check_whole("--trials", self.trials, 1, MAX_TRIALS, optional=True)
-        check_whole("--seed", self.sampler_seed, 0)
+        check_whole("--sampler-seed", self.sampler_seed, 0)
         check_whole("--min-epochs", self.min_epochs)
         check_number("--reduction-factor", self.reduction_factor)
         if self.latency is None and (self.objective.needs_latency
