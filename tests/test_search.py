@@ -21,6 +21,7 @@ from scalesearch.counter import count, flops_ratio
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
+from scalesearch.search import runner
 from scalesearch.search.space import Ranges, build_space, within
 from scalesearch.search.trials import TrialStore
 
@@ -482,3 +483,29 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
         _same_baseline(folder, resolve("mobilenet-v1"), resume=True)
     write_json(folder.marker_path, marker({}))  # a folder from before fingerprints: resumes
     assert _same_baseline(folder, resolve("mobilenet-v1"), resume=True)["name"] == "mobilenet-v1"
+
+
+def test_preloaded_rungs_cut_a_new_trial():
+    """Pins the one use of Ray Tune internals (runner.preload_rungs, Ray 2.60's ASHA brackets):
+    a resumed ASHA cuts a new trial against the stored scores at the rung, through the
+    scheduler's public callbacks; without them, the same first arrival continues."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    def scheduler(stored: dict):
+        sched = ASHAScheduler(time_attr="epoch", metric="score", mode="max", max_t=3,
+                              grace_period=1, reduction_factor=2)
+        runner.preload_rungs(sched, lambda m: stored if m == 1 else {})
+        return sched
+
+    def decide(sched, name: str, score: float) -> str:
+        trial = SimpleNamespace(trial_id=name)
+        sched.on_trial_add(None, trial)
+        return sched.on_trial_result(None, trial, {"epoch": 1, "score": score})
+
+    stored = {(1.0, 1.0, 1.4): 50.0, (1.2, 1.1, 1.15): 60.0, (1.9, 1.0, 1.0): 70.0,
+              (1.0, 1.2, 1.15): 80.0}
+    assert decide(scheduler(stored), "low", 10.0) == TrialScheduler.STOP
+    assert decide(scheduler(stored), "high", 90.0) == TrialScheduler.CONTINUE
+    assert decide(scheduler({}), "low", 10.0) == TrialScheduler.CONTINUE  # nothing to cut by

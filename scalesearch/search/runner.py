@@ -96,11 +96,18 @@ def _scheduler(cfg: SearchConfig, store: TrialStore):
 
     sched = ASHAScheduler(time_attr="epoch", metric="score", mode="max", max_t=cfg.epochs,
                           grace_period=cfg.min_epochs, reduction_factor=cfg.reduction_factor)
-    for milestone, recorded in sched._brackets[0]._rungs:  # no public API to preload rungs
-        m = int(milestone)
-        means = _mean_by_candidate(store, lambda x, m=m: history_at(x, m))
-        recorded.update({f"stored-{k}": v for k, v in means.items()})
+    preload_rungs(sched, lambda m: _mean_by_candidate(store, lambda x: history_at(x, m)))
     return sched
+
+
+def preload_rungs(sched, scores_at: Callable[[int], dict]) -> None:
+    """Seed an ASHAScheduler's rungs with a resumed run's stored scores (``scores_at(milestone)``:
+    {candidate: mean score}), so new trials are cut against them. Ray Tune has no public API
+    for this; the one place that touches its internals (``_brackets``, ``_rungs``, Ray 2.60),
+    pinned by tests/test_search.py::test_preloaded_rungs_cut_a_new_trial."""
+    (bracket,) = sched._brackets  # one bracket: brackets=1, Ray's default
+    for milestone, recorded in bracket._rungs:
+        recorded.update({f"stored-{k}": v for k, v in scores_at(int(milestone)).items()})
 
 
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
