@@ -509,3 +509,29 @@ def test_preloaded_rungs_cut_a_new_trial():
     assert decide(scheduler(stored), "low", 10.0) == TrialScheduler.STOP
     assert decide(scheduler(stored), "high", 90.0) == TrialScheduler.CONTINUE
     assert decide(scheduler({}), "low", 10.0) == TrialScheduler.CONTINUE  # nothing to cut by
+
+
+def test_the_trial_context_is_typed_frozen_and_crosses_to_a_worker_intact(tmp_path):
+    """Issue 25 item 2: the context a trial reads is a frozen dataclass (no string keys), it
+    pickles as Ray ships it, and a rung is the same context with its target."""
+    import dataclasses
+    import pickle
+
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.search.trainable import TrialContext, candidate_of
+
+    cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.0), step=0.1),
+                       match_flops=False, seeds=2)
+    b0 = resolve(cfg.baseline)
+    space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance, cfg.match_flops)
+    context = runner.trial_context(cfg, space, TrialStore(tmp_path / "trials.csv"))
+    assert isinstance(context, TrialContext) and pickle.loads(pickle.dumps(context)) == context
+    assert context.seeds == (0, 1) and context.done == frozenset()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        context.target = 2
+    first = space.candidates[0]
+    assert candidate_of({"index": 0}, context, b0) == (first, None)
+    assert runner.describe_trial(context, {"index": 0})[1] == dict(
+        zip(("alpha", "beta", "gamma"), first.key, strict=True))
+    rung = dataclasses.replace(context, target=1, checkpoint=True, restore={0: "x"})
+    assert (rung.target, rung.restore, rung.candidates) == (1, {0: "x"}, context.candidates)

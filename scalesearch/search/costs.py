@@ -12,7 +12,7 @@ from pathlib import Path
 from scalesearch.io import write_json
 from scalesearch.latency import LatencySpec, measure_many
 from scalesearch.scalable import Scalable
-from scalesearch.search.trials import trial_key
+from scalesearch.search.space import Candidate
 from scalesearch.status import Status
 
 
@@ -44,7 +44,7 @@ def candidate_latencies(baseline: Scalable, rows: list[dict], spec: LatencySpec,
         spec.to_dict() else {}
     todo: dict[tuple, dict] = {}
     for r in rows:
-        k = trial_key(r)[:3]
+        k = Candidate.key_of(r)
         if r["status"] != Status.REJECTED and _key(k) not in cached:
             todo.setdefault(k, r)
     if todo:

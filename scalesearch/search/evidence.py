@@ -17,8 +17,8 @@ import math
 import statistics
 
 from scalesearch.search.halving import scores_at
+from scalesearch.search.space import Candidate
 from scalesearch.search.stats import TIE_P, p_best
-from scalesearch.search.trials import trial_key
 from scalesearch.status import Status
 
 
@@ -28,7 +28,7 @@ def _reached(rows: list[dict]) -> dict[tuple, tuple[int, int | None]]:
     for r in rows:
         if r["status"] == Status.REJECTED:
             continue
-        key = trial_key(r)[:3]
+        key = Candidate.key_of(r)
         epochs, rung = out.get(key, (0, None))
         out[key] = (max(epochs, r["epochs"] or 0),
                     r["rung"] if r["status"] == Status.STOPPED else rung)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalesearch.search.reliability import describe, reliability
+from scalesearch.search.space import Candidate
 from scalesearch.search.trials import TrialStore, trial_key
 from scalesearch.status import Status
 
@@ -41,7 +42,7 @@ def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]
     for r in rows:
         score = history_at(r, epoch) if r["status"] != Status.REJECTED else None
         if score is not None:
-            out.setdefault(trial_key(r)[:3], {})[r["seed"]] = score
+            out.setdefault(Candidate.key_of(r), {})[r["seed"]] = score
     return out
 
 
@@ -80,7 +81,7 @@ def drop_checkpoint(out: Path, stored: str | None) -> None:
 
 
 def _paused(store: TrialStore, key: tuple) -> list[dict]:
-    return [r for r in store.rows if trial_key(r)[:3] == key and r["status"] == Status.PAUSED]
+    return [r for r in store.rows if Candidate.key_of(r) == key and r["status"] == Status.PAUSED]
 
 
 def cut(store: TrialStore, rung: int, epoch: int, eta: float,
@@ -98,13 +99,13 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
     keep = survivors(scores, eta)
     out = store.path.parent
     stopped = [r for r in store.rows if r["status"] == Status.PAUSED and r["epochs"] == epoch
-               and trial_key(r)[:3] not in keep]
+               and Candidate.key_of(r) not in keep]
     if not stopped:
         return
     means = {k: statistics.fmean(v) for k, v in scores.items()}
     bar = min(means[k] for k in keep)
     log(f"rung {rung} (epoch {epoch}): {len(keep)} of {len(scores)} candidates go on "
-        f"(mean val top-1 ≥ {bar:.1f}%); {len({trial_key(r)[:3] for r in stopped})} stopped")
+        f"(mean val top-1 ≥ {bar:.1f}%); {len({Candidate.key_of(r) for r in stopped})} stopped")
     for r in stopped:
         drop_checkpoint(out, r.get("checkpoint"))
     store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])

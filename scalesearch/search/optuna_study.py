@@ -22,8 +22,7 @@ from pathlib import Path
 
 from scalesearch.io import atomic_path
 from scalesearch.search.halving import history_at
-from scalesearch.search.space import Ranges
-from scalesearch.search.trials import trial_key
+from scalesearch.search.space import Candidate, Ranges
 from scalesearch.status import Status
 
 STUDY_FILE = "optuna.db"
@@ -103,8 +102,8 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
 
     by_key: dict[tuple, list[dict]] = {}
     for r in rows:
-        by_key.setdefault(trial_key(r)[:3], []).append(r)
-    ranked = {tuple(round(r[k], 6) for k in KEY): r for r in ranking}
+        by_key.setdefault(Candidate.key_of(r), []).append(r)
+    ranked = {Candidate.key_of(r): r for r in ranking}
     distributions = {}
     for k in KEY:  # the search ranges, widened to hold every stored value (a resumed run's)
         values = [r[k] for r in rows]

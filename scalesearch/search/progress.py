@@ -10,8 +10,15 @@ from pathlib import Path
 
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.halving import drop_checkpoint, stored_path
-from scalesearch.search.trainable import EVAL_IMAGES, RUNNING, base_row, candidate_of
-from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.search.space import Candidate
+from scalesearch.search.trainable import (
+    EVAL_IMAGES,
+    RUNNING,
+    TrialContext,
+    base_row,
+    candidate_of,
+)
+from scalesearch.search.trials import TrialStore
 from scalesearch.status import Status
 
 
@@ -23,7 +30,7 @@ class Progress:
     """Ray Tune callback: a line per epoch report, rows of finished trials to trials.csv, and
     (synchronous halving) the rows of paused candidates with their latest checkpoint."""
 
-    def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: dict,
+    def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: TrialContext,
                  log: Callable[[str], None]):
         from ray import tune
 
@@ -68,7 +75,7 @@ class Progress:
         for r in rows:
             if r["status"] == RUNNING:
                 r["status"] = Status.PAUSED if sha else Status.STOPPED
-            r["checkpoint"] = self.latest.get(trial_key(r)[:3]) \
+            r["checkpoint"] = self.latest.get(Candidate.key_of(r)) \
                 if r["status"] == Status.PAUSED else None
             r["rung"] = self.cfg.rung(r.get("epochs") or 0) if r["status"] != Status.REJECTED \
                 else None
@@ -77,7 +84,7 @@ class Progress:
     def _stored_checkpoint(self, key: tuple) -> str | None:
         """The checkpoint trials.csv names for a candidate (a resumed run's earlier rung)."""
         return next((r["checkpoint"] for r in self.store.rows if r.get("checkpoint")
-                     and trial_key(r)[:3] == key), None)
+                     and Candidate.key_of(r) == key), None)
 
     def checkpointed(self, result: dict, path: str) -> None:
         """Ray persisted a candidate's checkpoint: store its rows as paused there, and delete
@@ -85,7 +92,7 @@ class Progress:
         rows = result.get("rows") or []
         if not rows:
             return
-        out, key = self.store.path.parent, trial_key(rows[0])[:3]
+        out, key = self.store.path.parent, Candidate.key_of(rows[0])
         first = not self.latest
         previous, self.latest[key] = self.latest.get(key), stored_path(out, path)
         previous = previous or self._stored_checkpoint(key)
@@ -102,7 +109,7 @@ class Progress:
         rows = self._rows(result)
         paused = any(r["status"] == Status.PAUSED for r in rows)
         if rows and not paused:  # finished: its checkpoint is spent
-            key = trial_key(rows[0])[:3]
+            key = Candidate.key_of(rows[0])
             drop_checkpoint(self.store.path.parent,
                             self.latest.pop(key, None) or self._stored_checkpoint(key))
         self.store.append(rows)
@@ -132,9 +139,9 @@ class Progress:
 
         rows = (trial.last_result or {}).get("rows")
         if not rows:
-            baseline = resolve(self.context["baseline"])
+            baseline = resolve(self.context.baseline)
             cand, _ = candidate_of(trial.config, self.context, baseline)
-            rows = [base_row(baseline, cand, s) for s in self.context["seeds"]]
+            rows = [base_row(baseline, cand, s) for s in self.context.seeds]
         self.finish({"rows": [dict(r, status=Status.FAILED, error=f"Ray trial error: "
                                    f"{trial.error_file}") for r in rows]})
 

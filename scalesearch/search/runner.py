@@ -17,6 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 from scalesearch.cluster import describe, fit, runtime
@@ -26,15 +27,15 @@ from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
 from scalesearch.search.progress import Progress
 from scalesearch.search.space import (
-    Ranges,
+    Candidate,
     Space,
     alpha_bounds,
     beta_fraction,
     build_space,
     tpe_point,
 )
-from scalesearch.search.trainable import trial
-from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.search.trainable import TrialContext, trial
+from scalesearch.search.trials import TrialStore
 from scalesearch.status import Status
 
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
@@ -51,7 +52,7 @@ def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]
 
 def trained_candidates(store: TrialStore) -> set[tuple[float, float, float]]:
     """Candidates that were trained (rejected ones cost nothing and do not use the budget)."""
-    return {trial_key(r)[:3] for r in store.rows if r["status"] != Status.REJECTED}
+    return {Candidate.key_of(r) for r in store.rows if r["status"] != Status.REJECTED}
 
 
 def _mean_by_candidate(store: TrialStore, value: Callable[[dict], float | None]) -> dict:
@@ -59,7 +60,7 @@ def _mean_by_candidate(store: TrialStore, value: Callable[[dict], float | None])
     for r in store.rows:
         v = value(r)
         if v is not None:
-            out.setdefault(trial_key(r)[:3], []).append(v)
+            out.setdefault(Candidate.key_of(r), []).append(v)
     return {k: statistics.fmean(v) for k, v in out.items()}
 
 
@@ -110,52 +111,50 @@ def preload_rungs(sched, scores_at: Callable[[int], dict]) -> None:
         recorded.update({f"stored-{k}": v for k, v in scores_at(int(milestone)).items()})
 
 
-def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> dict:
-    """What every trial needs, as plain data (Ray ships it to the workers once)."""
-    setup = cfg.placement.trial_setup(cfg.setup).to_dict()
-    return dict(baseline=cfg.baseline, setup=setup, ranges=cfg.to_dict()["ranges"],
-                candidates=[{k: v for k, v in c.to_dict().items() if k != "product"}
-                            for c in space.candidates],
-                flops_tolerance=cfg.flops_tolerance, match_flops=cfg.match_flops,
-                seeds=cfg.training_seeds(), done=[list(k) for k in store.done()],
-                evaluate_at=cfg.evaluate_at())
+def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> TrialContext:
+    """What every trial needs (Ray ships it to the workers once)."""
+    evaluate_at = cfg.evaluate_at()
+    return TrialContext(
+        baseline=cfg.baseline, setup=cfg.placement.trial_setup(cfg.setup), ranges=cfg.ranges,
+        candidates=tuple(space.candidates), flops_tolerance=cfg.flops_tolerance,
+        match_flops=cfg.match_flops, seeds=tuple(cfg.training_seeds()),
+        evaluate_at=None if evaluate_at is None else tuple(evaluate_at),
+        done=frozenset(store.done()))
 
 
-def describe_trial(context: dict, config: dict) -> tuple[str, dict]:
+def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
     """A trial's experiment-tracker run: named by its candidate, with α, β, γ as parameters
     (:mod:`scalesearch.trackers`)."""
     if "index" in config:
-        c = context["candidates"][config["index"]]
-        alpha, beta, gamma = c["alpha"], c["beta"], c["gamma"]
+        alpha, beta, gamma = context.candidates[config["index"]].key
     else:
-        alpha, beta, gamma = tpe_point(config["alpha"], config["beta_frac"],
-                                       Ranges.from_dict(context["ranges"]))
+        alpha, beta, gamma = tpe_point(config["alpha"], config["beta_frac"], context.ranges)
     return f"alpha{alpha:g}_beta{beta:g}_gamma{gamma:g}", dict(alpha=alpha, beta=beta,
                                                                 gamma=gamma)
 
 
-def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: dict,
+def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialContext,
            callbacks: list, concurrent: int, log: Callable[[str], None]) -> None:
     """Synchronous successive halving: one Ray Tune run per rung, each trial restored from
     its candidate's checkpoint (the paused rows of trials.csv name it)."""
     from ray import tune
 
     out = store.path.parent.resolve()
-    keys = [trial_key(dict(c.to_dict(), seed=0))[:3] for c in space.candidates]
+    keys = [c.key for c in space.candidates]
 
     def launch(indices: list[int], epoch: int) -> None:
-        paths = {trial_key(r)[:3]: checkpoint_path(out, r["checkpoint"]) for r in store.rows
+        paths = {Candidate.key_of(r): checkpoint_path(out, r["checkpoint"]) for r in store.rows
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
-        restore = {str(i): str(paths[keys[i]]) for i in indices
+        restore = {i: str(paths[keys[i]]) for i in indices
                    if keys[i] in paths and paths[keys[i]].is_dir()}
         if restore:
             at = sorted({r["epochs"] for r in store.rows if r["status"] == Status.PAUSED
-                         and trial_key(r)[:3] in {keys[int(i)] for i in restore}})
+                         and Candidate.key_of(r) in {keys[i] for i in restore}})
             log(f"  {len(restore)} of them continue from their checkpoints (epoch(s) "
                 f"{', '.join(map(str, at))})"
                 + (", the others from epoch 0" if len(restore) < len(indices) else ""))
-        rung_context = dict(context, done=[list(k) for k in store.done()], target=epoch,
-                            checkpoint=True, restore=restore)
+        rung_context = replace(context, done=frozenset(store.done()), target=epoch,
+                               checkpoint=True, restore=restore)
         fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
             param_space={"index": tune.grid_search(indices)})

@@ -91,8 +91,14 @@ class Candidate:
 
     @property
     def key(self) -> tuple[float, float, float]:
-        """(α, β, γ): the candidate's identity in rows and rankings."""
-        return (self.alpha, self.beta, self.gamma)
+        """(α, β, γ), rounded as trials.csv stores them: the candidate's identity in rows,
+        rankings, rungs and checkpoints (:meth:`key_of` for a row)."""
+        return Candidate.key_of(self.__dict__)
+
+    @staticmethod
+    def key_of(row) -> tuple[float, float, float]:
+        """The :attr:`key` of a trials.csv row (or any mapping with alpha, beta, gamma)."""
+        return (round(row["alpha"], 6), round(row["beta"], 6), round(row["gamma"], 6))
 
     @property
     def mult(self) -> Multipliers:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalesearch.proxy import ProxySetup, build_trainer
 from scalesearch.search.config import evaluates
 from scalesearch.search.space import Candidate, Ranges, tpe_point, with_ratio
-from scalesearch.search.trials import trial_key
 from scalesearch.status import Status
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
@@ -32,18 +33,42 @@ RUNNING = "running"  # a row whose trial has not finished (stored as stopped or 
 STATE_FILE = "state.pt"  # in each Ray Tune checkpoint: {seed: (trainer state, row)}
 
 
-def candidate_of(config: dict, context: dict, baseline) -> tuple[Candidate, str | None]:
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of one search needs; Ray ships it to the workers once. A rung of
+    synchronous halving is the same context with ``target``, ``checkpoint`` and ``restore``."""
+
+    baseline: str  # a registry name or a plug-in spec (resolved in the worker)
+    setup: ProxySetup  # the proxy every candidate trains with
+    ranges: Ranges  # where TPE samples α, β
+    candidates: tuple[Candidate, ...]  # the grid; a config's "index" names one
+    flops_tolerance: float  # --no-match-flops: |measured ratio − 2| allowed
+    match_flops: bool
+    seeds: tuple[int, ...]  # the training seeds of every candidate
+    evaluate_at: tuple[int, ...] | None  # epochs evaluated on the val subset (None: every one)
+    done: frozenset[tuple] = frozenset()  # (α, β, γ, seed) already in trials.csv
+    target: int | None = None  # train up to this epoch (a rung), not to the end
+    checkpoint: bool = False  # report a checkpoint after every epoch (sha)
+    restore: Mapping[int, str] = field(default_factory=dict)  # grid index → checkpoint folder
+
+    def candidate(self, config: dict, baseline) -> Candidate:
+        """The candidate a Ray config names: a grid index, or a TPE point (γ solved)."""
+        if "index" in config:
+            return self.candidates[config["index"]]
+        point = tpe_point(config["alpha"], config["beta_frac"], self.ranges)
+        return with_ratio(baseline, *point, match=self.match_flops)
+
+
+def candidate_of(config: dict, context: TrialContext, baseline) -> tuple[Candidate, str | None]:
     """The candidate a Ray config names (grid index, or a TPE point) and why it is rejected."""
+    cand = context.candidate(config, baseline)
     if "index" in config:
-        return Candidate.from_dict(context["candidates"][config["index"]]), None
-    ranges = Ranges.from_dict(context["ranges"])
-    cand = with_ratio(baseline, *tpe_point(config["alpha"], config["beta_frac"], ranges),
-                      match=context["match_flops"])
-    if context["match_flops"]:
+        return cand, None
+    if context.match_flops:
         if cand.matched_resolution is None:
             return cand, "cannot be matched to 2× ± 3% FLOPs by image size"
         return cand, None
-    tol = context["flops_tolerance"]
+    tol = context.flops_tolerance
     if abs(cand.nominal_ratio - 2) > tol:
         return cand, f"measured FLOPs ratio {cand.nominal_ratio:.3f} outside 2 ± {tol}"
     return cand, None
@@ -121,18 +146,16 @@ class _SeedRun:
                         history=";".join("" if h is None else f"{h:g}" for h in self.history))
 
 
-def trial(config: dict, context: dict) -> None:
+def trial(config: dict, context: TrialContext) -> None:
     """Ray Tune trainable: train one candidate for every pending seed, reporting after every
     epoch ``{"epoch", "score", "rows", "key"}`` (score = mean val top-1 of the seeds)."""
     from ray import tune
 
     from scalesearch.registry import resolve
 
-    baseline = resolve(context["baseline"])
-    setup = ProxySetup.from_dict(context["setup"])
+    baseline = resolve(context.baseline)
     cand, reject = candidate_of(config, context, baseline)
-    done = {tuple(k) for k in context["done"]}
-    seeds = [s for s in context["seeds"] if trial_key(dict(cand.to_dict(), seed=s)) not in done]
+    seeds = [s for s in context.seeds if (*cand.key, s) not in context.done]
     key = list(cand.key)
     if reject:
         rows = [dict(base_row(baseline, cand, s), status=Status.REJECTED, error=reject)
@@ -140,21 +163,21 @@ def trial(config: dict, context: dict) -> None:
         tune.report({"epoch": 0, "score": 0.0, "rows": rows, "key": key, "final": True})
         return
     divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
-    runs = [_SeedRun(baseline, cand, setup, s, divisor) for s in seeds]
-    start = _restore(runs, (context.get("restore") or {}).get(str(config.get("index"))))
+    runs = [_SeedRun(baseline, cand, context.setup, s, divisor) for s in seeds]
+    start = _restore(runs, context.restore.get(config.get("index")))
     epochs = max((r.trainer.epochs for r in runs if r.trainer), default=0)
-    stop = min(epochs, context.get("target") or epochs)
+    stop = min(epochs, context.target or epochs)
     for epoch in range(start + 1, stop + 1):
         for run in runs:
             if run.live:
                 run.epoch(last=epoch == epochs,
-                          intermediate=evaluates(epoch, context["evaluate_at"]))
+                          intermediate=evaluates(epoch, context.evaluate_at))
         scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
                   and r.row["status"] in (RUNNING, Status.OK)]
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
         metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
                    "rows": [dict(r.row) for r in runs], "final": epoch == epochs}
-        if context.get("checkpoint") and epoch < epochs and any(r.live for r in runs):
+        if context.checkpoint and epoch < epochs and any(r.live for r in runs):
             _report_checkpoint(metrics, runs)
         else:
             tune.report(metrics)

@@ -16,6 +16,7 @@ from pathlib import Path
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 from scalesearch.rundir import RowStore, RunFolder
+from scalesearch.search.space import Candidate
 
 # flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
 # trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
@@ -66,7 +67,7 @@ def _fields(raw: dict, header: int) -> dict:
 
 def trial_key(row: dict) -> tuple[float, float, float, int]:
     """(α, β, γ, seed) of a row, rounded as stored: its identity in trials.csv."""
-    return (round(row["alpha"], 6), round(row["beta"], 6), round(row["gamma"], 6), row["seed"])
+    return (*Candidate.key_of(row), row["seed"])
 
 
 class TrialStore(RowStore):
