@@ -80,6 +80,9 @@ def connect(address: str | None):
             raise ScalesearchError(f"cannot start Ray (local): {str(err).splitlines()[0]}") \
                 from None
         return ray, True
+    unreachable = _unreachable(address)
+    if unreachable:  # Ray's clients retry for 20–30 s before they say so
+        raise ScalesearchError(f"cannot start or join Ray ({address}): {unreachable}")
     # A refused join makes Ray's C++ client print a warning line per retry for 20 s, and its
     # Python client (where grpcio is installed) warns once it times out: keep them off the
     # terminal, say the reason once, and leave no half-connected client to the next run.
@@ -95,6 +98,27 @@ def connect(address: str | None):
     for w in warned:  # a join that worked: its warnings are the user's
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ray, True
+
+
+def _unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``) can be joined — the
+    host does not resolve, or its port takes no connection — else None (``auto`` and an
+    address without a port are left to Ray)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    host = host.strip("[]")
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return f"host {host!r} not found"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"nothing answers at {host}:{port} ({err.strerror or type(err).__name__})"
 
 
 @contextmanager

@@ -249,3 +249,26 @@ def test_a_local_runtime_refuses_a_client_without_the_token(monkeypatch):
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         ray.shutdown()
+
+
+def test_an_address_nothing_answers_at_is_refused_at_once():
+    """Ray's clients retry 20–30 s before saying a typo'd host or a dead head is unreachable;
+    scalesearch checks the host and port first (one line, no wait)."""
+    import socket
+
+    from scalesearch.cluster import _unreachable, connect
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert _unreachable(f"127.0.0.1:{port}") is None
+        assert _unreachable(f"ray://127.0.0.1:{port}") is None
+    assert "nothing answers at 127.0.0.1" in _unreachable(f"127.0.0.1:{port}")  # closed now
+    assert _unreachable("ray://nowhere.invalid:10001") == "host 'nowhere.invalid' not found"
+    assert _unreachable("auto") is None and _unreachable("ray://head") is None  # Ray's to judge
+    started = time.monotonic()
+    with pytest.raises(ScalesearchError, match=r"cannot start or join Ray \(ray://nowhere"
+                                               r"\.invalid:10001\): host 'nowhere\.invalid'"):
+        connect("ray://nowhere.invalid:10001")
+    assert time.monotonic() - started < 10
