@@ -1,4 +1,5 @@
-"""Shared fixtures: the CLI run in-process, and the real-photo data root."""
+"""Shared fixtures: the CLI run in-process, the real-photo data root, and one local Ray
+runtime per test process."""
 
 from __future__ import annotations
 
@@ -19,7 +20,52 @@ ROOT = Path(__file__).resolve().parents[1]
 # a compare study of two trainings (MobileNetV2 and its depth-scaled ×2), seconds each
 TINY_STUDY = ("kind: compare\nbaseline: mobilenet-v2\nflops_ratios: [2]\nstrategies: [depth]\n"
               "epochs: 1\nproxy_size: 32\nnum_train: 32\nnum_val: 16\nbatch_size: 16\n"
-              "workers: 2\n")
+              "max_concurrent: 2\n")
+
+
+_shared_ray = {"started": False}
+
+
+def _shut_shared_ray() -> None:
+    if _shared_ray["started"]:
+        import ray
+
+        ray.shutdown()
+        _shared_ray["started"] = False
+
+
+@pytest.fixture(autouse=True)
+def shared_ray(request, monkeypatch):
+    """A local search, compare or study run in-process (``connect(None)``) reuses one Ray
+    runtime kept for the whole test process, instead of starting and stopping its own (about
+    5 s each on the 2-core machine). An explicit address shuts it down first, so a join is
+    real; a test that starts Ray itself (``ray.init``, fake GPUs) or needs a fresh runtime is
+    marked ``own_ray``. Subprocess runs start their own, as a user's would."""
+    if request.node.get_closest_marker("own_ray"):
+        _shut_shared_ray()
+        yield
+        return
+    from scalesearch import cluster
+
+    original = cluster.connect
+
+    def connect(address):
+        import ray
+
+        if address is not None:
+            _shut_shared_ray()
+            return original(address)
+        if not ray.is_initialized():
+            original(None)
+            _shared_ray["started"] = True
+        return ray, False  # not the caller's to shut down: the next test reuses it
+
+    monkeypatch.setattr(cluster, "connect", connect)
+    yield
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _shut_shared_ray()
 
 
 def data_root() -> Path:

@@ -73,6 +73,7 @@ def _fake_trial(config: dict, context: dict) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # fake GPUs: its own ray.init
 def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(monkeypatch,
                                                                                  tmp_path, capfd):
     import ray
@@ -218,6 +219,7 @@ def _listening(pids: set[int]) -> list[tuple[str, int, int]]:
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # a runtime that connect() itself starts
 def test_a_local_runtime_refuses_a_client_without_the_token(monkeypatch):
     """Issue 23: Ray 2.60 listens on every interface whatever node IP it is given, so the token
     is what guards a local run. Even with RAY_AUTH_MODE=disabled in the environment, a local

@@ -172,6 +172,7 @@ def _fake_trial(config: dict, context: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # fake GPUs: its own ray.init
 def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
     import ray
     from ray import cloudpickle

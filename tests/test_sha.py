@@ -136,19 +136,8 @@ def _search(tmp_path, name, **changes) -> dict:
     return run_search(replace(cfg, **changes), tmp_path / name, log=lambda m: None)
 
 
-@pytest.fixture(scope="module")
-def ray_runtime():
-    """One local Ray runtime for the module's searches (each would start and stop its own)."""
-    from scalesearch.cluster import connect
-
-    ray, owned = connect(None)
-    yield
-    if owned:
-        ray.shutdown()
-
-
 @pytest.mark.slow
-def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path, ray_runtime):
+def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path):
     """The second run changes both: --seed 1 reorders the trials' start and cpus_per_trial=2
     runs them one at a time instead of two at once (threads stay 1). Identical rung decisions,
     scores, ranking, p_best and winner. Survivors' final scores equal a full-budget run's:
@@ -191,7 +180,7 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
 
 
 @pytest.mark.slow
-def test_sha_killed_mid_rung_resumes_from_checkpoints(cli, tmp_path, ray_runtime):
+def test_sha_killed_mid_rung_resumes_from_checkpoints(cli, tmp_path):
     """SIGKILL while the survivors train epoch 3 (one checkpoint per epoch): --resume restores
     them from epoch 2, and the rows equal an uninterrupted run's — nothing lost or duplicated."""
     out = tmp_path / "killed"
