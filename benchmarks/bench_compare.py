@@ -25,8 +25,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scalesearch.compare.run import CompareConfig, CompareRows, _train, train_points
+from scalesearch.compare.config import CompareConfig
+from scalesearch.compare.rows import CompareRows
+from scalesearch.compare.run import train_points
 from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategies
+from scalesearch.compare.trainable import train_job
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
 from scalesearch.train import TrainConfig
@@ -41,12 +44,12 @@ def _points(cfg: CompareConfig) -> list[dict]:
 
 def process_pool(cfg: CompareConfig, points: list[dict]) -> tuple[float, dict]:
     """The reference: one spawned process per core, each training one thread at a time."""
-    setup = cfg.placement.trial_setup(cfg.setup).to_dict()
+    setup = cfg.placement.trial_setup(cfg.setup)
     jobs = [(p, s) for p in points for s in range(cfg.seeds)]
     start = time.perf_counter()
     with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) \
             as pool:
-        rows = list(pool.map(_train, [cfg.baseline] * len(jobs), [p for p, _ in jobs],
+        rows = list(pool.map(train_job, [cfg.baseline] * len(jobs), [p for p, _ in jobs],
                              [setup] * len(jobs), [s for _, s in jobs]))
     return time.perf_counter() - start, {(r["strategy"], r["seed"]): r["top1"] for r in rows}
 

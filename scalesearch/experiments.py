@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch import options as opt
-from scalesearch.compare.run import CompareConfig
+from scalesearch.compare.config import CompareConfig
 from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
 from scalesearch.rundir import check_out

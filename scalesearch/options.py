@@ -324,7 +324,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
 
     p.add_argument("--baseline", required=True, help="network to scale")
-    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.config import CompareConfig
 
     ratios = list(default(CompareConfig, "ratios"))
     p.add_argument("--flops-ratio", type=number, nargs="+", default=ratios, metavar="X",
@@ -374,7 +374,7 @@ def placement_from_args(args: argparse.Namespace):
 
 def compare_config(args: argparse.Namespace):
     """The CompareConfig of the compare options (coefficients read from --coefficients)."""
-    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.config import CompareConfig
     from scalesearch.scaler import PAPER_COEFFICIENTS
 
     coefficients = read_coefficients(args.coefficients) if args.coefficients else \

@@ -1,6 +1,6 @@
 """What ``report.html`` shows of a run folder, read from the folder's own files: one
 :class:`Section` after another, the answer first. Rankings, tables and verdicts come from the
-modules that wrote the files (:func:`search.report.ranking`, :func:`compare.run.markdown`,
+modules that wrote the files (:func:`search.report.ranking`, :func:`compare.summary.markdown`,
 :func:`search.reliability.describe`); nothing here recomputes them.
 
 Folder kinds (:func:`folder_kind`): a search (search.json), a fidelity check (fidelity.json
@@ -303,7 +303,7 @@ def _flops_check(rows: pd.DataFrame) -> Section:
 
 def compare_sections(folder: Path) -> list[Section]:
     """A comparison's page: Table 3, the FLOPs check, the plots and the settings."""
-    from scalesearch.compare.run import markdown, summarize
+    from scalesearch.compare.summary import markdown, summarize
 
     rows = pd.read_csv(folder / "compare.csv") if (folder / "compare.csv").is_file() else None
     text = (folder / "compare.md").read_text() if (folder / "compare.md").is_file() else \

@@ -110,7 +110,7 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     from dataclasses import replace
 
     from scalesearch.cluster import Placement
-    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.config import CompareConfig
     from scalesearch.compare.strategies import (
         FAST_ALPHA,
         PAPER_STRATEGIES,

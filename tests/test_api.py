@@ -128,7 +128,7 @@ def test_cli_defaults_are_the_dataclass_defaults():
     from dataclasses import fields
 
     from scalesearch import options as opt
-    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.config import CompareConfig
     from scalesearch.search.config import SearchConfig
     from scalesearch.train import TrainConfig
 

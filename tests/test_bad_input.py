@@ -11,8 +11,8 @@ import pytest
 from readme_fixtures import TINY, make_fixtures
 
 from scalesearch.cli.search import ranking_table
-from scalesearch.compare.run import markdown
 from scalesearch.compare.strategies import solve_strategies
+from scalesearch.compare.summary import markdown
 from scalesearch.data import FolderStream, check_data, load_data
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError

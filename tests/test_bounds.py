@@ -8,7 +8,7 @@ import math
 import pytest
 
 import scalesearch
-from scalesearch.compare.run import CompareConfig
+from scalesearch.compare.config import CompareConfig
 from scalesearch.errors import MAX_CLASSES, MAX_GRID_POINTS, MAX_SEEDS, ScalesearchError
 from scalesearch.search.space import Ranges
 from scalesearch.study import run_study

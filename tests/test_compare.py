@@ -86,12 +86,12 @@ def test_bad_input(cli, args, message):
 
 def test_a_network_that_cannot_train_is_a_failed_row():
     """One broken network is recorded with Status.FAILED and its error; the comparison goes on."""
-    from scalesearch.compare.run import _train
+    from scalesearch.compare.trainable import train_job
     from scalesearch.proxy import ProxySetup
     from scalesearch.status import Status
 
     point = dict(strategy="depth", target_ratio=2.0, depth=2.0, width=1.0, resolution=1.0)
-    row = _train("no_such_module_xyz:NET", point, ProxySetup().to_dict(), seed=3)
+    row = train_job("no_such_module_xyz:NET", point, ProxySetup(), seed=3)
     assert row["status"] is Status.FAILED and row["seed"] == 3
     assert "cannot load baseline" in row["error"]
 

@@ -74,7 +74,7 @@ def test_compare_from_python_counts_like_the_cli(cli):
 
 
 def test_a_config_built_in_python_runs_as_it_is(tmp_path):
-    from scalesearch.compare.run import CompareConfig
+    from scalesearch.compare.config import CompareConfig
     from scalesearch.search.config import SearchConfig
 
     cfg = CompareConfig("mobilenet-v2", [2], "width,fast")  # normalised, then checked

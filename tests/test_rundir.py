@@ -10,7 +10,7 @@ import pytest
 
 from scalesearch import __version__
 from scalesearch.cluster import Placement
-from scalesearch.compare.run import compare_folder
+from scalesearch.compare.rows import compare_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.rundir import RUN_FORMAT, check_out, marker, read_marker
 from scalesearch.search.trials import search_folder
@@ -42,17 +42,17 @@ def test_another_format_is_refused_naming_its_reader(tmp_path, saved, reader):
 
 
 def test_compare_resume_compares_the_recipe_not_the_placement():
-    from scalesearch.compare.run import CompareConfig, recipe
+    from scalesearch.compare.config import CompareConfig
 
     cfg = CompareConfig("mobilenet-v2", (2.0,))
     moved = replace(cfg, placement=Placement("auto", 4, 0.5, 2), setup=replace(
         cfg.setup, train=replace(cfg.setup.train, device="cuda", compile=True,
                                  max_memory_gb=3.0)))
-    assert recipe(moved) == recipe(cfg) and "placement" not in recipe(cfg)
+    assert moved.recipe() == cfg.recipe() and "placement" not in cfg.recipe()
     longer = replace(cfg, setup=replace(cfg.setup, train=replace(cfg.setup.train, epochs=9)))
-    assert recipe(longer) != recipe(cfg)
+    assert longer.recipe() != cfg.recipe()
     amp = replace(cfg, setup=replace(cfg.setup, train=replace(cfg.setup.train, amp="fp16")))
-    assert recipe(amp) != recipe(cfg)  # mixed precision changes the numbers
+    assert amp.recipe() != cfg.recipe()  # mixed precision changes the numbers
 
 
 def test_search_resume_compares_the_recipe_and_reads_a_0_2_0_folder():
@@ -78,7 +78,7 @@ def test_search_resume_compares_the_recipe_and_reads_a_0_2_0_folder():
 
 
 def test_a_row_store_keeps_finished_rows_replaces_paused_ones_and_says_what_is_left(tmp_path):
-    from scalesearch.compare.run import CompareRows
+    from scalesearch.compare.rows import CompareRows
 
     folder = compare_folder(tmp_path / "c")
     store = folder.start({"seeds": 2})

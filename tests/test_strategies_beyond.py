@@ -191,7 +191,7 @@ def test_scale_reports_activations_ratio(cli):
 
 
 def test_capped_label_survives_the_csv(cli, tmp_path):
-    from scalesearch.compare.run import markdown
+    from scalesearch.compare.summary import markdown
 
     code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "4",
                        "--strategies", "compound", "--max-image-size", "256", "--no-train",

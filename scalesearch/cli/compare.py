@@ -1,4 +1,4 @@
-"""``scalesearch compare``, ``scalesearch plot`` and ``scalesearch study`` (docs/compare.md)."""
+"""``scalesearch compare``: scaling strategies at matched FLOPs (docs/compare.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, mean_spread, render_table
 from scalesearch.options import (
     add_compare_args,
-    add_hardware_args,
-    add_placement_args,
-    add_tracker_args,
-    hardware_from_args,
-    placement_from_args,
-    tracking_from_args,
 )
 from scalesearch.rundir import check_out
 
@@ -33,7 +27,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``compare``, ``plot`` and ``study`` subcommands."""
+    """Add the ``compare`` subcommand."""
     p = sub.add_parser(
         "compare", help="compare scaling strategies (depth, width, resolution, compound, fast, "
         "nonuniform) at matched FLOPs",
@@ -46,24 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "multipliers (Table 7 for efficientnet-b0), our FLOPs beside the paper's")
     add_format(p, ("table", "json", "markdown"))
     p.set_defaults(func=run_compare_cmd)
-
-    q = sub.add_parser("plot", help="regenerate the plots of a compare/search/study folder",
-                       description="Redraw every PNG from the CSVs in DIR (compare.csv, "
-                       "table3.csv, trials.csv) without training.")
-    q.add_argument("dir", help="folder written by compare, search or study")
-    q.set_defaults(func=run_plot)
-
-    s = sub.add_parser("study", help="run an experiment described by a YAML file",
-                       description="Run studies/NAME.yaml (a compare or paper-table3 "
-                       "experiment) and write into results/NAME/ beside the file.")
-    s.add_argument("file", help="study YAML, e.g. studies/b0_synthetic.yaml")
-    s.add_argument("--out", help="output folder (default: results/NAME next to the YAML)")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted study")
-    add_hardware_args(s)
-    add_placement_args(s)
-    add_tracker_args(s)
-    s.set_defaults(func=run_study)
-
 
 def _table3(args: argparse.Namespace) -> int:
     from scalesearch.compare.strategies import paper_rows
@@ -97,7 +73,7 @@ def _table3(args: argparse.Namespace) -> int:
 def run_compare_cmd(args: argparse.Namespace) -> int:
     """``scalesearch compare``: the strategies at matched FLOPs (Table 3), or with
     ``--paper-table3`` the paper's own multipliers counted; prints the summary."""
-    from scalesearch.compare.run import markdown
+    from scalesearch.compare.summary import markdown
     from scalesearch.experiments import run_compare_options
 
     if args.paper_table3:
@@ -128,32 +104,4 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         print(render_table(rows))
         if out:
             print(f"\nwrote {out}/: {' '.join(result.paths)}")
-    return 0
-
-
-def run_plot(args: argparse.Namespace) -> int:
-    """``scalesearch plot``: redraw the PNGs of a compare/search/study folder and print
-    their paths."""
-    from scalesearch.experiments import plot_dir
-
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        raise ScalesearchError(f"not a folder: {folder}")
-    written = plot_dir(folder)
-    if not written:
-        raise ScalesearchError(f"no compare.csv (trained), table3.csv or trials.csv in {folder}")
-    for path in written:
-        print(path)
-    return 0
-
-
-def run_study(args: argparse.Namespace) -> int:
-    """``scalesearch study``: run a study YAML and print the paths it wrote."""
-    from scalesearch.study import run_study
-
-    check_out(args.out)
-    for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
-                          placement_from_args(args), hardware_from_args(args),
-                          tracking_from_args(args)):
-        print(path)
     return 0

@@ -11,7 +11,8 @@ from scalesearch import __version__
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMANDS = ("scalesearch.cli.scale", "scalesearch.cli.search", "scalesearch.cli.fidelity",
-            "scalesearch.cli.compare", "scalesearch.cli.report")
+            "scalesearch.cli.compare", "scalesearch.cli.plot", "scalesearch.cli.study",
+            "scalesearch.cli.report")
 
 
 class Parser(argparse.ArgumentParser):

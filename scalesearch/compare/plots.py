@@ -133,7 +133,7 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
 def plot_compare(folder: Path) -> list[Path]:
     """Regenerate the figures of compare.csv and table3.csv in ``folder``; returns the files
     written (a search's figures: :func:`scalesearch.search.report.replot`)."""
-    from scalesearch.compare.run import summarize
+    from scalesearch.compare.summary import summarize
 
     written = []
     if (folder / "compare.csv").exists():
