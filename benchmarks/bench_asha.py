@@ -33,13 +33,13 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 from scalesearch.cluster import connect
+from scalesearch.coefsearch.config import SearchConfig, evaluates
+from scalesearch.coefsearch.halving import history_at, scores_at, survivors
+from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.session import run_search
+from scalesearch.coefsearch.space import Ranges
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.config import SearchConfig, evaluates
-from scalesearch.search.halving import history_at, scores_at, survivors
-from scalesearch.search.report import best_record, ranking
-from scalesearch.search.session import run_search
-from scalesearch.search.space import Ranges
-from scalesearch.search.trials import TrialStore
 from scalesearch.train import TrainConfig
 
 KEY = ("alpha", "beta", "gamma")

@@ -25,11 +25,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scalesearch.compare.config import CompareConfig
-from scalesearch.compare.rows import CompareRows
-from scalesearch.compare.run import train_points
-from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategies
-from scalesearch.compare.trainable import train_job
+from scalesearch.comparison.config import CompareConfig
+from scalesearch.comparison.rows import CompareRows
+from scalesearch.comparison.run import train_points
+from scalesearch.comparison.strategies import PAPER_STRATEGIES, solve_strategies
+from scalesearch.comparison.trainable import train_job
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
 from scalesearch.train import TrainConfig

@@ -26,13 +26,13 @@ from dataclasses import replace
 import torch
 
 from scalesearch.cluster import Placement
+from scalesearch.coefsearch.runner import SearchConfig, run_trials
+from scalesearch.coefsearch.space import Ranges, build_space
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.counter import measure
 from scalesearch.data import load_data
 from scalesearch.proxy import ProxySetup, run_proxy
 from scalesearch.registry import resolve
-from scalesearch.search.runner import SearchConfig, run_trials
-from scalesearch.search.space import Ranges, build_space
-from scalesearch.search.trials import TrialStore
 from scalesearch.train import TrainConfig, train_proxy
 
 

@@ -5,7 +5,7 @@ Each variant is one full-budget φ=1 grid search (no scheduler: every candidate 
 seed to the end) that differs from ``base`` — the README main job's proxy — in one choice:
 validation size, images against epochs, batch size (optimizer steps), proxy image size, the
 training recipe, or seeds against candidates. For each it prints the seed-split Kendall τ with
-its 95% interval, ICC and the ANOVA's p (:mod:`scalesearch.search.reliability`), the best mean
+its 95% interval, ICC and the ANOVA's p (:mod:`scalesearch.coefsearch.reliability`), the best mean
 top-1 above chance, the training CPU-seconds (the trials' own seconds, one CPU each) and the
 wall time, and the noise budget: the pooled seed-to-seed variance of a score split into its
 validation-sampling part — the binomial p(1 − p)/n_val that scoring on n_val images adds — and
@@ -32,13 +32,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from scalesearch.coefsearch.config import SearchConfig
+from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.session import run_search
+from scalesearch.coefsearch.space import Ranges
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import DEFAULT_SYNTHETIC_SIZES, SYNTHETIC, chance_top1
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.config import SearchConfig
-from scalesearch.search.report import ranking
-from scalesearch.search.session import run_search
-from scalesearch.search.space import Ranges
-from scalesearch.search.trials import TrialStore
 from scalesearch.train import TrainConfig
 
 # one change each from base (SearchConfig fields, or "train." for TrainConfig, "setup." for

@@ -3,6 +3,9 @@
     d = α^φ, w = β^φ, r = γ^φ  s.t.  α·β²·γ² ≈ 2   (Eq. 3)
 """
 
+from typing import TYPE_CHECKING
+
+from scalesearch import renamed
 from scalesearch.arch import Head, Preset, Stage, StageTable, Stem
 from scalesearch.checkpoint import load_checkpoint
 from scalesearch.counter import Counts, count, flops_ratio, measure
@@ -11,26 +14,28 @@ from scalesearch.registry import available, resolve
 from scalesearch.scalable import Scalable, TableBaseline
 from scalesearch.scaled import ScaledNetwork, scale
 from scalesearch.scaler import Multipliers, compound, scale_table
+from scalesearch.version import __version__
 
-__version__ = "0.2.0"
+if TYPE_CHECKING:  # what IDEs and type checkers see: the API's own signatures
+    from scalesearch.experiments import compare, fidelity, search
+
 __all__ = [
     "Counts", "Head", "Multipliers", "Preset", "Scalable", "ScaledNetwork", "ScalesearchError",
-    "Stage", "StageTable", "Stem", "TableBaseline", "available", "compare", "compound", "count",
-    "fidelity", "flops_ratio", "load_checkpoint", "measure", "resolve", "scale", "scale_table",
-    "search",
+    "Stage", "StageTable", "Stem", "TableBaseline", "__version__", "available", "compare",
+    "compound", "count", "fidelity", "flops_ratio", "load_checkpoint", "measure", "resolve",
+    "scale", "scale_table", "search",
 ]
 
 
 def __getattr__(name: str):
     """The experiments, imported on first use (they pull in Ray, Optuna, the trainer):
-    ``scalesearch.search(...)`` and ``scalesearch.compare(...)`` are their callable
-    subpackages, ``scalesearch.fidelity(...)`` a function (:mod:`scalesearch.experiments`)."""
-    import importlib
+    ``scalesearch.search(...)``, ``scalesearch.compare(...)`` and ``scalesearch.fidelity(...)``
+    are the functions of :mod:`scalesearch.experiments`, the Python API."""
+    if name in ("search", "compare", "fidelity"):
+        from scalesearch import experiments
 
-    if name in ("search", "compare"):
-        return importlib.import_module(f"scalesearch.{name}")
-    if name == "fidelity":
-        from scalesearch.experiments import fidelity
-
-        return fidelity
+        return getattr(experiments, name)
     raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")
+
+
+renamed.install()  # the subpackages' names before 0.3 (scalesearch.search.*, .compare.*)

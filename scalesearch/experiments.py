@@ -26,11 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch import options as opt
-from scalesearch.compare.config import CompareConfig
+from scalesearch.coefsearch.config import SearchConfig
+from scalesearch.comparison.config import CompareConfig
 from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
 from scalesearch.rundir import check_out
-from scalesearch.search.config import SearchConfig
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -74,7 +74,7 @@ class SearchResult:
     @property
     def study(self):
         """optuna.db as an ``optuna.Study``: one trial per candidate (issue 24 §2)."""
-        from scalesearch.search.optuna_study import load
+        from scalesearch.coefsearch.optuna_study import load
 
         return load(self.out)
 
@@ -127,7 +127,7 @@ def _with_report(summary: dict, out: Path) -> dict:
 
 def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
     """The search the options describe (the CLI's entry point)."""
-    from scalesearch.search.session import run_search
+    from scalesearch.coefsearch.session import run_search
 
     check_out(args.out, args.data)
     summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
@@ -150,7 +150,7 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
     """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
     as ``scalesearch search --help`` lists them. ``baseline`` may be a ready
     :class:`SearchConfig` instead (then without ``data`` or options)."""
-    from scalesearch.search.session import run_search
+    from scalesearch.coefsearch.session import run_search
 
     if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
                                                          else {})):
@@ -165,7 +165,7 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
 def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
                          log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
-    from scalesearch.search.fidelity import run_fidelity
+    from scalesearch.coefsearch.fidelity import run_fidelity
 
     hardware = opt.hardware_from_args(args)  # the device is checked before anything else
     result = run_fidelity(Path(run_dir), opt.fidelity_config(args), resume=args.resume,
@@ -213,7 +213,7 @@ def run_compare_options(args: argparse.Namespace, log: Log = stderr) -> CompareR
 
 def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume: bool,
                  log: Log) -> CompareResult:
-    from scalesearch.compare.run import run_compare
+    from scalesearch.comparison.run import run_compare
 
     check_out(out, cfg.setup.data)
     out = Path(out) if out else (Path("runs/compare") if train else None)
@@ -245,11 +245,11 @@ def compare(baseline: str | CompareConfig, *, log: Log = stderr, **options) -> C
 def plot_dir(folder: Path) -> list[Path]:
     """Regenerate every figure whose CSV is in ``folder`` (compare.csv, table3.csv,
     trials.csv); returns the files written (``scalesearch plot``)."""
-    from scalesearch.compare.plots import plot_compare
+    from scalesearch.comparison.plots import plot_compare
 
     written = plot_compare(folder)
     if (folder / "trials.csv").exists():
-        from scalesearch.search.report import replot
+        from scalesearch.coefsearch.report import replot
 
         written.extend(replot(folder))
     return written

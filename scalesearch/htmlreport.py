@@ -56,7 +56,7 @@ def _gpu() -> str:
 def environment(recorded: dict | None) -> Section:
     """Versions and machine: as the run recorded them (its marker's ``environment``), else
     this process's, labelled as the environment that rendered the report."""
-    from scalesearch import __version__
+    from scalesearch.version import __version__
 
     s = Section("environment", "Versions and machine")
     if recorded:

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import MISSING
 
 from scalesearch.argtypes import duration, integer, number, read_coefficients, value_range
+from scalesearch.coefsearch.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
+from scalesearch.coefsearch.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
+from scalesearch.coefsearch.space import Ranges
+from scalesearch.coefsearch.stats import TIE_BREAKS
 from scalesearch.errors import ScalesearchError
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.config import SAMPLERS, SCHEDULERS, FidelityConfig, SearchConfig
-from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
-from scalesearch.search.space import Ranges
-from scalesearch.search.stats import TIE_BREAKS
 from scalesearch.train import OPTIMIZERS, TrainConfig
 
 
@@ -321,10 +321,10 @@ def resolve_options(add_args: Callable[[argparse.ArgumentParser], None], given: 
 
 def add_compare_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch compare`` but --paper-table3 and --format."""
-    from scalesearch.compare.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
+    from scalesearch.comparison.strategies import FAST_ALPHA, PAPER_STRATEGIES, STRATEGIES
 
     p.add_argument("--baseline", required=True, help="network to scale")
-    from scalesearch.compare.config import CompareConfig
+    from scalesearch.comparison.config import CompareConfig
 
     ratios = list(default(CompareConfig, "ratios"))
     p.add_argument("--flops-ratio", type=number, nargs="+", default=ratios, metavar="X",
@@ -374,7 +374,7 @@ def placement_from_args(args: argparse.Namespace):
 
 def compare_config(args: argparse.Namespace):
     """The CompareConfig of the compare options (coefficients read from --coefficients)."""
-    from scalesearch.compare.config import CompareConfig
+    from scalesearch.comparison.config import CompareConfig
     from scalesearch.scaler import PAPER_COEFFICIENTS
 
     coefficients = read_coefficients(args.coefficients) if args.coefficients else \

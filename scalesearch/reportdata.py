@@ -99,11 +99,11 @@ def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str
 # --- search --------------------------------------------------------------------------------
 
 def _ranking(folder: Path, best: dict, marker: dict) -> pd.DataFrame:
-    from scalesearch.search.config import SearchConfig
-    from scalesearch.search.costs import load_latencies
-    from scalesearch.search.objective import Objective
-    from scalesearch.search.report import ranking
-    from scalesearch.search.trials import TrialStore
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.coefsearch.costs import load_latencies
+    from scalesearch.coefsearch.objective import Objective
+    from scalesearch.coefsearch.report import ranking
+    from scalesearch.coefsearch.trials import TrialStore
 
     objective = Objective(**best["objective"]) if best.get("objective") else None
     try:
@@ -115,7 +115,7 @@ def _ranking(folder: Path, best: dict, marker: dict) -> pd.DataFrame:
 
 
 def _answer(best: dict, rank: pd.DataFrame) -> Section:
-    from scalesearch.search.reliability import describe
+    from scalesearch.coefsearch.reliability import describe
 
     s = Section("answer", "The answer")
     if not best:
@@ -167,7 +167,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
 
 
 def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
-    from scalesearch.search.evidence import not_ruled_out
+    from scalesearch.coefsearch.evidence import not_ruled_out
 
     chosen = tuple(best[k] for k in KEY) if best else None
 
@@ -303,7 +303,7 @@ def _flops_check(rows: pd.DataFrame) -> Section:
 
 def compare_sections(folder: Path) -> list[Section]:
     """A comparison's page: Table 3, the FLOPs check, the plots and the settings."""
-    from scalesearch.compare.summary import markdown, summarize
+    from scalesearch.comparison.summary import markdown, summarize
 
     rows = pd.read_csv(folder / "compare.csv") if (folder / "compare.csv").is_file() else None
     text = (folder / "compare.md").read_text() if (folder / "compare.md").is_file() else \

@@ -15,10 +15,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from scalesearch import __version__
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
 from scalesearch.status import Status
+from scalesearch.version import __version__
 
 try:
     import fcntl

@@ -110,8 +110,8 @@ def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | N
     from dataclasses import replace
 
     from scalesearch.cluster import Placement
-    from scalesearch.compare.config import CompareConfig
-    from scalesearch.compare.strategies import (
+    from scalesearch.comparison.config import CompareConfig
+    from scalesearch.comparison.strategies import (
         FAST_ALPHA,
         PAPER_STRATEGIES,
         check_ratio,
@@ -160,8 +160,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
-        from scalesearch.compare.strategies import paper_rows
-        from scalesearch.compare.table3 import write_table3
+        from scalesearch.comparison.strategies import paper_rows
+        from scalesearch.comparison.table3 import write_table3
         from scalesearch.registry import resolve
 
         rows = [r for name in spec.get("baselines", ()) for r in paper_rows(resolve(name))]
@@ -169,8 +169,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
             raise ScalesearchError(f"{path}: list the networks under baselines:")
         out.mkdir(parents=True, exist_ok=True)
         return [*write_table3(out, rows), write_report(out)]
-    from scalesearch.compare.plots import plot_compare
-    from scalesearch.compare.run import run_compare
+    from scalesearch.comparison.plots import plot_compare
+    from scalesearch.comparison.run import run_compare
 
     run_compare(_compare_config(spec, path.parent, placement, hardware, tracking), out,
                 train=True, resume=resume)

@@ -109,8 +109,8 @@ def _search_runs(root: Path) -> None:
     """runs/b0 and runs/checked: a finished resnet50 search (default flags); runs/failed: one
     whose every trial failed."""
     from scalesearch import options as opt
+    from scalesearch.coefsearch.trials import TrialStore
     from scalesearch.rundir import marker
-    from scalesearch.search.trials import TrialStore
 
     args = opt.resolve_options(opt.add_search_args, {}, "search", baseline="resnet50",
                                data="synthetic", out="runs/b0", resume=False)

@@ -112,13 +112,14 @@ def test_measuring_lives_in_the_counter_layer():
     assert flops_ratio(net, mult, 300) == measure(net, 1.2, 1.1, 300).flops / base.flops
     root = Path(counter.__file__).parent
     front_doors = ("scalesearch.experiments", "scalesearch.options", "scalesearch.cli")
-    for lower in ("counter.py", "proxy.py", "scaled.py", "cluster.py", "search/space.py",
-                  "search/runner.py", "search/report.py", "search/plots.py",
-                  "compare/strategies.py", "compare/run.py"):
+    for lower in ("counter.py", "proxy.py", "scaled.py", "cluster.py", "coefsearch/space.py",
+                  "coefsearch/runner.py", "coefsearch/report.py", "coefsearch/plots.py",
+                  "comparison/strategies.py", "comparison/run.py"):
         text = (root / lower).read_text()
         assert not any(f"from {door}" in text for door in front_doors), lower
-    assert "scalesearch.search.runner" not in (root / "options.py").read_text()  # Ray stays out
-    for folder, sibling in (("search", "scalesearch.compare"), ("compare", "scalesearch.search")):
+    assert "scalesearch.coefsearch.runner" not in (root / "options.py").read_text()  # Ray stays out
+    for folder, sibling in (("coefsearch", "scalesearch.comparison"),
+                            ("comparison", "scalesearch.coefsearch")):
         for path in (root / folder).glob("*.py"):  # siblings share lower modules, not each other
             assert f"from {sibling}" not in path.read_text(), path
 
@@ -128,8 +129,8 @@ def test_cli_defaults_are_the_dataclass_defaults():
     from dataclasses import fields
 
     from scalesearch import options as opt
-    from scalesearch.compare.config import CompareConfig
-    from scalesearch.search.config import SearchConfig
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.comparison.config import CompareConfig
     from scalesearch.train import TrainConfig
 
     args = opt.resolve_options(opt.add_search_args, {}, "search")

@@ -11,15 +11,15 @@ import pytest
 from readme_fixtures import TINY, make_fixtures
 
 from scalesearch.cli.search import ranking_table
-from scalesearch.compare.strategies import solve_strategies
-from scalesearch.compare.summary import markdown
+from scalesearch.coefsearch.report import ranking
+from scalesearch.comparison.strategies import solve_strategies
+from scalesearch.comparison.summary import markdown
 from scalesearch.data import FolderStream, check_data, load_data
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import mean_spread
 from scalesearch.proxy import ProxySetup, check_proxy_size, smallest_proxy_size
 from scalesearch.registry import resolve
-from scalesearch.search.report import ranking
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,9 +8,9 @@ import math
 import pytest
 
 import scalesearch
-from scalesearch.compare.config import CompareConfig
+from scalesearch.coefsearch.space import Ranges
+from scalesearch.comparison.config import CompareConfig
 from scalesearch.errors import MAX_CLASSES, MAX_GRID_POINTS, MAX_SEEDS, ScalesearchError
-from scalesearch.search.space import Ranges
 from scalesearch.study import run_study
 
 
@@ -52,7 +52,7 @@ def test_study_counts_are_bounded_before_anything_is_written(tmp_path, monkeypat
     def train(*args, **kwargs):
         raise AssertionError("the study went on to train")
 
-    monkeypatch.setattr("scalesearch.compare.run.run_compare", train)
+    monkeypatch.setattr("scalesearch.comparison.run.run_compare", train)
     path = tmp_path / "s.yaml"
     path.write_text(f"kind: compare\nbaseline: resnet50\n{line}\n")
     with pytest.raises(ScalesearchError, match=message):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from scalesearch.coefsearch import budget
+from scalesearch.coefsearch.config import SearchConfig
+from scalesearch.coefsearch.space import Ranges
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import format_duration, parse_duration
 from scalesearch.proxy import ProxySetup
-from scalesearch.search import budget
-from scalesearch.search.config import SearchConfig
-from scalesearch.search.space import Ranges
 from scalesearch.train import TrainConfig
 
 
@@ -82,8 +82,8 @@ def test_budget_and_num_train_are_one_choice():
 
 
 def test_a_real_pilot_times_the_cheapest_and_the_dearest():
+    from scalesearch.coefsearch.space import build_space
     from scalesearch.registry import resolve
-    from scalesearch.search.space import build_space
 
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.1), step=0.1),
                        match_flops=False, setup=ProxySetup(
@@ -140,7 +140,7 @@ def test_a_budget_too_small_is_refused_in_one_line_before_anything_is_written(cl
 def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_path):
     import json
 
-    from scalesearch.search.trials import TrialStore
+    from scalesearch.coefsearch.trials import TrialStore
 
     out = tmp_path / "s"
     given = _refused(cli, out) + 10  # a few batches more than the minimal training

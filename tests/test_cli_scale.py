@@ -111,8 +111,8 @@ def test_cli_choices_and_version_come_from_the_library(cli):
 
     import scalesearch
     from scalesearch.cli.main import build_parser
-    from scalesearch.compare.strategies import PAPER_STRATEGIES, STRATEGIES
-    from scalesearch.search.runner import SAMPLERS
+    from scalesearch.coefsearch.runner import SAMPLERS
+    from scalesearch.comparison.strategies import PAPER_STRATEGIES, STRATEGIES
     from scalesearch.train import OPTIMIZERS
 
     code, out, _ = cli("--version")

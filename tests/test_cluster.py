@@ -79,8 +79,8 @@ def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(m
     import ray
     from ray import cloudpickle
 
-    from scalesearch.compare import run
-    from scalesearch.compare.strategies import solve_strategies
+    from scalesearch.comparison import run
+    from scalesearch.comparison.strategies import solve_strategies
     from scalesearch.registry import resolve
 
     cloudpickle.register_pickle_by_value(__import__(__name__))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import TINY_STUDY
 
-from scalesearch.compare.strategies import PAPER_STRATEGIES, solve_strategy
+from scalesearch.comparison.strategies import PAPER_STRATEGIES, solve_strategy
 from scalesearch.counter import count, measure
 from scalesearch.pareto import pareto_front, plot_pareto
 from scalesearch.registry import resolve
@@ -86,7 +86,7 @@ def test_bad_input(cli, args, message):
 
 def test_a_network_that_cannot_train_is_a_failed_row():
     """One broken network is recorded with Status.FAILED and its error; the comparison goes on."""
-    from scalesearch.compare.trainable import train_job
+    from scalesearch.comparison.trainable import train_job
     from scalesearch.proxy import ProxySetup
     from scalesearch.status import Status
 
@@ -97,7 +97,7 @@ def test_a_network_that_cannot_train_is_a_failed_row():
 
 
 def test_compare_training_without_a_folder_is_refused():
-    from scalesearch.compare.run import CompareConfig, run_compare
+    from scalesearch.comparison.run import CompareConfig, run_compare
     from scalesearch.errors import ScalesearchError
 
     with pytest.raises(ScalesearchError, match="output folder"):

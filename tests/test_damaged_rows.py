@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
+from scalesearch.coefsearch.trials import COLUMNS, TrialStore, search_folder
 from scalesearch.errors import ScalesearchError
-from scalesearch.search.trials import COLUMNS, TrialStore, search_folder
 
 ROW = dict(alpha="1.2", beta="1.1", gamma="1.15", seed="0", top1="50.0", status="ok")
 

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from scalesearch.registry import resolve
-from scalesearch.search.report import best_record, ranking
-from scalesearch.search.space import (
+from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.space import (
     MATCH_TOLERANCE,
     Ranges,
     beta_bounds,
@@ -22,7 +21,7 @@ from scalesearch.search.space import (
     tpe_point,
     within,
 )
-from scalesearch.search.stats import (
+from scalesearch.coefsearch.stats import (
     TIE_P,
     balance,
     p_best,
@@ -31,6 +30,7 @@ from scalesearch.search.stats import (
     t_interval,
     tie_break,
 )
+from scalesearch.registry import resolve
 from scalesearch.status import Status
 
 
@@ -207,7 +207,7 @@ def test_tpe_point_solves_gamma_and_inverts(alpha, frac):
 
 def test_the_objective_orders_candidates_and_decides_the_tied_set():
     """MnasNet's top1·(FLOPs/T)^w with a steep w: the cheaper network wins on score."""
-    from scalesearch.search.objective import Objective
+    from scalesearch.coefsearch.objective import Objective
 
     rows = [dict(r, flops=1e9 if r["alpha"] == 1.0 else 4e9) for r in _rows()[:6]]
     plain = ranking(rows)
@@ -223,8 +223,8 @@ def test_the_objective_orders_candidates_and_decides_the_tied_set():
 
 
 def test_latency_is_measured_once_per_candidate_and_cached(tmp_path):
+    from scalesearch.coefsearch.costs import candidate_latencies
     from scalesearch.latency import LatencySpec
-    from scalesearch.search.costs import candidate_latencies
 
     b0 = resolve("mobilenet-v2")
     rows = [dict(alpha=1.0, beta=1.0, gamma=1.0, seed=s, depth=1.0, width=0.5, resolution=0.3,
@@ -244,9 +244,9 @@ def test_one_place_holds_each_search_default():
     import inspect
 
     from scalesearch.cli.fidelity import EXAMPLES
+    from scalesearch.coefsearch.config import FidelityConfig, SearchConfig
     from scalesearch.options import add_search_args
     from scalesearch.proxy import ProxySetup
-    from scalesearch.search.config import FidelityConfig, SearchConfig
 
     params = inspect.signature(build_space).parameters
     cfg = SearchConfig("efficientnet-b0")

@@ -74,8 +74,8 @@ def test_compare_from_python_counts_like_the_cli(cli):
 
 
 def test_a_config_built_in_python_runs_as_it_is(tmp_path):
-    from scalesearch.compare.config import CompareConfig
-    from scalesearch.search.config import SearchConfig
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.comparison.config import CompareConfig
 
     cfg = CompareConfig("mobilenet-v2", [2], "width,fast")  # normalised, then checked
     assert cfg.ratios == (2.0,) and cfg.strategies == ("width", "fast")
@@ -90,3 +90,36 @@ def test_a_config_built_in_python_runs_as_it_is(tmp_path):
     with pytest.raises(ScalesearchError, match="--seeds must be a whole number in 1…100, got 0"):
         CompareConfig("mobilenet-v2", seeds=0)
     assert not (tmp_path / "s").exists()
+
+
+def test_the_old_subpackage_paths_still_import_with_a_deprecation_warning():
+    """Issue 25 item 4: scalesearch.search / .compare are the API functions (with their own
+    signatures); the subpackages' names before 0.3 resolve to the same module objects, warn,
+    and leave the API callable."""
+    import importlib
+    import inspect
+    import sys
+
+    from scalesearch.coefsearch import config
+    from scalesearch.comparison import summary
+
+    assert "baseline" in inspect.signature(scalesearch.search).parameters  # not a module
+    assert scalesearch.compare.__module__ == "scalesearch.experiments"
+    old_names = ("scalesearch.search", "scalesearch.compare")
+    try:
+        for name in [n for n in sys.modules if n.startswith(old_names)]:
+            del sys.modules[name]  # as in a fresh process
+        with pytest.warns(DeprecationWarning, match="scalesearch.search.config was renamed "
+                                                    "scalesearch.coefsearch.config"):
+            old = importlib.import_module("scalesearch.search.config")
+        assert old is config and old.SearchConfig is config.SearchConfig
+        with pytest.warns(DeprecationWarning, match="renamed scalesearch.comparison"):
+            from scalesearch.compare.summary import markdown
+        assert markdown is summary.markdown
+        with pytest.raises(ScalesearchError, match="unknown search option"):  # still callable
+            scalesearch.search("efficientnet-b0", sedes=3)
+    finally:  # the old names bound on the package: gone, for the tests after this one
+        for name in old_names:
+            vars(scalesearch).pop(name.rsplit(".", 1)[1], None)
+        for name in [n for n in sys.modules if n.startswith(old_names)]:
+            del sys.modules[name]

@@ -1,10 +1,10 @@
-"""Which candidates the fidelity check retrains (scalesearch.search.fidelity.choose)."""
+"""Which candidates the fidelity check retrains (scalesearch.coefsearch.fidelity.choose)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.search.fidelity import choose
+from scalesearch.coefsearch.fidelity import choose
 
 
 def _rank() -> pd.DataFrame:

@@ -177,9 +177,9 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
     import ray
     from ray import cloudpickle
 
-    from scalesearch.search import runner
-    from scalesearch.search.space import Candidate, Space
-    from scalesearch.search.trials import TrialStore
+    from scalesearch.coefsearch import runner
+    from scalesearch.coefsearch.space import Candidate, Space
+    from scalesearch.coefsearch.trials import TrialStore
 
     cloudpickle.register_pickle_by_value(__import__(__name__))
     monkeypatch.setattr(runner, "trial", _fake_trial)
@@ -233,7 +233,7 @@ def test_compare_gpus_per_trial_needs_a_gpu(cli, no_cuda, tmp_path):
 
 
 def test_search_gpus_per_trial_must_be_whole_above_one():
-    from scalesearch.search.runner import SearchConfig
+    from scalesearch.coefsearch.runner import SearchConfig
 
     assert SearchConfig("efficientnet-b0",
                         placement=Placement(gpus_per_trial=0.25)).placement.gpus_per_trial == 0.25

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from scalesearch.coefsearch.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 from scalesearch.errors import ScalesearchError
 from scalesearch.latency import LatencySpec, measure_latency, measure_many
-from scalesearch.search.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 
 
 def tiny() -> nn.Module:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from optuna_check import check_study
 
-from scalesearch.search.optuna_study import STUDY_FILE, load, write_study
-from scalesearch.search.report import ranking
-from scalesearch.search.space import Ranges
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch.optuna_study import STUDY_FILE, load, write_study
+from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.space import Ranges
+from scalesearch.coefsearch.trials import TrialStore
 
 SEARCH = Path(__file__).resolve().parents[1] / "studies" / "results" / \
     "search_mobilenetv2_flowers_sha"

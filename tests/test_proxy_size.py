@@ -47,7 +47,7 @@ def _trial_start(trained: list):
 def test_search_refuses_up_front_or_every_trial_trains(cli, tmp_path_factory, monkeypatch,
                                                        proxy, name):
     trained: list[int] = []
-    monkeypatch.setattr("scalesearch.search.session.run_trials", _trial_start(trained))
+    monkeypatch.setattr("scalesearch.coefsearch.session.run_trials", _trial_start(trained))
     out = tmp_path_factory.mktemp("search") / "run"
     code, _, err = cli("search", "--baseline", name, *SMALL_GRID, "--proxy-size", proxy,
                        "--out", out)

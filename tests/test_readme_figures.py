@@ -44,7 +44,7 @@ def test_preset_row_is_what_scale_counts(name, px, params, gflops):
 @pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_every_study_file_parses_into_its_config(path):
-    from scalesearch.compare.strategies import paper_rows
+    from scalesearch.comparison.strategies import paper_rows
     from scalesearch.registry import resolve
     from scalesearch.study import _compare_config, load_study
 

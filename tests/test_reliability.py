@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from scalesearch.search.halving import cut
-from scalesearch.search.reliability import anova, kendall_tau_b, reliability, seed_tau
-from scalesearch.search.report import ranking
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch.halving import cut
+from scalesearch.coefsearch.reliability import anova, kendall_tau_b, reliability, seed_tau
+from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.status import Status
 
 

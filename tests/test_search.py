@@ -17,13 +17,13 @@ from optuna_check import check_study
 from scipy.stats import kendalltau, spearmanr
 from winner_check import check_answer
 
+from scalesearch.coefsearch import runner
+from scalesearch.coefsearch.space import Ranges, build_space, within
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.counter import count, flops_ratio
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
-from scalesearch.search import runner
-from scalesearch.search.space import Ranges, build_space, within
-from scalesearch.search.trials import TrialStore
 
 # Two candidates on B0 (α=1.9, alias α=2, and γ=1.4, with β fixed at 1), trained at γ (no
 # FLOPs matching), tiny data: a few seconds per search after Ray starts. The family stops at
@@ -463,10 +463,10 @@ NET = TableBaseline(replace(EFFICIENTNET_B0.table, divisor=DIVISOR))
 
 def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
     """Issue 23 item 9: trials.csv must never mix two networks under one name."""
+    from scalesearch.coefsearch.session import _same_baseline
+    from scalesearch.coefsearch.trials import search_folder
     from scalesearch.io import write_json
     from scalesearch.rundir import marker
-    from scalesearch.search.session import _same_baseline
-    from scalesearch.search.trials import search_folder
 
     net = tmp_path / "net.py"
     net.write_text(EDITABLE_NET.replace("DIVISOR", "8"))
@@ -517,8 +517,8 @@ def test_the_trial_context_is_typed_frozen_and_crosses_to_a_worker_intact(tmp_pa
     import dataclasses
     import pickle
 
-    from scalesearch.search.config import SearchConfig
-    from scalesearch.search.trainable import TrialContext, candidate_of
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.coefsearch.trainable import TrialContext, candidate_of
 
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.0), step=0.1),
                        match_flops=False, seeds=2)

@@ -8,8 +8,8 @@ import json
 import pytest
 from readme_fixtures import make_fixtures
 
-from scalesearch.search import runner
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch import runner
+from scalesearch.coefsearch.trials import TrialStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

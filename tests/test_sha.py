@@ -14,10 +14,10 @@ import torch
 from conftest import ROOT, kill_when
 
 from scalesearch.cluster import Placement
-from scalesearch.search.evidence import stopped_evidence
-from scalesearch.search.halving import survivors
-from scalesearch.search.report import best_record, ranking
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch.evidence import stopped_evidence
+from scalesearch.coefsearch.halving import survivors
+from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.status import Status
 
 # Four candidates on B0 (β = 1 or 1.1, FLOPs matching off), 3 epochs, one rung at epoch 1 with
@@ -122,10 +122,10 @@ def _decisions(path) -> list[tuple]:
 
 
 def _search(tmp_path, name, **changes) -> dict:
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.coefsearch.session import run_search
+    from scalesearch.coefsearch.space import Ranges
     from scalesearch.proxy import ProxySetup
-    from scalesearch.search.config import SearchConfig
-    from scalesearch.search.session import run_search
-    from scalesearch.search.space import Ranges
     from scalesearch.train import TrainConfig
 
     setup = ProxySetup(proxy_size=32, num_train=48, num_val=24,
@@ -207,7 +207,7 @@ def test_sha_killed_mid_rung_resumes_from_checkpoints(cli, tmp_path):
 
 
 def test_tau_interval_speaks_only_when_the_seeds_allow_it():
-    from scalesearch.search.fidelity import tau_interval
+    from scalesearch.coefsearch.fidelity import tau_interval
 
     proxy = [[10.0, 11.0], [20.0, 21.0], [30.0, 31.0], [40.0, 41.0], [50.0, 51.0], [60.0, 61.0]]
     lo, hi = tau_interval([0] * 6, proxy, [[v + 5 for v in s] for s in proxy])
@@ -236,8 +236,8 @@ def test_family_members_are_matched_to_two_to_the_phi(baseline):
     """family.csv's px_matched / ratio_matched: within ±3% of 2^φ for φ = 1…4, with the paper's
     coefficients and with a width-free found-like set, on every built-in; a member already
     within 3% at its matched size keeps its width."""
+    from scalesearch.coefsearch.report import family
     from scalesearch.registry import resolve
-    from scalesearch.search.report import family
 
     for member in family(resolve(baseline), (1.25, 1.0, 1.25), phis=range(1, 5)):
         assert abs(member["ratio_matched"] / 2 ** member["phi"] - 1) <= 0.03, member
@@ -250,9 +250,9 @@ def test_bench_replays_synchronous_halving_from_full_budget_curves(tmp_path, cap
     import importlib.util
     import json
 
+    from scalesearch.coefsearch.config import SearchConfig
+    from scalesearch.coefsearch.trials import COLUMNS
     from scalesearch.proxy import ProxySetup
-    from scalesearch.search.config import SearchConfig
-    from scalesearch.search.trials import COLUMNS
     from scalesearch.train import TrainConfig
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_asha.py"

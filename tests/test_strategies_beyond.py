@@ -13,13 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from scalesearch.compare.nonuniform import (
+from scalesearch.comparison.nonuniform import (
     nonuniform_baseline,
     parse_repeats,
     stage_depths,
     with_repeats,
 )
-from scalesearch.compare.strategies import StrategyOptions, fast_factors, solve_strategy
+from scalesearch.comparison.strategies import StrategyOptions, fast_factors, solve_strategy
 from scalesearch.counter import count, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
@@ -191,7 +191,7 @@ def test_scale_reports_activations_ratio(cli):
 
 
 def test_capped_label_survives_the_csv(cli, tmp_path):
-    from scalesearch.compare.summary import markdown
+    from scalesearch.comparison.summary import markdown
 
     code, _, err = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "4",
                        "--strategies", "compound", "--max-image-size", "256", "--no-train",

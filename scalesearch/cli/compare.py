@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_compare_cmd)
 
 def _table3(args: argparse.Namespace) -> int:
-    from scalesearch.compare.strategies import paper_rows
-    from scalesearch.compare.table3 import table3_markdown, write_table3
+    from scalesearch.comparison.strategies import paper_rows
+    from scalesearch.comparison.table3 import table3_markdown, write_table3
     from scalesearch.registry import resolve
 
     if not args.no_train:
@@ -73,7 +73,7 @@ def _table3(args: argparse.Namespace) -> int:
 def run_compare_cmd(args: argparse.Namespace) -> int:
     """``scalesearch compare``: the strategies at matched FLOPs (Table 3), or with
     ``--paper-table3`` the paper's own multipliers counted; prints the summary."""
-    from scalesearch.compare.summary import markdown
+    from scalesearch.comparison.summary import markdown
     from scalesearch.experiments import run_compare_options
 
     if args.paper_table3:

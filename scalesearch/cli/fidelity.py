@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from scalesearch.cli.common import add_format, print_json
+from scalesearch.coefsearch.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
 from scalesearch.fmt import mean_spread, render_table
 from scalesearch.options import add_fidelity_args
-from scalesearch.search.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
 
 _D = FidelityConfig()
 EXAMPLES = f"""examples:
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
           f"{tuple(result['search_winner'])}, reference {tuple(result['reference_winner'] or ())})"
           f"; search's winner in the reference's tied set: "
           f"{'yes' if result['winner_in_tied'] else 'no'}")
-    from scalesearch.search.reliability import describe
+    from scalesearch.coefsearch.reliability import describe
 
     for side in ("proxy", "reference"):
         print(f"{side} ranking: {describe(result[f'{side}_reliability'])}")

@@ -7,7 +7,7 @@ import importlib
 import sys
 import warnings
 
-from scalesearch import __version__
+from scalesearch.version import __version__
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMANDS = ("scalesearch.cli.scale", "scalesearch.cli.search", "scalesearch.cli.fidelity",

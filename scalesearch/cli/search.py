@@ -100,7 +100,7 @@ def tied_lines(best: dict) -> list[str]:
 def reliability_lines(reliability: dict) -> list[str]:
     """How reproducible the ranking is, at every rung and among the finished candidates
     (docs/search.md, "Reliability")."""
-    from scalesearch.search.reliability import describe
+    from scalesearch.coefsearch.reliability import describe
 
     lines = [f"rung {r['rung']} (epoch {r['epoch']}): {describe(r)}"
              for r in reliability.get("rungs", [])]

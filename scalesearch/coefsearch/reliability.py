@@ -27,7 +27,7 @@ from collections.abc import Hashable, Mapping
 
 import numpy as np
 
-from scalesearch.search.stats import pooled_interval, pooled_sd
+from scalesearch.coefsearch.stats import pooled_interval, pooled_sd
 
 REPLICATES, BOOTSTRAP_SEED = 2000, 0  # τ's bootstrap over candidates
 MIN_CANDIDATES = 5  # below, a bootstrap over candidates has too few distinct draws to speak

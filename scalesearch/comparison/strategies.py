@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.compare.nonuniform import check_table, nonuniform_baseline, repeats_text
+from scalesearch.comparison.nonuniform import check_table, nonuniform_baseline, repeats_text
 from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError, check_within
 from scalesearch.latency import LatencySpec, measure_many

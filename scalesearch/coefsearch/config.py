@@ -8,6 +8,15 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.cluster import Placement
+from scalesearch.coefsearch.objective import Objective
+from scalesearch.coefsearch.space import (
+    FLOPS_TOLERANCE,
+    MATCH_FLOPS,
+    TOLERANCE,
+    Ranges,
+    check_tolerances,
+)
+from scalesearch.coefsearch.stats import TIE_BREAKS
 from scalesearch.errors import (
     MAX_SEEDS,
     MAX_TRIALS,
@@ -18,15 +27,6 @@ from scalesearch.errors import (
 from scalesearch.fmt import parse_duration
 from scalesearch.latency import LatencySpec
 from scalesearch.proxy import ProxySetup
-from scalesearch.search.objective import Objective
-from scalesearch.search.space import (
-    FLOPS_TOLERANCE,
-    MATCH_FLOPS,
-    TOLERANCE,
-    Ranges,
-    check_tolerances,
-)
-from scalesearch.search.stats import TIE_BREAKS
 from scalesearch.trackers import Tracking
 
 SAMPLERS = ("grid", "tpe")

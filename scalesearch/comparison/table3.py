@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.compare.plots import plot_table3
+from scalesearch.comparison.plots import plot_table3
 from scalesearch.fmt import human
 from scalesearch.io import write_frame, write_text
 

@@ -8,7 +8,7 @@ from scalesearch.cluster import check_placement
 
 def check_search(cfg) -> None:
     """Every up-front check of a search's settings that needs neither its grid nor data."""
-    from scalesearch.search.space import alpha_bounds
+    from scalesearch.coefsearch.space import alpha_bounds
 
     if cfg.sampler == "tpe":
         alpha_bounds(cfg.ranges)  # refuses ranges where no α, β, γ reaches the constraint

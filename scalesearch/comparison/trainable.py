@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scalesearch.compare.nonuniform import parse_repeats, with_repeats
+from scalesearch.comparison.nonuniform import parse_repeats, with_repeats
 from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
 from scalesearch.scaler import Multipliers

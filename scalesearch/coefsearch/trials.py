@@ -13,10 +13,10 @@ import math
 import warnings
 from pathlib import Path
 
+from scalesearch.coefsearch.space import Candidate
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 from scalesearch.rundir import RowStore, RunFolder
-from scalesearch.search.space import Candidate
 
 # flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
 # trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy

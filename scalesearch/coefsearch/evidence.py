@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import statistics
 
-from scalesearch.search.halving import scores_at
-from scalesearch.search.space import Candidate
-from scalesearch.search.stats import TIE_P, p_best
+from scalesearch.coefsearch.halving import scores_at
+from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.stats import TIE_P, p_best
 from scalesearch.status import Status
 
 

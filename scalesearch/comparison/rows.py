@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.compare.strategies import STRATEGIES
+from scalesearch.comparison.strategies import STRATEGIES
 from scalesearch.io import write_frame
 from scalesearch.rundir import RowStore, RunFolder
 

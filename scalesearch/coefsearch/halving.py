@@ -5,7 +5,7 @@ Rungs sit at ``min_epochs``·η^k epochs below the last one. At rung k every liv
 trains to m_k (from its checkpoint of the previous rung), and only once every one of them has
 reported is the cut taken: the ⌈n/η⌉ best by mean val top-1 at m_k go on (a tie at the cut goes
 on too), over all n candidates that reached m_k — but only at a rung the seeds can rank
-(:func:`~scalesearch.search.reliability.reliability`: the seed-split τ's interval above 0 and
+(:func:`~scalesearch.coefsearch.reliability.reliability`: the seed-split τ's interval above 0 and
 not every mean within noise of chance); at any other rung every candidate goes on, and the log
 says why. With one seed nothing is measured and the rung cuts. The decision is a function of
 the scores alone, so the search gives the same answer whatever order its trials start or finish
@@ -22,9 +22,9 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from scalesearch.search.reliability import describe, reliability
-from scalesearch.search.space import Candidate
-from scalesearch.search.trials import TrialStore, trial_key
+from scalesearch.coefsearch.reliability import describe, reliability
+from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.trials import TrialStore, trial_key
 from scalesearch.status import Status
 
 CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder

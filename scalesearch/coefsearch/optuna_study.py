@@ -20,9 +20,9 @@ import math
 import statistics
 from pathlib import Path
 
+from scalesearch.coefsearch.halving import history_at
+from scalesearch.coefsearch.space import Candidate, Ranges
 from scalesearch.io import atomic_path
-from scalesearch.search.halving import history_at
-from scalesearch.search.space import Candidate, Ranges
 from scalesearch.status import Status
 
 STUDY_FILE = "optuna.db"

@@ -1,8 +1,8 @@
 """Run a comparison: solve every strategy at every FLOPs ratio, train each network × seed
 with the same proxy budget as Ray Tune trials, and write ``compare.csv`` (one row per network
-× seed) and ``compare.md`` (Table-3 layout). The pieces: :mod:`~scalesearch.compare.config`,
-:mod:`~scalesearch.compare.trainable`, :mod:`~scalesearch.compare.rows`,
-:mod:`~scalesearch.compare.summary`."""
+× seed) and ``compare.md`` (Table-3 layout). The pieces: :mod:`~scalesearch.comparison.config`,
+:mod:`~scalesearch.comparison.trainable`, :mod:`~scalesearch.comparison.rows`,
+:mod:`~scalesearch.comparison.summary`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.cluster import check_placement, run_jobs
-from scalesearch.compare.config import CompareConfig
-from scalesearch.compare.rows import CompareRows, compare_folder, sorted_rows
-from scalesearch.compare.strategies import solve_strategies
-from scalesearch.compare.summary import markdown, summarize
-from scalesearch.compare.trainable import CompareContext, trial
+from scalesearch.comparison.config import CompareConfig
+from scalesearch.comparison.rows import CompareRows, compare_folder, sorted_rows
+from scalesearch.comparison.strategies import solve_strategies
+from scalesearch.comparison.summary import markdown, summarize
+from scalesearch.comparison.trainable import CompareContext, trial
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_text
 from scalesearch.logs import Log, stderr

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from scalesearch.cluster import Placement
-from scalesearch.compare.strategies import (
+from scalesearch.comparison.strategies import (
     FAST_ALPHA,
     PAPER_STRATEGIES,
     StrategyOptions,

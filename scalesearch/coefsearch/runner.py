@@ -1,4 +1,4 @@
-"""Run the φ=1 search (§3.3 step 1) on Ray Tune, and :mod:`scalesearch.search.trainable`
+"""Run the φ=1 search (§3.3 step 1) on Ray Tune, and :mod:`scalesearch.coefsearch.trainable`
 trains each candidate's seeds. Schedulers: ``sha`` — synchronous successive halving, one Ray
 Tune run per rung restored from the previous rung's checkpoints (:mod:`.halving`); ``asha`` —
 OptunaSearch (grid or TPE) with Ray Tune's asynchronous ASHA, which stops weak candidates at
@@ -21,12 +21,10 @@ from dataclasses import replace
 from functools import partial
 
 from scalesearch.cluster import describe, fit, runtime
-from scalesearch.data.loader import chance_top1
-from scalesearch.logs import Log, stderr
-from scalesearch.search.config import SAMPLERS, SCHEDULERS, SearchConfig
-from scalesearch.search.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
-from scalesearch.search.progress import Progress
-from scalesearch.search.space import (
+from scalesearch.coefsearch.config import SAMPLERS, SCHEDULERS, SearchConfig
+from scalesearch.coefsearch.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
+from scalesearch.coefsearch.progress import Progress
+from scalesearch.coefsearch.space import (
     Candidate,
     Space,
     alpha_bounds,
@@ -34,8 +32,10 @@ from scalesearch.search.space import (
     build_space,
     tpe_point,
 )
-from scalesearch.search.trainable import TrialContext, trial
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch.trainable import TrialContext, trial
+from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.data.loader import chance_top1
+from scalesearch.logs import Log, stderr
 from scalesearch.status import Status
 
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate

@@ -18,18 +18,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalesearch.coefsearch.evidence import not_ruled_out, stopped_evidence, stopped_summary
+from scalesearch.coefsearch.halving import seed_scores_at
+from scalesearch.coefsearch.objective import Objective
+from scalesearch.coefsearch.reliability import reliability
+from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
+from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import json_safe, write_frame, write_json
 from scalesearch.matching import match_ratio
 from scalesearch.scalable import Scalable
 from scalesearch.scaled import scale
 from scalesearch.scaler import PAPER_COEFFICIENTS
-from scalesearch.search.evidence import not_ruled_out, stopped_evidence, stopped_summary
-from scalesearch.search.halving import seed_scores_at
-from scalesearch.search.objective import Objective
-from scalesearch.search.reliability import reliability
-from scalesearch.search.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
-from scalesearch.search.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
@@ -193,7 +193,7 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
     """best.json, family.csv, search.png, family.png, pareto_*.png; returns the summary
     printed/JSON'd. With no successful candidate, best.json is removed (a resumed run's old
     one too)."""
-    from scalesearch.search.plots import plot_family, plot_search, plot_search_pareto
+    from scalesearch.coefsearch.plots import plot_family, plot_search, plot_search_pareto
 
     rank = ranking(rows, objective, latency, meta.get("rungs"), meta.get("chance"))
     best = best_record(rank, meta, rule, aliases)
@@ -217,9 +217,9 @@ def replot(out: Path) -> list[Path]:
     """search.png (and family.png) again from trials.csv, family.csv and best.json."""
     import json
 
+    from scalesearch.coefsearch.plots import plot_family, plot_search
+    from scalesearch.coefsearch.trials import TrialStore
     from scalesearch.registry import resolve
-    from scalesearch.search.plots import plot_family, plot_search
-    from scalesearch.search.trials import TrialStore
 
     rank = ranking(TrialStore(out / "trials.csv").rows)
     best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}

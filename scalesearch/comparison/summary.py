@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.compare.rows import sorted_rows
+from scalesearch.comparison.rows import sorted_rows
 from scalesearch.fmt import human, mean_spread
 from scalesearch.status import Status
 

@@ -7,6 +7,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from scalesearch.coefsearch.costs import candidate_latencies
+from scalesearch.coefsearch.optuna_study import write_study
+from scalesearch.coefsearch.precheck import check_search
+from scalesearch.coefsearch.report import write_outputs
+from scalesearch.coefsearch.runner import SearchConfig, plan, run_trials
+from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
+from scalesearch.coefsearch.trials import search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
@@ -14,13 +21,6 @@ from scalesearch.fmt import format_duration
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
-from scalesearch.search.costs import candidate_latencies
-from scalesearch.search.optuna_study import write_study
-from scalesearch.search.precheck import check_search
-from scalesearch.search.report import write_outputs
-from scalesearch.search.runner import SearchConfig, plan, run_trials
-from scalesearch.search.space import Space, build_space, trained_resolutions
-from scalesearch.search.trials import search_folder
 from scalesearch.status import Status
 
 
@@ -32,7 +32,7 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     search: the grid and the pilot are paid out of it."""
     if cfg.budget is None:
         return cfg, None, None
-    from scalesearch.search import budget
+    from scalesearch.coefsearch import budget
 
     start = time.perf_counter()
     if resume and folder.marker_path.exists():

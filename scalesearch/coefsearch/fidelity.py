@@ -22,19 +22,19 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.cluster import Placement
+from scalesearch.coefsearch.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
+from scalesearch.coefsearch.costs import load_latencies
+from scalesearch.coefsearch.objective import Objective
+from scalesearch.coefsearch.report import KEY, best_record, ranking
+from scalesearch.coefsearch.runner import SearchConfig, plan, run_trials
+from scalesearch.coefsearch.space import Candidate, Space
+from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import RunFolder
-from scalesearch.search.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
-from scalesearch.search.costs import load_latencies
-from scalesearch.search.objective import Objective
-from scalesearch.search.report import KEY, best_record, ranking
-from scalesearch.search.runner import SearchConfig, plan, run_trials
-from scalesearch.search.space import Candidate, Space
-from scalesearch.search.trials import TrialStore, search_folder
 from scalesearch.status import Status
 
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
@@ -214,7 +214,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
                   reference_proxy_size=ref_cfg.setup.proxy_size, seeds=ref_cfg.seeds)
     write_frame(out / "fidelity.csv", pd.DataFrame(result["candidates"]))
     write_json(out / "result.json", result)
-    from scalesearch.search.plots import plot_fidelity
+    from scalesearch.coefsearch.plots import plot_fidelity
 
     plot_fidelity(result, out / "fidelity.png")
     return result

@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scalesearch.search.config import SearchConfig
-from scalesearch.search.halving import drop_checkpoint, stored_path
-from scalesearch.search.space import Candidate
-from scalesearch.search.trainable import (
+from scalesearch.coefsearch.config import SearchConfig
+from scalesearch.coefsearch.halving import drop_checkpoint, stored_path
+from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.trainable import (
     EVAL_IMAGES,
     RUNNING,
     TrialContext,
     base_row,
     candidate_of,
 )
-from scalesearch.search.trials import TrialStore
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.status import Status
 
 

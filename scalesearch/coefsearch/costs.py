@@ -9,10 +9,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from scalesearch.coefsearch.space import Candidate
 from scalesearch.io import write_json
 from scalesearch.latency import LatencySpec, measure_many
 from scalesearch.scalable import Scalable
-from scalesearch.search.space import Candidate
 from scalesearch.status import Status
 
 

@@ -210,8 +210,8 @@ def merge_aliases(baseline: Scalable, candidates: list[Candidate]) -> tuple[Cand
     """One candidate per distinct trained network. Rounding makes neighbouring grid points build
     the same network (on B0 α = 1.2 and 1.25 both give ceil(repeats · α) = 2, 3, 3, 4, 4, 5, 2):
     training both would only measure seed noise twice. The most balanced point of each group
-    (:func:`~scalesearch.search.stats.balance`) represents it; the others are its aliases."""
-    from scalesearch.search.stats import balance
+    (:func:`~scalesearch.coefsearch.stats.balance`) represents it; the others are its aliases."""
+    from scalesearch.coefsearch.stats import balance
 
     groups: dict[tuple, list[Candidate]] = {}
     for c in candidates:

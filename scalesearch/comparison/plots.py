@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.compare.strategies import STRATEGIES
+from scalesearch.comparison.strategies import STRATEGIES
 from scalesearch.paper import TABLE3
 from scalesearch.pareto import plot_pareto
 from scalesearch.plotting import pyplot, save_figure
@@ -81,7 +81,7 @@ def _paper_points(name: str) -> pd.DataFrame | None:
     paper's ImageNet top-1; None where the paper has no rows for ``name``."""
     if name not in TABLE3:
         return None
-    from scalesearch.compare.strategies import paper_rows
+    from scalesearch.comparison.strategies import paper_rows
     from scalesearch.registry import resolve
 
     return pd.DataFrame(paper_rows(resolve(name))).rename(columns={"paper_top1": "top1"})
@@ -132,8 +132,8 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
 
 def plot_compare(folder: Path) -> list[Path]:
     """Regenerate the figures of compare.csv and table3.csv in ``folder``; returns the files
-    written (a search's figures: :func:`scalesearch.search.report.replot`)."""
-    from scalesearch.compare.summary import summarize
+    written (a search's figures: :func:`scalesearch.coefsearch.report.replot`)."""
+    from scalesearch.comparison.summary import summarize
 
     written = []
     if (folder / "compare.csv").exists():

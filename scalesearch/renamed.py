@@ -1,0 +1,67 @@
+"""Import paths from before 0.3, when the search and compare subpackages were named
+``scalesearch.search`` and ``scalesearch.compare`` — names that now belong to the API
+functions :func:`scalesearch.search` and :func:`scalesearch.compare`. ``import
+scalesearch.search.config`` still works, with a DeprecationWarning naming the new path, and
+gives the new module itself (one module object, one set of classes); the old package name
+stays callable as the function, so an old import does not shadow the API."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+import warnings
+
+RENAMED = {"scalesearch.search": "scalesearch.coefsearch",
+           "scalesearch.compare": "scalesearch.comparison"}
+
+
+class _OldPackage(types.ModuleType):
+    """``scalesearch.search`` imported by its old name: attributes come from the new package,
+    and a call runs the API function of that name."""
+
+    def __init__(self, old: str, new: str):
+        super().__init__(old)
+        self.__new_name = new
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module(self.__new_name), name)
+
+    def __call__(self, *args, **kwargs):
+        from scalesearch import experiments  # this module is a front door, like __init__
+
+        return getattr(experiments, self.__name__.rsplit(".", 1)[1])(*args, **kwargs)
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves the old names to the new modules (placed first on ``sys.meta_path``)."""
+
+    def find_spec(self, name, path=None, target=None):
+        old = _old_prefix(name)
+        if old is None:
+            return None
+        return importlib.machinery.ModuleSpec(name, self, is_package=name == old)
+
+    def create_module(self, spec):
+        return None  # the default module: replaced in sys.modules by exec_module
+
+    def exec_module(self, module) -> None:
+        name = module.__name__
+        old = _old_prefix(name)
+        new = RENAMED[old] + name[len(old):]
+        warnings.warn(f"{name} was renamed {new} in scalesearch 0.3; import {new}",
+                      DeprecationWarning, stacklevel=2)
+        sys.modules[name] = _OldPackage(name, new) if name == old else \
+            importlib.import_module(new)
+
+
+def _old_prefix(name: str) -> str | None:
+    return next((old for old in RENAMED if name == old or name.startswith(old + ".")), None)
+
+
+def install() -> None:
+    """Put the finder first on ``sys.meta_path`` (once)."""
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
