@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, check_whole
 from scalesearch.hardware import parallel_device
@@ -46,10 +47,12 @@ class Placement:
         check_whole("--max-concurrent", self.max_concurrent, 1, MAX_WORKERS, optional=True)
 
     def trial_setup(self, setup: ProxySetup) -> ProxySetup:
-        """The setup one trial trains with: torch threads = its CPUs (unless set), and
-        ``auto`` on the CPU unless the trial was given GPUs."""
+        """The setup one trial trains with: torch threads = its CPUs (unless set), ``auto``
+        on the CPU unless the trial was given GPUs, and a relative data folder made absolute
+        here (a trial's working directory is its Ray worker's, not this process's)."""
         train = setup.train
-        return replace(setup, train=replace(
+        data = setup.data if setup.data == "synthetic" else str(Path(setup.data).resolve())
+        return replace(setup, data=data, train=replace(
             train, threads=train.threads or self.cpus_per_trial,
             device=parallel_device(train.device, bool(self.gpus_per_trial))))
 

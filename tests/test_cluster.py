@@ -39,6 +39,16 @@ def test_trial_setup_threads_and_device():
     assert gpu.train.device == "auto"  # Ray's CUDA_VISIBLE_DEVICES picks the GPU
 
 
+def test_a_relative_data_folder_reaches_the_trials_absolute(tmp_path, monkeypatch):
+    """A trial runs in its Ray worker's folder (a cluster node's, or where a runtime already
+    running was started), not in this process's: --data photos must not depend on it."""
+    from scalesearch.proxy import ProxySetup
+
+    monkeypatch.chdir(tmp_path)
+    assert Placement().trial_setup(ProxySetup(data="photos")).data == str(tmp_path / "photos")
+    assert Placement().trial_setup(ProxySetup()).data == "synthetic"
+
+
 def test_check_request_messages():
     check_request(2, 0.5, 2, 1.0)
     with pytest.raises(ScalesearchError, match="--cpus-per-trial 3 exceeds the cluster's 2 CPUs"):

@@ -157,18 +157,18 @@ def test_compiled_model_trains_on_the_cpu():
     assert trainer.train_epoch() and trainer.result().status == "ok"
 
 
-def _fake_trial(config: dict, context: dict) -> dict:
+def _fake_trial(config: dict, context) -> dict:
     """Stands in for the trainable: records when it ran and which GPU Ray gave it."""
     import ray
 
     start = time.time()
     time.sleep(2.0)
-    cand = context["candidates"][config["index"]]
-    return {"score": 0.0, "rows": [dict(alpha=cand["alpha"], beta=cand["beta"],
-                                        gamma=cand["gamma"], seed=s, status="ok", top1=0.0,
-                                        start=start, end=time.time(), gpus=ray.get_gpu_ids(),
+    cand = context.candidates[config["index"]]
+    return {"score": 0.0, "rows": [dict(alpha=cand.alpha, beta=cand.beta, gamma=cand.gamma,
+                                        seed=s, status="ok", top1=0.0, start=start,
+                                        end=time.time(), gpus=ray.get_gpu_ids(),
                                         visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
-                                   for s in context["seeds"]]}
+                                   for s in context.seeds]}
 
 
 @pytest.mark.slow
