@@ -150,7 +150,7 @@ def add_tracker_args(p: argparse.ArgumentParser) -> None:
     """--log-to and --mlflow-uri (:mod:`scalesearch.trackers`), the "experiment trackers" group."""
     t = p.add_argument_group("experiment trackers")
     t.add_argument("--log-to", default="", metavar="LIST", help="also log each run's per-epoch "
-                   "metrics through Ray Tune's logger callbacks: tensorboard (OUT/tensorboard/), "
+                   "metrics, as Ray Tune callbacks: tensorboard (OUT/tensorboard/), "
                    "mlflow (OUT/mlruns/ unless --mlflow-uri); comma-separated, e.g. "
                    "tensorboard,mlflow (default: neither)")
     t.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI, e.g. "

@@ -1,10 +1,11 @@
-"""Experiment trackers through Ray Tune's own logger callbacks (``--log-to tensorboard,mlflow``):
-``TBXLoggerCallback`` writes TensorBoard event files to ``RUN/tensorboard/<run name>/``, and
-``MLflowLoggerCallback`` logs to MLflow, by default to ``sqlite:///RUN/mlruns/mlflow.db`` (MLflow's
-own file store is in maintenance mode: MLflow 3 refuses ``./mlruns`` folders unless told to).
+"""Experiment trackers as Ray Tune callbacks (``--log-to tensorboard,mlflow``), on the trackers'
+own public APIs: tensorboardX's ``SummaryWriter`` writes TensorBoard event files to
+``RUN/tensorboard/<run name>/``, and ``MlflowClient`` logs to MLflow, by default to
+``sqlite:///RUN/mlruns/mlflow.db`` (MLflow's own file store is in maintenance mode: MLflow 3
+refuses ``./mlruns`` folders unless told to).
 
 One run per candidate (a comparison: per network × seed), named after it, with α, β, γ (or the
-network's d, w, px) as parameters; the step is the epoch (Ray's ``timesteps_total``), so the
+network's d, w, px) as parameters; the step is the epoch, so the
 rungs of synchronous halving — separate Ray Tune runs — continue one run per candidate. Logged
 after every evaluated epoch: ``top1`` (the mean val top-1 over the seeds) and each seed's
 ``top1/seedN`` and ``loss/seedN``. Both trackers are optional extras: a missing one is refused
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,19 +68,19 @@ class Tracking:
         if "mlflow" in self.log_to:
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation lines
             logging.getLogger("alembic").setLevel(logging.WARNING)
-            found.append(_mlflow(describe, tracking_uri=self.mlflow_tracking_uri(out),
-                                 experiment_name=Path(out).resolve().name,
-                                 tags={"scalesearch.command": command,
-                                       "scalesearch.run_dir": str(Path(out).resolve())}))
+            found.append(_mlflow(describe, self.mlflow_tracking_uri(out),
+                                 Path(out).resolve().name,
+                                 {"scalesearch.command": command,
+                                  "scalesearch.run_dir": str(Path(out).resolve())}))
         return found
 
 
 def tracked(result: dict) -> dict[str, float]:
     """What a tracker logs of a trial's report (module docstring): at an epoch the trial did
-    not evaluate (score NaN) only the epoch; ``timesteps_total`` = the epoch, Ray's step."""
+    not evaluate (score NaN) only the epoch, which is every metric's step."""
     rows = result.get("rows") or []
     epoch = result.get("epoch") or max((r.get("epochs") or 0 for r in rows), default=0)
-    out: dict[str, float] = {"epoch": epoch, "timesteps_total": epoch}
+    out: dict[str, float] = {"epoch": epoch}
     score = result.get("score")
     if score is not None and not math.isfinite(score):
         return out
@@ -93,54 +95,77 @@ def tracked(result: dict) -> dict[str, float]:
 
 
 def _tensorboard(root: Path, describe: Describe):
-    from ray.tune.logger import TBXLoggerCallback
+    from ray import tune
+    from tensorboardX import SummaryWriter
 
-    class TensorBoard(TBXLoggerCallback):
-        """Ray's TBX logger, writing each run under ``root`` by its name, not in the trial's
-        own (temporary) folder."""
+    class TensorBoard(tune.Callback):
+        """Event files under ``root/<run name>/`` (tensorboardX's ``SummaryWriter``): a later
+        rung's trial, a new Ray Tune run, adds an event file to its candidate's folder."""
 
-        def log_trial_start(self, trial):
-            if trial in self._trial_writer:
-                self._trial_writer[trial].close()
-            logdir = root / describe(trial.config)[0]
-            logdir.mkdir(parents=True, exist_ok=True)
-            self._trial_writer[trial] = self._summary_writer_cls(str(logdir), flush_secs=30)
-            self._trial_result[trial] = {}
+        def __init__(self):
+            self.writers: dict[str, SummaryWriter] = {}
 
-        def log_trial_result(self, iteration, trial, result):
-            super().log_trial_result(iteration, trial, dict(
-                tracked(result), training_iteration=result.get("training_iteration", 0)))
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            name = describe(trial.config)[0]
+            if name not in self.writers:
+                self.writers[name] = SummaryWriter(str(root / name), flush_secs=30)
+            metrics = tracked(result)
+            step = int(metrics["epoch"])
+            for tag, value in metrics.items():
+                self.writers[name].add_scalar(tag, value, step)
+
+        def on_experiment_end(self, trials, **info):
+            for writer in self.writers.values():
+                writer.close()
+            self.writers.clear()
 
     return TensorBoard()
 
 
-def _mlflow(describe: Describe, **options):
-    from ray.air.integrations.mlflow import MLflowLoggerCallback
+def _mlflow(describe: Describe, tracking_uri: str, experiment_name: str, tags: dict):
+    import mlflow
+    from mlflow.entities import Metric
+    from ray import tune
 
-    class MLflow(MLflowLoggerCallback):
-        """Ray's MLflow logger, one MLflow run per candidate: a later rung (a new Ray trial)
-        or a resumed run continues the run of that name."""
+    class MLflow(tune.Callback):
+        """One MLflow run per candidate (``MlflowClient``): a later rung (a new Ray trial) or
+        a resumed run finds the run of that name and continues it."""
 
-        def log_trial_start(self, trial):
-            if trial in self._trial_runs:
-                return
-            import mlflow
+        def __init__(self):
+            self.client = mlflow.MlflowClient(tracking_uri)
+            found = self.client.get_experiment_by_name(experiment_name)
+            self.experiment = found.experiment_id if found else \
+                self.client.create_experiment(experiment_name)
+            self.runs: dict[str, str] = {}  # run name → MLflow run id
 
-            name, params = describe(trial.config)
-            client = mlflow.MlflowClient(self.tracking_uri)
-            found = client.search_runs([self.mlflow_util.experiment_id],
-                                       f"attributes.run_name = '{name}'", max_results=1)
-            if found:
-                self._trial_runs[trial] = found[0].info.run_id
-                return
-            run = self.mlflow_util.start_run(run_name=name, tags=dict(self.tags))
-            self._trial_runs[trial] = run.info.run_id
-            self.mlflow_util.log_params(run_id=run.info.run_id, params_to_log=params)
+        def run_id(self, config: dict) -> str:
+            name, params = describe(config)
+            if name not in self.runs:
+                found = self.client.search_runs([self.experiment],
+                                                f"attributes.run_name = '{name}'",
+                                                max_results=1)
+                if found:
+                    self.runs[name] = found[0].info.run_id
+                else:
+                    run = self.client.create_run(self.experiment, run_name=name, tags=tags)
+                    self.runs[name] = run.info.run_id
+                    for key, value in params.items():
+                        self.client.log_param(run.info.run_id, key, value)
+            return self.runs[name]
 
-        def log_trial_result(self, iteration, trial, result):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            self.run_id(trial.config)
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
             metrics = tracked(result)
-            step = metrics.pop("timesteps_total")
-            self.mlflow_util.log_metrics(run_id=self._trial_runs[trial],
-                                         metrics_to_log=metrics, step=step)
+            step, now = int(metrics["epoch"]), int(time.time() * 1000)
+            self.client.log_batch(self.run_id(trial.config), metrics=[
+                Metric(key, value, now, step) for key, value in metrics.items()])
 
-    return MLflow(**options)
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.client.set_terminated(self.run_id(trial.config), "FINISHED")
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.client.set_terminated(self.run_id(trial.config), "FAILED")
+
+    return MLflow()

@@ -65,20 +65,20 @@ def test_compare_refuses_more_cpus_than_the_machine_before_writing(cli, tmp_path
     assert not (tmp_path / "o").exists()
 
 
-def _fake_trial(config: dict, context: dict) -> None:
+def _fake_trial(config: dict, context) -> None:
     """Stands in for compare's trainable: records when it ran and which GPU Ray gave it; the
     job with seed 3 kills its worker (a trial Ray loses)."""
     import ray
     from ray import tune
 
-    job = context["jobs"][config["index"]]
+    job = context.jobs[config["index"]]
     if job["seed"] == 3:
         os._exit(1)
     start = time.time()
     time.sleep(2.0)
     tune.report({"rows": [dict(job["point"], seed=job["seed"], status="ok", top1=1.0,
                                start=start, end=time.time(), gpus=ray.get_gpu_ids(),
-                               threads=context["setup"]["train"]["threads"],
+                               threads=context.setup.train.threads,
                                visible=os.environ.get("CUDA_VISIBLE_DEVICES"))]})
 
 

@@ -1,4 +1,4 @@
-"""--log-to tensorboard,mlflow (issue 24 §3): Ray Tune's logger callbacks leave one run per
+"""--log-to tensorboard,mlflow (issue 24 §3): the tracker callbacks leave one run per
 candidate (per network × seed in a comparison). The runs are read back with MLflow's own
 ``search_runs`` and TensorBoard's own event reader, and checked against trials.csv and
 compare.csv, read here with pandas."""
@@ -96,7 +96,7 @@ def test_a_search_logs_every_candidate_to_both_trackers(cli, tmp_path):
     page = (out / "report.html").read_text()  # the page says how to open all three
     assert "sqlite:///optuna.db" in page and "--logdir tensorboard" in page
     assert "sqlite:///mlruns/mlflow.db" in page
-    board = _tensorboard_runs(out, "ray/tune/top1")
+    board = _tensorboard_runs(out, "top1")
     assert set(board) == set(expected)
     assert all(_close(board[k], expected[k]) for k in expected), board
 
@@ -118,7 +118,7 @@ def test_a_study_logs_every_network_and_seed_to_both_trackers(cli, tmp_path):
         assert math.isclose(runs[name]["metrics"][f"top1/seed{row.seed}"], row.top1,
                             abs_tol=1e-4)
         assert int(runs[name]["params"]["image_size"]) == row.image_size
-    for name, points in _tensorboard_runs(out, "ray/tune/top1/seed0").items():
+    for name, points in _tensorboard_runs(out, "top1/seed0").items():
         assert len(points) == 1 and math.isclose(points[0][1], expected[name].top1,
                                                  abs_tol=1e-4)
 
@@ -126,12 +126,12 @@ def test_a_study_logs_every_network_and_seed_to_both_trackers(cli, tmp_path):
 def test_tracked_logs_only_what_an_epoch_measured():
     rows = [dict(seed=0, top1=20.0, loss=2.0, epochs=1), dict(seed=1, top1=30.0, loss=1.5)]
     assert tracked(dict(epoch=2, score=math.nan, key=[1, 1, 1], rows=rows)) == dict(
-        epoch=2, timesteps_total=2)  # an epoch not evaluated: the rows hold stale scores
+        epoch=2)  # an epoch not evaluated: the rows hold stale scores
     assert tracked(dict(epoch=3, score=25.0, key=[1, 1, 1], rows=rows)) == {
-        "epoch": 3, "timesteps_total": 3, "top1": 25.0, "top1/seed0": 20.0,
+        "epoch": 3, "top1": 25.0, "top1/seed0": 20.0,
         "loss/seed0": 2.0, "top1/seed1": 30.0, "loss/seed1": 1.5}
     assert tracked(dict(rows=[dict(seed=2, top1=None, epochs=4, loss=math.inf)])) == dict(
-        epoch=4, timesteps_total=4)  # a failed comparison job: nothing measured
+        epoch=4)  # a failed comparison job: nothing measured
 
 
 @pytest.mark.parametrize("options, says", [
