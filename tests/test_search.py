@@ -269,6 +269,8 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path, stop):
     assert proc.returncode == 1, err  # interrupted during trials: 1, not 130 (README)
     assert "--resume" in err and "Traceback" not in err and "SIGTERM" not in err
     assert len(TrialStore(out / "trials.csv").rows) == 2  # the first candidate's two seeds
+    if stop == signal.SIGTERM:
+        return  # the folder a stop leaves is the same either way: SIGINT's run resumes it
     (tmp_path / "hold").unlink()
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
@@ -369,12 +371,12 @@ def test_search_on_flower_photos(cli, tmp_path, real_dataset):
 
 @pytest.mark.slow
 def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
-    """ASHA (rungs at epoch 1 of 3) over four FLOPs-matched candidates × 2 seeds, killed after
+    """ASHA (a rung at epoch 1 of 2) over four FLOPs-matched candidates × 2 seeds, killed after
     the first candidate: the resumed run loses and duplicates nothing, stopped candidates are
     recorded as such, and progress lines come from inside the trials."""
     out = tmp_path / "s"
     args = [sys.executable, "-m", "scalesearch.cli.main", "search",
-            *[a for a in TINY if a != "--no-match-flops"], "--epochs", "3", "--scheduler",
+            *[a for a in TINY if a != "--no-match-flops"], "--epochs", "2", "--scheduler",
             "asha", "--min-epochs", "1", "--seeds", "2", "--cpus-per-trial", "2",
             "--num-val", "96", "--out", str(out)]  # 24 images scored every candidate alike
     kill_when(args, lambda: (out / "trials.csv").exists()
@@ -383,7 +385,7 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     assert 2 <= len(before) < 8 and not (out / "best.json").exists()
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert "epoch 1/3  val top-1" in resumed.stderr  # progress from inside a trial
+    assert "epoch 1/2  val top-1" in resumed.stderr  # progress from inside a trial
     after = TrialStore(out / "trials.csv").rows
     keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
     assert len(keys) == len(set(keys)) == 8
@@ -394,7 +396,7 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     finished = [r for r in after if r["status"] == "ok"]
     assert stopped and finished
     assert {(r["epochs"], r["rung"]) for r in stopped} == {(1, 0)}
-    assert {(r["epochs"], r["rung"]) for r in finished} == {(3, 1)}
+    assert {(r["epochs"], r["rung"]) for r in finished} == {(2, 1)}
     for r in after:  # FLOPs matching: every candidate trains at 2× ± 3% measured FLOPs
         assert r["matched_resolution"] >= 1 and abs(r["flops_ratio"] / 2 - 1) <= 0.03
         assert len(r["history"].split(";")) == r["epochs"]
