@@ -210,8 +210,9 @@ def test_hardware_flags_on_search_and_compare(cli, no_cuda):
     from scalesearch.cli.main import main
 
     for command in ("search", "compare"):
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as done:
             main([command, "--help"])
+        assert done.value.code == 0
     code, out, _ = cli("compare", "--baseline", "mobilenet-v2", "--flops-ratio", "2",
                        "--no-train", "--device", "cpu", "--amp", "bf16", "--compile",
                        "--max-memory-gb", "2", "--format", "json")

@@ -173,7 +173,7 @@ def test_an_interrupted_write_keeps_the_old_report(search_dir, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         write_report(search_dir, recurse=False)
     assert (search_dir / "report.html").read_text() == old
     assert not list(search_dir.glob(".report.html.*"))  # no temp file left

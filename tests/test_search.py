@@ -529,7 +529,7 @@ def test_the_trial_context_is_typed_frozen_and_crosses_to_a_worker_intact(tmp_pa
     context = runner.trial_context(cfg, space, TrialStore(tmp_path / "trials.csv"))
     assert isinstance(context, TrialContext) and pickle.loads(pickle.dumps(context)) == context
     assert context.seeds == (0, 1) and context.done == frozenset()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'target'"):
         context.target = 2
     first = space.candidates[0]
     assert candidate_of({"index": 0}, context, b0) == (first, None)
