@@ -24,7 +24,7 @@ from pathlib import Path
 
 from scalesearch.coefsearch.reliability import describe, reliability
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.trials import TrialStore, trial_key
+from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.status import Status
 
 CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder
@@ -124,7 +124,7 @@ def run_halving(keys: list[tuple], seeds: list[int], rungs: list[int], eta: floa
 
     def live(key: tuple) -> bool:
         done = store.done()
-        return any(trial_key(dict(_named(key), seed=s)) not in done for s in seeds)
+        return any((*key, s) not in done for s in seeds)
 
     def reached(key: tuple) -> int:
         return min((r["epochs"] or 0 for r in _paused(store, key)), default=0)
@@ -141,7 +141,3 @@ def run_halving(keys: list[tuple], seeds: list[int], rungs: list[int], eta: floa
         if epoch < rungs[-1]:
             cut(store, k, epoch, eta, log, chance, guard)
     return not any(live(key) for key in keys)
-
-
-def _named(key: tuple) -> dict:
-    return dict(alpha=key[0], beta=key[1], gamma=key[2])

@@ -51,19 +51,13 @@ class TrialContext:
     checkpoint: bool = False  # report a checkpoint after every epoch (sha)
     restore: Mapping[int, str] = field(default_factory=dict)  # grid index → checkpoint folder
 
-    def candidate(self, config: dict, baseline) -> Candidate:
-        """The candidate a Ray config names: a grid index, or a TPE point (γ solved)."""
-        if "index" in config:
-            return self.candidates[config["index"]]
-        point = tpe_point(config["alpha"], config["beta_frac"], self.ranges)
-        return with_ratio(baseline, *point, match=self.match_flops)
-
 
 def candidate_of(config: dict, context: TrialContext, baseline) -> tuple[Candidate, str | None]:
     """The candidate a Ray config names (grid index, or a TPE point) and why it is rejected."""
-    cand = context.candidate(config, baseline)
     if "index" in config:
-        return cand, None
+        return context.candidates[config["index"]], None
+    cand = with_ratio(baseline, *tpe_point(config["alpha"], config["beta_frac"], context.ranges),
+                      match=context.match_flops)
     if context.match_flops:
         if cand.matched_resolution is None:
             return cand, "cannot be matched to 2× ± 3% FLOPs by image size"
