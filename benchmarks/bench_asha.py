@@ -33,14 +33,12 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 from scalesearch.cluster import connect
-from scalesearch.coefsearch.config import SearchConfig, evaluates
 from scalesearch.coefsearch.halving import history_at, scores_at, survivors
 from scalesearch.coefsearch.report import best_record, ranking
 from scalesearch.coefsearch.session import run_search
-from scalesearch.coefsearch.space import Ranges
 from scalesearch.coefsearch.trials import TrialStore
-from scalesearch.proxy import ProxySetup
-from scalesearch.train import TrainConfig
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.settings.search import Ranges, SearchConfig, evaluates
 
 KEY = ("alpha", "beta", "gamma")
 

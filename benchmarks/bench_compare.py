@@ -25,21 +25,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scalesearch.comparison.config import CompareConfig
 from scalesearch.comparison.rows import CompareRows
 from scalesearch.comparison.run import train_points
-from scalesearch.comparison.strategies import PAPER_STRATEGIES, solve_strategies
+from scalesearch.comparison.strategies import solve_strategies
 from scalesearch.comparison.trainable import train_job
-from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
-from scalesearch.train import TrainConfig
+from scalesearch.settings.compare import PAPER_STRATEGIES, CompareConfig
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
 
 
 def _points(cfg: CompareConfig) -> list[dict]:
     net = resolve(cfg.baseline)
     return [dict(p.to_dict(), baseline=net.name)
             for p in solve_strategies(net, list(cfg.ratios), cfg.strategies,
-                                      cfg.strategy_options())]
+                                      cfg)]
 
 
 def process_pool(cfg: CompareConfig, points: list[dict]) -> tuple[float, dict]:

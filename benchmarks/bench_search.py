@@ -25,15 +25,17 @@ from dataclasses import replace
 
 import torch
 
-from scalesearch.cluster import Placement
 from scalesearch.coefsearch.runner import SearchConfig, run_trials
-from scalesearch.coefsearch.space import Ranges, build_space
+from scalesearch.coefsearch.space import build_space
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.counter import measure
 from scalesearch.data import load_data
-from scalesearch.proxy import ProxySetup, run_proxy
+from scalesearch.proxy import run_proxy
 from scalesearch.registry import resolve
-from scalesearch.train import TrainConfig, train_proxy
+from scalesearch.settings.placement import Placement
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.settings.search import Ranges
+from scalesearch.train import train_proxy
 
 
 def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> float:

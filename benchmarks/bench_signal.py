@@ -32,14 +32,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from scalesearch.coefsearch.config import SearchConfig
 from scalesearch.coefsearch.report import ranking
 from scalesearch.coefsearch.session import run_search
-from scalesearch.coefsearch.space import Ranges
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import DEFAULT_SYNTHETIC_SIZES, SYNTHETIC, chance_top1
-from scalesearch.proxy import ProxySetup
-from scalesearch.train import TrainConfig
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.settings.search import Ranges, SearchConfig
 
 # one change each from base (SearchConfig fields, or "train." for TrainConfig, "setup." for
 # ProxySetup); costs in the comment are relative to base's training images × epochs

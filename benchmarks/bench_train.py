@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from scalesearch.data import load_data
 from scalesearch.registry import resolve
 from scalesearch.scaled import measure
-from scalesearch.train import ProxyTrainer, TrainConfig
+from scalesearch.settings.recipe import TrainConfig
+from scalesearch.train import ProxyTrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_search import matmul_peak  # noqa: E402

@@ -18,43 +18,9 @@ import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
 
-from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, check_whole
-from scalesearch.hardware import parallel_device
-from scalesearch.proxy import ProxySetup
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a run's trainings go: a Ray cluster (None: a local runtime), each trial's CPUs and
-    GPUs (fractional below 1: 0.25 lets four trials share a GPU), and at most
-    ``max_concurrent`` trials at once (None: as many as the resources allow)."""
-
-    address: str | None = None
-    cpus_per_trial: int = 1
-    gpus_per_trial: float = 0.0
-    max_concurrent: int | None = None
-
-    def __post_init__(self):
-        check_whole("--cpus-per-trial", self.cpus_per_trial)
-        check_number("--gpus-per-trial", self.gpus_per_trial, 0)
-        g = self.gpus_per_trial
-        if g > 1 and g != int(g):
-            raise ScalesearchError(f"--gpus-per-trial must be whole above 1 (Ray cannot split "
-                                   f"a trial over GPUs), got {g:g}")
-        check_whole("--max-concurrent", self.max_concurrent, 1, MAX_WORKERS, optional=True)
-
-    def trial_setup(self, setup: ProxySetup) -> ProxySetup:
-        """The setup one trial trains with: torch threads = its CPUs (unless set), ``auto``
-        on the CPU unless the trial was given GPUs, and a relative data folder made absolute
-        here (a trial's working directory is its Ray worker's, not this process's)."""
-        train = setup.train
-        data = setup.data if setup.data == "synthetic" else str(Path(setup.data).resolve())
-        return replace(setup, data=data, train=replace(
-            train, threads=train.threads or self.cpus_per_trial,
-            device=parallel_device(train.device, bool(self.gpus_per_trial))))
+from scalesearch.errors import ScalesearchError
+from scalesearch.settings.placement import Placement
 
 
 def connect(address: str | None):

@@ -26,11 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch import options as opt
-from scalesearch.coefsearch.config import SearchConfig
-from scalesearch.comparison.config import CompareConfig
 from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
 from scalesearch.rundir import check_out
+from scalesearch.settings import CompareConfig, FidelityConfig, Placement, SearchConfig
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -127,11 +126,15 @@ def _with_report(summary: dict, out: Path) -> dict:
 
 def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
     """The search the options describe (the CLI's entry point)."""
+    return _run_search(opt.search_config(args), args.out, args.resume, log)
+
+
+def _run_search(cfg: SearchConfig, out: str | Path, resume: bool, log: Log) -> SearchResult:
     from scalesearch.coefsearch.session import run_search
 
-    check_out(args.out, args.data)
-    summary = run_search(opt.search_config(args), args.out, resume=args.resume, log=log)
-    return SearchResult(_with_report(summary, Path(args.out)), Path(args.out))
+    check_out(out, cfg.setup.data)
+    summary = run_search(cfg, out, resume=resume, log=log)
+    return SearchResult(_with_report(summary, Path(out)), Path(out))
 
 
 def _config_alone(config: object, kind: type, options: dict) -> bool:
@@ -148,39 +151,36 @@ def search(baseline: str | SearchConfig = "efficientnet-b0", data: str = "synthe
            out: str | Path = "runs/search", resume: bool = False, log: Log = stderr,
            **options) -> SearchResult:
     """Run (or ``resume``) the φ=1 search of ``baseline`` on ``data`` into ``out``; options
-    as ``scalesearch search --help`` lists them. ``baseline`` may be a ready
+    as ``scalesearch search --help`` lists them, by their flag's name (``scheduler="sha"``,
+    ``num_train=600``, ``max_concurrent=2``). ``baseline`` may be a ready
     :class:`SearchConfig` instead (then without ``data`` or options)."""
-    from scalesearch.coefsearch.session import run_search
-
     if _config_alone(baseline, SearchConfig, options | ({"data": data} if data != "synthetic"
                                                          else {})):
-        check_out(out, baseline.setup.data)
-        summary = run_search(baseline, out, resume=resume, log=log)
-        return SearchResult(_with_report(summary, Path(out)), Path(out))
-    args = opt.resolve_options(opt.add_search_args, options, "search", baseline=str(baseline),
-                               data=str(data), out=str(out), resume=resume)
-    return run_search_options(args, log)
+        return _run_search(baseline, out, resume, log)
+    values = opt.api_options(options, "search", SearchConfig, baseline=str(baseline),
+                             data=str(data))
+    return _run_search(opt.search_config(values), out, resume, log)
 
 
-def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace,
+def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace | dict,
                          log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.coefsearch.fidelity import run_fidelity
-
-    hardware = opt.hardware_from_args(args)  # the device is checked before anything else
-    result = run_fidelity(Path(run_dir), opt.fidelity_config(args), resume=args.resume,
-                          placement=opt.placement_from_args(args), hardware=hardware, log=log)
     from scalesearch.htmlreport import write_report
 
+    placement = opt.placement_from_args(args)  # the device is checked before anything else
+    result = run_fidelity(Path(run_dir), opt.fidelity_config(args),
+                          resume=bool(opt.option(args, "resume")), placement=placement, log=log)
     write_report(Path(run_dir))  # the search's page, linking the check's own
     return FidelityResult(dict(result, report=str(Path(result["out"]) / "report.html")))
 
 
-def fidelity(run_dir: str | Path, *, log: Log = stderr, **options) -> FidelityResult:
+def fidelity(run_dir: str | Path, *, resume: bool = False, log: Log = stderr,
+             **options) -> FidelityResult:
     """Retrain the best and random candidates of the search in ``run_dir`` at a higher
     fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
-    return run_fidelity_options(run_dir, opt.resolve_options(opt.add_fidelity_args, options,
-                                                             "fidelity"), log)
+    values = opt.api_options(options, "fidelity", FidelityConfig, Placement, resume=resume)
+    return run_fidelity_options(run_dir, values, log)
 
 
 @dataclass
@@ -226,20 +226,18 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
     return CompareResult(summary, out)
 
 
-def compare(baseline: str | CompareConfig, *, log: Log = stderr, **options) -> CompareResult:
+def compare(baseline: str | CompareConfig, *, out: str | Path | None = None,
+            no_train: bool = False, resume: bool = False, log: Log = stderr,
+            **options) -> CompareResult:
     """Solve every strategy at every FLOPs ratio and (unless ``no_train=True``) train each
-    network; options as ``scalesearch compare --help`` lists them (``flops_ratio=[2, 4]``,
-    ``strategies="compound,fast"``, ``seeds``, ``out``, …). ``baseline`` may be a ready
-    :class:`CompareConfig` instead, with only ``out``, ``no_train`` and ``resume``."""
-    if isinstance(baseline, CompareConfig):
-        run = {k: options.pop(k) for k in ("out", "no_train", "resume") if k in options}
-        _config_alone(baseline, CompareConfig, options)
-        return _run_compare(baseline, run.get("out"), not run.get("no_train"),
-                            run.get("resume", False), log)
-    if isinstance(options.get("strategies"), list | tuple):
-        options["strategies"] = ",".join(options["strategies"])
-    args = opt.resolve_options(opt.add_compare_args, options, "compare", baseline=str(baseline))
-    return run_compare_options(args, log)
+    network into ``out``; options as ``scalesearch compare --help`` lists them
+    (``flops_ratio=[2, 4]``, ``strategies="compound,fast"``, ``seeds``, …). ``baseline`` may
+    be a ready :class:`CompareConfig` instead (then without options)."""
+    if _config_alone(baseline, CompareConfig, options):
+        return _run_compare(baseline, out, not no_train, resume, log)
+    values = opt.api_options(options, "compare", CompareConfig, baseline=str(baseline),
+                             no_train=no_train, resume=resume)
+    return _run_compare(opt.compare_config(values), out, not no_train, resume, log)
 
 
 def plot_dir(folder: Path) -> list[Path]:

@@ -9,40 +9,16 @@ synchronises CUDA around each block, so the same call measures a GPU.
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.settings.placement import LATENCY_DEVICES as DEVICES  # noqa: F401
+from scalesearch.settings.placement import LatencySpec
 
-DEVICES = ("cpu", "cuda")
 MIN_RUN_TIME = 0.2  # seconds per autorange block: short enough for a CLI, long enough to settle
 MAX_RUN_TIME = 2.0  # give up settling (IQR/median < 10%) after this; a busy machine never does
-
-
-@dataclass(frozen=True)
-class LatencySpec:
-    """How latency is measured (defaults: EfficientNet Table 4's batch 1, one CPU thread)."""
-
-    batch: int = 1  # images per forward pass
-    threads: int = 1  # torch intra-op threads while timing (restored afterwards)
-    device: str = "cpu"  # "cpu" or "cuda"
-    rounds: int = 3  # measure_many: interleaved rounds; the median over rounds is reported
-
-    def __post_init__(self) -> None:
-        if min(self.batch, self.threads, self.rounds) < 1:
-            raise ScalesearchError(f"latency batch, threads and rounds must be ≥ 1, got batch "
-                                   f"{self.batch}, threads {self.threads}, rounds {self.rounds}")
-        if self.device not in DEVICES:
-            raise ScalesearchError(f"latency device must be one of {', '.join(DEVICES)}, "
-                                   f"got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ScalesearchError("latency device cuda requested but CUDA is not available")
-
-    def to_dict(self) -> dict:
-        """Plain-JSON form (``LatencySpec(**d)`` rebuilds it)."""
-        return asdict(self)
 
 
 def measure_latency(model: nn.Module, image_size: int, batch: int = 1, threads: int = 1,

@@ -7,52 +7,14 @@ candidate with resolution multiplier r is trained at round(proxy_size · r).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 
 from scalesearch.counter import measure
-from scalesearch.errors import ScalesearchError, check_whole
+from scalesearch.errors import ScalesearchError
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
-from scalesearch.train import MIN_TRAIN, ProxyTrainer, TrainConfig
-
-DEFAULT_PROXY_SIZE = 64  # px: the CLI's and studies' base size (224 would cost 12× the FLOPs)
-
-
-@dataclass(frozen=True)
-class ProxySetup:
-    """What every candidate of one experiment is trained on, and how."""
-
-    data: str = "synthetic"  # "synthetic" or an ImageFolder root
-    proxy_size: int | None = DEFAULT_PROXY_SIZE  # base size for training (None: the baseline's)
-    num_train: int | None = None
-    num_val: int | None = None
-    data_seed: int = 0
-    dropout: float | None = 0.0  # None keeps the baseline's own rates
-    drop_path: float | None = 0.0
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.data, str) or not self.data:
-            raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
-        for flag, value, low in (("--proxy-size", self.proxy_size, 1),
-                                 ("--num-train", self.num_train, MIN_TRAIN),
-                                 ("--num-val", self.num_val, 1)):
-            check_whole(flag, value, low, optional=True)
-        check_whole("data_seed", self.data_seed, 0)
-
-    def to_dict(self) -> dict:
-        """Plain-JSON form (inverse of :meth:`from_dict`)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ProxySetup:
-        """Inverse of :meth:`to_dict`."""
-        train = dict(d["train"])
-        if "workers" in train:  # written before 0.3: TrainConfig.workers, now loader_workers
-            train["loader_workers"] = train.pop("workers")
-        return cls(**{**d, "train": TrainConfig(**train)})
+from scalesearch.settings.recipe import DEFAULT_PROXY_SIZE, ProxySetup, TrainConfig  # noqa: F401
+from scalesearch.train import ProxyTrainer
 
 
 def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None,

@@ -1,6 +1,7 @@
 """Import paths from before 0.3, when the search and compare subpackages were named
 ``scalesearch.search`` and ``scalesearch.compare`` — names that now belong to the API
-functions :func:`scalesearch.search` and :func:`scalesearch.compare`. ``import
+functions :func:`scalesearch.search` and :func:`scalesearch.compare` — and the config
+modules that moved into :mod:`scalesearch.settings`. ``import
 scalesearch.search.config`` still works, with a DeprecationWarning naming the new path, and
 gives the new module itself (one module object, one set of classes); the old package name
 stays callable as the function, so an old import does not shadow the API."""
@@ -14,8 +15,12 @@ import sys
 import types
 import warnings
 
-RENAMED = {"scalesearch.search": "scalesearch.coefsearch",
-           "scalesearch.compare": "scalesearch.comparison"}
+PACKAGES = {"scalesearch.search": "scalesearch.coefsearch",  # old name stays callable
+            "scalesearch.compare": "scalesearch.comparison"}
+MODULES = {"scalesearch.coefsearch.config": "scalesearch.settings.search",  # 0.3: settings/
+           "scalesearch.coefsearch.objective": "scalesearch.settings.search",
+           "scalesearch.comparison.config": "scalesearch.settings.compare"}
+RENAMED = {**PACKAGES, **MODULES}
 
 
 class _OldPackage(types.ModuleType):
@@ -42,7 +47,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         old = _old_prefix(name)
         if old is None:
             return None
-        return importlib.machinery.ModuleSpec(name, self, is_package=name == old)
+        return importlib.machinery.ModuleSpec(name, self, is_package=name in PACKAGES)
 
     def create_module(self, spec):
         return None  # the default module: replaced in sys.modules by exec_module
@@ -53,7 +58,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         new = RENAMED[old] + name[len(old):]
         warnings.warn(f"{name} was renamed {new} in scalesearch 0.3; import {new}",
                       DeprecationWarning, stacklevel=2)
-        sys.modules[name] = _OldPackage(name, new) if name == old else \
+        sys.modules[name] = _OldPackage(name, new) if name in PACKAGES else \
             importlib.import_module(new)
 
 

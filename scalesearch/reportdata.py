@@ -99,11 +99,10 @@ def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str
 # --- search --------------------------------------------------------------------------------
 
 def _ranking(folder: Path, best: dict, marker: dict) -> pd.DataFrame:
-    from scalesearch.coefsearch.config import SearchConfig
     from scalesearch.coefsearch.costs import load_latencies
-    from scalesearch.coefsearch.objective import Objective
     from scalesearch.coefsearch.report import ranking
     from scalesearch.coefsearch.trials import TrialStore
+    from scalesearch.settings.search import Objective, SearchConfig
 
     objective = Objective(**best["objective"]) if best.get("objective") else None
     try:

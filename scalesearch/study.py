@@ -2,12 +2,11 @@
 ``studies/results/NAME/``. Two kinds:
 
 ``kind: paper-table3`` — ``baselines: [...]``: the paper's Table 3 multipliers, counted.
-``kind: compare`` — ``baseline``, ``flops_ratios``, ``strategies``, ``coefficients``
-(optional [α, β, γ]), ``data`` (``synthetic`` or a folder, relative to the YAML file),
-``seeds``, ``epochs``, ``proxy_size``, ``num_train``, ``num_val``, ``batch_size``, ``lr``,
-``optimizer``, ``max_concurrent`` (old spelling: ``workers``); beyond the paper:
-``fast_alpha``, ``max_image_size``, ``latency`` (true/false), ``latency_batch``,
-``latency_threads`` (docs/compare.md).
+``kind: compare`` — ``scalesearch compare``'s options by name, typed by a schema generated
+from :class:`~scalesearch.settings.CompareConfig`'s fields: ``baseline``, ``flops_ratio``
+(old: ``flops_ratios``), ``strategies``, ``coefficients``, ``data`` (``synthetic`` or a
+folder, relative to the YAML file), ``seeds``, ``epochs``, ``proxy_size``, … and
+``max_concurrent`` (old: ``workers``) (docs/compare.md).
 
 Where a study trains (a Ray cluster, CPUs and GPUs per trial, device, AMP) is not part of
 the experiment: ``scalesearch study`` takes it from its flags (``max_concurrent`` in the file
@@ -16,19 +15,25 @@ caps the trainings at once unless ``--max-concurrent`` is given).
 
 from __future__ import annotations
 
+import operator
+from dataclasses import is_dataclass, replace
+from functools import reduce
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import read_small_text
+from scalesearch.settings import CompareConfig, Placement, Tracking
+from scalesearch.settings.fields import build, flags, resolve
 
 KINDS = ("compare", "paper-table3")
 NEEDS = {"baseline": "a baseline", "baselines": "a list of baselines"}  # a missing key, said
-Positive = Annotated[int, Field(gt=0)]
-PositiveNumber = Annotated[float, Field(gt=0)]
+RENAMED = {"flops_ratios": "flops_ratio", "workers": "max_concurrent"}  # old key → option
+WHERE = ("max_concurrent",)  # the one placement option a study file may set (a cap)
 
 
 class _Study(BaseModel):
@@ -39,30 +44,33 @@ class _Study(BaseModel):
     description: str | None = None
 
 
-class CompareStudy(_Study):
-    """``kind: compare`` (docs/compare.md)."""
+def _yaml_type(tp):
+    """The YAML form of a settings field's type: tuples are lists (of fixed length where the
+    tuple's is), a nested settings switch (``latency``) a boolean."""
+    if is_dataclass(tp):
+        return bool
+    args = get_args(tp)
+    if isinstance(tp, UnionType) or get_origin(tp) is Union:
+        return reduce(operator.or_, (_yaml_type(a) for a in args))
+    if get_origin(tp) is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return list[args[0]]
+        return Annotated[list[args[0]], Field(min_length=len(args), max_length=len(args))]
+    return tp
 
-    kind: Literal["compare"]
-    baseline: str
-    flops_ratios: list[PositiveNumber] | None = None
-    strategies: list[str] | str | None = None
-    coefficients: Annotated[list[PositiveNumber], Field(min_length=3, max_length=3)] | None = None
-    data: str | None = None
-    seeds: Positive | None = None
-    epochs: PositiveNumber | None = None
-    proxy_size: Positive | None = None
-    num_train: Positive | None = None
-    num_val: Positive | None = None
-    batch_size: Positive | None = None
-    lr: PositiveNumber | None = None
-    optimizer: str | None = None
-    max_concurrent: Positive | None = None
-    workers: Positive | None = None  # the old spelling of max_concurrent
-    fast_alpha: PositiveNumber | None = None
-    max_image_size: Positive | None = None
-    latency: bool | None = None
-    latency_batch: Positive | None = None
-    latency_threads: Positive | None = None
+
+def _compare_keys() -> dict:
+    """{key: (YAML type, None)} of a compare study: the CompareConfig options (their types
+    from the settings fields) but where it runs and logs, which the flags give."""
+    where = {option[1] for option in flags(Placement, Tracking)} - set(WHERE)
+    return {name: (_yaml_type(get_type_hints(owner)[f.name]) | None, None)
+            for f, name, _, _, owner in flags(CompareConfig) if name not in where}
+
+
+CompareStudy = create_model("CompareStudy", __base__=_Study, __doc__="``kind: compare`` "
+                            "(docs/compare.md): the compare options, by name",
+                            kind=(Literal["compare"], ...), baseline=(str, ...),
+                            **{k: v for k, v in _compare_keys().items() if k != "baseline"})
 
 
 class Table3Study(_Study):
@@ -72,8 +80,10 @@ class Table3Study(_Study):
     baselines: list[str]
 
 
-def _invalid(path: Path, schema: type[_Study], err: ValidationError) -> ScalesearchError:
-    """One line naming the unknown keys, or the first bad key, its value and what it must be."""
+def _invalid(path: Path, schema: type[_Study], err: ValidationError,
+             written: dict[str, str]) -> ScalesearchError:
+    """One line naming the unknown keys, or the first bad key (as ``written`` in the file, an
+    old name included), its value and what it must be."""
     unknown = [str(e["loc"][0]) for e in err.errors() if e["type"] == "extra_forbidden"]
     if unknown:
         return ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
@@ -84,7 +94,8 @@ def _invalid(path: Path, schema: type[_Study], err: ValidationError) -> Scalesea
         key = e["loc"][0]
         return ScalesearchError(f"{path}: a {kind} study needs {NEEDS.get(key, key)}")
     loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
-    key = str(loc[0]) + "".join(f"[{part}]" for part in loc[1:] if isinstance(part, int))
+    key = written.get(str(loc[0]), str(loc[0])) + "".join(
+        f"[{part}]" for part in loc[1:] if isinstance(part, int))
     return ScalesearchError(f"{path}: {key}: {e['input']!r} is not valid ({e['msg'][0].lower()}"
                             f"{e['msg'][1:]})")
 
@@ -98,63 +109,37 @@ def load_study(path: Path) -> dict:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
         raise ScalesearchError(f"{path}: needs a mapping with kind: {' or '.join(KINDS)}")
+    renamed = RENAMED if spec["kind"] == "compare" else {}
+    written = {renamed[k]: k for k in spec if k in renamed}  # today's name → the file's
+    spec = {renamed.get(k, k): v for k, v in spec.items()}
     schema = CompareStudy if spec["kind"] == "compare" else Table3Study
     try:
         return schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
     except ValidationError as err:
-        raise _invalid(path, schema, err) from None
+        raise _invalid(path, schema, err, written) from None
 
 
-def _compare_config(spec: dict, folder: Path, placement=None, hardware: dict | None = None,
-                    tracking=None):
-    from dataclasses import replace
-
-    from scalesearch.cluster import Placement
-    from scalesearch.comparison.config import CompareConfig
-    from scalesearch.comparison.strategies import (
-        FAST_ALPHA,
-        PAPER_STRATEGIES,
-        check_ratio,
-        parse_strategies,
-    )
-    from scalesearch.latency import LatencySpec
-    from scalesearch.proxy import DEFAULT_PROXY_SIZE, ProxySetup
-    from scalesearch.scaler import PAPER_COEFFICIENTS
-    from scalesearch.trackers import Tracking
-    from scalesearch.train import TrainConfig
-
-    ratios = tuple(float(r) for r in spec.get("flops_ratios", (2.0, 4.0)))
-    for r in ratios:
-        check_ratio(r)
-    data = str(spec.get("data", "synthetic"))
-    if data != "synthetic":
-        data = str((folder / data).resolve())
-    train = TrainConfig(**{k: spec[k] for k in ("epochs", "batch_size", "lr", "optimizer")
-                           if k in spec}, **(hardware or {}))
+def _compare_config(spec: dict, folder: Path, placement: Placement | None = None,
+                    tracking: Tracking | None = None) -> CompareConfig:
+    """The CompareConfig of a loaded compare study, through the options' resolver: ``data``
+    relative to the study's folder; where it trains from ``placement`` (the flags), capped by
+    the file's ``max_concurrent`` unless the flags cap it themselves."""
+    given = {k: v for k, v in spec.items() if k not in ("kind", "description", *WHERE)}
+    if given.get("data", "synthetic") != "synthetic":
+        given["data"] = str((folder / given["data"]).resolve())
     placement = placement or Placement()
-    concurrent = spec.get("max_concurrent", spec.get("workers"))
-    if placement.max_concurrent is None and concurrent is not None:
-        placement = replace(placement, max_concurrent=concurrent)
-    setup = ProxySetup(data=data, proxy_size=spec.get("proxy_size", DEFAULT_PROXY_SIZE),
-                       num_train=spec.get("num_train"), num_val=spec.get("num_val"), train=train)
-    latency = LatencySpec(int(spec.get("latency_batch", 1)), int(spec.get("latency_threads", 1))) \
-        if spec.get("latency") else None
-    cap = spec.get("max_image_size")
-    return CompareConfig(spec["baseline"], ratios,
-                         parse_strategies(spec.get("strategies", list(PAPER_STRATEGIES))),
-                         tuple(spec.get("coefficients", PAPER_COEFFICIENTS)),
-                         spec.get("seeds", 1), setup, placement,
-                         fast_alpha=float(spec.get("fast_alpha", FAST_ALPHA)),
-                         max_image_size=None if cap is None else int(cap), latency=latency,
-                         tracking=tracking or Tracking())
+    if placement.max_concurrent is None and spec.get("max_concurrent") is not None:
+        placement = replace(placement, max_concurrent=spec["max_concurrent"])
+    values = resolve(given, "study", CompareConfig)
+    return build(CompareConfig, values, placement=placement, tracking=tracking or Tracking())
 
 
-def run_study(path: Path, out: Path | None = None, resume: bool = False, placement=None,
-              hardware: dict | None = None, tracking=None) -> list[Path]:
+def run_study(path: Path, out: Path | None = None, resume: bool = False,
+              placement: Placement | None = None, tracking: Tracking | None = None
+              ) -> list[Path]:
     """Run one study (``resume``: continue an interrupted one); returns the files it wrote.
-    ``placement`` (a :class:`scalesearch.cluster.Placement`) and ``hardware`` (TrainConfig's
-    device, amp, compile, max_memory_gb) say where it trains; ``tracking``
-    (:class:`scalesearch.trackers.Tracking`) where its metrics are also logged."""
+    ``placement`` (Ray and hardware) says where it trains; ``tracking`` where its metrics are
+    also logged."""
     from scalesearch.htmlreport import write_report
 
     spec = load_study(path)
@@ -172,7 +157,10 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False, placeme
     from scalesearch.comparison.plots import plot_compare
     from scalesearch.comparison.run import run_compare
 
-    run_compare(_compare_config(spec, path.parent, placement, hardware, tracking), out,
-                train=True, resume=resume)
+    try:
+        cfg = _compare_config(spec, path.parent, placement, tracking)
+    except ScalesearchError as err:  # a value out of range, said with the file's name
+        raise ScalesearchError(f"{path}: {err}") from None
+    run_compare(cfg, out, train=True, resume=resume)
     plotted = plot_compare(out)
     return [out / "compare.csv", out / "compare.md", *plotted, write_report(out)]

@@ -14,65 +14,39 @@ in one line that names the ``pip install`` to run.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.settings.placement import TRACKERS, Tracking  # noqa: F401
 
-TRACKERS = {"tensorboard": "tensorboardX", "mlflow": "mlflow"}  # name → module it needs
 TENSORBOARD_DIR, MLFLOW_DIR = "tensorboard", "mlruns"
 Describe = Callable[[dict], tuple[str, dict]]  # a trial's config → (run name, parameters)
 
 
-@dataclass(frozen=True)
-class Tracking:
-    """Which trackers a run logs to, and MLflow's tracking URI (None: ``RUN/mlruns``). Not
-    part of what a run computes: a resume may log to other trackers."""
+def mlflow_tracking_uri(tracking: Tracking, out: Path) -> str:
+    """``--mlflow-uri``, else a SQLite file in ``out/mlruns/`` (the folder is created)."""
+    if tracking.mlflow_uri:
+        return tracking.mlflow_uri
+    (out / MLFLOW_DIR).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(out / MLFLOW_DIR).resolve()}/mlflow.db"
 
-    log_to: tuple[str, ...] | str = ()
-    mlflow_uri: str | None = None
-
-    def __post_init__(self) -> None:
-        names = self.log_to.split(",") if isinstance(self.log_to, str) else self.log_to
-        names = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-        unknown = [n for n in names if n not in TRACKERS]
-        if unknown:
-            raise ScalesearchError(f"--log-to: unknown tracker {unknown[0]!r}; choose from "
-                                   f"{', '.join(TRACKERS)} (comma-separated)")
-        if self.mlflow_uri is not None and "mlflow" not in names:
-            raise ScalesearchError("--mlflow-uri is where MLflow runs go: add --log-to mlflow")
-        for name in names:
-            if importlib.util.find_spec(TRACKERS[name]) is None:
-                raise ScalesearchError(f"--log-to {name} needs the {TRACKERS[name]} package: "
-                                       f"pip install 'scalesearch[{name}]'")
-        object.__setattr__(self, "log_to", names)
-
-    def mlflow_tracking_uri(self, out: Path) -> str:
-        """``--mlflow-uri``, else a SQLite file in ``out/mlruns/`` (the folder is created)."""
-        if self.mlflow_uri:
-            return self.mlflow_uri
-        (out / MLFLOW_DIR).mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(out / MLFLOW_DIR).resolve()}/mlflow.db"
-
-    def callbacks(self, out: Path, describe: Describe, command: str) -> list:
-        """Ray Tune callbacks for the chosen trackers; each names a trial's run ``describe``'s
-        way. The MLflow experiment is the run folder's name, tagged with its path."""
-        found = []
-        if "tensorboard" in self.log_to:
-            found.append(_tensorboard(out / TENSORBOARD_DIR, describe))
-        if "mlflow" in self.log_to:
-            logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation lines
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-            found.append(_mlflow(describe, self.mlflow_tracking_uri(out),
-                                 Path(out).resolve().name,
-                                 {"scalesearch.command": command,
-                                  "scalesearch.run_dir": str(Path(out).resolve())}))
-        return found
+def callbacks(tracking: Tracking, out: Path, describe: Describe, command: str) -> list:
+    """Ray Tune callbacks for the chosen trackers; each names a trial's run ``describe``'s
+    way. The MLflow experiment is the run folder's name, tagged with its path."""
+    found = []
+    if "tensorboard" in tracking.log_to:
+        found.append(_tensorboard(out / TENSORBOARD_DIR, describe))
+    if "mlflow" in tracking.log_to:
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation lines
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        found.append(_mlflow(describe, mlflow_tracking_uri(tracking, out),
+                             Path(out).resolve().name,
+                             {"scalesearch.command": command,
+                              "scalesearch.run_dir": str(Path(out).resolve())}))
+    return found
 
 
 def tracked(result: dict) -> dict[str, float]:

@@ -18,77 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalesearch.data import FolderStream, ImageSet
-from scalesearch.errors import ScalesearchError, check_number, check_whole
-from scalesearch.hardware import Precision, check_amp, check_device, resolve_device
+from scalesearch.errors import ScalesearchError
+from scalesearch.hardware import Precision, resolve_device
+from scalesearch.settings.recipe import MIN_TRAIN, TrainConfig
 from scalesearch.status import Status
 
 Data = ImageSet | FolderStream
 
-OPTIMIZERS = ("adamw", "sgd", "rmsprop")
-SCHEDULES = ("cosine", "constant", "exponential")
 RECAL_IMAGES = 512  # training images whose BatchNorm statistics are used for evaluation
-MIN_TRAIN = 2  # images: a training batch of one cannot train BatchNorm
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The proxy training recipe (:meth:`recipe`) and where and how fast it runs
-    (:data:`HARDWARE`)."""
-
-    epochs: float = 5.0  # fractional: the last epoch is partial
-    batch_size: int = 32
-    optimizer: str = "adamw"  # adamw | sgd | rmsprop (the paper's)
-    lr: float = 3e-3  # peak learning rate at batch ``lr_batch``, scaled linearly with the batch
-    lr_batch: int = 32  # reference batch of the linear rule lr · batch_size / lr_batch
-    weight_decay: float = 0.02
-    # 0.1 (timm's) gave the search a less reproducible ranking than none: seed-split τ 0.48 vs
-    # 0.54, ICC 0.58 vs 0.69 (benchmarks/bench_signal.py, embedded data, 13 × 2, one run each)
-    label_smoothing: float = 0.0
-    schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
-    warmup_epochs: float = 0.3
-    augment: bool = True  # random-resized crop + flip where the data allows it
-    channels_last: bool = True  # NHWC tensors: measured faster on CPU (docs/performance.md)
-    threads: int | None = None  # torch CPU threads (None: torch's default)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N; auto = CUDA when available
-    amp: str = "auto"  # auto | off | bf16 | fp16; auto = bf16 on CUDA GPUs that support it
-    compile: bool = False  # torch.compile the model (opt-in)
-    check_every: int = 50  # steps between host checks of the device-side non-finite flag
-    max_memory_gb: float | None = None  # ImageFolder budget; larger splits stream from disk
-    loader_workers: int | None = None  # DataLoader processes for streamed splits (None: ≤ 4)
-    eval_batch_size: int = 200
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ScalesearchError(f"unknown optimizer {self.optimizer!r}; one of {OPTIMIZERS}")
-        if self.schedule not in SCHEDULES:
-            raise ScalesearchError(f"unknown schedule {self.schedule!r}; one of {SCHEDULES}")
-        check_number("--epochs", self.epochs, 0, strict=True)
-        check_whole("--batch-size", self.batch_size)
-        check_number("--lr", self.lr, 0, strict=True)
-        check_whole("lr_batch", self.lr_batch)
-        for name in ("weight_decay", "label_smoothing", "warmup_epochs"):
-            check_number(name, getattr(self, name), 0)
-        check_whole("threads", self.threads, optional=True)
-        check_whole("loader_workers", self.loader_workers, 0, optional=True)
-        check_whole("check_every", self.check_every)
-        check_whole("eval_batch_size", self.eval_batch_size)
-        check_number("--max-memory-gb", self.max_memory_gb, 0, optional=True)
-        check_device(self.device)
-        check_amp(self.amp)
-
-    @property
-    def peak_lr(self) -> float:
-        """Linear scaling rule (Goyal et al. 2017): lr · batch_size / lr_batch, so a batch of 256
-        trains with 8× the lr tuned at 32 and the default batch keeps ``lr`` unchanged."""
-        return self.lr * self.batch_size / self.lr_batch
-
-    def recipe(self) -> dict:
-        """The fields that decide what a run computes, as a resume compares them: all but
-        where and how fast it runs (:data:`HARDWARE`)."""
-        return {k: v for k, v in asdict(self).items() if k not in HARDWARE}
-
-
-HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how fast, not what
 
 
 @dataclass(frozen=True)

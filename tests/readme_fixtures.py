@@ -111,9 +111,9 @@ def _search_runs(root: Path) -> None:
     from scalesearch import options as opt
     from scalesearch.coefsearch.trials import TrialStore
     from scalesearch.rundir import marker
+    from scalesearch.settings import SearchConfig
 
-    args = opt.resolve_options(opt.add_search_args, {}, "search", baseline="resnet50",
-                               data="synthetic", out="runs/b0", resume=False)
+    args = opt.api_options({}, "search", SearchConfig, baseline="resnet50")
     cand = dict(alpha=1.2, beta=1.1, gamma=1.15, nominal_ratio=2.0, matched_resolution=None,
                 matched_ratio=None, product=1.2 * 1.1**2 * 1.15**2, aliases=[])
     saved = marker(opt.search_config(args).to_dict(), space=dict(candidates=[cand]))

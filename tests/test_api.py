@@ -124,26 +124,66 @@ def test_measuring_lives_in_the_counter_layer():
             assert f"from {sibling}" not in path.read_text(), path
 
 
-def test_cli_defaults_are_the_dataclass_defaults():
-    """One place for a default: the CLI (and the API built on it) equals a bare config."""
-    from dataclasses import fields
-
+def test_every_config_with_no_arguments_is_the_clis_and_the_apis(tmp_path):
+    """Issue 25: each default is written once. Every config built with no arguments equals
+    the CLI's with no flags, the Python API's with no options and a study's with no keys."""
     from scalesearch import options as opt
-    from scalesearch.coefsearch.config import SearchConfig
-    from scalesearch.comparison.config import CompareConfig
-    from scalesearch.train import TrainConfig
+    from scalesearch.cli.main import build_parser
+    from scalesearch.settings import (
+        CompareConfig,
+        FidelityConfig,
+        Placement,
+        SearchConfig,
+        Tracking,
+    )
+    from scalesearch.study import _compare_config, load_study
 
-    args = opt.resolve_options(opt.add_search_args, {}, "search")
-    cli, bare = opt.search_config(args), SearchConfig("efficientnet-b0")
-    for f in fields(SearchConfig):
-        if f.name != "setup":  # the CLI's proxy size is 64 px, a bare setup's the baseline's
-            assert getattr(cli, f.name) == getattr(bare, f.name), f.name
-    assert cli.setup.train == TrainConfig() and cli.setup.data == bare.setup.data
-    args = opt.resolve_options(opt.add_compare_args, {}, "compare", baseline="resnet50")
-    cli, bare = opt.compare_config(args), CompareConfig("resnet50")
-    assert (cli.ratios, cli.seeds, cli.strategies, cli.coefficients, cli.placement) == \
-        (bare.ratios, bare.seeds, bare.strategies, bare.coefficients, bare.placement)
-    assert cli.setup.train == TrainConfig()
+    def cli(*argv):
+        return build_parser().parse_args(list(argv))
+
+    assert opt.search_config(cli("search")) == SearchConfig() == \
+        opt.search_config(opt.api_options({}, "search", SearchConfig))
+    assert opt.compare_config(cli("compare", "--baseline", "resnet50")) == \
+        CompareConfig("resnet50") == opt.compare_config(
+            opt.api_options({}, "compare", CompareConfig, baseline="resnet50"))
+    fidelity = cli("fidelity", "runs/x")
+    assert opt.fidelity_config(fidelity) == FidelityConfig() == \
+        opt.fidelity_config(opt.api_options({}, "fidelity", FidelityConfig, Placement))
+    assert opt.placement_from_args(fidelity) == Placement()
+    study = cli("study", "s.yaml")
+    assert (opt.placement_from_args(study), opt.tracking_from_args(study)) == \
+        (Placement(), Tracking())
+    path = tmp_path / "s.yaml"
+    path.write_text("kind: compare\nbaseline: resnet50\n")
+    assert _compare_config(load_study(path), tmp_path) == CompareConfig("resnet50")
+    assert opt.latency_from_args(cli("scale", "--baseline", "resnet50", "--phi", "1")) is None
+    # the values the documented defaults promise (README, docs/search.md), not the code's own
+    b0 = SearchConfig()
+    assert (b0.baseline, b0.setup.proxy_size, b0.tolerance, b0.flops_tolerance,
+            b0.match_flops, b0.seeds, b0.scheduler) == ("efficientnet-b0", 64, 0.05, 0.25, True,
+                                                       2, "none")
+    assert (FidelityConfig().top, FidelityConfig().random) == (3, 3)
+
+
+def test_a_compare_option_is_one_field(tmp_path):
+    """Adding a compare option touches one dataclass field: a field with a flag, added to a
+    copy of CompareConfig here, is a CLI flag, a Python API option and a study key at once."""
+    import dataclasses
+
+    from scalesearch.settings import CompareConfig
+    from scalesearch.settings.fields import add_flags, build, options, setting
+
+    Extra = dataclasses.make_dataclass(
+        "Extra", [("shrink", float, setting(0.5, flag="--shrink", type=float,
+                                             help="a new option ({default})"))],
+        bases=(CompareConfig,), frozen=True)
+    parser = argparse.ArgumentParser()
+    add_flags(parser, Extra)
+    assert "a new option (0.5)" in parser.format_help()
+    assert build(Extra, vars(parser.parse_args(["--baseline", "resnet50", "--shrink", "2"]))
+                 ).shrink == 2.0
+    assert options(Extra)["shrink"] == 0.5
+    assert build(Extra, {**options(Extra), "baseline": "resnet50"}).shrink == 0.5
 
 
 def test_one_name_per_meaning_and_the_old_spellings_still_parse():
@@ -151,8 +191,7 @@ def test_one_name_per_meaning_and_the_old_spellings_still_parse():
     TrainConfig.loader_workers (DataLoader processes), and --sampler-seed (old: --seed) is not
     --seeds (a count of training seeds)."""
     from scalesearch import options as opt
-    from scalesearch.proxy import ProxySetup
-    from scalesearch.train import TrainConfig
+    from scalesearch.settings.recipe import ProxySetup, TrainConfig
 
     def compare(*flags):
         parser = argparse.ArgumentParser()

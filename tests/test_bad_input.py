@@ -18,8 +18,9 @@ from scalesearch.data import FolderStream, check_data, load_data
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import mean_spread
-from scalesearch.proxy import ProxySetup, check_proxy_size, smallest_proxy_size
+from scalesearch.proxy import check_proxy_size, smallest_proxy_size
 from scalesearch.registry import resolve
+from scalesearch.settings.recipe import ProxySetup
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,9 +8,9 @@ import math
 import pytest
 
 import scalesearch
-from scalesearch.coefsearch.space import Ranges
-from scalesearch.comparison.config import CompareConfig
 from scalesearch.errors import MAX_CLASSES, MAX_GRID_POINTS, MAX_SEEDS, ScalesearchError
+from scalesearch.settings.compare import CompareConfig
+from scalesearch.settings.search import Ranges
 from scalesearch.study import run_study
 
 

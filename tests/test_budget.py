@@ -6,12 +6,10 @@ from __future__ import annotations
 import pytest
 
 from scalesearch.coefsearch import budget
-from scalesearch.coefsearch.config import SearchConfig
-from scalesearch.coefsearch.space import Ranges
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import format_duration, parse_duration
-from scalesearch.proxy import ProxySetup
-from scalesearch.train import TrainConfig
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.settings.search import Ranges, SearchConfig
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("4m", 240), ("2h", 7200),

@@ -112,8 +112,8 @@ def test_cli_choices_and_version_come_from_the_library(cli):
     import scalesearch
     from scalesearch.cli.main import build_parser
     from scalesearch.coefsearch.runner import SAMPLERS
-    from scalesearch.comparison.strategies import PAPER_STRATEGIES, STRATEGIES
-    from scalesearch.train import OPTIMIZERS
+    from scalesearch.settings.compare import PAPER_STRATEGIES, STRATEGIES
+    from scalesearch.settings.recipe import OPTIMIZERS
 
     code, out, _ = cli("--version")
     assert code == 0 and out.strip() == f"scalesearch {scalesearch.__version__}"
@@ -123,5 +123,5 @@ def test_cli_choices_and_version_come_from_the_library(cli):
     assert tuple(actions["search"]["sampler"].choices) == SAMPLERS
     for cmd in ("search", "compare"):
         assert tuple(actions[cmd]["optimizer"].choices) == OPTIMIZERS
-    assert actions["compare"]["strategies"].default.split(",") == list(PAPER_STRATEGIES)
+    assert tuple(actions["compare"]["strategies"].default) == PAPER_STRATEGIES
     assert all(s in actions["compare"]["strategies"].help for s in STRATEGIES)

@@ -9,8 +9,9 @@ import time
 import pandas as pd
 import pytest
 
-from scalesearch.cluster import Placement, check_request
+from scalesearch.cluster import check_request
 from scalesearch.errors import ScalesearchError
+from scalesearch.settings.placement import Placement
 
 TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs", "1",
         "--batch-size", "16"]
@@ -31,7 +32,7 @@ def test_placement_refuses_what_ray_cannot_place(kwargs, message):
 
 
 def test_trial_setup_threads_and_device():
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.settings.recipe import ProxySetup
 
     setup = Placement(cpus_per_trial=3).trial_setup(ProxySetup())
     assert (setup.train.threads, setup.train.device) == (3, "cpu")  # auto stays off GPUs
@@ -42,7 +43,7 @@ def test_trial_setup_threads_and_device():
 def test_a_relative_data_folder_reaches_the_trials_absolute(tmp_path, monkeypatch):
     """A trial runs in its Ray worker's folder (a cluster node's, or where a runtime already
     running was started), not in this process's: --data photos must not depend on it."""
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.settings.recipe import ProxySetup
 
     monkeypatch.chdir(tmp_path)
     assert Placement().trial_setup(ProxySetup(data="photos")).data == str(tmp_path / "photos")
@@ -97,7 +98,7 @@ def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(m
     monkeypatch.setattr(run, "trial", _fake_trial)
     points = [dict(p.to_dict(), baseline="mobilenet-v2") for p in
               solve_strategies(resolve("mobilenet-v2"), [2.0], ("width",), run.CompareConfig(
-                  "mobilenet-v2").strategy_options())]
+                  "mobilenet-v2"))]
     cfg = run.CompareConfig("mobilenet-v2", (2.0,), ("width",), seeds=4,
                             placement=Placement(gpus_per_trial=0.5))
     ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False,

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from conftest import TINY_STUDY
 
-from scalesearch.comparison.strategies import PAPER_STRATEGIES, solve_strategy
+from scalesearch.comparison.strategies import solve_strategy
 from scalesearch.counter import count, measure
 from scalesearch.pareto import pareto_front, plot_pareto
 from scalesearch.registry import resolve
+from scalesearch.settings.compare import PAPER_STRATEGIES
 
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target
 
@@ -87,7 +88,7 @@ def test_bad_input(cli, args, message):
 def test_a_network_that_cannot_train_is_a_failed_row():
     """One broken network is recorded with Status.FAILED and its error; the comparison goes on."""
     from scalesearch.comparison.trainable import train_job
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.settings.recipe import ProxySetup
     from scalesearch.status import Status
 
     point = dict(strategy="depth", target_ratio=2.0, depth=2.0, width=1.0, resolution=1.0)
@@ -143,9 +144,10 @@ def test_studies(cli, tmp_path):
     assert list(rows["baseline"].unique()) == ["mobilenet-v1", "resnet50"]
     assert (tmp_path / "results" / "t3" / "table3.png").exists()
     bad = tmp_path / "bad.yaml"
-    bad.write_text("kind: compare\nbaseline: resnet50\nflops_ratio: [2]\n")
+    bad.write_text("kind: compare\nbaseline: resnet50\nflops_ration: [2]\n")
     code, _, err = cli("study", bad)
-    assert code == 2 and "unknown key(s) flops_ratio" in err
+    assert code == 2 and "unknown key(s) flops_ration; allowed: " in err
+    assert "flops_ratio, " in err and "num_train, " in err  # the compare options, by name
 
 
 @pytest.mark.slow
@@ -219,7 +221,7 @@ def test_markdown_has_activations_and_labels_for_new_strategies(cli):
     ("seeds: two", "seeds: 'two' is not valid (input should be a valid integer)"),
     ("seeds: [1, 2]", "seeds: [1, 2] is not valid (input should be a valid integer)"),
     ("seeds: 2.7", "seeds: 2.7 is not valid (input should be a valid integer)"),  # not 2
-    ("seeds: 0", "seeds: 0 is not valid (input should be greater than 0)"),
+    ("seeds: 0", "--seeds must be a whole number in 1…100, got 0"),  # the CLI's own line
     ("workers: many", "workers: 'many' is not valid"),
     ("latency_batch: x", "latency_batch: 'x' is not valid"),
     ("flops_ratios: 2", "flops_ratios: 2 is not valid (input should be a valid list)"),

@@ -13,7 +13,6 @@ from scipy import stats as sps
 from scalesearch.coefsearch.report import best_record, ranking
 from scalesearch.coefsearch.space import (
     MATCH_TOLERANCE,
-    Ranges,
     beta_bounds,
     beta_fraction,
     build_space,
@@ -31,6 +30,7 @@ from scalesearch.coefsearch.stats import (
     tie_break,
 )
 from scalesearch.registry import resolve
+from scalesearch.settings.search import Ranges
 from scalesearch.status import Status
 
 
@@ -173,7 +173,8 @@ def test_relative_tolerance_keeps_the_papers_point():
 
 def test_flops_matching_lands_every_candidate_within_3_percent():
     b0 = resolve("efficientnet-b0")
-    space = build_space(b0, Ranges(step=0.1), tolerance=0.05, match_flops=True)
+    space = build_space(b0, Ranges(step=0.1), tolerance=0.05, flops_tolerance=0.25,
+                        match_flops=True)
     assert space.candidates and space.matched
     for c in space.candidates:
         assert abs(c.matched_ratio / 2 - 1) <= 0.03 and c.matched_resolution >= 1  # documented
@@ -187,7 +188,7 @@ def test_aliases_build_one_network_and_are_trained_once():
     """On B0, α = 1.2 and 1.25 give the same ceil-rounded repeats: one training, one alias."""
     b0 = resolve("efficientnet-b0")
     space = build_space(b0, Ranges(alpha=(1.2, 1.25), beta=(1.1, 1.1), gamma=(1.15, 1.15)),
-                        flops_tolerance=0.25)
+                        tolerance=0.05, flops_tolerance=0.25, match_flops=True)
     assert len(space.candidates) == 1 and space.merged == 1
     (cand,) = space.candidates
     assert cand.key == (1.25, 1.1, 1.15) and cand.aliases == ((1.2, 1.1, 1.15),)
@@ -207,7 +208,7 @@ def test_tpe_point_solves_gamma_and_inverts(alpha, frac):
 
 def test_the_objective_orders_candidates_and_decides_the_tied_set():
     """MnasNet's top1·(FLOPs/T)^w with a steep w: the cheaper network wins on score."""
-    from scalesearch.coefsearch.objective import Objective
+    from scalesearch.settings.search import Objective
 
     rows = [dict(r, flops=1e9 if r["alpha"] == 1.0 else 4e9) for r in _rows()[:6]]
     plain = ranking(rows)
@@ -224,7 +225,7 @@ def test_the_objective_orders_candidates_and_decides_the_tied_set():
 
 def test_latency_is_measured_once_per_candidate_and_cached(tmp_path):
     from scalesearch.coefsearch.costs import candidate_latencies
-    from scalesearch.latency import LatencySpec
+    from scalesearch.settings.placement import LatencySpec
 
     b0 = resolve("mobilenet-v2")
     rows = [dict(alpha=1.0, beta=1.0, gamma=1.0, seed=s, depth=1.0, width=0.5, resolution=0.3,
@@ -238,21 +239,19 @@ def test_latency_is_measured_once_per_candidate_and_cached(tmp_path):
 
 
 def test_one_place_holds_each_search_default():
-    """build_space's defaults are a search's, the Python API's proxy size is the CLI's, and
-    fidelity's help names its config's defaults (issue: defaults that disagreed)."""
+    """build_space declares no defaults of its own (a caller cannot build another space than
+    a search's by leaving one out), the Python API's proxy size is the CLI's, and fidelity's
+    help names its config's defaults (issue: defaults that disagreed)."""
     import argparse
     import inspect
 
     from scalesearch.cli.fidelity import EXAMPLES
-    from scalesearch.coefsearch.config import FidelityConfig, SearchConfig
     from scalesearch.options import add_search_args
-    from scalesearch.proxy import ProxySetup
+    from scalesearch.settings.recipe import ProxySetup
+    from scalesearch.settings.search import FidelityConfig
 
     params = inspect.signature(build_space).parameters
-    cfg = SearchConfig("efficientnet-b0")
-    assert (params["tolerance"].default, params["flops_tolerance"].default,
-            params["match_flops"].default) == (cfg.tolerance, cfg.flops_tolerance,
-                                               cfg.match_flops) == (0.05, 0.25, True)
+    assert all(p.default is inspect.Parameter.empty for p in params.values())
     parser = argparse.ArgumentParser()
     add_search_args(parser)
     assert parser.parse_args([]).proxy_size == ProxySetup().proxy_size == 64

@@ -11,7 +11,8 @@ from winner_check import check_answer
 
 import scalesearch
 from scalesearch.errors import ScalesearchError
-from scalesearch.options import add_search_args, resolve_options, search_config
+from scalesearch.options import api_options, search_config
+from scalesearch.settings import SearchConfig
 
 TINY = dict(beta_range=(1.0, 1.0), grid_step=0.1, match_flops=False, proxy_size=32,
             num_train=48, num_val=24, epochs=1, batch_size=16, family_phi=1)
@@ -21,9 +22,9 @@ def test_api_defaults_are_the_clis(cli):
     from scalesearch.cli.main import build_parser
 
     args = build_parser().parse_args(["search"])
-    api = resolve_options(add_search_args, {}, "search")
-    assert {k: v for k, v in vars(args).items() if k not in ("func", "command", "format")} \
-        == vars(api)
+    api = api_options({}, "search", SearchConfig)
+    assert {k: v for k, v in vars(args).items()
+            if k not in ("func", "command", "format", "out", "resume")} == api
     assert callable(scalesearch.search) and callable(scalesearch.compare)
     assert scalesearch.fidelity.__module__ == "scalesearch.experiments"
     with pytest.raises(ScalesearchError, match="unknown search option.*sedes.*known:.*seeds"):
@@ -53,8 +54,7 @@ def test_search_and_fidelity_from_python(tmp_path):
                                  **TINY)
     assert resumed.coefficients == found.coefficients
     # the same search as a config built in Python: a resume with nothing left to train
-    cfg = search_config(resolve_options(add_search_args, TINY, "search",
-                                        baseline="efficientnet-b0"))
+    cfg = search_config(api_options(TINY, "search", SearchConfig, baseline="efficientnet-b0"))
     again = scalesearch.search(cfg, out=out, resume=True, log=lambda m: None)
     assert again.coefficients == found.coefficients and again.summary["trials_run"] == 0
 
@@ -74,8 +74,8 @@ def test_compare_from_python_counts_like_the_cli(cli):
 
 
 def test_a_config_built_in_python_runs_as_it_is(tmp_path):
-    from scalesearch.coefsearch.config import SearchConfig
-    from scalesearch.comparison.config import CompareConfig
+    from scalesearch.settings.compare import CompareConfig
+    from scalesearch.settings.search import SearchConfig
 
     cfg = CompareConfig("mobilenet-v2", [2], "width,fast")  # normalised, then checked
     assert cfg.ratios == (2.0,) and cfg.strategies == ("width", "fast")
@@ -100,8 +100,9 @@ def test_the_old_subpackage_paths_still_import_with_a_deprecation_warning():
     import inspect
     import sys
 
-    from scalesearch.coefsearch import config
     from scalesearch.comparison import summary
+    from scalesearch.settings import compare as compare_settings
+    from scalesearch.settings import search as config
 
     assert "baseline" in inspect.signature(scalesearch.search).parameters  # not a module
     assert scalesearch.compare.__module__ == "scalesearch.experiments"
@@ -113,6 +114,10 @@ def test_the_old_subpackage_paths_still_import_with_a_deprecation_warning():
                                                     "scalesearch.coefsearch.config"):
             old = importlib.import_module("scalesearch.search.config")
         assert old is config and old.SearchConfig is config.SearchConfig
+        with pytest.warns(DeprecationWarning, match="scalesearch.comparison.config was "
+                                                    "renamed scalesearch.settings.compare"):
+            from scalesearch.comparison.config import CompareConfig
+        assert CompareConfig is compare_settings.CompareConfig
         with pytest.warns(DeprecationWarning, match="renamed scalesearch.comparison"):
             from scalesearch.compare.summary import markdown
         assert markdown is summary.markdown

@@ -15,10 +15,11 @@ from test_train import _small_cnn as _cnn
 from torch import nn
 
 from scalesearch import hardware
-from scalesearch.cluster import Placement
 from scalesearch.errors import ScalesearchError
 from scalesearch.hardware import Precision, amp_dtype, resolve_device
-from scalesearch.train import ProxyTrainer, TrainConfig, train_proxy
+from scalesearch.settings.placement import Placement
+from scalesearch.settings.recipe import TrainConfig
+from scalesearch.train import ProxyTrainer, train_proxy
 
 
 def _small_cnn() -> nn.Module:
@@ -257,3 +258,30 @@ def test_search_compare_and_fidelity_accept_the_hardware_flags(cli, tmp_path):
                                                                                 True, 0.5)
     code, _, err = cli("fidelity", tmp_path, "--device", "gpu")
     assert code == 2 and "unknown device 'gpu'" in err
+
+
+def test_the_placements_hardware_is_what_each_training_runs_with():
+    """One placement type: --device, --amp, --compile and --max-memory-gb land on Placement
+    and on every training of the run (search, compare, and a fidelity check's reference run,
+    which takes this run's placement); a training's own hardware is kept where the placement
+    leaves the default."""
+    from dataclasses import replace
+
+    from scalesearch import options as opt
+    from scalesearch.cli.main import build_parser
+    from scalesearch.settings import Placement, ProxySetup, SearchConfig, TrainConfig
+
+    flags = ["--device", "cpu", "--amp", "fp16", "--compile", "--max-memory-gb", "2"]
+    cfg = opt.search_config(build_parser().parse_args(["search", *flags]))
+    want = dict(device="cpu", amp="fp16", compile=True, max_memory_gb=2.0)
+    assert cfg.placement.hardware() == want == cfg.setup.train.hardware()
+    assert cfg.placement.trial_setup(cfg.setup).train.hardware() == want
+    assert cfg.to_dict()["setup"]["train"]["amp"] == "fp16"  # AMP is recipe: it changes numbers
+    cmp = opt.compare_config(build_parser().parse_args(
+        ["compare", "--baseline", "resnet50", "--amp", "bf16"]))
+    assert cmp.setup.train.amp == "bf16" and cmp.recipe()["setup"]["train"]["amp"] == "bf16"
+    reference = replace(SearchConfig(), placement=Placement(device="cpu", amp="off"))
+    assert (reference.setup.train.device, reference.setup.train.amp) == ("cpu", "off")
+    own = ProxySetup(train=TrainConfig(device="cpu", amp="off"))
+    assert Placement().on(own).train.hardware() == own.train.hardware()
+    assert Placement(device="cuda:1").on(own).train.device == "cuda:1"

@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.coefsearch.objective import LATENCY_WEIGHT, OBJECTIVES, Objective
 from scalesearch.errors import ScalesearchError
-from scalesearch.latency import LatencySpec, measure_latency, measure_many
+from scalesearch.latency import measure_latency, measure_many
+from scalesearch.settings.placement import LatencySpec
+from scalesearch.settings.search import LATENCY_WEIGHT, OBJECTIVES, Objective
 
 
 def tiny() -> nn.Module:

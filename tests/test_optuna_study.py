@@ -19,8 +19,8 @@ from optuna_check import check_study
 
 from scalesearch.coefsearch.optuna_study import STUDY_FILE, load, write_study
 from scalesearch.coefsearch.report import ranking
-from scalesearch.coefsearch.space import Ranges
 from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.settings.search import Ranges
 
 SEARCH = Path(__file__).resolve().parents[1] / "studies" / "results" / \
     "search_mobilenetv2_flowers_sha"

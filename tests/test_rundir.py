@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from scalesearch import __version__
-from scalesearch.cluster import Placement
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.comparison.rows import compare_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.rundir import RUN_FORMAT, check_out, marker, read_marker
+from scalesearch.settings.placement import Placement
 
 
 def test_marker_round_trip_and_format(tmp_path):
@@ -42,7 +42,7 @@ def test_another_format_is_refused_naming_its_reader(tmp_path, saved, reader):
 
 
 def test_compare_resume_compares_the_recipe_not_the_placement():
-    from scalesearch.comparison.config import CompareConfig
+    from scalesearch.settings.compare import CompareConfig
 
     cfg = CompareConfig("mobilenet-v2", (2.0,))
     moved = replace(cfg, placement=Placement("auto", 4, 0.5, 2), setup=replace(
@@ -59,8 +59,8 @@ def test_search_resume_compares_the_recipe_and_reads_a_0_2_0_folder():
     """The search's placement (address, CPUs and GPUs per trial) is not in search.json; a
     0.2.0 folder's flat placement keys and its candidates' ``flops_ratio`` (then: at γ) are
     read back."""
-    from scalesearch.coefsearch.config import SearchConfig
     from scalesearch.coefsearch.space import Candidate
+    from scalesearch.settings.search import SearchConfig
 
     cfg = SearchConfig("efficientnet-b0", seeds=3)
     moved = replace(cfg, placement=Placement("auto", 4, 0.5))

@@ -18,12 +18,13 @@ from scipy.stats import kendalltau, spearmanr
 from winner_check import check_answer
 
 from scalesearch.coefsearch import runner
-from scalesearch.coefsearch.space import Ranges, build_space, within
+from scalesearch.coefsearch.space import build_space, within
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.counter import count, flops_ratio
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scaler import compound
+from scalesearch.settings.search import Ranges
 
 # Two candidates on B0 (α=1.9, alias α=2, and γ=1.4, with β fixed at 1), trained at γ (no
 # FLOPs matching), tiny data: a few seconds per search after Ray starts. The family stops at
@@ -519,8 +520,8 @@ def test_the_trial_context_is_typed_frozen_and_crosses_to_a_worker_intact(tmp_pa
     import dataclasses
     import pickle
 
-    from scalesearch.coefsearch.config import SearchConfig
     from scalesearch.coefsearch.trainable import TrialContext, candidate_of
+    from scalesearch.settings.search import SearchConfig
 
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.0), step=0.1),
                        match_flops=False, seeds=2)

@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import ROOT, kill_when
 
-from scalesearch.cluster import Placement
 from scalesearch.coefsearch.evidence import stopped_evidence
 from scalesearch.coefsearch.halving import survivors
 from scalesearch.coefsearch.report import best_record, ranking
 from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.settings.placement import Placement
 from scalesearch.status import Status
 
 # Four candidates on B0 (β = 1 or 1.1, FLOPs matching off), 3 epochs, one rung at epoch 1 with
@@ -41,7 +41,8 @@ def test_survivors_keep_the_best_ceil_n_over_eta_and_ties_at_the_cut():
 def _trainer(seed: int):
     from scalesearch.data import load_data
     from scalesearch.registry import resolve
-    from scalesearch.train import ProxyTrainer, TrainConfig
+    from scalesearch.settings.recipe import TrainConfig
+    from scalesearch.train import ProxyTrainer
 
     train, val = load_data("synthetic", 24, num_train=64, num_val=32)
     torch.manual_seed(seed)
@@ -122,11 +123,9 @@ def _decisions(path) -> list[tuple]:
 
 
 def _search(tmp_path, name, **changes) -> dict:
-    from scalesearch.coefsearch.config import SearchConfig
     from scalesearch.coefsearch.session import run_search
-    from scalesearch.coefsearch.space import Ranges
-    from scalesearch.proxy import ProxySetup
-    from scalesearch.train import TrainConfig
+    from scalesearch.settings.recipe import ProxySetup, TrainConfig
+    from scalesearch.settings.search import Ranges, SearchConfig
 
     setup = ProxySetup(proxy_size=32, num_train=48, num_val=24,
                        train=TrainConfig(epochs=3, batch_size=16, threads=1))
@@ -250,10 +249,9 @@ def test_bench_replays_synchronous_halving_from_full_budget_curves(tmp_path, cap
     import importlib.util
     import json
 
-    from scalesearch.coefsearch.config import SearchConfig
     from scalesearch.coefsearch.trials import COLUMNS
-    from scalesearch.proxy import ProxySetup
-    from scalesearch.train import TrainConfig
+    from scalesearch.settings.recipe import ProxySetup, TrainConfig
+    from scalesearch.settings.search import SearchConfig
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_asha.py"
     spec = importlib.util.spec_from_file_location("bench_asha", path)

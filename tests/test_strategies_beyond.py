@@ -19,11 +19,12 @@ from scalesearch.comparison.nonuniform import (
     stage_depths,
     with_repeats,
 )
-from scalesearch.comparison.strategies import StrategyOptions, fast_factors, solve_strategy
+from scalesearch.comparison.strategies import fast_factors, solve_strategy
 from scalesearch.counter import count, measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.registry import resolve
 from scalesearch.scalable import Scalable
+from scalesearch.settings.compare import CompareConfig
 
 MATCH_TOLERANCE = 0.05  # docs/compare.md: achieved FLOPs ratio within 5% of the target
 
@@ -137,7 +138,7 @@ def test_nonuniform_needs_a_stage_table():
 def test_cap_reroutes_resolution_growth_to_depth_and_width(strategy, split):
     net = resolve("mobilenet-v2")
     free = solve_strategy(net, strategy, 4.0)
-    capped = solve_strategy(net, strategy, 4.0, StrategyOptions(max_image_size=256))
+    capped = solve_strategy(net, strategy, 4.0, CompareConfig(net.name, max_image_size=256))
     assert free.image_size > 256 and not free.capped
     assert capped.capped and capped.image_size == 256
     assert capped.depth > free.depth and capped.width > free.width
@@ -147,11 +148,11 @@ def test_cap_reroutes_resolution_growth_to_depth_and_width(strategy, split):
 
 def test_cap_follows_fast_split_and_leaves_unbound_strategies_alone():
     net = resolve("mobilenet-v2")
-    capped = solve_strategy(net, "fast", 4.0, StrategyOptions(max_image_size=228))
+    capped = solve_strategy(net, "fast", 4.0, CompareConfig(net.name, max_image_size=228))
     assert capped.capped and capped.image_size == 228
     assert math.log(capped.depth) / math.log(capped.width) == pytest.approx(0.2 / 0.8)
     for s in ("depth", "width"):
-        assert solve_strategy(net, s, 4.0, StrategyOptions(max_image_size=228)) == \
+        assert solve_strategy(net, s, 4.0, CompareConfig(net.name, max_image_size=228)) == \
             solve_strategy(net, s, 4.0)
 
 

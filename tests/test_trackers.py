@@ -13,7 +13,8 @@ import pytest
 from conftest import TINY_STUDY
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.trackers import Tracking, tracked
+from scalesearch.settings.placement import Tracking
+from scalesearch.trackers import tracked
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow (pip install 'scalesearch[mlflow]')")
 event_accumulator = pytest.importorskip(

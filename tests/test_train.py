@@ -10,10 +10,11 @@ from torch import nn
 
 from scalesearch.data import ImageSet
 from scalesearch.errors import ScalesearchError
-from scalesearch.proxy import ProxySetup, run_proxy
+from scalesearch.proxy import run_proxy
 from scalesearch.registry import resolve
 from scalesearch.scaler import Multipliers
-from scalesearch.train import TrainConfig, recalibrate_bn, train_proxy
+from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.train import recalibrate_bn, train_proxy
 
 
 def _bright_vs_dark(n: int, seed: int) -> ImageSet:

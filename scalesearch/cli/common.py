@@ -11,13 +11,7 @@ from scalesearch.argtypes import (  # noqa: F401 (the subcommands' argument help
     positive_int,
     read_coefficients,
 )
-from scalesearch.options import (  # noqa: F401 (the subcommands' argument helpers)
-    add_hardware_args,
-    add_latency_args,
-    add_training_args,
-    latency_from_args,
-    setup_from_args,
-)
+from scalesearch.options import add_latency_args, latency_from_args  # noqa: F401 (scale's)
 
 
 def add_format(parser: argparse.ArgumentParser, choices=("table", "json")) -> None:

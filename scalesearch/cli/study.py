@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scalesearch.options import (
-    add_hardware_args,
-    add_placement_args,
-    add_tracker_args,
-    hardware_from_args,
-    placement_from_args,
-    tracking_from_args,
-)
+from scalesearch.options import add_study_args, placement_from_args, tracking_from_args
 from scalesearch.rundir import check_out
 
 
@@ -24,9 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="study YAML, e.g. studies/b0_synthetic.yaml")
     p.add_argument("--out", help="output folder (default: results/NAME next to the YAML)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted study")
-    add_hardware_args(p)
-    add_placement_args(p)
-    add_tracker_args(p)
+    add_study_args(p)
     p.set_defaults(func=run_study)
 
 
@@ -36,7 +27,6 @@ def run_study(args: argparse.Namespace) -> int:
 
     check_out(args.out)
     for path in run_study(Path(args.file), Path(args.out) if args.out else None, args.resume,
-                          placement_from_args(args), hardware_from_args(args),
-                          tracking_from_args(args)):
+                          placement_from_args(args), tracking_from_args(args)):
         print(path)
     return 0

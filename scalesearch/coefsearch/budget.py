@@ -21,12 +21,12 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 
-from scalesearch.coefsearch.config import SearchConfig
 from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import format_duration
 from scalesearch.proxy import build_trainer, proxy_image_size
 from scalesearch.scalable import Scalable
+from scalesearch.settings.search import SearchConfig
 
 PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
 RAY_START_S, RAY_PER_TRIAL_S = 10.0, 0.5  # measured: docs/performance.md, "compare on Ray"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.io import write_json
-from scalesearch.latency import LatencySpec, measure_many
+from scalesearch.latency import measure_many
 from scalesearch.scalable import Scalable
+from scalesearch.settings.placement import LatencySpec
 from scalesearch.status import Status
 
 

@@ -21,10 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalesearch.cluster import Placement
-from scalesearch.coefsearch.config import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
 from scalesearch.coefsearch.costs import load_latencies
-from scalesearch.coefsearch.objective import Objective
 from scalesearch.coefsearch.report import KEY, best_record, ranking
 from scalesearch.coefsearch.runner import SearchConfig, plan, run_trials
 from scalesearch.coefsearch.space import Candidate, Space
@@ -35,6 +32,8 @@ from scalesearch.io import write_frame, write_json
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import RunFolder
+from scalesearch.settings.placement import Placement
+from scalesearch.settings.search import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig, Objective
 from scalesearch.status import Status
 
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
@@ -169,10 +168,10 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
 
 def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
                  resume: bool = False, placement: Placement | None = None,
-                 hardware: dict | None = None, log: Log = stderr) -> dict:
+                 log: Log = stderr) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
-    ``hardware`` (device, amp, compile, max_memory_gb) and ``placement`` (Ray address, CPUs
-    and GPUs per trial) place this run's trainings; they do not change what is compared."""
+    ``placement`` (Ray address, CPUs and GPUs per trial, device, amp…) places this run's
+    trainings; it does not change what is compared."""
     run_dir, fcfg = Path(run_dir), fcfg or FidelityConfig()
     cfg, space_info, store = _load_search(run_dir)
     objective, latency = _search_objective(run_dir, log)
@@ -185,9 +184,6 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     by_key = {(c["alpha"], c["beta"], c["gamma"]): c for c in space_info["candidates"]}
     cands = tuple(Candidate.from_dict(by_key[k]) for k in keys if k in by_key)
     ref_cfg = reference_config(cfg, fcfg)
-    if hardware:
-        ref_cfg = replace(ref_cfg, setup=replace(ref_cfg.setup, train=replace(
-            ref_cfg.setup.train, **hardware)))
     ref_cfg = replace(ref_cfg, placement=placement or Placement())
     out = run_dir / "fidelity"
     settings = dict(reference=ref_cfg.to_dict(), fidelity=asdict(fcfg))

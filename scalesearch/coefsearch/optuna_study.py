@@ -21,8 +21,9 @@ import statistics
 from pathlib import Path
 
 from scalesearch.coefsearch.halving import history_at
-from scalesearch.coefsearch.space import Candidate, Ranges
+from scalesearch.coefsearch.space import Candidate
 from scalesearch.io import atomic_path
+from scalesearch.settings.search import Ranges
 from scalesearch.status import Status
 
 STUDY_FILE = "optuna.db"

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scalesearch.coefsearch.config import SearchConfig
 from scalesearch.coefsearch.halving import drop_checkpoint, stored_path
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trainable import (
@@ -19,6 +18,7 @@ from scalesearch.coefsearch.trainable import (
     candidate_of,
 )
 from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.settings.search import SearchConfig
 from scalesearch.status import Status
 
 

@@ -20,7 +20,6 @@ import pandas as pd
 
 from scalesearch.coefsearch.evidence import not_ruled_out, stopped_evidence, stopped_summary
 from scalesearch.coefsearch.halving import seed_scores_at
-from scalesearch.coefsearch.objective import Objective
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
@@ -30,6 +29,7 @@ from scalesearch.matching import match_ratio
 from scalesearch.scalable import Scalable
 from scalesearch.scaled import scale
 from scalesearch.scaler import PAPER_COEFFICIENTS
+from scalesearch.settings.search import Objective
 from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]

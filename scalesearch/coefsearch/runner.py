@@ -21,7 +21,6 @@ from dataclasses import replace
 from functools import partial
 
 from scalesearch.cluster import describe, fit, runtime
-from scalesearch.coefsearch.config import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.coefsearch.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
@@ -36,7 +35,9 @@ from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import chance_top1
 from scalesearch.logs import Log, stderr
+from scalesearch.settings.search import SAMPLERS, SCHEDULERS, SearchConfig
 from scalesearch.status import Status
+from scalesearch.trackers import callbacks as tracker_callbacks
 
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
 
@@ -180,7 +181,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
 
         context = trial_context(cfg, space, store)
         progress = Progress(cfg, store, n, context, log)
-        callbacks = [progress.callback, *cfg.tracking.callbacks(
+        callbacks = [progress.callback, *tracker_callbacks(cfg.tracking,
             store.path.parent, partial(describe_trial, context), "search")]
         rungs = "" if cfg.scheduler == "none" else (
             f", {'synchronous halving' if cfg.scheduler == 'sha' else 'ASHA'} rungs at "

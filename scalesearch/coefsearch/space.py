@@ -10,50 +10,13 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from scalesearch.counter import flops_ratio, measure
-from scalesearch.errors import MAX_GRID_POINTS, ScalesearchError, check_within
+from scalesearch.errors import ScalesearchError
 from scalesearch.matching import MATCH_TOLERANCE, match_image_size
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, compound
+from scalesearch.settings.search import Ranges, check_tolerances
 
-# a search's defaults (SearchConfig reads them): the relative constraint tolerance; without
-# FLOPs matching, the measured-ratio filter; and FLOPs matching on
-TOLERANCE, FLOPS_TOLERANCE, MATCH_FLOPS = 0.05, 0.25, True
 TARGET = 2.0  # FLOPs ratio at φ = 1
-
-
-@dataclass(frozen=True)
-class Ranges:
-    """Search ranges (the paper's implicit ones: α ∈ [1, 2], β, γ ∈ [1, 1.5]) and grid step."""
-
-    alpha: tuple[float, float] = (1.0, 2.0)
-    beta: tuple[float, float] = (1.0, 1.5)
-    gamma: tuple[float, float] = (1.0, 1.5)
-    step: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "beta", "gamma"):
-            lo, hi = getattr(self, name)
-            if not 1.0 <= lo <= hi < math.inf:
-                raise ScalesearchError(f"{name} range needs 1 <= low <= high, got {lo}..{hi}")
-        check_within("grid step", self.step, 0, 1, "(]")
-        points = math.prod(self._steps(n) + 1 for n in ("alpha", "beta", "gamma"))
-        if points > MAX_GRID_POINTS:
-            raise ScalesearchError(f"the grid has {points:,} points (limit {MAX_GRID_POINTS:,}); "
-                                   "raise --grid-step or narrow the ranges")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Ranges:
-        """From JSON (search.json, a Ray trial's context), where pairs became lists."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-    def _steps(self, name: str) -> int:
-        lo, hi = getattr(self, name)
-        return math.floor((hi - lo) / self.step + 1e-9)
-
-    def axis(self, name: str) -> list[float]:
-        """Grid values of ``name`` (alpha, beta or gamma): low to high in steps of ``step``."""
-        lo = getattr(self, name)[0]
-        return [round(lo + i * self.step, 6) for i in range(self._steps(name) + 1)]
 
 
 @dataclass(frozen=True)
@@ -180,18 +143,12 @@ def within(product: float, tolerance: float) -> bool:
     return abs(product / TARGET - 1) <= tolerance + 1e-12
 
 
-def check_tolerances(tolerance: float, flops_tolerance: float) -> None:
-    """Refuse a constraint or measured-FLOPs tolerance outside (0, 1)."""
-    check_within("tolerance", tolerance, 0, 1, "()")
-    check_within("FLOPs tolerance", flops_tolerance, 0, 1, "()")
-
-
-def build_space(baseline: Scalable, ranges: Ranges = Ranges(), tolerance: float = TOLERANCE,
-                flops_tolerance: float = FLOPS_TOLERANCE, match_flops: bool = MATCH_FLOPS
-                ) -> Space:
+def build_space(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tolerance: float,
+                match_flops: bool) -> Space:
     """Grid over the ranges; keep |α·β²·γ²/2 − 1| ≤ ``tolerance``; then either keep
     |measured FLOPs ratio − 2| ≤ ``flops_tolerance``, or, with ``match_flops``, solve each
-    candidate's resolution to a measured ratio of 2 ± 3%. The defaults are a search's."""
+    candidate's resolution to a measured ratio of 2 ± 3% (a SearchConfig's fields: no defaults
+    here, so a caller cannot build another space than a search's by leaving one out)."""
     check_tolerances(tolerance, flops_tolerance)
     grid = [(a, b, g) for a in ranges.axis("alpha") for b in ranges.axis("beta")
             for g in ranges.axis("gamma")]

@@ -24,7 +24,6 @@ import numpy as np
 TIE_P = 0.05  # a candidate with p_best ≥ this is statistically tied with the best
 DRAWS = 10_000  # Monte Carlo draws of p_best
 DRAW_SEED = 0
-TIE_BREAKS = ("balanced", "score", "params", "latency")
 
 
 def pooled_sd(groups: Sequence[Sequence[float]]) -> tuple[float, int]:

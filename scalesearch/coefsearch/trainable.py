@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scalesearch.coefsearch.config import evaluates
-from scalesearch.coefsearch.space import Candidate, Ranges, tpe_point, with_ratio
-from scalesearch.proxy import ProxySetup, build_trainer
+from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
+from scalesearch.proxy import build_trainer
+from scalesearch.settings.recipe import ProxySetup
+from scalesearch.settings.search import Ranges, evaluates
 from scalesearch.status import Status
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.comparison.strategies import STRATEGIES
 from scalesearch.paper import TABLE3
 from scalesearch.pareto import plot_pareto
 from scalesearch.plotting import pyplot, save_figure
+from scalesearch.settings.compare import STRATEGIES
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
          "resolution": ("tab:green", "D"), "compound": ("tab:red", "*"),

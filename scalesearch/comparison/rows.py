@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.comparison.strategies import STRATEGIES
 from scalesearch.io import write_frame
 from scalesearch.rundir import RowStore, RunFolder
+from scalesearch.settings.compare import STRATEGIES
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 

@@ -1,8 +1,8 @@
 """Run a comparison: solve every strategy at every FLOPs ratio, train each network × seed
 with the same proxy budget as Ray Tune trials, and write ``compare.csv`` (one row per network
-× seed) and ``compare.md`` (Table-3 layout). The pieces: :mod:`~scalesearch.comparison.config`,
-:mod:`~scalesearch.comparison.trainable`, :mod:`~scalesearch.comparison.rows`,
-:mod:`~scalesearch.comparison.summary`."""
+× seed) and ``compare.md`` (Table-3 layout). The pieces:
+:class:`~scalesearch.settings.CompareConfig`, :mod:`~scalesearch.comparison.trainable`,
+:mod:`~scalesearch.comparison.rows`, :mod:`~scalesearch.comparison.summary`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.cluster import check_placement, run_jobs
-from scalesearch.comparison.config import CompareConfig
 from scalesearch.comparison.rows import CompareRows, compare_folder, sorted_rows
 from scalesearch.comparison.strategies import solve_strategies
 from scalesearch.comparison.summary import markdown, summarize
@@ -24,7 +23,9 @@ from scalesearch.io import write_frame, write_text
 from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.rundir import check_folder_path
+from scalesearch.settings.compare import CompareConfig
 from scalesearch.status import Status
+from scalesearch.trackers import callbacks as tracker_callbacks
 
 __all__ = ["CompareConfig", "CompareRows", "compare_folder", "markdown", "run_compare",
            "summarize", "train_points"]
@@ -68,7 +69,7 @@ def train_points(cfg: CompareConfig, points: list[dict], store: CompareRows,
                              cfg.placement.trial_setup(cfg.setup))
     what = "network × seed trainings" + (f" ({finished} already done)" if finished else "")
     run_jobs(trial, context, len(jobs), cfg.placement, on_rows=arrived, on_lost=lost, log=log,
-             what=what, callbacks=cfg.tracking.callbacks(store.path.parent, partial(
+             what=what, callbacks=tracker_callbacks(cfg.tracking, store.path.parent, partial(
                  _describe, jobs), "compare"))
     return store.rows
 
@@ -99,7 +100,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in solve_strategies(baseline, list(cfg.ratios), cfg.strategies,
-                                        cfg.strategy_options())]
+                                        cfg)]
     if cfg.latency is not None:  # points[0] is the baseline
         for p in points:
             p["latency_ratio"] = p["latency_ms"] / points[0]["latency_ms"]

@@ -13,30 +13,17 @@ from dataclasses import asdict, dataclass, replace
 
 from scalesearch.comparison.nonuniform import check_table, nonuniform_baseline, repeats_text
 from scalesearch.counter import baseline_counts, measure
-from scalesearch.errors import ScalesearchError, check_within
-from scalesearch.latency import LatencySpec, measure_many
+from scalesearch.errors import ScalesearchError
+from scalesearch.latency import measure_many
 from scalesearch.matching import MATCH_TOLERANCE, match_image_size, solve
 from scalesearch.paper import TABLE3
 from scalesearch.scalable import Scalable
-from scalesearch.scaler import PAPER_COEFFICIENTS, Multipliers, compound
+from scalesearch.scaler import Multipliers, compound
+from scalesearch.settings.compare import FAST_ALPHA, CompareConfig, check_ratio
+from scalesearch.settings.placement import LatencySpec
 
-SINGLE = ("depth", "width", "resolution")
-PAPER_STRATEGIES = (*SINGLE, "compound")  # Table 3's four: the default of compare
-STRATEGIES = (*PAPER_STRATEGIES, "fast", "nonuniform")
-FAST_ALPHA = 0.8  # Dollár et al.'s recommended dWr: 80% of the FLOPs growth to width
 UNIFORM_SPLIT = (1 / 3, 1 / 6)  # (ln d, ln w) per ln s when d, w, r share FLOPs equally
 KNOB = {"compound": "phi", "nonuniform": "phi", "fast": "fast_s"}  # the Point field it reports
-MAX_RATIO = 256.0  # beyond this the solved networks are not worth counting on a CPU
-
-
-@dataclass(frozen=True)
-class StrategyOptions:
-    """What the strategies share in one comparison."""
-
-    coefficients: tuple[float, float, float] = PAPER_COEFFICIENTS  # α, β, γ (compound, nonuniform)
-    fast_alpha: float = FAST_ALPHA  # fast: share of the FLOPs growth given to width
-    max_image_size: int | None = None  # image-size cap; growth beyond it goes to d and w
-    latency: LatencySpec | None = None  # measure latency_ms of every network when given
 
 
 @dataclass(frozen=True)
@@ -65,26 +52,9 @@ class Point:
         return asdict(self)
 
 
-def parse_strategies(text: str | list[str]) -> tuple[str, ...]:
-    """Strategy names from ``"a,b"`` or a list: lower-cased, duplicates dropped, unknown
-    ones refused."""
-    names = [s.strip().lower() for s in (text.split(",") if isinstance(text, str) else text)]
-    unknown = [s for s in names if s not in STRATEGIES]
-    if unknown or not names:
-        raise ScalesearchError(f"unknown strategy {', '.join(unknown) or '(none)'}; choose from "
-                               f"{', '.join(STRATEGIES)}")
-    return tuple(dict.fromkeys(names))
-
-
-def check_ratio(ratio: float) -> None:
-    """Refuse a target FLOPs ratio outside [1, :data:`MAX_RATIO`]."""
-    check_within("FLOPs ratio", ratio, 1, MAX_RATIO)
-
-
-def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: StrategyOptions) -> None:
+def check_options(baseline: Scalable, strategies: tuple[str, ...], opts: CompareConfig) -> None:
     """Refuse options the baseline cannot take: fast alpha outside [0, 1], an image-size
     cap below its own size, nonuniform on a baseline that is not a stage table."""
-    check_within("fast alpha", opts.fast_alpha, 0, 1)
     cap = opts.max_image_size
     if cap is not None and cap < baseline.image_size:
         raise ScalesearchError(f"max image size {cap} px is below {baseline.name}'s own "
@@ -136,7 +106,7 @@ def _tidy(x: float, flops_of) -> float:
 
 
 def knob_family(strategy: str, target: float,
-                opts: StrategyOptions) -> tuple[Callable[[float], Multipliers], float, float]:
+                opts: CompareConfig) -> tuple[Callable[[float], Multipliers], float, float]:
     """The strategy's one-knob family of multipliers and a bracket for the knob."""
     if strategy == "depth":
         return lambda d: Multipliers(d, 1.0, 1.0), 1.0, 2 * target
@@ -149,7 +119,7 @@ def knob_family(strategy: str, target: float,
     raise ScalesearchError(f"unknown strategy {strategy!r}")
 
 
-def growth_split(strategy: str, opts: StrategyOptions) -> tuple[float, float]:
+def growth_split(strategy: str, opts: CompareConfig) -> tuple[float, float]:
     """How the strategy shares growth between depth and width: (ln d, ln w) per unit of
     ln(d·w²), used when the image-size cap binds. Resolution alone has no share of its own
     and takes the uniform one (d = w², equal FLOPs from each)."""
@@ -163,7 +133,7 @@ def growth_split(strategy: str, opts: StrategyOptions) -> tuple[float, float]:
 
 
 def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
-            opts: StrategyOptions) -> Point:
+            opts: CompareConfig) -> Point:
     """Resolution held at the cap; d and w re-solved along the strategy's split."""
     div = baseline.resolution_divisor
     size = max(baseline.image_size, opts.max_image_size // div * div)
@@ -178,9 +148,9 @@ def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
 
 
 def solve_strategy(baseline: Scalable, strategy: str, target: float,
-                   opts: StrategyOptions | None = None) -> Point:
+                   opts: CompareConfig | None = None) -> Point:
     """The network of ``strategy`` whose measured FLOPs are closest to target × baseline."""
-    opts = opts or StrategyOptions()
+    opts = opts or CompareConfig(baseline.name)
     check_ratio(target)
     check_options(baseline, (strategy,), opts)
     size0 = baseline.image_size
@@ -204,9 +174,9 @@ def solve_strategy(baseline: Scalable, strategy: str, target: float,
 
 
 def solve_strategies(baseline: Scalable, ratios: list[float], strategies: tuple[str, ...],
-                     opts: StrategyOptions | None = None) -> list[Point]:
+                     opts: CompareConfig | None = None) -> list[Point]:
     """The baseline, then every strategy at every target ratio."""
-    opts = opts or StrategyOptions()
+    opts = opts or CompareConfig(baseline.name)
     for r in ratios:
         check_ratio(r)
     check_options(baseline, strategies, opts)

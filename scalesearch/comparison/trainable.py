@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scalesearch.comparison.nonuniform import parse_repeats, with_repeats
-from scalesearch.proxy import ProxySetup
 from scalesearch.registry import resolve
 from scalesearch.scaler import Multipliers
+from scalesearch.settings.recipe import ProxySetup
 from scalesearch.status import Status
 
 
