@@ -67,3 +67,15 @@ def test_the_check_sees_an_upward_import():
     assert layer("scalesearch.counter")[0] < layer("scalesearch.settings.search")[0] < \
         layer("scalesearch.train")[0]
     assert layer("scalesearch.comparison.run")[1] != layer("scalesearch.coefsearch.report")[1]
+
+
+def test_the_wheel_lists_every_subpackage():
+    """pyproject lists the packages by name: a new subpackage (settings/ in 0.3) left out of
+    the list would import from a checkout and be missing from an installed wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts)
+             for p in PACKAGE.rglob("__init__.py")}
+    assert found and found <= listed, sorted(found - listed)
