@@ -10,6 +10,7 @@ dataclasses' ``__post_init__``, so both refuse the same values with the same mes
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.settings import (
@@ -98,8 +99,11 @@ def latency_from_args(args: argparse.Namespace | dict):
 
 def api_options(given: dict, what: str, *classes: type, **fixed) -> dict:
     """The option values of a Python API call: ``classes``' defaults, overridden by ``given``
-    (option names; the old ``workers``, ``seed`` still read) and ``fixed``; an unknown name is
-    refused."""
+    (option names; the old ``workers``, ``seed`` still read, with a DeprecationWarning) and
+    ``fixed``; an unknown name is refused."""
+    for old in sorted(set(given) & set(RENAMED)):
+        warnings.warn(f"{what}({old}=…) is the old name of {RENAMED[old]}=…; it still works "
+                      "for now", DeprecationWarning, stacklevel=3)
     return resolve(given, what, *classes, renamed=RENAMED, **fixed)
 
 

@@ -208,6 +208,16 @@ def test_one_name_per_meaning_and_the_old_spellings_still_parse():
 
     assert search("--sampler-seed", "4").sampler_seed == search("--seed", "4").sampler_seed == 4
     assert search("--sampler-seed", "4").seeds == search().seeds  # the count is untouched
+    # the Python API's old keyword names (argparse dests before 0.3) read, and say so
+    from scalesearch.settings import CompareConfig, SearchConfig
+
+    with pytest.warns(DeprecationWarning, match=r"compare\(workers=…\) is the old name of "
+                                                r"max_concurrent"):
+        values = opt.api_options({"workers": 3}, "compare", CompareConfig, baseline="resnet50")
+    assert opt.compare_config(values).placement.max_concurrent == 3
+    with pytest.warns(DeprecationWarning, match="old name of sampler_seed"):
+        assert opt.search_config(opt.api_options({"seed": 4}, "search", SearchConfig)
+                                 ).sampler_seed == 4
     assert "loader_workers" in {f for f in TrainConfig.__dataclass_fields__}
     assert "workers" not in TrainConfig.__dataclass_fields__
     # a run folder written before the rename (setup.train.workers) still loads, same meaning
