@@ -48,7 +48,12 @@ def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]
 
 def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
     """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch``, in seed order."""
-    return {k: [v[s] for s in sorted(v)] for k, v in seed_scores_at(rows, epoch).items()}
+    return in_seed_order(seed_scores_at(rows, epoch))
+
+
+def in_seed_order(table: dict[tuple, dict[int, float]]) -> dict[tuple, list[float]]:
+    """{candidate: {seed: score}} as {candidate: its scores in seed order}."""
+    return {k: [v[s] for s in sorted(v)] for k, v in table.items()}
 
 
 def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
@@ -90,7 +95,7 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
     seeds can rank the rung or ``guard`` is off (module docstring); ``chance`` is the top-1 of
     a guess (%)."""
     table = seed_scores_at(store.rows, epoch)
-    scores = {k: [v[s] for s in sorted(v)] for k, v in table.items()}
+    scores = in_seed_order(table)
     evidence = reliability(table, chance)
     if guard and evidence["verdict"] != "unmeasured" and not evidence["rankable"]:
         log(f"rung {rung} (epoch {epoch}): no cut, all {len(scores)} candidates go on: the "
