@@ -9,8 +9,10 @@
     × images/s against a matmul peak measured in the same run.
 (c) GPU only: train_proxy at batch 256 / 224 px vs the compiled bf16 reference (target ≥ 0.8×);
     skipped with a note when CUDA is absent.
+(d) GPU only: train_proxy at batch 128 / 128 px with --amp off, bf16 and fp16 (GradScaler):
+    images/s and the ratio to off, measured alternately in the same run.
 
-    python benchmarks/bench_train.py [--quick] [--threads N] [--sections abc]
+    python benchmarks/bench_train.py [--quick] [--threads N] [--sections abcd]
 """
 
 from __future__ import annotations
@@ -172,6 +174,22 @@ def gpu_section(steps: int) -> None:
           f"with compile=True {ours_c:.0f} img/s ({ours_c / ref:.2f}×); target ≥ 0.8×")
 
 
+def amp_section(steps: int, rounds: int) -> None:
+    if not torch.cuda.is_available():
+        print("(d) skipped: no CUDA device in this process (GPU-only: --amp off / bf16 / fp16)")
+        return
+    dev, modes = torch.device("cuda"), ("off", "bf16", "fp16")
+    rates = {amp: [] for amp in modes}
+    for _ in range(rounds):
+        for amp in modes:
+            rates[amp].append(project_rate(128, 128, steps, dev, amp=amp))
+    off = statistics.median(rates["off"])
+    print(f"(d) {torch.cuda.get_device_name(dev)}, train_proxy at batch 128 / 128 px, "
+          f"{rounds} alternating rounds × {steps} steps, median: " + ", ".join(
+              f"{amp} {statistics.median(r):.0f} img/s ({statistics.median(r) / off:.2f}×)"
+              for amp, r in rates.items()))
+
+
 def gpu_peak(n: int = 8192, repeats: int = 10) -> float:
     """Best bf16 TFLOP-scale matmul rate on the GPU in GFLOP/s."""
     a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="(b)'s BATCHxPX list (default: 32x64,64x128,128x224)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="torch CPU threads (default: all cores)")
-    p.add_argument("--sections", default="abc", help="which sections to run (default: abc)")
+    p.add_argument("--sections", default="abcd", help="which sections to run (default: abcd)")
     args = p.parse_args(argv)
     steps, rounds = (2, 2) if args.quick else (5, 3)
     steps, rounds = args.steps or steps, args.rounds or rounds
@@ -215,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         loops(steps, rounds, device, peak, configs)
     if "c" in args.sections:
         gpu_section(steps)
+    if "d" in args.sections:
+        amp_section(steps, rounds)
     return 0
 
 
