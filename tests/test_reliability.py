@@ -141,3 +141,26 @@ def test_a_rung_that_ranks_cuts(tmp_path):
     kept = {r["alpha"] for r in store.rows if r["status"] == Status.PAUSED} - {
         r["alpha"] for r in store.rows if r["status"] == Status.STOPPED}
     assert kept == {_key(i)[0] for i in range(8, 12)}  # the four best go on
+
+
+def test_the_committed_40m_frontier_point_is_what_its_trials_give():
+    """Issue 22's smallest budget reaching τ ≥ 0.6: the τ, ICC and ANOVA p that README,
+    docs/search.md and best.json publish, recomputed from its trials.csv with scipy."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "studies/results/search_b0_embedded_budget40m"
+    trials = pd.read_csv(folder / "trials.csv")
+    by_seed = trials.pivot_table(index=["alpha", "beta", "gamma"], columns="seed", values="top1")
+    tau = sps.kendalltau(by_seed[0], by_seed[1]).statistic
+    p = sps.f_oneway(*[row.to_numpy() for _, row in by_seed.iterrows()]).pvalue
+    published = json.loads((folder / "best.json").read_text())["reliability"]["final"]
+    assert published["tau"] == pytest.approx(tau) and tau >= 0.6
+    assert published["anova_p"] == pytest.approx(p) and published["tau_ci95"][0] > 0
+    lo, hi = published["tau_ci95"]
+    figure = f"{tau:.2f} [{lo:.2f}, {hi:.2f}]"
+    for doc in ("README.md", "docs/search.md", f"{folder.relative_to(root)}/README.md"):
+        assert figure in (root / doc).read_text(), (doc, figure)
