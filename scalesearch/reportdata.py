@@ -272,7 +272,9 @@ def fidelity_sections(folder: Path) -> list[Section]:
                     ("search's winner in the reference's tied set",
                      "yes" if r["winner_in_tied"] else "no"),
                     ("reference", f"{r['reference_epochs']:g} epochs at "
-                     f"{r['reference_proxy_size']} px, {r['seeds']} seed(s)")]
+                     f"{r['reference_proxy_size']} px"
+                     + (f", {r['reference_num_train']} training images"
+                        if r.get("reference_num_train") else "") + f", {r['seeds']} seed(s)")]
         s.tables.append(("Candidates: the search's ranking against the reference's",
                          html_table(pd.DataFrame(r["candidates"]).round(2), "fidelity")))
     sections = [s, Section("plots", "Plots", images=plots(folder, ["fidelity.png"]))]

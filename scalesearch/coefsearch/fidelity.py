@@ -83,13 +83,14 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int,
 
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
     """The search's config at the reference fidelity: grid sampler, no scheduler, ``fcfg``'s
-    epochs, proxy size and seeds (default: EPOCHS_FACTOR × the epochs, SIZE_FACTOR × the
-    proxy size, the search's seeds)."""
+    epochs, proxy size, training images and seeds (default: EPOCHS_FACTOR × the epochs,
+    SIZE_FACTOR × the proxy size, the search's images and seeds)."""
     train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
     size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
     return replace(cfg, sampler="grid", trials=None, scheduler="none", curves=False,
                    seeds=fcfg.seeds or cfg.seeds,
-                   setup=replace(cfg.setup, proxy_size=size, train=train))
+                   setup=replace(cfg.setup, proxy_size=size, train=train,
+                                 num_train=fcfg.num_train or cfg.setup.num_train))
 
 
 def _rank_corr(x: list[float], y: list[float]) -> tuple[float, float]:
@@ -191,10 +192,10 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     folder.check(settings, resume)
     ref_store = folder.start(settings)
     chosen = ", the chosen one" if tuple(search_best[k] for k in KEY) in keys[fcfg.top:] else ""
+    images = f" on {ref_cfg.setup.num_train} training images" if ref_cfg.setup.num_train else ""
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}{chosen}, "
-        f"{fcfg.random} random) "
-        f"for {ref_cfg.setup.train.epochs:g} epochs at proxy size {ref_cfg.setup.proxy_size} "
-        f"× {ref_cfg.seeds} seed(s)")
+        f"{fcfg.random} random) for {ref_cfg.setup.train.epochs:g} epochs at proxy size "
+        f"{ref_cfg.setup.proxy_size}{images} × {ref_cfg.seeds} seed(s)")
     space = Space(cands, len(cands), 0, 0, cfg.match_flops)
     run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
     remaining = plan(ref_cfg, ref_store, space)[1]
@@ -207,7 +208,8 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
         result["tau_verdict"] = "cannot judge: the reference does not rank reproducibly"
     result.update(complete=not remaining, out=str(out),
                   reference_epochs=ref_cfg.setup.train.epochs,
-                  reference_proxy_size=ref_cfg.setup.proxy_size, seeds=ref_cfg.seeds)
+                  reference_proxy_size=ref_cfg.setup.proxy_size,
+                  reference_num_train=ref_cfg.setup.num_train, seeds=ref_cfg.seeds)
     write_frame(out / "fidelity.csv", pd.DataFrame(result["candidates"]))
     write_json(out / "result.json", result)
     from scalesearch.coefsearch.plots import plot_fidelity

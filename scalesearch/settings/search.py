@@ -23,7 +23,7 @@ from scalesearch.fmt import parse_duration
 from scalesearch.matching import MATCH_TOLERANCE
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import ProxySetup
+from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
 
 SAMPLERS = ("grid", "tpe")
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
@@ -345,6 +345,9 @@ class FidelityConfig:
                                    f"(default: {EPOCHS_FACTOR}× the search's)")
     proxy_size: int | None = setting(None, flag="--proxy-size", type=integer, help="reference "
                                      f"base image size (default: {SIZE_FACTOR}× the search's)")
+    num_train: int | None = setting(None, flag="--num-train", type=integer, help="reference "
+                                    "training images (default: the search's; an ImageFolder's "
+                                    "are capped at what it has)")
     seeds: int | None = setting(None, flag="--seeds", type=integer,
                                 help="seeds per candidate (default: the search's)")
     sample_seed: int = setting(0, flag="--sample-seed", type=integer,
@@ -355,5 +358,6 @@ class FidelityConfig:
         check_whole("--random", self.random, 0)
         check_number("--epochs", self.epochs, 0, strict=True, optional=True)
         check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--num-train", self.num_train, MIN_TRAIN, optional=True)
         check_whole("--seeds", self.seeds, 1, MAX_SEEDS, optional=True)
         check_whole("--sample-seed", self.sample_seed, 0)
