@@ -15,7 +15,8 @@ from scalesearch.status import Status
 
 def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -> None:
     """Forest plot: one row per candidate (best first), mean score with its 95% t-interval
-    (± std when one seed), tied set in red, ASHA-stopped candidates grey at their rung's score."""
+    (± std when one seed), tied set in red, candidates a rung stopped (ASHA or sha) grey at
+    that rung's score."""
     plt = pyplot()
     ok = rank.dropna(subset=["top1_mean"]).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.28 * max(1, len(ok))))
