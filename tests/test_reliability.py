@@ -5,10 +5,13 @@ halving (a rung the seeds cannot rank does not cut)."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
@@ -143,16 +146,17 @@ def test_a_rung_that_ranks_cuts(tmp_path):
     assert kept == {_key(i)[0] for i in range(8, 12)}  # the four best go on
 
 
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET40M = "studies/results/search_b0_embedded_budget40m"
 FLOWERS = "studies/results/search_mobilenetv2_flowers_reliability"
 
 
 @pytest.mark.parametrize("folder, answer, part, docs", [
     # issue 22's smallest budget reaching τ ≥ 0.6 on the embedded data
-    ("studies/results/search_b0_embedded_budget40m", "best.json", ("reliability", "final"),
-     ("README.md", "docs/search.md", "studies/results/search_b0_embedded_budget40m/README.md")),
-    ("studies/results/search_b0_embedded_budget40m/seeds2-3", "best.json",
-     ("reliability", "final"), ("docs/search.md",
-                                "studies/results/search_b0_embedded_budget40m/README.md")),
+    (BUDGET40M, "best.json", ("reliability", "final"),
+     ("README.md", "docs/search.md", f"{BUDGET40M}/README.md")),
+    (f"{BUDGET40M}/seeds2-3", "best.json", ("reliability", "final"),
+     ("docs/search.md", f"{BUDGET40M}/README.md")),
     # the flower_photos reference that ranks (fidelity --num-train 2000)
     (f"{FLOWERS}/seeds0-1/fidelity_2000img", "result.json", ("reference_reliability",),
      ("docs/search.md", f"{FLOWERS}/README.md")),
@@ -160,18 +164,12 @@ FLOWERS = "studies/results/search_mobilenetv2_flowers_reliability"
 def test_a_committed_reliability_is_what_its_trials_give(folder, answer, part, docs):
     """The τ, ANOVA p and τ interval that the results folder and the docs publish: τ and p
     recomputed from its trials.csv with scipy, the interval quoted as its answer file has it."""
-    import json
-    from pathlib import Path
-
-    import pandas as pd
-
-    root = Path(__file__).resolve().parents[1]
-    trials = pd.read_csv(root / folder / "trials.csv")
+    trials = pd.read_csv(ROOT / folder / "trials.csv")
     by_seed = trials.pivot_table(index=["alpha", "beta", "gamma"], columns="seed", values="top1")
     first, second = by_seed.columns  # two training seeds
     tau = sps.kendalltau(by_seed[first], by_seed[second]).statistic
     p = sps.f_oneway(*[row.to_numpy() for _, row in by_seed.iterrows()]).pvalue
-    published = json.loads((root / folder / answer).read_text())
+    published = json.loads((ROOT / folder / answer).read_text())
     for key in part:
         published = published[key]
     assert published["tau"] == pytest.approx(tau) and published["anova_p"] == pytest.approx(p)
@@ -179,4 +177,4 @@ def test_a_committed_reliability_is_what_its_trials_give(folder, answer, part, d
     lo, hi = published["tau_ci95"]
     figure = f"{tau:.2f} [{lo:.2f}, {hi:.2f}]"
     for doc in docs:
-        assert figure in (root / doc).read_text(), (doc, figure)
+        assert figure in (ROOT / doc).read_text(), (doc, figure)

@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from scalesearch.coefsearch.reliability import describe, reliability
+from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.status import Status
@@ -49,11 +49,6 @@ def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]
 def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
     """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch``, in seed order."""
     return in_seed_order(seed_scores_at(rows, epoch))
-
-
-def in_seed_order(table: dict[tuple, dict[int, float]]) -> dict[tuple, list[float]]:
-    """{candidate: {seed: score}} as {candidate: its scores in seed order}."""
-    return {k: [v[s] for s in sorted(v)] for k, v in table.items()}
 
 
 def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:

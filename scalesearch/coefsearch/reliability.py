@@ -42,6 +42,11 @@ VERDICTS = {
 SeedTable = Mapping[Hashable, Mapping[int, float]]  # candidate → {seed: score}
 
 
+def in_seed_order(table: SeedTable) -> dict[Hashable, list[float]]:
+    """{candidate: {seed: score}} as {candidate: its scores in seed order}."""
+    return {k: [v[s] for s in sorted(v)] for k, v in table.items()}
+
+
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
     """Kendall's τ-b: Σ sign(Δx)·sign(Δy) over pairs / √(pairs untied in x · pairs untied in
     y); nan when either side is constant (scipy.stats.kendalltau's statistic)."""
@@ -122,7 +127,8 @@ def near_chance(groups: list[list[float]], chance: float | None) -> bool:
 def reliability(table: SeedTable, chance: float | None = None) -> dict:
     """τ with its interval, the ANOVA (f, p, icc), the pooled noise (noise_sd, df), whether
     every mean is near ``chance``, the verdict (a key of :data:`VERDICTS`) and ``rankable``."""
-    groups = [[table[k][s] for s in sorted(table[k])] for k in sorted(table, key=repr)]
+    scores = in_seed_order(table)
+    groups = [scores[k] for k in sorted(table, key=repr)]
     tau, (lo, hi) = seed_tau(table)
     a = anova(groups)
     sd, df = pooled_sd(groups)
