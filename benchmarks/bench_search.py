@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import torch
 
-from scalesearch.coefsearch.runner import SearchConfig, run_trials
+from scalesearch.coefsearch.runner import run_trials
 from scalesearch.coefsearch.space import build_space
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.counter import measure
@@ -34,7 +34,7 @@ from scalesearch.proxy import run_proxy
 from scalesearch.registry import resolve
 from scalesearch.settings.placement import Placement
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
-from scalesearch.settings.search import Ranges
+from scalesearch.settings.search import Ranges, SearchConfig
 from scalesearch.train import train_proxy
 
 

@@ -111,9 +111,9 @@ def test_cli_choices_and_version_come_from_the_library(cli):
 
     import scalesearch
     from scalesearch.cli.main import build_parser
-    from scalesearch.coefsearch.runner import SAMPLERS
     from scalesearch.settings.compare import PAPER_STRATEGIES, STRATEGIES
     from scalesearch.settings.recipe import OPTIMIZERS
+    from scalesearch.settings.search import SAMPLERS
 
     code, out, _ = cli("--version")
     assert code == 0 and out.strip() == f"scalesearch {scalesearch.__version__}"

@@ -181,6 +181,7 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
     from scalesearch.coefsearch import runner
     from scalesearch.coefsearch.space import Candidate, Space
     from scalesearch.coefsearch.trials import TrialStore
+    from scalesearch.settings.search import SearchConfig
 
     cloudpickle.register_pickle_by_value(__import__(__name__))
     monkeypatch.setattr(runner, "trial", _fake_trial)
@@ -191,11 +192,11 @@ def test_fractional_gpu_trials_share_a_declared_gpu(monkeypatch, tmp_path):
              configure_logging=False)
     try:
         with pytest.raises(ScalesearchError, match="cluster's 1 GPU"):
-            runner.run_trials(runner.SearchConfig("efficientnet-b0",
+            runner.run_trials(SearchConfig("efficientnet-b0",
                                                   placement=Placement(gpus_per_trial=2)), space,
                               TrialStore(tmp_path / "x.csv"), log=lambda m: None)
         store = TrialStore(tmp_path / "trials.csv")
-        cfg = runner.SearchConfig("efficientnet-b0", seeds=1,
+        cfg = SearchConfig("efficientnet-b0", seeds=1,
                                   placement=Placement(gpus_per_trial=0.5, cpus_per_trial=1))
         assert runner.run_trials(cfg, space, store, log=lambda m: None) == 4
     finally:
@@ -235,7 +236,7 @@ def test_compare_gpus_per_trial_needs_a_gpu(cli, no_cuda, tmp_path):
 
 
 def test_search_gpus_per_trial_must_be_whole_above_one():
-    from scalesearch.coefsearch.runner import SearchConfig
+    from scalesearch.settings.search import SearchConfig
 
     assert SearchConfig("efficientnet-b0",
                         placement=Placement(gpus_per_trial=0.25)).placement.gpus_per_trial == 0.25

@@ -23,7 +23,7 @@ import pandas as pd
 
 from scalesearch.coefsearch.costs import load_latencies
 from scalesearch.coefsearch.report import KEY, best_record, ranking
-from scalesearch.coefsearch.runner import SearchConfig, plan, run_trials
+from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
@@ -33,7 +33,13 @@ from scalesearch.logs import Log, stderr
 from scalesearch.registry import portable_spec
 from scalesearch.rundir import RunFolder
 from scalesearch.settings.placement import Placement
-from scalesearch.settings.search import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig, Objective
+from scalesearch.settings.search import (
+    EPOCHS_FACTOR,
+    SIZE_FACTOR,
+    FidelityConfig,
+    Objective,
+    SearchConfig,
+)
 from scalesearch.status import Status
 
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval

@@ -68,13 +68,13 @@ class Progress:
                  f"  ({self._elapsed()})")
 
     def _rows(self, result: dict) -> list[dict]:
-        """The report's rows as stored: a running row is paused (sha, with the candidate's newest
-        checkpoint) or stopped (asha: ended by the scheduler before its last epoch)."""
+        """The report's rows as stored: a running row reads as its scheduler says (paused with
+        the candidate's newest checkpoint, or stopped before its last epoch)."""
         rows = [dict(r) for r in result.get("rows") or []]
-        sha = self.cfg.scheduler == "sha"
+        running = self.cfg.schedule.running
         for r in rows:
             if r["status"] == RUNNING:
-                r["status"] = Status.PAUSED if sha else Status.STOPPED
+                r["status"] = running
             r["checkpoint"] = self.latest.get(Candidate.key_of(r)) \
                 if r["status"] == Status.PAUSED else None
             r["rung"] = self.cfg.rung(r.get("epochs") or 0) if r["status"] != Status.REJECTED \

@@ -28,14 +28,13 @@ from scalesearch.coefsearch.space import (
     Space,
     alpha_bounds,
     beta_fraction,
-    build_space,
     tpe_point,
 )
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import chance_top1
 from scalesearch.logs import Log, stderr
-from scalesearch.settings.search import SAMPLERS, SCHEDULERS, SearchConfig
+from scalesearch.settings.search import SearchConfig
 from scalesearch.status import Status
 from scalesearch.trackers import callbacks as tracker_callbacks
 
@@ -88,18 +87,6 @@ def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
     return OptunaSearch(space=space, sampler=sampler,
                         metric="score", mode="max", points_to_evaluate=points or None,
                         evaluated_rewards=list(means.values()) or None)
-
-
-def _scheduler(cfg: SearchConfig, store: TrialStore):
-    """ASHA (Ray Tune's AsyncHyperBandScheduler), its rungs warm-started from trials.csv."""
-    if cfg.scheduler != "asha":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    sched = ASHAScheduler(time_attr="epoch", metric="score", mode="max", max_t=cfg.epochs,
-                          grace_period=cfg.min_epochs, reduction_factor=cfg.reduction_factor)
-    preload_rungs(sched, lambda m: _mean_by_candidate(store, lambda x: history_at(x, m)))
-    return sched
 
 
 def preload_rungs(sched, scores_at: Callable[[int], dict]) -> None:
@@ -183,14 +170,8 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         progress = Progress(cfg, store, n, context, log)
         callbacks = [progress.callback, *tracker_callbacks(cfg.tracking,
             store.path.parent, partial(describe_trial, context), "search")]
-        rungs = "" if cfg.scheduler == "none" else (
-            f", {'synchronous halving' if cfg.scheduler == 'sha' else 'ASHA'} rungs at "
-            f"epoch(s) {cfg.milestones()} of {cfg.epochs}, η = {cfg.reduction_factor:g}")
         log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "
-            f"({describe(cfg.placement, cpus, concurrent)}{rungs})")
-        if cfg.scheduler == "sha":
-            _halve(cfg, space, store, context, callbacks, concurrent, log)
-            return progress.count
+            f"({describe(cfg.placement, cpus, concurrent)}{cfg.schedule.describe()})")
         budget = None
         if cfg.sampler == "tpe":  # stop once the budget of trained candidates is spent
             class Budget(tune.stopper.Stopper):
@@ -200,13 +181,28 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                 def stop_all(self):
                     return len(trained_candidates(store)) >= cfg.trials
 
-            budget, n = Budget(), n * MAX_REJECTIONS
-        with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
-            fit(trial, context, cfg.placement, concurrent, storage, "search",
-                callbacks, stop=budget, search_alg=_search_alg(cfg, pending, store),
-                scheduler=_scheduler(cfg, store), num_samples=n)
+            budget = Budget()
+
+        class Runs:
+            """How a scheduler runs its trials (:class:`~scalesearch.settings.schedulers.Runs`)."""
+
+            def tune(self, scheduler=None) -> None:
+                with tempfile.TemporaryDirectory(prefix="scalesearch-ray-") as storage:
+                    fit(trial, context, cfg.placement, concurrent, storage, "search",
+                        callbacks, stop=budget, search_alg=_search_alg(cfg, pending, store),
+                        scheduler=scheduler,
+                        num_samples=n * MAX_REJECTIONS if budget else n)
+
+            def preload(self, scheduler) -> None:
+                """ASHA's rungs warm-started from trials.csv."""
+                preload_rungs(scheduler, lambda m: _mean_by_candidate(
+                    store, lambda x: history_at(x, m)))
+
+            def halve(self) -> None:
+                _halve(cfg, space, store, context, callbacks, concurrent, log)
+
+        cfg.schedule.run(Runs())
         return progress.count
 
 
-__all__ = ["SCHEDULERS", "SAMPLERS", "SearchConfig", "build_space", "plan", "run_trials",
-           "tpe_point"]
+__all__ = ["plan", "run_trials"]

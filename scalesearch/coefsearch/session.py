@@ -11,7 +11,7 @@ from scalesearch.coefsearch.costs import candidate_latencies
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
 from scalesearch.coefsearch.report import write_outputs
-from scalesearch.coefsearch.runner import SearchConfig, plan, run_trials
+from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.data.loader import chance_top1
@@ -21,6 +21,7 @@ from scalesearch.fmt import format_duration
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
+from scalesearch.settings.search import SearchConfig
 from scalesearch.status import Status
 
 

@@ -24,11 +24,9 @@ from scalesearch.matching import MATCH_TOLERANCE
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
 from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
+from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
 
 SAMPLERS = ("grid", "tpe")
-# none: every candidate trains --epochs; sha: synchronous successive halving (the default of
-# the main job: decisions independent of arrival order); asha: Ray Tune's asynchronous ASHA
-SCHEDULERS = ("none", "sha", "asha")
 TIE_BREAKS = ("balanced", "score", "params", "latency")
 OBJECTIVES = ("accuracy", "mnas")
 LATENCY_WEIGHT = -0.07  # MnasNet's soft constraint, EfficientNet §4
@@ -190,7 +188,7 @@ class SearchConfig:
         "checkpoints (the answer does not depend on arrival order); asha: Ray Tune's "
         "asynchronous ASHA (no waiting, works with TPE, but cuts by arrival order: "
         "docs/search.md); none: every candidate trains --epochs (default: {default})",
-        choices=SCHEDULERS)
+        choices=tuple(SCHEDULERS))
     min_epochs: int = _evidence(2, "--min-epochs", "the first rung ({default}: after one epoch "
                                 "the candidates' ranking was noise, docs/search.md)",
                                 type=integer)
@@ -226,7 +224,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
-                                     ("scheduler", self.scheduler, SCHEDULERS),
+                                     ("scheduler", self.scheduler, tuple(SCHEDULERS)),
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
             if value not in choices:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
@@ -251,14 +249,7 @@ class SearchConfig:
             raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
         if self.sampler == "tpe" and not self.trials:
             raise ScalesearchError("--sampler tpe needs a budget: --trials N")
-        if self.scheduler == "sha" and self.sampler != "grid":
-            raise ScalesearchError("--scheduler sha halves a fixed set of candidates: use the "
-                                   "grid sampler, or --scheduler asha with --sampler tpe")
-        if self.scheduler != "none":
-            if self.min_epochs >= self.epochs:
-                raise ScalesearchError(f"--min-epochs must be ≥ 1 and below --epochs "
-                                       f"({self.epochs}), got {self.min_epochs}")
-            check_number("--reduction-factor", self.reduction_factor, 1, strict=True)
+        self.schedule.check()
 
     @property
     def epochs(self) -> int:
@@ -269,33 +260,24 @@ class SearchConfig:
         """The training seeds of every candidate: ``seed_offset`` + 0 … seeds − 1."""
         return list(range(self.seed_offset, self.seed_offset + self.seeds))
 
+    @property
+    def schedule(self) -> Scheduler:
+        """The ``--scheduler``'s object (:data:`~scalesearch.settings.schedulers.SCHEDULERS`)."""
+        return SCHEDULERS[self.scheduler](self)
+
     def milestones(self) -> list[int]:
         """The rungs in epochs, below the last epoch: min_epochs · η^k (none without a
         scheduler)."""
-        if self.scheduler == "none":
-            return []
-        out, k = [], 0
-        while self.min_epochs * self.reduction_factor**k < self.epochs:
-            m = round(self.min_epochs * self.reduction_factor**k, 6)
-            out.append(int(m) if m == int(m) else m)
-            k += 1
-        return out
+        return self.schedule.milestones()
 
     def evaluate_at(self) -> list[int] | None:
         """The epochs after which a trial is evaluated on the validation subset, the last one
-        aside (always evaluated, on the whole set): sha's rungs, none without a scheduler, and
-        None (every epoch) for asha, which may cut anywhere, and with ``curves``."""
-        if self.scheduler == "asha" or self.curves:
-            return None
-        return self.milestones()
+        aside (always evaluated, on the whole set); None: every epoch (the scheduler's)."""
+        return self.schedule.evaluate_at()
 
     def rung(self, epochs_trained: int) -> int | None:
         """Index of the highest rung reached; len(milestones) = trained to the end."""
-        if self.scheduler == "none":
-            return None
-        if epochs_trained >= self.epochs:
-            return len(self.milestones())
-        return sum(m <= epochs_trained for m in self.milestones()) - 1
+        return self.schedule.rung(epochs_trained)
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
