@@ -10,6 +10,10 @@ rungs of synchronous halving — separate Ray Tune runs — continue one run per
 after every evaluated epoch: ``top1`` (the mean val top-1 over the seeds) and each seed's
 ``top1/seedN`` and ``loss/seedN``. Both trackers are optional extras: a missing one is refused
 in one line that names the ``pip install`` to run.
+
+A tracker is one entry of :data:`TRACKERS` (name → the package it needs, its extra, its help,
+its callback's factory); ``--log-to`` validates against it. The module imports no other
+scalesearch module (the settings read its map), only the trackers' own libraries, lazily.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from scalesearch.settings.placement import TRACKERS, Tracking  # noqa: F401
+if TYPE_CHECKING:
+    from scalesearch.settings.placement import Tracking
 
 TENSORBOARD_DIR, MLFLOW_DIR = "tensorboard", "mlruns"
 Describe = Callable[[dict], tuple[str, dict]]  # a trial's config → (run name, parameters)
@@ -34,19 +41,10 @@ def mlflow_tracking_uri(tracking: Tracking, out: Path) -> str:
     return f"sqlite:///{(out / MLFLOW_DIR).resolve()}/mlflow.db"
 
 def callbacks(tracking: Tracking, out: Path, describe: Describe, command: str) -> list:
-    """Ray Tune callbacks for the chosen trackers; each names a trial's run ``describe``'s
-    way. The MLflow experiment is the run folder's name, tagged with its path."""
-    found = []
-    if "tensorboard" in tracking.log_to:
-        found.append(_tensorboard(out / TENSORBOARD_DIR, describe))
-    if "mlflow" in tracking.log_to:
-        logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation lines
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        found.append(_mlflow(describe, mlflow_tracking_uri(tracking, out),
-                             Path(out).resolve().name,
-                             {"scalesearch.command": command,
-                              "scalesearch.run_dir": str(Path(out).resolve())}))
-    return found
+    """Ray Tune callbacks for the chosen trackers (``--log-to``'s order); each names a trial's
+    run ``describe``'s way."""
+    return [TRACKERS[name].callback(tracking, Path(out), describe, command)
+            for name in tracking.log_to]
 
 
 def tracked(result: dict) -> dict[str, float]:
@@ -68,7 +66,7 @@ def tracked(result: dict) -> dict[str, float]:
     return out
 
 
-def _tensorboard(root: Path, describe: Describe):
+def _tensorboard(tracking: Tracking, out: Path, describe: Describe, command: str):
     from ray import tune
     from tensorboardX import SummaryWriter
 
@@ -93,10 +91,12 @@ def _tensorboard(root: Path, describe: Describe):
                 writer.close()
             self.writers.clear()
 
+    root = out / TENSORBOARD_DIR
     return TensorBoard()
 
 
-def _mlflow(describe: Describe, tracking_uri: str, experiment_name: str, tags: dict):
+def _mlflow(tracking: Tracking, out: Path, describe: Describe, command: str):
+    """The MLflow experiment is the run folder's name, tagged with its path."""
     import mlflow
     from mlflow.entities import Metric
     from ray import tune
@@ -142,4 +142,25 @@ def _mlflow(describe: Describe, tracking_uri: str, experiment_name: str, tags: d
         def on_trial_error(self, iteration, trials, trial, **info):
             self.client.set_terminated(self.run_id(trial.config), "FAILED")
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation lines
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    tracking_uri, experiment_name = mlflow_tracking_uri(tracking, out), out.resolve().name
+    tags = {"scalesearch.command": command, "scalesearch.run_dir": str(out.resolve())}
     return MLflow()
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """An entry of :data:`TRACKERS`: the package it needs, the extra that installs it, where
+    it logs (``--log-to``'s help), and its Ray Tune callback's factory."""
+
+    package: str
+    extra: str
+    help: str
+    callback: Callable[[Tracking, Path, Describe, str], Any]
+
+
+TRACKERS = {
+    "tensorboard": Tracker("tensorboardX", "tensorboard", "OUT/tensorboard/", _tensorboard),
+    "mlflow": Tracker("mlflow", "mlflow", "OUT/mlruns/ unless --mlflow-uri", _mlflow),
+}

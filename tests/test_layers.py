@@ -8,7 +8,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
-TRAINING = {"train", "proxy", "cluster", "latency", "trackers"}
+TRAINING = {"train", "proxy", "cluster", "latency"}
+SETTINGS = {"settings", "trackers"}  # trackers: the map --log-to validates against
 EXPERIMENTS = {"options", "experiments", "study", "htmlreport", "reportdata"}
 FRONT_DOOR = {"renamed"}  # with scalesearch/__init__: the old subpackage paths, above the API
 
@@ -28,7 +29,7 @@ def layer(module: str) -> tuple[int, str]:
         return 3, top
     if top in TRAINING:
         return 2, "training"
-    return (1, "settings") if top == "settings" else (0, "core")
+    return (1, "settings") if top in SETTINGS else (0, "core")
 
 
 def imports() -> list[tuple[str, str]]:

@@ -158,3 +158,25 @@ def test_a_missing_tracker_is_refused_naming_its_install(cli, tmp_path, monkeypa
         "'scalesearch[mlflow]'"]
     code, _, err = cli("compare", "--baseline", "resnet50", "--log-to", "tb", "--no-train")
     assert code == 2 and "unknown tracker 'tb'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_new_tracker_is_one_entry_in_the_map(monkeypatch, tmp_path):
+    """--log-to validates against trackers.TRACKERS, its help lists the entries, and the
+    callbacks come from the entry's factory (what adding a tracker touches: the map)."""
+    import argparse
+
+    from scalesearch import trackers
+    from scalesearch.settings.fields import add_flags
+
+    made = []
+    monkeypatch.setitem(trackers.TRACKERS, "csvlog", trackers.Tracker(
+        "csv", "csvlog", "OUT/csvlog/",
+        lambda tracking, out, describe, command: made.append((out, command)) or "callback"))
+    tracking = Tracking("csvlog")
+    assert trackers.callbacks(tracking, tmp_path, lambda c: ("run", {}), "search") == \
+        ["callback"] and made == [(tmp_path, "search")]
+    parser = argparse.ArgumentParser(formatter_class=lambda prog: argparse.HelpFormatter(
+        prog, width=1000))
+    add_flags(parser, Tracking)
+    assert "tensorboard (OUT/tensorboard/), mlflow (OUT/mlruns/ unless --mlflow-uri);" in \
+        parser.format_help()

@@ -15,8 +15,8 @@ from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, chec
 from scalesearch.hardware import parallel_device
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.recipe import Hardware, ProxySetup
+from scalesearch.trackers import TRACKERS
 
-TRACKERS = {"tensorboard": "tensorboardX", "mlflow": "mlflow"}  # name → module it needs
 LATENCY_DEVICES = ("cpu", "cuda")
 LATENCY_GROUP = "latency (torch.utils.benchmark, median of an adaptive autorange)"
 
@@ -81,9 +81,9 @@ class Tracking:
 
     log_to: tuple[str, ...] | str = setting(
         (), flag="--log-to", group="experiment trackers", metavar="LIST", help="also log each "
-        "run's per-epoch metrics, as Ray Tune callbacks: tensorboard (OUT/tensorboard/), mlflow "
-        "(OUT/mlruns/ unless --mlflow-uri); comma-separated, e.g. tensorboard,mlflow (default: "
-        "neither)")
+        "run's per-epoch metrics, as Ray Tune callbacks: " + ", ".join(
+            f"{name} ({t.help})" for name, t in TRACKERS.items()) + "; comma-separated, e.g. "
+        f"{','.join(TRACKERS)} (default: none)")
     mlflow_uri: str | None = setting(None, flag="--mlflow-uri", group="experiment trackers",
                                      metavar="URI", help="MLflow tracking URI, e.g. "
                                      "http://host:5000 (default: sqlite:///OUT/mlruns/mlflow.db)")
@@ -98,9 +98,10 @@ class Tracking:
         if self.mlflow_uri is not None and "mlflow" not in names:
             raise ScalesearchError("--mlflow-uri is where MLflow runs go: add --log-to mlflow")
         for name in names:
-            if importlib.util.find_spec(TRACKERS[name]) is None:
-                raise ScalesearchError(f"--log-to {name} needs the {TRACKERS[name]} package: "
-                                       f"pip install 'scalesearch[{name}]'")
+            tracker = TRACKERS[name]
+            if importlib.util.find_spec(tracker.package) is None:
+                raise ScalesearchError(f"--log-to {name} needs the {tracker.package} package: "
+                                       f"pip install 'scalesearch[{tracker.extra}]'")
         object.__setattr__(self, "log_to", names)
 
 
