@@ -33,10 +33,10 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 from scalesearch.cluster import connect
-from scalesearch.coefsearch.halving import history_at, scores_at, survivors
+from scalesearch.coefsearch.halving import survivors
 from scalesearch.coefsearch.report import best_record, ranking
 from scalesearch.coefsearch.session import run_search
-from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.coefsearch.trials import TrialStore, history_at, scores_at
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import Ranges, SearchConfig, evaluates
 

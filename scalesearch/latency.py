@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.settings.placement import LATENCY_DEVICES as DEVICES  # noqa: F401
 from scalesearch.settings.placement import LatencySpec
 
 MIN_RUN_TIME = 0.2  # seconds per autorange block: short enough for a CLI, long enough to settle

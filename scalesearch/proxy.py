@@ -13,7 +13,7 @@ from scalesearch.counter import measure
 from scalesearch.errors import ScalesearchError
 from scalesearch.scalable import Scalable
 from scalesearch.scaler import Multipliers, round_image_size
-from scalesearch.settings.recipe import DEFAULT_PROXY_SIZE, ProxySetup, TrainConfig  # noqa: F401
+from scalesearch.settings.recipe import ProxySetup
 from scalesearch.train import ProxyTrainer
 
 

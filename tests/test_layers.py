@@ -80,3 +80,11 @@ def test_the_wheel_lists_every_subpackage():
     found = {".".join(p.parent.relative_to(PACKAGE.parent).parts)
              for p in PACKAGE.rglob("__init__.py")}
     assert found and found <= listed, sorted(found - listed)
+
+
+def test_one_address_per_name():
+    """No module re-exports what it imports (``noqa: F401``) but the public front door: a
+    helper is imported from the module that defines it."""
+    found = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+             if "noqa: F401" in p.read_text() and p.name != "__init__.py"]
+    assert found == []

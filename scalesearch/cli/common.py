@@ -6,13 +6,6 @@ import argparse
 import json
 import sys
 
-from scalesearch.argtypes import (  # noqa: F401 (the subcommands' argument helpers)
-    finite_float,
-    positive_int,
-    read_coefficients,
-)
-from scalesearch.options import add_latency_args, latency_from_args  # noqa: F401 (scale's)
-
 
 def add_format(parser: argparse.ArgumentParser, choices=("table", "json")) -> None:
     """Add ``--format`` with ``choices`` (the first is the default)."""

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from scalesearch.cli.common import (
-    add_format,
-    add_latency_args,
-    finite_float,
-    latency_from_args,
-    positive_int,
-    print_json,
-    read_coefficients,
-)
+from scalesearch.argtypes import finite_float, positive_int, read_coefficients
+from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
 from scalesearch.fmt import human, render_table
+from scalesearch.options import add_latency_args, latency_from_args
 from scalesearch.scaler import PAPER_COEFFICIENTS, PHI_RANGE
 
 EXAMPLES = """examples:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import statistics
 
-from scalesearch.coefsearch.halving import scores_at
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import TIE_P, p_best
+from scalesearch.coefsearch.trials import scores_at
 from scalesearch.status import Status
 
 

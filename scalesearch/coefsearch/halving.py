@@ -24,31 +24,10 @@ from pathlib import Path
 
 from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.coefsearch.trials import TrialStore, seed_scores_at
 from scalesearch.status import Status
 
 CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder
-
-
-def history_at(row: dict, epoch: int) -> float | None:
-    """The row's val top-1 after ``epoch`` (from its ';'-separated history), if evaluated."""
-    parts = (row.get("history") or "").split(";")
-    return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
-
-
-def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]]:
-    """Per candidate (α, β, γ), {seed: val top-1 after ``epoch``} (seeds that got there)."""
-    out: dict[tuple, dict[int, float]] = {}
-    for r in rows:
-        score = history_at(r, epoch) if r["status"] != Status.REJECTED else None
-        if score is not None:
-            out.setdefault(Candidate.key_of(r), {})[r["seed"]] = score
-    return out
-
-
-def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
-    """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch``, in seed order."""
-    return in_seed_order(seed_scores_at(rows, epoch))
 
 
 def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:

@@ -20,8 +20,8 @@ import math
 import statistics
 from pathlib import Path
 
-from scalesearch.coefsearch.halving import history_at
 from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.trials import history_at
 from scalesearch.io import atomic_path
 from scalesearch.settings.search import Ranges
 from scalesearch.status import Status

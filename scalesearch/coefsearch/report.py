@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.coefsearch.evidence import not_ruled_out, stopped_evidence, stopped_summary
-from scalesearch.coefsearch.halving import seed_scores_at
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
+from scalesearch.coefsearch.trials import seed_scores_at
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import json_safe, write_frame, write_json
 from scalesearch.matching import match_ratio

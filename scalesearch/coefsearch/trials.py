@@ -13,10 +13,12 @@ import math
 import warnings
 from pathlib import Path
 
+from scalesearch.coefsearch.reliability import in_seed_order
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import atomic_open
 from scalesearch.rundir import RowStore, RunFolder
+from scalesearch.status import Status
 
 # flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
 # trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
@@ -131,6 +133,27 @@ def _format(v: object) -> object:
     if isinstance(v, float):
         return repr(round(v, 6))
     return v
+
+
+def history_at(row: dict, epoch: int) -> float | None:
+    """The row's val top-1 after ``epoch`` (from its ';'-separated history), if evaluated."""
+    parts = (row.get("history") or "").split(";")
+    return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
+
+
+def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]]:
+    """Per candidate (α, β, γ), {seed: val top-1 after ``epoch``} (seeds that got there)."""
+    out: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        score = history_at(r, epoch) if r["status"] != Status.REJECTED else None
+        if score is not None:
+            out.setdefault(Candidate.key_of(r), {})[r["seed"]] = score
+    return out
+
+
+def scores_at(rows: list[dict], epoch: int) -> dict[tuple, list[float]]:
+    """Per candidate (α, β, γ), its seeds' val top-1 after ``epoch``, in seed order."""
+    return in_seed_order(seed_scores_at(rows, epoch))
 
 
 def search_folder(path: str | Path) -> RunFolder:
