@@ -20,8 +20,9 @@ whichever way they are built.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -30,6 +31,10 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
 from scalesearch.rundir import check_out
 from scalesearch.settings import CompareConfig, FidelityConfig, Placement, SearchConfig
+
+if TYPE_CHECKING:  # imported when run: they pull in Ray, Optuna, the trainer
+    from scalesearch.coefsearch.report import Best
+    from scalesearch.coefsearch.session import SearchSummary
 
 
 def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -40,13 +45,18 @@ def _existing(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
 class SearchResult:
     """A finished (or interrupted) φ=1 search: its summary and the files it wrote."""
 
-    summary: dict  # what `scalesearch search --format json` prints
+    record: SearchSummary  # typed: what `scalesearch search` prints
     out: Path
 
     @property
-    def best(self) -> dict | None:
+    def summary(self) -> dict:
+        """What ``scalesearch search --format json`` prints (the record as a dict)."""
+        return self.record.to_dict()
+
+    @property
+    def best(self) -> Best | None:
         """best.json: the chosen (α, β, γ) with its evidence; None if nothing trained."""
-        return self.summary["best"]
+        return self.record.best
 
     @property
     def coefficients(self) -> tuple[float, float, float] | None:
@@ -57,13 +67,13 @@ class SearchResult:
     @property
     def ranking(self) -> pd.DataFrame:
         """One row per trained candidate with its evidence, best first."""
-        return pd.DataFrame(self.summary["ranking"])
+        return pd.DataFrame(self.record.ranking)
 
     @property
     def reliability(self) -> dict:
         """How reproducible the ranking is: ``final`` (the finished candidates) and ``rungs``,
         each with τ and its interval, the ANOVA, ICC and the verdict (docs/search.md)."""
-        return self.summary["reliability"]
+        return self.record.reliability
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -80,7 +90,7 @@ class SearchResult:
     @property
     def complete(self) -> bool:
         """False when interrupted with candidates left (``resume=True`` continues it)."""
-        return not self.summary["remaining"]
+        return not self.record.remaining
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -117,11 +127,11 @@ class FidelityResult:
                                     "fidelity.png", "report.html"))
 
 
-def _with_report(summary: dict, out: Path) -> dict:
-    """``summary`` with the path of the run folder's report.html, written now (issue 24)."""
+def _report(out: Path) -> str:
+    """The run folder's report.html, written now (issue 24)."""
     from scalesearch.htmlreport import write_report
 
-    return dict(summary, report=str(write_report(out)))
+    return str(write_report(out))
 
 
 def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
@@ -134,7 +144,7 @@ def _run_search(cfg: SearchConfig, out: str | Path, resume: bool, log: Log) -> S
 
     check_out(out, cfg.setup.data)
     summary = run_search(cfg, out, resume=resume, log=log)
-    return SearchResult(_with_report(summary, Path(out)), Path(out))
+    return SearchResult(replace(summary, report=_report(Path(out))), Path(out))
 
 
 def _config_alone(config: object, kind: type, options: dict) -> bool:

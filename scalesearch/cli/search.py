@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.fmt import human, mean_spread, percent, render_table
 from scalesearch.options import add_search_args
 from scalesearch.status import Status
+
+if TYPE_CHECKING:  # the records the search returns (imported when it runs: Ray, Optuna)
+    from scalesearch.coefsearch.report import Best, Ranked
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data
@@ -35,19 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _mean_std(r: dict) -> str:
+def _mean_std(r: Ranked) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
         return Status.FAILED
     return mean_spread(mean, r["top1_std"])
 
 
-def _ci(r: dict) -> str:
+def _ci(r: Ranked) -> str:
     lo, hi = r.get("ci_lo"), r.get("ci_hi")
     return "" if lo is None or lo != lo else f"[{lo:.1f}, {hi:.1f}]"
 
 
-def ranking_table(rank: list[dict]) -> str:
+def ranking_table(rank: list[Ranked]) -> str:
     """The ranking: candidates, cost (FLOPs, activations, latency), evidence."""
     rows = []
     for r in rank:
@@ -69,7 +73,7 @@ def _round(v, digits: int = 3):
     return None if v is None or v != v else round(v, digits)
 
 
-def tied_lines(best: dict) -> list[str]:
+def tied_lines(best: Best) -> list[str]:
     """The tied-set table and the one line that says whether the winner is separated."""
     if not best["tied"]:
         return ["one seed per candidate: seed noise is not measured, so the tied set and "
@@ -108,7 +112,7 @@ def reliability_lines(reliability: dict) -> list[str]:
             f"finished candidates: {describe(reliability['final'])}"]
 
 
-def stopped_lines(best: dict) -> list[str]:
+def stopped_lines(best: Best) -> list[str]:
     """How many candidates the scheduler stopped, where, by how much they missed the cut, and
     those the seeds could not rule out at that rung (docs/search.md)."""
     lines = [f"stopped at rung {s['rung']} (epoch {s['epoch']}): {s['stopped']} candidate(s), "
@@ -130,16 +134,16 @@ def run(args: argparse.Namespace) -> int:
     family and the best (α, β, γ); exit status 1 when interrupted or nothing trained."""
     from scalesearch.experiments import run_search_options
 
-    summary = run_search_options(args).summary
-    status = 1 if summary["remaining"] else 0  # interrupted: results so far, then --resume
-    best = summary["best"]
+    summary = run_search_options(args).record
+    status = 1 if summary.remaining else 0  # interrupted: results so far, then --resume
+    best = summary.best
     if args.format == "json":
-        print_json(summary)
+        print_json(summary.to_dict())
         return status if best else 1
-    rank = summary["ranking"]
-    print(f"φ=1 search: {summary['space']}; {len(rank)} trained; {summary['seconds']:.0f} s")
+    rank = summary.ranking
+    print(f"φ=1 search: {summary.space}; {len(rank)} trained; {summary.seconds:.0f} s")
     print(ranking_table(rank))
-    failures = summary["failures"]
+    failures = summary.failures
     if failures:
         print("\nfailed trainings:")
         print(render_table(failures))
@@ -147,23 +151,24 @@ def run(args: argparse.Namespace) -> int:
         reason = failures[0]["error"] if failures else "no trial finished"
         print(f"\nno candidate trained successfully ({reason}); no best.json written",
               file=sys.stderr)
-        print(f"report: {summary['report']}")
+        print(f"report: {summary.report}")
         return 1
-    top = max((f["phi"] for f in summary["family"]), default=1)
+    family = summary.family or []
+    top = max((f["phi"] for f in family), default=1)
     print(f"\nfamily (φ = {'1' if top == 1 else f'1…{top}'}), found vs paper coefficients:")
     print(render_table([dict(phi=f["phi"], source=f["source"], d=f["depth"], w=f["width"],
                              px=f["image_size"], params=human(f["params"]),
                              flops=human(f["flops"], "FLOPs"), ratio=f["flops_ratio"])
-                        for f in sorted(summary["family"], key=lambda f: (f["phi"], f["source"]))]))
+                        for f in sorted(family, key=lambda f: (f["phi"], f["source"]))]))
     written = sorted(p.name + "/" * p.is_dir() for p in Path(args.out).iterdir()
                      if not p.name.startswith("."))
     print(f"\nwrote {args.out}/: {' '.join(written)}")
     print("\n".join(tied_lines(best)))
-    print("\n".join(reliability_lines(summary["reliability"])))
+    print("\n".join(reliability_lines(summary.reliability)))
     found = "best" if best["ranks"] != "does not rank" else \
         "no winner found (the ranking does not reproduce); the tie-break's pick"
     print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
           f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
           f"{args.out}/best.json")
-    print(f"report (one page to open or send): {summary['report']}")
+    print(f"report (one page to open or send): {summary.report}")
     return status

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import TypedDict
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import TIE_P, p_best
@@ -59,12 +60,24 @@ def stopped_evidence(rows: list[dict]) -> dict[tuple, dict]:
     return out
 
 
-def stopped_summary(evidence: dict[tuple, dict]) -> list[dict]:
+class Stopped(TypedDict):
+    """A rung's stopped candidates: how many, and by how much they missed its cut (points)."""
+
+    rung: int
+    epoch: int
+    stopped: int
+    cut: float
+    missed_min: float
+    missed_max: float
+    not_ruled_out: int
+
+
+def stopped_summary(evidence: dict[tuple, dict]) -> list[Stopped]:
     """Per rung: how many were stopped there and by how much they missed the cut (points)."""
     by_rung: dict[int, list[dict]] = {}
     for e in evidence.values():
         by_rung.setdefault(e["stop_rung"], []).append(e)
-    return [dict(rung=k, epoch=v[0]["stop_epoch"], stopped=len(v), cut=v[0]["cut"],
+    return [Stopped(rung=k, epoch=v[0]["stop_epoch"], stopped=len(v), cut=v[0]["cut"],
                  missed_min=min(e["missed_by"] for e in v),
                  missed_max=max(e["missed_by"] for e in v),
                  not_ruled_out=sum(not_ruled_out(e["ruled_out"]) for e in v))

@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any, Required, TypedDict
 
 import numpy as np
 import pandas as pd
 
-from scalesearch.coefsearch.evidence import not_ruled_out, stopped_evidence, stopped_summary
+from scalesearch.coefsearch.evidence import (
+    Stopped,
+    not_ruled_out,
+    stopped_evidence,
+    stopped_summary,
+)
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
@@ -34,10 +40,133 @@ from scalesearch.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
 FAMILY_PHIS = tuple(range(1, 8))  # B1–B7 (the official presets were hand-rounded, Table 2)
-COLUMNS = [*KEY, "product", "flops_ratio", "activations_ratio", "latency_ms", "resolution",
-           "image_size", "params", "epochs", "rung", "status", "top1_mean", "top1_std", "ci_lo",
-           "ci_hi", "score_mean", "seeds", "failed", "p_best", "tied", "rung_p_best",
-           "missed_by", "ruled_out", "images", "seconds"]
+
+
+class Ranked(TypedDict):
+    """A line of the ranking (:func:`ranking`; the summary's ``ranking``): a candidate with its
+    cost and evidence (NaN where unmeasured)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    product: float
+    flops_ratio: float
+    activations_ratio: float | None
+    latency_ms: float | None
+    resolution: float | None
+    image_size: int
+    params: int
+    epochs: int
+    rung: float  # NaN without a scheduler
+    status: str
+    top1_mean: float
+    top1_std: float
+    ci_lo: float
+    ci_hi: float
+    score_mean: float
+    seeds: int
+    failed: int
+    p_best: float
+    tied: bool
+    rung_p_best: float | None
+    missed_by: float | None
+    ruled_out: bool | None
+    images: int
+    seconds: float
+
+
+COLUMNS = list(Ranked.__annotations__)
+
+
+class Tied(TypedDict):
+    """A candidate of the tied set (p_best ≥ 5%)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    top1_mean: float
+    top1_std: float
+    p_best: float
+    seeds: int
+
+
+class NotRuledOut(TypedDict):
+    """A stopped candidate the seeds could not tell from the best at its rung."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    rung: int
+    rung_p_best: float
+    missed_by: float
+
+
+class Best(TypedDict, total=False):
+    """best.json (its schema, written once): the chosen (α, β, γ) as ``scale --coefficients``
+    reads it, its evidence, and the search's metadata (session's ``meta``: baseline, data,
+    proxy_size, epochs, sampler, scheduler, rungs, chance, objective, latency, …)."""
+
+    alpha: Required[float]
+    beta: Required[float]
+    gamma: Required[float]
+    gamma_trained: float
+    product: float
+    flops_ratio: float
+    resolution: float
+    top1_mean: float
+    score_mean: float
+    latency_ms: float | None
+    activations_ratio: float | None
+    top1_std: float
+    top1_ci95: list[float]
+    p_best: float | None
+    seeds: int
+    separated: bool
+    tie_break: str
+    unranked_failed: list[dict[str, float]]
+    tied: list[Tied]
+    not_ruled_out: list[NotRuledOut]
+    stopped: list[Stopped]
+    ranks: str | None
+    reliability: dict[str, Any] | None
+    aliases: list[list[float]]
+    # the search's metadata (session.py's meta)
+    complete: bool
+    baseline: str
+    data: str
+    proxy_size: int
+    epochs: float
+    sampler: str
+    scheduler: str
+    match_flops: bool
+    candidates: int
+    trials: int
+    tolerance: float
+    flops_tolerance: float
+    rungs: list[int]
+    chance: float | None
+    flops_ratio_range: list[float] | None
+    objective: dict[str, Any]
+    latency: dict[str, Any] | None
+
+
+class Member(TypedDict):
+    """A row of family.csv (its schema): a member φ of the found or the paper's family."""
+
+    source: str
+    phi: int
+    alpha: float
+    beta: float
+    gamma: float
+    depth: float
+    width: float
+    image_size: int
+    params: int
+    flops: int
+    flops_ratio: float
+    px_matched: int
+    width_matched: float
+    ratio_matched: float
 
 
 def _status(statuses: pd.Series) -> str:
@@ -121,13 +250,13 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     return rank[COLUMNS]
 
 
-def _tied_entry(r: dict) -> dict:
-    return dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], top1_mean=r["top1_mean"],
+def _tied_entry(r: dict) -> Tied:
+    return Tied(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], top1_mean=r["top1_mean"],
                 top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
 
 
 def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
-                aliases: dict | None = None) -> dict | None:
+                aliases: dict | None = None) -> Best | None:
     """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma), chosen within the
     tied set by ``rule``, with its evidence and the search's metadata."""
     tied = [r for r in rank.to_dict("records") if r["tied"]]
@@ -145,7 +274,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
     evidence = rank.attrs.get("reliability", {})
     failed = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"])
               for r in rank.to_dict("records") if r["status"] == Status.FAILED]
-    return dict(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
+    return Best(alpha=float(top["alpha"]), beta=float(top["beta"]), gamma=float(top["gamma"]),
                 gamma_trained=float(top["resolution"]),
                 product=float(top["product"]), flops_ratio=float(top["flops_ratio"]),
                 resolution=float(top["resolution"]), top1_mean=float(top["top1_mean"]),
@@ -163,7 +292,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
 
 
 def family(baseline: Scalable, coefficients: tuple[float, float, float],
-           phis=FAMILY_PHIS) -> list[dict]:
+           phis=FAMILY_PHIS) -> list[Member]:
     """Scale the baseline to φ = 1…7 with the found and with the paper's coefficients: each
     member at r = γ^φ with its measured FLOPs ratio, and ``px_matched`` / ``ratio_matched``: the
     image size that brings the measured ratio closest to 2^φ (as ``scale --match-flops``), with
@@ -177,7 +306,7 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
                 net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
                             force=True)
             px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
-            rows.append(dict(source=source, phi=phi, alpha=coef[0], beta=coef[1],
+            rows.append(Member(source=source, phi=phi, alpha=coef[0], beta=coef[1],
                              gamma=coef[2], depth=round(net.mult.depth, 4),
                              width=round(net.mult.width, 4), image_size=net.image_size,
                              params=net.counts.params, flops=net.counts.flops,
@@ -189,16 +318,16 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
                   rule: str = "balanced", aliases: dict | None = None,
                   objective: Objective | None = None,
-                  latency: dict[tuple, float] | None = None, phis=FAMILY_PHIS) -> dict:
-    """best.json, family.csv, search.png, family.png, pareto_*.png; returns the summary
-    printed/JSON'd. With no successful candidate, best.json is removed (a resumed run's old
-    one too)."""
+                  latency: dict[tuple, float] | None = None, phis=FAMILY_PHIS,
+                  ) -> tuple[Best | None, pd.DataFrame, list[Member] | None]:
+    """best.json, family.csv, search.png, family.png, pareto_*.png; returns the best, the
+    ranking (:func:`ranking`) and the family. With no successful candidate, best.json is
+    removed (a resumed run's old one too)."""
     from scalesearch.coefsearch.plots import plot_family, plot_search, plot_search_pareto
 
     rank = ranking(rows, objective, latency, meta.get("rungs"), meta.get("chance"))
     best = best_record(rank, meta, rule, aliases)
-    summary = dict(best=best, ranking=rank.to_dict("records"), family=None,
-                   reliability=rank.attrs["reliability"])
+    fam = None
     plot_search(rank, best, out / "search.png", f"φ=1 search on {baseline.name} "
                 f"({meta.get('data')}, proxy {meta.get('proxy_size')} px)")
     plot_search_pareto(rank, out, baseline.name)
@@ -207,10 +336,9 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]), phis)
         write_frame(out / "family.csv", pd.DataFrame(fam))
         plot_family(fam, baseline, out / "family.png")
-        summary["family"] = fam
     else:
         (out / "best.json").unlink(missing_ok=True)
-    return summary
+    return best, rank, fam
 
 
 def replot(out: Path) -> list[Path]:

@@ -4,13 +4,14 @@ settings), build the filtered space, run the pending trials, write the reports."
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any, TypedDict
 
 from scalesearch.coefsearch.costs import candidate_latencies
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
-from scalesearch.coefsearch.report import write_outputs
+from scalesearch.coefsearch.report import Best, Member, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import search_folder
@@ -23,6 +24,44 @@ from scalesearch.proxy import check_proxy_size
 from scalesearch.registry import portable_spec, resolve
 from scalesearch.settings.search import SearchConfig
 from scalesearch.status import Status
+
+
+class Failure(TypedDict):
+    """A (candidate, seed) whose training failed, and why."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    seed: int
+    error: str | None
+
+
+@dataclass
+class SearchSummary:
+    """What a search returns and ``scalesearch search`` prints (``--format json``:
+    :meth:`to_dict`, these fields in this order): the winner (None when nothing trained), the
+    ranking, the family, how reproducible the ranking is, and the run's bookkeeping."""
+
+    best: Best | None
+    ranking: list[Ranked]
+    family: list[Member] | None
+    reliability: dict[str, Any]  # final and per-rung (:func:`.reliability.reliability`)
+    out: str
+    space: str  # the grid's one-line summary
+    trials_run: int  # candidates trained by this call
+    remaining: int  # planned trials left (an interrupted run: continue with --resume)
+    seconds: float
+    plan: dict[str, Any] | None  # --budget's plan (budget_s, estimated_s, actual_s, …)
+    failures: list[Failure]
+    report: str | None = None  # report.html, once written
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the summary of 0.3, a dict)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __getitem__(self, name: str) -> Any:
+        """``summary["best"]``: the dict access of 0.3, kept for callers of :func:`run_search`."""
+        return getattr(self, name)
 
 
 def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
@@ -82,7 +121,7 @@ def _same_baseline(folder, baseline, resume: bool) -> dict:
 
 
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
-               log: Log = stderr) -> dict:
+               log: Log = stderr) -> SearchSummary:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family).
     ``best`` is None when no candidate trained successfully."""
     out = Path(out)
@@ -128,23 +167,25 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         if cfg.latency else None
     meta.update(objective=cfg.objective.to_dict(),
                 latency=cfg.latency.to_dict() if cfg.latency else None)
-    summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
-                            cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
-    best = summary["best"] or {}
-    write_study(out, store.rows, summary["ranking"], cfg.ranges, dict(
+    best, ranked, family = write_outputs(out, store.rows, baseline, meta, cfg.tie_break,
+                                         aliases, cfg.objective, latency,
+                                         tuple(range(1, cfg.family_phi + 1)))
+    ranking = ranked.to_dict("records")
+    write_study(out, store.rows, ranking, cfg.ranges, dict(
         {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
                               "complete", "chance")},
         objective=cfg.objective.kind, seeds=cfg.seeds,
-        chosen=[best[k] for k in ("alpha", "beta", "gamma")] if best else None,
-        ranks=best.get("ranks")))
+        chosen=[best["alpha"], best["beta"], best["gamma"]] if best else None,
+        ranks=best.get("ranks") if best else None))
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)
         log(f"budget {format_duration(planned['budget_s'])}: planned "
             f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
-    summary.update(out=str(out), space=space.summary(), trials_run=ran, remaining=remaining,
-                   seconds=round(seconds, 1), plan=planned,
-                   failures=[dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
-                                  seed=r["seed"], error=r.get("error"))
-                             for r in store.rows if r["status"] == Status.FAILED])
-    return summary
+    return SearchSummary(
+        best=best, ranking=ranking, family=family,  # type: ignore[arg-type]
+        reliability=ranked.attrs["reliability"], out=str(out), space=space.summary(),
+        trials_run=ran, remaining=remaining, seconds=round(seconds, 1), plan=planned,
+        failures=[Failure(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], seed=r["seed"],
+                          error=r.get("error"))
+                  for r in store.rows if r["status"] == Status.FAILED])

@@ -12,6 +12,7 @@ import io
 import math
 import warnings
 from pathlib import Path
+from typing import TypedDict, get_args, get_type_hints
 
 from scalesearch.coefsearch.reliability import in_seed_order
 from scalesearch.coefsearch.space import Candidate
@@ -20,22 +21,51 @@ from scalesearch.io import atomic_open
 from scalesearch.rundir import RowStore, RunFolder
 from scalesearch.status import Status
 
-# flops/params/flops_ratio: the φ=1 network at the baseline's own size and the resolution it is
-# trained at (γ, or the matched resolution); nominal_ratio: the same at γ; image_size: the proxy
-# size trained; activations(_ratio): output elements of conv/linear layers (pycls), like FLOPs;
-# epochs: epochs trained; rung: the highest ASHA rung reached (0 = the first);
-# history: the val top-1 after each evaluated epoch, ';'-separated; checkpoint: a paused row's
-# Ray Tune checkpoint folder (relative to the run folder when inside it).
-COLUMNS = ("alpha", "beta", "gamma", "product", "depth", "width", "resolution",
-           "matched_resolution", "image_size", "params", "flops", "flops_ratio", "nominal_ratio",
-           "activations", "activations_ratio", "proxy_flops", "seed", "epochs", "rung", "top1",
-           "loss", "history", "images", "seconds", "images_per_sec", "status", "error",
-           "checkpoint")
-FLOATS = {"alpha", "beta", "gamma", "product", "depth", "width", "resolution",
-          "matched_resolution", "flops_ratio", "nominal_ratio", "activations_ratio", "top1",
-          "loss", "seconds", "images_per_sec"}
-INTS = {"image_size", "params", "flops", "activations", "proxy_flops", "seed", "epochs", "rung",
-        "images"}
+
+class TrialRow(TypedDict):
+    """A row of trials.csv (its schema, written once: the columns in order, their types; an
+    empty cell is None). flops/params/flops_ratio: the φ=1 network at the baseline's own size
+    and the resolution it is trained at (γ, or the matched resolution); nominal_ratio: the same
+    at γ; image_size: the proxy size trained; activations(_ratio): output elements of
+    conv/linear layers (pycls), like FLOPs; epochs: epochs trained; rung: the highest rung
+    reached (0 = the first); history: the val top-1 after each evaluated epoch, ';'-separated;
+    status: a :class:`~scalesearch.status.Status`; checkpoint: a paused row's Ray Tune
+    checkpoint folder (relative to the run folder when inside it)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    product: float | None
+    depth: float | None
+    width: float | None
+    resolution: float | None
+    matched_resolution: float | None
+    image_size: int | None
+    params: int | None
+    flops: int | None
+    flops_ratio: float | None
+    nominal_ratio: float | None
+    activations: int | None
+    activations_ratio: float | None
+    proxy_flops: int | None
+    seed: int
+    epochs: int | None
+    rung: int | None
+    top1: float | None
+    loss: float | None
+    history: str | None
+    images: int | None
+    seconds: float | None
+    images_per_sec: float | None
+    status: str
+    error: str | None
+    checkpoint: str | None
+
+
+_TYPES = get_type_hints(TrialRow)
+COLUMNS = tuple(_TYPES)
+FLOATS = {k for k, t in _TYPES.items() if float in get_args(t) or t is float}
+INTS = {k for k, t in _TYPES.items() if int in get_args(t) or t is int}
 KEYS = ("alpha", "beta", "gamma", "seed")  # a row's identity: never empty
 
 
