@@ -204,7 +204,7 @@ def describe(place: Placement, cpus: int, concurrent: int) -> str:
     return f"{cpus} CPUs, {place.cpus_per_trial} per trial{gpus}, up to {concurrent} at once"
 
 
-def fit(trainable: Callable, context: dict, place: Placement, concurrent: int, storage: str,
+def fit(trainable: Callable, context: object, place: Placement, concurrent: int, storage: str,
         name: str, callbacks: list, param_space: dict | None = None, stop=None,
         **tune_config) -> None:
     """One Ray Tune run of ``trainable(config, context)`` (``tune_config``: search_alg,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TypeGuard
 
 # Upper bounds on counts (README, "Bad input"): far above any real run, low enough that a typo
 # such as --seeds 1000000000000 is refused up front instead of exhausting memory or never ending.
@@ -22,7 +23,7 @@ class ScalesearchError(ValueError):
     """Bad input: unknown baseline, invalid coefficients, unreadable data, conflicting options."""
 
 
-def _real(value: object) -> bool:
+def _real(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
         math.isfinite(value)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 import pandas as pd
 
@@ -31,6 +31,8 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.logs import Log, stderr
 from scalesearch.rundir import check_out
 from scalesearch.settings import CompareConfig, FidelityConfig, Placement, SearchConfig
+
+C = TypeVar("C")  # a ready config: SearchConfig, CompareConfig
 
 if TYPE_CHECKING:  # imported when run: they pull in Ray, Optuna, the trainer
     from scalesearch.coefsearch.report import Best
@@ -147,7 +149,7 @@ def _run_search(cfg: SearchConfig, out: str | Path, resume: bool, log: Log) -> S
     return SearchResult(replace(summary, report=_report(Path(out))), Path(out))
 
 
-def _config_alone(config: object, kind: type, options: dict) -> bool:
+def _config_alone(config: object, kind: type[C], options: dict) -> TypeGuard[C]:
     """Whether the first argument is a ready config (then no options may come with it)."""
     if not isinstance(config, kind):
         return False
@@ -229,6 +231,7 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
     out = Path(out) if out else (Path("runs/compare") if train else None)
     summary = run_compare(cfg, out, train=train, resume=resume, log=log)
     if train:
+        assert out is not None  # runs/compare when not given
         plot_dir(out)
         from scalesearch.htmlreport import write_report
 

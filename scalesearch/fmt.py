@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scalesearch.errors import ScalesearchError
 
@@ -31,7 +33,7 @@ def mean_spread(mean: float | None, std: float | None, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def render_table(rows: list[dict], columns: list[str] | None = None) -> str:
+def render_table(rows: Sequence[Mapping[str, Any]], columns: list[str] | None = None) -> str:
     """Left-aligned text table of ``rows`` (missing values blank)."""
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]

@@ -55,6 +55,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module) -> None:
         name = module.__name__
         old = _old_prefix(name)
+        assert old is not None  # find_spec found it
         new = RENAMED[old] + name[len(old):]
         warnings.warn(f"{name} was renamed {new} in scalesearch 0.3; import {new}",
                       DeprecationWarning, stacklevel=2)

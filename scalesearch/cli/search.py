@@ -58,8 +58,9 @@ def ranking_table(rank: list[Ranked]) -> str:
         row = dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
                    ratio=round(r["flops_ratio"], 3), acts=_round(r.get("activations_ratio")),
                    px=r["image_size"], params=human(r["params"]))
-        if r.get("latency_ms") == r.get("latency_ms") and r.get("latency_ms") is not None:
-            row["ms"] = round(r["latency_ms"], 2)
+        ms = r.get("latency_ms")
+        if ms is not None and ms == ms:  # measured (not NaN)
+            row["ms"] = round(ms, 2)
         row.update(epochs=r["epochs"], status=r["status"], top1=_mean_std(r), ci95=_ci(r))
         if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
                 r["score_mean"] == r["score_mean"]:

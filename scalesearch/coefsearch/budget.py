@@ -73,7 +73,8 @@ class Pilot:
         """(train, eval) seconds per image of a network of ``flops`` at its proxy size."""
         lo, hi = self.flops
         u = 0.0 if hi == lo else (flops - lo) / (hi - lo)
-        return tuple(a + u * (b - a) for a, b in (self.train_s, self.eval_s))
+        (t0, t1), (e0, e1) = self.train_s, self.eval_s
+        return t0 + u * (t1 - t0), e0 + u * (e1 - e0)
 
 
 def _proxy_flops(baseline: Scalable, c: Candidate, cfg: SearchConfig) -> int:
@@ -108,7 +109,8 @@ def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilo
     from scalesearch.data.loader import split_sizes
 
     n_train, n_val = split_sizes(cfg.setup.data, cfg.setup.num_val)
-    return Pilot((flops[ends[0].key], flops[ends[1].key]), tuple(train_s), tuple(eval_s),
+    return Pilot((flops[ends[0].key], flops[ends[1].key]), (train_s[0], train_s[1]),
+                 (eval_s[0], eval_s[1]),
                  n_val, n_train), flops
 
 

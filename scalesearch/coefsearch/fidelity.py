@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,7 @@ def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
     except (KeyError, TypeError) as err:
         raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
     store = folder.store()
+    assert isinstance(store, TrialStore)  # search_folder's
     if not any(r["status"] == Status.OK for r in store.rows):
         raise ScalesearchError(f"{run_dir} has no successfully trained candidate to check")
     return cfg, saved["space"], store
@@ -140,8 +143,8 @@ def tau_interval(tiers: list[float], proxy: list[list[float]], ref: list[list[fl
     return float(lo), float(hi)
 
 
-def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: dict,
-                     ref_best: dict | None, proxy_rows: list[dict] | None = None,
+def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: Mapping[str, Any],
+                     ref_best: Mapping[str, Any] | None, proxy_rows: list[dict] | None = None,
                      ref_rows: list[dict] | None = None) -> dict:
     """τ, ρ, same winner, winner in the reference's tied set, and the per-candidate table."""
     # the search's ranking is its order (ASHA-stopped candidates rank below finished ones
@@ -197,6 +200,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     folder = RunFolder(out, "fidelity check", "fidelity.json", "trials.csv", TrialStore)
     folder.check(settings, resume)
     ref_store = folder.start(settings)
+    assert isinstance(ref_store, TrialStore)
     chosen = ", the chosen one" if tuple(search_best[k] for k in KEY) in keys[fcfg.top:] else ""
     images = f" on {ref_cfg.setup.num_train} training images" if ref_cfg.setup.num_train else ""
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}{chosen}, "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import statistics
 from pathlib import Path
+from typing import cast
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import history_at
@@ -81,7 +82,7 @@ def _trial(rows: list[dict], rank: dict | None, distributions: dict):
     status = _status(rank, rows)
     state = (TrialState.COMPLETE if status == "finished" else TrialState.FAIL
              if status in ("failed", "rejected") else TrialState.PRUNED)
-    value = _plain(rank["score_mean"]) if rank is not None else None
+    value = cast(float | None, _plain(rank["score_mean"])) if rank is not None else None
     attrs = {k: _plain(rank[k]) for k in EVIDENCE} if rank is not None else {}
     errors = sorted({r["error"] for r in rows if r.get("error")})
     return create_trial(

@@ -3,7 +3,9 @@ the winner starred) and ``family.png`` (φ = 1…7 with the found vs the paper's
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,8 @@ from scalesearch.scalable import Scalable
 from scalesearch.status import Status
 
 
-def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -> None:
+def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
+                title: str) -> None:
     """Forest plot: one row per candidate (best first), mean score with its 95% t-interval
     (± std when one seed), tied set in red, candidates a rung stopped (ASHA or sha) grey at
     that rung's score."""
@@ -48,7 +51,7 @@ def plot_search(rank: pd.DataFrame, best: dict | None, path: Path, title: str) -
     save_figure(fig, path)
 
 
-def plot_family(rows: list[dict], baseline: Scalable, path: Path) -> None:
+def plot_family(rows: Sequence[Mapping[str, Any]], baseline: Scalable, path: Path) -> None:
     """FLOPs and params of the family φ = 1…N (found vs paper coefficients), official presets
     as markers."""
     from scalesearch.scaled import scale

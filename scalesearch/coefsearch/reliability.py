@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Hashable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,10 +40,11 @@ VERDICTS = {
     "unmeasured": "unmeasured: one seed (or under 5 candidates) cannot test the order",
 }
 
-SeedTable = Mapping[Hashable, Mapping[int, float]]  # candidate → {seed: score}
+SeedTable = Mapping[Any, Mapping[int, float]]  # candidate → {seed: score}
+K = TypeVar("K", bound=Hashable)
 
 
-def in_seed_order(table: SeedTable) -> dict[Hashable, list[float]]:
+def in_seed_order(table: Mapping[K, Mapping[int, float]]) -> dict[K, list[float]]:
     """{candidate: {seed: score}} as {candidate: its scores in seed order}."""
     return {k: [v[s] for s in sorted(v)] for k, v in table.items()}
 
@@ -109,7 +111,7 @@ def anova(groups: list[list[float]]) -> dict:
     if msw == 0:
         f, p = (math.inf, 0.0) if msb > 0 else (math.nan, math.nan)
     else:
-        f = msb / msw
+        f = float(msb / msw)
         p = float(f_dist.sf(f, k - 1, dfw))
     icc = (msb - msw) / (msb + (n0 - 1) * msw) if msb + (n0 - 1) * msw > 0 else math.nan
     return dict(out, f=float(f), p=p, icc=float(icc))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Required, TypedDict
+from typing import Any, Required, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -199,7 +199,9 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     df = df.assign(top1_ok=df["top1"].where(scored), score=[
         objective.score(r["top1"], r["latency_ms"], r.get("flops")) if ok else np.nan
         for r, ok in zip(df.to_dict("records"), scored, strict=True)])
-    out, per_seed, tops = [], [], []
+    out: list[dict] = []
+    per_seed: list[dict[int, float]] = []
+    tops: list[list[float]] = []
     for key, g in df.sort_values("seed").groupby(KEY, sort=False):
         top1 = g["top1_ok"].dropna().tolist()
         tops.append(top1)
@@ -268,8 +270,9 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                                "with --latency")
     top = tie_break(tied, rule)
     key = (top["alpha"], top["beta"], top["gamma"])
-    open_ = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], rung=int(r["rung"]),
-                  rung_p_best=r["rung_p_best"], missed_by=r["missed_by"])
+    open_ = [NotRuledOut(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
+                         rung=int(r["rung"]), rung_p_best=r["rung_p_best"],
+                         missed_by=r["missed_by"])
              for r in rank.to_dict("records") if not_ruled_out(r["ruled_out"])]
     evidence = rank.attrs.get("reliability", {})
     failed = [dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"])
@@ -287,7 +290,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
                 ranks=evidence["final"]["verdict"] if evidence else None,
-                reliability=json_safe(evidence) if evidence else None,  # as best.json has it
+                reliability=cast(dict, json_safe(evidence)) if evidence else None,  # as stored
                 aliases=[list(a) for a in (aliases or {}).get(key, ())], **meta)
 
 

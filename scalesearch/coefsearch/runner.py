@@ -47,7 +47,7 @@ def plan(cfg: SearchConfig, store: TrialStore, space: Space) -> tuple[list, int]
         pending = [i for i, c in enumerate(space.candidates)
                    if store.left(dict(c.to_dict(), seed=s) for s in cfg.training_seeds())]
         return pending, len(pending)
-    return [], max(0, cfg.trials - len(trained_candidates(store)))
+    return [], max(0, (cfg.trials or 0) - len(trained_candidates(store)))
 
 
 def trained_candidates(store: TrialStore) -> set[tuple[float, float, float]]:
@@ -66,7 +66,11 @@ def _mean_by_candidate(store: TrialStore, value: Callable[[dict], float | None])
 
 def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
     import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+    )
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -77,7 +81,8 @@ def _search_alg(cfg: SearchConfig, pending: list, store: TrialStore):
                                                                 seed=cfg.sampler_seed),
                             metric="score", mode="max")
     r = cfg.ranges
-    space = {"alpha": FloatDistribution(*alpha_bounds(r)), "beta_frac": FloatDistribution(0, 1)}
+    space: dict[str, BaseDistribution] = {"alpha": FloatDistribution(*alpha_bounds(r)),
+                                          "beta_frac": FloatDistribution(0, 1)}
     # warm start TPE from the stored rows of an interrupted run (failed candidates score 0);
     # the seed moves on with them: the first run's seeded start would be drawn again, and
     # each stored candidate drawn again trains nothing yet spends a sample
@@ -133,8 +138,8 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
     def launch(indices: list[int], epoch: int) -> None:
         paths = {Candidate.key_of(r): checkpoint_path(out, r["checkpoint"]) for r in store.rows
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
-        restore = {i: str(paths[keys[i]]) for i in indices
-                   if keys[i] in paths and paths[keys[i]].is_dir()}
+        restore = {i: str(path) for i in indices
+                   if (path := paths.get(keys[i])) is not None and path.is_dir()}
         if restore:
             at = sorted({r["epochs"] for r in store.rows if r["status"] == Status.PAUSED
                          and Candidate.key_of(r) in {keys[i] for i in restore}})

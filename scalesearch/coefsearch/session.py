@@ -14,7 +14,7 @@ from scalesearch.coefsearch.precheck import check_search
 from scalesearch.coefsearch.report import Best, Member, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
-from scalesearch.coefsearch.trials import search_folder
+from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
@@ -72,6 +72,7 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     search: the grid and the pilot are paid out of it."""
     if cfg.budget is None:
         return cfg, None, None
+    seconds = float(cfg.budget)  # parsed to seconds by SearchConfig
     from scalesearch.coefsearch import budget
 
     start = time.perf_counter()
@@ -85,17 +86,17 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
                         cfg.match_flops)
     if not space.candidates:
         return cfg, None, space  # refused below, with the grid's own message
-    log(f"budget {format_duration(cfg.budget)}: timing a pilot of the cheapest and the most "
+    log(f"budget {format_duration(seconds)}: timing a pilot of the cheapest and the most "
         f"expensive of {len(space.candidates)} candidates …")
     pilot, flops = budget.run_pilot(baseline, cfg, space)
     concurrent = budget.concurrency(cfg)
-    n, estimated = budget.plan(cfg, flops, pilot, cfg.budget, concurrent,
+    n, estimated = budget.plan(cfg, flops, pilot, seconds, concurrent,
                                spent=time.perf_counter() - start)
     log(f"plan: {len(flops)} candidates × {cfg.seeds} seeds × {cfg.setup.train.epochs:g} "
         f"epochs of {n} images (batch {cfg.setup.train.batch_size}, {pilot.val_images} val), "
         f"{concurrent} at once, every candidate to the end: estimated (grid and pilot "
         f"included) "
-        f"{format_duration(estimated)} of {format_duration(cfg.budget)} (pilot: "
+        f"{format_duration(estimated)} of {format_duration(seconds)} (pilot: "
         f"{1 / pilot.train_s[0]:.0f}–{1 / pilot.train_s[1]:.0f} training images/s)")
     plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
                 concurrent=concurrent, train_images_per_s=[1 / t for t in pilot.train_s])
@@ -151,6 +152,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                             for c in space.candidates])
     store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
                          baseline_fingerprint=fingerprint)
+    assert isinstance(store, TrialStore)  # search_folder's store
     ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
     remaining = plan(cfg, store, space)[1]
     if remaining:
@@ -183,7 +185,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         log(f"budget {format_duration(planned['budget_s'])}: planned "
             f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
     return SearchSummary(
-        best=best, ranking=ranking, family=family,  # type: ignore[arg-type]
+        best=best, ranking=ranking, family=family,
         reliability=ranked.attrs["reliability"], out=str(out), space=space.summary(),
         trials_run=ran, remaining=remaining, seconds=round(seconds, 1), plan=planned,
         failures=[Failure(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], seed=r["seed"],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def _identity_seed(key: Hashable) -> int:
     return zlib.crc32(repr(key).encode())
 
 
-def p_best(scores: Mapping[Hashable, Sequence[float]], draws: int = DRAWS,
+def p_best(scores: Mapping[Any, Sequence[float]], draws: int = DRAWS,
            seed: int = DRAW_SEED) -> dict[Hashable, float] | None:
     """Per candidate key, the probability that its true score is the highest (module
     docstring); sums to 1, exact ties split the vote. None when the noise is unmeasured (no

@@ -22,12 +22,16 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
 from scalesearch.proxy import build_trainer
 from scalesearch.settings.recipe import ProxySetup
 from scalesearch.settings.search import Ranges, evaluates
 from scalesearch.status import Status
+
+if TYPE_CHECKING:
+    from scalesearch.train import ProxyTrainer
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
 RUNNING = "running"  # a row whose trial has not finished (stored as stopped or paused)
@@ -87,8 +91,8 @@ class _SeedRun:
 
     def __init__(self, baseline, cand: Candidate, setup: ProxySetup, seed: int, divisor):
         self.row = dict(base_row(baseline, cand, seed), status=RUNNING, epochs=0)
-        self.history: list[float] = []
-        self.trainer = None
+        self.history: list[float | None] = []
+        self.trainer: ProxyTrainer | None = None
         try:
             self.trainer, record = build_trainer(baseline, cand.mult, setup, seed, divisor)
             self.row.update(image_size=record["image_size"], proxy_flops=record["flops"])
@@ -97,15 +101,21 @@ class _SeedRun:
 
     def state(self) -> dict:
         """The trainer's state, the row and the top-1 history (see :meth:`restore`)."""
-        return dict(trainer=self.trainer.state_dict(), row=dict(self.row),
+        return dict(trainer=self._trainer.state_dict(), row=dict(self.row),
                     history=list(self.history))
 
     def restore(self, state: dict) -> None:
         """Continue from :meth:`state` (a checkpoint of an earlier rung or epoch)."""
-        self.trainer.load_state_dict(state["trainer"])
+        self._trainer.load_state_dict(state["trainer"])
         self.row, self.history = dict(state["row"]), list(state["history"])
 
-    def fail(self, error: str) -> None:
+    @property
+    def _trainer(self) -> ProxyTrainer:
+        """The trainer of a seed that has one (a failed build has none, and is not live)."""
+        assert self.trainer is not None, "a candidate that failed to build has no trainer"
+        return self.trainer
+
+    def fail(self, error: str | None) -> None:
         """Mark the row failed with ``error``."""
         self.row.update(status=Status.FAILED, error=error, top1=None, loss=None)
 
@@ -117,7 +127,7 @@ class _SeedRun:
     def epoch(self, last: bool, intermediate: bool) -> None:
         """Train one epoch; evaluate on the val subset (intermediate) or all of it (last);
         otherwise the history's slot for this epoch stays empty."""
-        t = self.trainer
+        t = self._trainer
         try:
             if not t.train_epoch():
                 self.fail(t.error)
@@ -159,7 +169,7 @@ def trial(config: dict, context: TrialContext) -> None:
         return
     divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
     runs = [_SeedRun(baseline, cand, context.setup, s, divisor) for s in seeds]
-    start = _restore(runs, context.restore.get(config.get("index")))
+    start = _restore(runs, context.restore.get(config.get("index", -1)))
     epochs = max((r.trainer.epochs for r in runs if r.trainer), default=0)
     stop = min(epochs, context.target or epochs)
     for epoch in range(start + 1, stop + 1):
@@ -205,4 +215,4 @@ def _restore(runs: list[_SeedRun], path: str | None) -> int:
         return 0  # not this set of seeds' checkpoint: train from the start (lockstep)
     for run in live:
         run.restore(states[str(run.row["seed"])])
-    return min((r.trainer.epoch for r in live), default=0)
+    return min((r._trainer.epoch for r in live), default=0)

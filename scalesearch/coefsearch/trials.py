@@ -130,7 +130,7 @@ class TrialStore(RowStore):
             start = 2
             for raw in reader:
                 try:
-                    row = _parse(_fields(raw, len(reader.fieldnames)))
+                    row = _parse(_fields(raw, len(reader.fieldnames or ())))
                 except ValueError as err:
                     short = None in raw.values() or not text.endswith("\n")
                     if reader.line_num == lines and short:  # a crash mid-write

@@ -6,6 +6,7 @@ latency and vs activations with the Pareto front, and our FLOPs next to the pape
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -95,8 +96,8 @@ def plot_pareto_dir(summary: pd.DataFrame, name: str, folder: Path) -> list[Path
     paper = _paper_points(name)
     if paper is not None:
         paper["activations_m"] = paper["activations"] / 1e6
-    common = dict(label_col="strategy", yerr_col="top1_std", styles=STYLE,
-                  ylabel="proxy val top-1 (%), mean ± std over seeds")
+    common: dict[str, Any] = dict(label_col="strategy", yerr_col="top1_std", styles=STYLE,
+                                  ylabel="proxy val top-1 (%), mean ± std over seeds")
     written = [plot_pareto(df, "activations_m", "top1_mean", folder / "pareto_activations.png",
                            paper=paper, xlabel="activations (M, conv/linear outputs)",
                            title=f"{name}: accuracy vs activations", **common)]

@@ -76,10 +76,13 @@ class _Rungs(Scheduler):
         check_number("--reduction-factor", cfg.reduction_factor, 1, strict=True)
 
     def milestones(self) -> list[int]:
-        cfg, out, k = self.cfg, [], 0
+        cfg, k = self.cfg, 0
+        out: list[int] = []
         while cfg.min_epochs * cfg.reduction_factor**k < cfg.epochs:
             m = round(cfg.min_epochs * cfg.reduction_factor**k, 6)
-            out.append(int(m) if m == int(m) else m)
+            # a whole η gives whole rungs; a fractional one (η = 1.5) is kept as it is, which
+            # trials.csv's per-epoch history cannot index (sha): not refused today
+            out.append(int(m) if m == int(m) else m)  # type: ignore[arg-type]
             k += 1
         return out
 

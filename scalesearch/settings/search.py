@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 from scalesearch.argtypes import duration, integer, number, value_range
@@ -68,7 +69,8 @@ class Ranges:
     @classmethod
     def from_dict(cls, d: dict) -> Ranges:
         """From JSON (search.json, a Ray trial's context), where pairs became lists."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v  # type: ignore[arg-type]
+                      for k, v in d.items()})
 
     def _steps(self, name: str) -> int:
         lo, hi = getattr(self, name)
@@ -127,6 +129,7 @@ class Objective:
         if cost is None:
             raise ScalesearchError(f"the mnas objective needs {name} for every candidate")
         check_number(name, cost, 0, strict=True)
+        assert target is not None  # set for the mnas objective (__post_init__)
         return top1 * (cost / target) ** self.weight
 
     def to_dict(self) -> dict:
@@ -134,7 +137,7 @@ class Objective:
         return asdict(self)
 
 
-def evaluates(epoch: int, evaluate_at: list[int] | None) -> bool:
+def evaluates(epoch: int, evaluate_at: Collection[int] | None) -> bool:
     """Whether a trial evaluates after ``epoch`` (:meth:`SearchConfig.evaluate_at`; None: after
     every epoch). The trainable and bench_asha's replay of sha both ask this."""
     return evaluate_at is None or epoch in evaluate_at
