@@ -1,7 +1,7 @@
 """EfficientNet-B0 (Table 1) and the official B0–B8 width/depth/resolution/dropout table."""
 
-from scalesearch.arch import Head, Preset, Stage, StageTable, Stem
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.arch import Head, Preset, Stage, StageTable, Stem
+from scalesearch.scaling.scalable import TableBaseline
 
 B0 = StageTable(
     name="efficientnet-b0",

@@ -1,7 +1,7 @@
 """MobileNetV1 (Howard et al. 2017), α=1.0: 13 depthwise-separable layers grouped by width."""
 
-from scalesearch.arch import Stage, StageTable, Stem
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.arch import Stage, StageTable, Stem
+from scalesearch.scaling.scalable import TableBaseline
 
 V1 = StageTable(
     name="mobilenet-v1",

@@ -1,7 +1,7 @@
 """MobileNetV2 (Sandler et al. 2018): inverted residuals (t, c, n, s), 1280 head."""
 
-from scalesearch.arch import Head, Stage, StageTable, Stem
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.arch import Head, Stage, StageTable, Stem
+from scalesearch.scaling.scalable import TableBaseline
 
 V2 = StageTable(
     name="mobilenet-v2",

@@ -1,7 +1,7 @@
 """ResNet-50 (He et al. 2016), bottleneck v1.5 (stride in the 3×3), stages 3-4-6-3."""
 
-from scalesearch.arch import Stage, StageTable, Stem
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.arch import Stage, StageTable, Stem
+from scalesearch.scaling.scalable import TableBaseline
 
 R50 = StageTable(
     name="resnet50",

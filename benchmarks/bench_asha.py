@@ -32,13 +32,13 @@ from pathlib import Path
 
 from scipy.stats import kendalltau
 
-from scalesearch.cluster import connect
 from scalesearch.coefsearch.halving import survivors
-from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.results import best_record, ranking
 from scalesearch.coefsearch.session import run_search
 from scalesearch.coefsearch.trials import TrialStore, history_at, scores_at
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import Ranges, SearchConfig, evaluates
+from scalesearch.training.cluster import connect
 
 KEY = ("alpha", "beta", "gamma")
 

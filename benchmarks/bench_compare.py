@@ -29,7 +29,7 @@ from scalesearch.comparison.rows import CompareRows
 from scalesearch.comparison.run import train_points
 from scalesearch.comparison.strategies import solve_strategies
 from scalesearch.comparison.trainable import train_job
-from scalesearch.registry import resolve
+from scalesearch.scaling.registry import resolve
 from scalesearch.settings.compare import PAPER_STRATEGIES, CompareConfig
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 

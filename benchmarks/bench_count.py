@@ -19,7 +19,7 @@ import sys
 import time
 
 import scalesearch
-from scalesearch.counter import NetworkCounter, count_fvcore
+from scalesearch.scaling.counter import NetworkCounter, count_fvcore
 
 CASES = [  # (label, baseline, scale kwargs)
     ("B0", "efficientnet-b0", dict(preset="b0")),

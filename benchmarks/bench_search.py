@@ -28,14 +28,14 @@ import torch
 from scalesearch.coefsearch.runner import run_trials
 from scalesearch.coefsearch.space import build_space
 from scalesearch.coefsearch.trials import TrialStore
-from scalesearch.counter import measure
 from scalesearch.data import load_data
-from scalesearch.proxy import run_proxy
-from scalesearch.registry import resolve
+from scalesearch.scaling.counter import measure
+from scalesearch.scaling.registry import resolve
 from scalesearch.settings.placement import Placement
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import Ranges, SearchConfig
-from scalesearch.train import train_proxy
+from scalesearch.training.proxy import run_proxy
+from scalesearch.training.trainer import train_proxy
 
 
 def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> float:

@@ -32,7 +32,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.session import run_search
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import DEFAULT_SYNTHETIC_SIZES, SYNTHETIC, chance_top1

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from scalesearch.data import load_data
-from scalesearch.registry import resolve
-from scalesearch.scaled import measure
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scaled import measure
 from scalesearch.settings.recipe import TrainConfig
-from scalesearch.train import ProxyTrainer
+from scalesearch.training.trainer import ProxyTrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_search import matmul_peak  # noqa: E402

@@ -6,14 +6,14 @@
 from typing import TYPE_CHECKING
 
 from scalesearch import renamed
-from scalesearch.arch import Head, Preset, Stage, StageTable, Stem
-from scalesearch.checkpoint import load_checkpoint
-from scalesearch.counter import Counts, count, flops_ratio, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.registry import available, resolve
-from scalesearch.scalable import Scalable, TableBaseline
-from scalesearch.scaled import ScaledNetwork, scale
-from scalesearch.scaler import Multipliers, compound, scale_table
+from scalesearch.scaling.arch import Head, Preset, Stage, StageTable, Stem
+from scalesearch.scaling.checkpoint import load_checkpoint
+from scalesearch.scaling.counter import Counts, count, flops_ratio, measure
+from scalesearch.scaling.registry import available, resolve
+from scalesearch.scaling.scalable import Scalable, TableBaseline
+from scalesearch.scaling.scaled import ScaledNetwork, scale
+from scalesearch.scaling.scaler import Multipliers, compound, scale_table
 from scalesearch.version import __version__
 
 if TYPE_CHECKING:  # what IDEs and type checkers see: the API's own signatures
@@ -30,11 +30,17 @@ __all__ = [
 def __getattr__(name: str):
     """The experiments, imported on first use (they pull in Ray, Optuna, the trainer):
     ``scalesearch.search(...)``, ``scalesearch.compare(...)`` and ``scalesearch.fidelity(...)``
-    are the functions of :mod:`scalesearch.experiments`, the Python API."""
+    are the functions of :mod:`scalesearch.experiments`, the Python API. A module's name
+    from before 0.4 (``scalesearch.arch``) gives its new module, with the DeprecationWarning
+    of :mod:`scalesearch.renamed`."""
     if name in ("search", "compare", "fidelity"):
         from scalesearch import experiments
 
         return getattr(experiments, name)
+    if f"scalesearch.{name}" in renamed.MOVED_04:
+        import importlib
+
+        return importlib.import_module(f"scalesearch.{name}")
     raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")
 
 

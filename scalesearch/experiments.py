@@ -28,14 +28,14 @@ import pandas as pd
 
 from scalesearch import options as opt
 from scalesearch.errors import ScalesearchError
-from scalesearch.logs import Log, stderr
-from scalesearch.rundir import check_out
 from scalesearch.settings import CompareConfig, FidelityConfig, Placement, SearchConfig
+from scalesearch.training.rundir import check_out
+from scalesearch.util.logs import Log, stderr
 
 C = TypeVar("C")  # a ready config: SearchConfig, CompareConfig
 
 if TYPE_CHECKING:  # imported when run: they pull in Ray, Optuna, the trainer
-    from scalesearch.coefsearch.report import Best
+    from scalesearch.coefsearch.results import Best
     from scalesearch.coefsearch.session import SearchSummary
 
 
@@ -131,7 +131,7 @@ class FidelityResult:
 
 def _report(out: Path) -> str:
     """The run folder's report.html, written now (issue 24)."""
-    from scalesearch.htmlreport import write_report
+    from scalesearch.report.page import write_report
 
     return str(write_report(out))
 
@@ -178,7 +178,7 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace | dict,
                          log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.coefsearch.fidelity import run_fidelity
-    from scalesearch.htmlreport import write_report
+    from scalesearch.report.page import write_report
 
     placement = opt.placement_from_args(args)  # the device is checked before anything else
     result = run_fidelity(Path(run_dir), opt.fidelity_config(args),
@@ -233,7 +233,7 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
     if train:
         assert out is not None  # runs/compare when not given
         plot_dir(out)
-        from scalesearch.htmlreport import write_report
+        from scalesearch.report.page import write_report
 
         write_report(out)
     return CompareResult(summary, out)
@@ -260,7 +260,7 @@ def plot_dir(folder: Path) -> list[Path]:
 
     written = plot_compare(folder)
     if (folder / "trials.csv").exists():
-        from scalesearch.coefsearch.report import replot
+        from scalesearch.coefsearch.results import replot
 
         written.extend(replot(folder))
     return written

@@ -26,9 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import read_small_text
 from scalesearch.settings import CompareConfig, Placement, Tracking
 from scalesearch.settings.fields import build, flags, resolve
+from scalesearch.util.io import read_small_text
 
 KINDS = ("compare", "paper-table3")
 NEEDS = {"baseline": "a baseline", "baselines": "a list of baselines"}  # a missing key, said
@@ -140,14 +140,14 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False,
     """Run one study (``resume``: continue an interrupted one); returns the files it wrote.
     ``placement`` (Ray and hardware) says where it trains; ``tracking`` where its metrics are
     also logged."""
-    from scalesearch.htmlreport import write_report
+    from scalesearch.report.page import write_report
 
     spec = load_study(path)
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
         from scalesearch.comparison.strategies import paper_rows
         from scalesearch.comparison.table3 import write_table3
-        from scalesearch.registry import resolve
+        from scalesearch.scaling.registry import resolve
 
         rows = [r for name in spec.get("baselines", ()) for r in paper_rows(resolve(name))]
         if not rows:

@@ -45,7 +45,7 @@ def shared_ray(request, monkeypatch):
         _shut_shared_ray()
         yield
         return
-    from scalesearch import cluster
+    from scalesearch.training import cluster
 
     original = cluster.connect
 

@@ -39,7 +39,7 @@ BAD_TABLES = {  # file stem: (activation, stage expressions)
 
 # EfficientNet-B0 whose training builds raise (the counter's builds pass no dropout): every
 # trial of a search fails before its first epoch
-FAILING = '''from scalesearch.scalable import TableBaseline
+FAILING = '''from scalesearch.scaling.scalable import TableBaseline
 from scalesearch_baselines.efficientnet import EFFICIENTNET_B0
 
 
@@ -110,8 +110,8 @@ def _search_runs(root: Path) -> None:
     whose every trial failed."""
     from scalesearch import options as opt
     from scalesearch.coefsearch.trials import TrialStore
-    from scalesearch.rundir import marker
     from scalesearch.settings import SearchConfig
+    from scalesearch.training.rundir import marker
 
     args = opt.api_options({}, "search", SearchConfig, baseline="resnet50")
     cand = dict(alpha=1.2, beta=1.1, gamma=1.15, nominal_ratio=2.0, matched_resolution=None,

@@ -98,9 +98,9 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_measuring_lives_in_the_counter_layer():
     """``scalesearch.measure`` is the counter layer's; lower layers never import the API."""
-    from scalesearch import counter
-    from scalesearch.counter import baseline_counts, flops_ratio, measure
-    from scalesearch.scaler import Multipliers
+    from scalesearch.scaling import counter
+    from scalesearch.scaling.counter import baseline_counts, flops_ratio, measure
+    from scalesearch.scaling.scaler import Multipliers
 
     assert scalesearch.measure is measure and scalesearch.flops_ratio is flops_ratio
     net = scalesearch.resolve("efficientnet-b0")
@@ -110,10 +110,11 @@ def test_measuring_lives_in_the_counter_layer():
     mult = Multipliers(1.2, 1.1, 1.15)  # φ = 1: 224·1.15 = 257.6 → 256 px
     assert flops_ratio(net, mult) == measure(net, 1.2, 1.1, 256).flops / base.flops
     assert flops_ratio(net, mult, 300) == measure(net, 1.2, 1.1, 300).flops / base.flops
-    root = Path(counter.__file__).parent
+    root = Path(counter.__file__).parents[1]
     front_doors = ("scalesearch.experiments", "scalesearch.options", "scalesearch.cli")
-    for lower in ("counter.py", "proxy.py", "scaled.py", "cluster.py", "coefsearch/space.py",
-                  "coefsearch/runner.py", "coefsearch/report.py", "coefsearch/plots.py",
+    for lower in ("scaling/counter.py", "training/proxy.py", "scaling/scaled.py",
+                  "training/cluster.py", "coefsearch/space.py",
+                  "coefsearch/runner.py", "coefsearch/results.py", "coefsearch/plots.py",
                   "comparison/strategies.py", "comparison/run.py"):
         text = (root / lower).read_text()
         assert not any(f"from {door}" in text for door in front_doors), lower

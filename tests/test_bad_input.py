@@ -11,16 +11,16 @@ import pytest
 from readme_fixtures import TINY, make_fixtures
 
 from scalesearch.cli.search import ranking_table
-from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.results import ranking
 from scalesearch.comparison.strategies import solve_strategies
 from scalesearch.comparison.summary import markdown
 from scalesearch.data import FolderStream, check_data, load_data
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import mean_spread
-from scalesearch.proxy import check_proxy_size, smallest_proxy_size
-from scalesearch.registry import resolve
+from scalesearch.scaling.registry import resolve
 from scalesearch.settings.recipe import ProxySetup
+from scalesearch.training.proxy import check_proxy_size, smallest_proxy_size
+from scalesearch.util.fmt import mean_spread
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import scalesearch
-from scalesearch.counter import count_fvcore
+from scalesearch.scaling.counter import count_fvcore
 
 # Parameters of the official models with 1000 classes (the reference TF implementation and its
 # ports, e.g. torchvision's efficientnet_b0…b7 weight metadata).
@@ -105,7 +105,7 @@ BUILTINS = ["efficientnet-b0", "mobilenet-v1", "mobilenet-v2", "resnet50"]
 
 @pytest.mark.parametrize("name", BUILTINS)
 def test_builtin_tables_set_only_the_fields_their_blocks_read(name):
-    from scalesearch.blocks import check_fields
+    from scalesearch.scaling.blocks import check_fields
 
     check_fields(scalesearch.resolve(name).table)  # raises on a field its block ignores
 
@@ -118,7 +118,7 @@ def test_builtin_tables_set_only_the_fields_their_blocks_read(name):
 ])
 def test_a_field_the_block_ignores_is_refused_naming_the_stage(stage, message):
     from scalesearch import Stage, StageTable, Stem
-    from scalesearch.builder import build
+    from scalesearch.scaling.builder import build
 
     stages = (Stage("mbconv", 1, 16), Stage("mbconv", 1, 24, stride=2, se=0.25),
               Stage(repeats=1, channels=32, **stage))
@@ -134,7 +134,7 @@ def test_a_field_the_block_ignores_is_refused_naming_the_stage(stage, message):
 def test_a_block_must_declare_its_fields():
     from torch import nn
 
-    from scalesearch.blocks import BLOCKS, register_block
+    from scalesearch.scaling.blocks import BLOCKS, register_block
 
     with pytest.raises(scalesearch.ScalesearchError, match="must declare fields"):
         register_block("undeclared")(type("Undeclared", (nn.Module,), {}))

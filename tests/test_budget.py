@@ -7,9 +7,9 @@ import pytest
 
 from scalesearch.coefsearch import budget
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import format_duration, parse_duration
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import Ranges, SearchConfig
+from scalesearch.util.fmt import format_duration, parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("4m", 240), ("2h", 7200),
@@ -81,7 +81,7 @@ def test_budget_and_num_train_are_one_choice():
 
 def test_a_real_pilot_times_the_cheapest_and_the_dearest():
     from scalesearch.coefsearch.space import build_space
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     cfg = SearchConfig("efficientnet-b0", ranges=Ranges(beta=(1.0, 1.1), step=0.1),
                        match_flops=False, setup=ProxySetup(

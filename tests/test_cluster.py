@@ -1,5 +1,5 @@
-"""One executor (scalesearch.cluster): compare and studies run as Ray Tune trials like search —
-placement checks, fractional GPUs, lost trials as failure rows, a multi-node cluster."""
+"""One executor (scalesearch.training.cluster): compare and studies run as Ray Tune trials like
+search — placement checks, fractional GPUs, lost trials as failure rows, a multi-node cluster."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 import pandas as pd
 import pytest
 
-from scalesearch.cluster import check_request
 from scalesearch.errors import ScalesearchError
 from scalesearch.settings.placement import Placement
+from scalesearch.training.cluster import check_request
 
 TINY = ["--proxy-size", "32", "--num-train", "32", "--num-val", "16", "--epochs", "1",
         "--batch-size", "16"]
@@ -92,7 +92,7 @@ def test_compare_trials_share_a_declared_gpu_and_a_lost_trial_is_a_failure_row(m
 
     from scalesearch.comparison import run
     from scalesearch.comparison.strategies import solve_strategies
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     cloudpickle.register_pickle_by_value(__import__(__name__))
     monkeypatch.setattr(run, "trial", _fake_trial)
@@ -240,7 +240,7 @@ def test_a_local_runtime_refuses_a_client_without_the_token(monkeypatch):
     import psutil
     from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
-    from scalesearch.cluster import connect
+    from scalesearch.training.cluster import connect
 
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with pytest.warns(UserWarning, match="RAY_AUTH_MODE=disabled is ignored for a local run"):
@@ -269,7 +269,7 @@ def test_an_address_nothing_answers_at_is_refused_at_once():
     scalesearch checks the host and port first (one line, no wait)."""
     import socket
 
-    from scalesearch.cluster import _unreachable, connect
+    from scalesearch.training.cluster import _unreachable, connect
 
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))

@@ -10,10 +10,10 @@ import pytest
 from conftest import TINY_STUDY
 
 from scalesearch.comparison.strategies import solve_strategy
-from scalesearch.counter import count, measure
-from scalesearch.pareto import pareto_front, plot_pareto
-from scalesearch.registry import resolve
+from scalesearch.scaling.counter import count, measure
+from scalesearch.scaling.registry import resolve
 from scalesearch.settings.compare import PAPER_STRATEGIES
+from scalesearch.util.pareto import pareto_front, plot_pareto
 
 MATCH_TOLERANCE = 0.05  # documented in docs/compare.md: achieved ratio within 5% of target
 
@@ -89,7 +89,7 @@ def test_a_network_that_cannot_train_is_a_failed_row():
     """One broken network is recorded with Status.FAILED and its error; the comparison goes on."""
     from scalesearch.comparison.trainable import train_job
     from scalesearch.settings.recipe import ProxySetup
-    from scalesearch.status import Status
+    from scalesearch.util.status import Status
 
     point = dict(strategy="depth", target_ratio=2.0, depth=2.0, width=1.0, resolution=1.0)
     row = train_job("no_such_module_xyz:NET", point, ProxySetup(), seed=3)

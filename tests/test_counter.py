@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.counter import count_fvcore, count_shapes
+from scalesearch.scaling.counter import count_fvcore, count_shapes
 
 
 class Probe(nn.Module):

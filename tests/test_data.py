@@ -178,7 +178,7 @@ def test_training_runs_on_a_streamed_split(tmp_path):
     from torch import nn
 
     from scalesearch.settings.recipe import TrainConfig
-    from scalesearch.train import train_proxy
+    from scalesearch.training.trainer import train_proxy
 
     _noise_tree(tmp_path / "d", {"a": (6, 2), "b": (6, 2)})
     train, val = load_data(tmp_path / "d", 16, max_memory_gb=0.0, cache_dir=tmp_path / "c")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.results import best_record, ranking
 from scalesearch.coefsearch.space import (
     MATCH_TOLERANCE,
     beta_bounds,
@@ -29,9 +29,9 @@ from scalesearch.coefsearch.stats import (
     t_interval,
     tie_break,
 )
-from scalesearch.registry import resolve
+from scalesearch.scaling.registry import resolve
 from scalesearch.settings.search import Ranges
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 
 def test_t_interval_is_the_student_t_interval():

@@ -12,10 +12,10 @@ import torch
 from readme_fixtures import TINY
 
 from scalesearch import load_checkpoint, resolve, scale
-from scalesearch.builder import build
-from scalesearch.checkpoint import FORMAT
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import read_small_text, write_text
+from scalesearch.scaling.builder import build
+from scalesearch.scaling.checkpoint import FORMAT
+from scalesearch.util.io import read_small_text, write_text
 
 TINY_TABLE = {}
 exec(TINY.format(size=32), TINY_TABLE)  # the README fixtures' three-stage table

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from scalesearch.coefsearch.halving import cut
 from scalesearch.coefsearch.trials import TrialStore
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 SCORES = st.sampled_from([10.0, 12.5, 15.0, 17.5, 20.0, 25.0, 30.0, 40.0])  # ties are common
 

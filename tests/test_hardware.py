@@ -14,12 +14,12 @@ from test_train import _bright_vs_dark
 from test_train import _small_cnn as _cnn
 from torch import nn
 
-from scalesearch import hardware
 from scalesearch.errors import ScalesearchError
-from scalesearch.hardware import Precision, amp_dtype, resolve_device
 from scalesearch.settings.placement import Placement
 from scalesearch.settings.recipe import TrainConfig
-from scalesearch.train import ProxyTrainer, train_proxy
+from scalesearch.training.trainer import ProxyTrainer, train_proxy
+from scalesearch.util import hardware
+from scalesearch.util.hardware import Precision, amp_dtype, resolve_device
 
 
 def _small_cnn() -> nn.Module:

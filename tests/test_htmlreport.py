@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.htmlreport import write_report
+from scalesearch.report.page import write_report
 
 RESULTS = Path(__file__).resolve().parents[1] / "studies" / "results"
 SEARCH = RESULTS / "search_mobilenetv2_flowers_sha"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scalesearch.htmlreport import write_report
+from scalesearch.report.page import write_report
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SEARCH = Path(__file__).resolve().parents[1] / "studies" / "results" / \

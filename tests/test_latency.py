@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.latency import measure_latency, measure_many
 from scalesearch.settings.placement import LatencySpec
 from scalesearch.settings.search import LATENCY_WEIGHT, OBJECTIVES, Objective
+from scalesearch.training.latency import measure_latency, measure_many
 
 
 def tiny() -> nn.Module:

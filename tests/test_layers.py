@@ -1,35 +1,38 @@
-"""Imports go one way: core → settings → training → coefsearch | comparison → experiments →
-cli (README, "Architecture"). Every import counts, a function-level one too; none runs back
-up."""
+"""Imports go one way, down the layers, and each layer is a folder: its ``__init__.py``
+docstring starts "Layer N" (README, "Architecture"). A module imports only from its layer or
+below, and two folders of one layer (scaling/ and data/; coefsearch/ and comparison/) not from
+each other. Every import counts, a function-level one too; none runs back up."""
 
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
-TRAINING = {"train", "proxy", "cluster", "latency"}
-SETTINGS = {"settings", "trackers"}  # trackers: the map --log-to validates against
-EXPERIMENTS = {"options", "experiments", "study", "htmlreport", "reportdata"}
-FRONT_DOOR = {"renamed"}  # with scalesearch/__init__: the old subpackage paths, above the API
+# the modules at the top of the package, beside the folders: the errors and the version at the
+# bottom, the Python API (experiments, its options, studies) above report/, the front door
+# (renamed, with __init__: the old import paths) above everything
+TOP = {"errors": 0, "version": 0, "options": 6, "experiments": 6, "study": 6, "renamed": 8}
+
+
+@functools.cache
+def folder_layer(folder: str) -> int:
+    """The N of a folder's docstring "Layer N"."""
+    found = re.match(r'"""Layer (\d+)\b', (PACKAGE / folder / "__init__.py").read_text())
+    assert found, f"scalesearch/{folder}/__init__.py: its docstring does not name its layer"
+    return int(found.group(1))
 
 
 def layer(module: str) -> tuple[int, str]:
-    """(rank, name) of a module: a module imports only from its rank or below, and
-    coefsearch/ and comparison/ (rank 2) not from each other."""
+    """(rank, room) of a module: its folder's layer and the folder, or a top module's rank
+    and "top"."""
     parts = module.split(".")
     top = parts[1] if len(parts) > 1 else ""
-    if top in FRONT_DOOR:
-        return 6, "front door"
-    if top == "cli":
-        return 5, "cli"
-    if top in EXPERIMENTS:
-        return 4, "experiments"
-    if top in ("coefsearch", "comparison"):
-        return 3, top
-    if top in TRAINING:
-        return 2, "training"
-    return (1, "settings") if top in SETTINGS else (0, "core")
+    if (PACKAGE / top).is_dir():
+        return folder_layer(top), top
+    return TOP[top], "top"
 
 
 def imports() -> list[tuple[str, str]]:
@@ -56,18 +59,27 @@ def imports() -> list[tuple[str, str]]:
 def test_imports_go_one_way():
     found = imports()
     assert len(found) > 150  # the walk sees the package
-    wrong = sorted({(a, b) for a, b in found if
-                    layer(b)[0] > layer(a)[0] or (layer(a)[0] == layer(b)[0] == 3
-                                                  and layer(a)[1] != layer(b)[1])})
+    wrong = sorted({(a, b) for a, b in found if layer(b)[0] > layer(a)[0] or (
+        layer(a)[0] == layer(b)[0] and "top" not in (layer(a)[1], layer(b)[1])
+        and layer(a)[1] != layer(b)[1])})
     assert wrong == []
+
+
+def test_every_folder_names_its_layer_and_every_top_module_is_listed():
+    folders = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
+    assert len(folders) >= 9 and all(folder_layer(f) >= 0 for f in folders)
+    assert {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"} == set(TOP)
 
 
 def test_the_check_sees_an_upward_import():
     assert layer("scalesearch.coefsearch.runner")[0] < layer("scalesearch.experiments")[0]
-    assert layer("scalesearch.counter") == (0, "core")
-    assert layer("scalesearch.counter")[0] < layer("scalesearch.settings.search")[0] < \
-        layer("scalesearch.train")[0]
-    assert layer("scalesearch.comparison.run")[1] != layer("scalesearch.coefsearch.report")[1]
+    assert layer("scalesearch.scaling.counter") == (1, "scaling")
+    assert layer("scalesearch.util.io")[0] < layer("scalesearch.scaling.counter")[0] < \
+        layer("scalesearch.settings.search")[0] < layer("scalesearch.training.trainer")[0] < \
+        layer("scalesearch.coefsearch.runner")[0] < layer("scalesearch.report.page")[0] < \
+        layer("scalesearch.experiments")[0] < layer("scalesearch.cli.main")[0] < \
+        layer("scalesearch.renamed")[0]
+    assert layer("scalesearch.comparison.run")[1] != layer("scalesearch.coefsearch.results")[1]
 
 
 def test_the_wheel_lists_every_subpackage():

@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalesearch.matching import solve, solve_int
+from scalesearch.scaling.matching import solve, solve_int
 
 # A non-decreasing, piecewise-constant "FLOPs" curve, like a rounded network's.
 steps = st.tuples(st.floats(1.0, 50.0), st.floats(0.5, 3.0))

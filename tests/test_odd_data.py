@@ -16,7 +16,7 @@ from scalesearch.data.imagefolder import decode, to_rgb
 from scalesearch.data.scan import report_data, scan_folder
 from scalesearch.errors import ScalesearchError
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
-from scalesearch.train import ProxyTrainer, batches_per_epoch, split_batches
+from scalesearch.training.trainer import ProxyTrainer, batches_per_epoch, split_batches
 
 TINY_RUN = TrainConfig(epochs=2, batch_size=4, threads=1, channels_last=False)
 

@@ -18,7 +18,7 @@ import pytest
 from optuna_check import check_study
 
 from scalesearch.coefsearch.optuna_study import STUDY_FILE, load, write_study
-from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import Ranges
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 import scalesearch
 from scalesearch import Head, Multipliers, Stage, StageTable, Stem, TableBaseline
-from scalesearch.builder import build
-from scalesearch.checkpoint import load_checkpoint
-from scalesearch.counter import count_fvcore, count_shapes
-from scalesearch.scaler import round_channels, scale_table
+from scalesearch.scaling.builder import build
+from scalesearch.scaling.checkpoint import load_checkpoint
+from scalesearch.scaling.counter import count_fvcore, count_shapes
+from scalesearch.scaling.scaler import round_channels, scale_table
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

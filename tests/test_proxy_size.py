@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scalesearch.counter import measure
 from scalesearch.data import MIN_IMAGE_SIZE, load_data
-from scalesearch.proxy import proxy_image_size, run_proxy
-from scalesearch.registry import resolve
-from scalesearch.scaler import Multipliers
+from scalesearch.scaling.counter import measure
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scaler import Multipliers
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
+from scalesearch.training.proxy import proxy_image_size, run_proxy
 
 BASELINES = ["efficientnet-b0", "mobilenet-v1", "mobilenet-v2", "resnet50"]
 SMALL_GRID = ["--grid-step", "0.25", "--tolerance", "0.1"]  # a few candidates each

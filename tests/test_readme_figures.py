@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import scalesearch
-from scalesearch.fmt import human
+from scalesearch.util.fmt import human
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -45,7 +45,7 @@ def test_preset_row_is_what_scale_counts(name, px, params, gflops):
                          ids=lambda p: p.name)
 def test_every_study_file_parses_into_its_config(path):
     from scalesearch.comparison.strategies import paper_rows
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
     from scalesearch.study import _compare_config, load_study
 
     spec = load_study(path)

@@ -9,7 +9,8 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from scalesearch.coefsearch import report, session, trials
+from scalesearch.coefsearch import results as report
+from scalesearch.coefsearch import session, trials
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
 

@@ -145,7 +145,7 @@ _PLUGIN = '''
 import torch
 from torch import nn
 
-from scalesearch.scalable import Scalable
+from scalesearch.scaling.scalable import Scalable
 
 
 class Net(nn.Module):

@@ -17,9 +17,9 @@ from scipy import stats as sps
 
 from scalesearch.coefsearch.halving import cut
 from scalesearch.coefsearch.reliability import anova, kendall_tau_b, reliability, seed_tau
-from scalesearch.coefsearch.report import ranking
+from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.trials import TrialStore
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 
 def _key(i: int) -> tuple:

@@ -12,8 +12,8 @@ from scalesearch import __version__
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.comparison.rows import compare_folder
 from scalesearch.errors import ScalesearchError
-from scalesearch.rundir import RUN_FORMAT, check_out, marker, read_marker
 from scalesearch.settings.placement import Placement
+from scalesearch.training.rundir import RUN_FORMAT, check_out, marker, read_marker
 
 
 def test_marker_round_trip_and_format(tmp_path):

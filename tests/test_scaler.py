@@ -9,7 +9,7 @@ import pytest
 
 from scalesearch import Multipliers, Stage, StageTable, Stem, compound, resolve, scale_table
 from scalesearch.errors import ScalesearchError
-from scalesearch.scaler import (
+from scalesearch.scaling.scaler import (
     check_coefficients,
     check_phi,
     formula_flops_ratio,

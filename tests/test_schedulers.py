@@ -12,7 +12,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
 from scalesearch.settings.search import SearchConfig
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
 

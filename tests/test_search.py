@@ -20,10 +20,10 @@ from winner_check import check_answer
 from scalesearch.coefsearch import runner
 from scalesearch.coefsearch.space import build_space, within
 from scalesearch.coefsearch.trials import TrialStore
-from scalesearch.counter import count, flops_ratio
 from scalesearch.errors import ScalesearchError
-from scalesearch.registry import resolve
-from scalesearch.scaler import compound
+from scalesearch.scaling.counter import count, flops_ratio
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scaler import compound
 from scalesearch.settings.search import Ranges
 
 # Two candidates on B0 (α=1.9, alias α=2, and γ=1.4, with β fixed at 1), trained at γ (no
@@ -131,7 +131,7 @@ def test_same_seed_same_metrics(cli, tmp_path):
 NAN_NET = '''
 import torch
 from torch import nn
-from scalesearch.scalable import Scalable
+from scalesearch.scaling.scalable import Scalable
 
 
 class Net(nn.Module):
@@ -227,7 +227,7 @@ from pathlib import Path
 
 import torch
 
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.scalable import TableBaseline
 from scalesearch_baselines.efficientnet import EFFICIENTNET_B0
 
 HERE = Path(__file__).parent
@@ -457,7 +457,7 @@ def test_fidelity_on_a_tiny_search(cli, tmp_path):
 EDITABLE_NET = '''
 from dataclasses import replace
 
-from scalesearch.scalable import TableBaseline
+from scalesearch.scaling.scalable import TableBaseline
 from scalesearch_baselines.efficientnet import EFFICIENTNET_B0
 
 NET = TableBaseline(replace(EFFICIENTNET_B0.table, divisor=DIVISOR))
@@ -468,8 +468,8 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
     """Issue 23 item 9: trials.csv must never mix two networks under one name."""
     from scalesearch.coefsearch.session import _same_baseline
     from scalesearch.coefsearch.trials import search_folder
-    from scalesearch.io import write_json
-    from scalesearch.rundir import marker
+    from scalesearch.training.rundir import marker
+    from scalesearch.util.io import write_json
 
     net = tmp_path / "net.py"
     net.write_text(EDITABLE_NET.replace("DIVISOR", "8"))

@@ -15,10 +15,10 @@ from conftest import ROOT, kill_when
 
 from scalesearch.coefsearch.evidence import stopped_evidence
 from scalesearch.coefsearch.halving import survivors
-from scalesearch.coefsearch.report import best_record, ranking
+from scalesearch.coefsearch.results import best_record, ranking
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.placement import Placement
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 # Four candidates on B0 (β = 1 or 1.1, FLOPs matching off), 3 epochs, one rung at epoch 1 with
 # η = 3: the cut keeps ⌈4/3⌉ = 2. Tiny data, so each search takes about a minute on 2 cores.
@@ -40,9 +40,9 @@ def test_survivors_keep_the_best_ceil_n_over_eta_and_ties_at_the_cut():
 
 def _trainer(seed: int):
     from scalesearch.data import load_data
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
     from scalesearch.settings.recipe import TrainConfig
-    from scalesearch.train import ProxyTrainer
+    from scalesearch.training.trainer import ProxyTrainer
 
     train, val = load_data("synthetic", 24, num_train=64, num_val=32)
     torch.manual_seed(seed)
@@ -235,8 +235,8 @@ def test_family_members_are_matched_to_two_to_the_phi(baseline):
     """family.csv's px_matched / ratio_matched: within ±3% of 2^φ for φ = 1…4, with the paper's
     coefficients and with a width-free found-like set, on every built-in; a member already
     within 3% at its matched size keeps its width."""
-    from scalesearch.coefsearch.report import family
-    from scalesearch.registry import resolve
+    from scalesearch.coefsearch.results import family
+    from scalesearch.scaling.registry import resolve
 
     for member in family(resolve(baseline), (1.25, 1.0, 1.25), phis=range(1, 5)):
         assert abs(member["ratio_matched"] / 2 ** member["phi"] - 1) <= 0.03, member

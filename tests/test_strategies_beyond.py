@@ -20,10 +20,10 @@ from scalesearch.comparison.nonuniform import (
     with_repeats,
 )
 from scalesearch.comparison.strategies import fast_factors, solve_strategy
-from scalesearch.counter import count, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.registry import resolve
-from scalesearch.scalable import Scalable
+from scalesearch.scaling.counter import count, measure
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scalable import Scalable
 from scalesearch.settings.compare import CompareConfig
 
 MATCH_TOLERANCE = 0.05  # docs/compare.md: achieved FLOPs ratio within 5% of the target

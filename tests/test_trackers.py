@@ -14,7 +14,7 @@ from conftest import TINY_STUDY
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.settings.placement import Tracking
-from scalesearch.trackers import tracked
+from scalesearch.settings.trackers import tracked
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow (pip install 'scalesearch[mlflow]')")
 event_accumulator = pytest.importorskip(
@@ -165,7 +165,7 @@ def test_a_new_tracker_is_one_entry_in_the_map(monkeypatch, tmp_path):
     callbacks come from the entry's factory (what adding a tracker touches: the map)."""
     import argparse
 
-    from scalesearch import trackers
+    from scalesearch.settings import trackers
     from scalesearch.settings.fields import add_flags
 
     made = []

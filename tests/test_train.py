@@ -10,11 +10,11 @@ from torch import nn
 
 from scalesearch.data import ImageSet
 from scalesearch.errors import ScalesearchError
-from scalesearch.proxy import run_proxy
-from scalesearch.registry import resolve
-from scalesearch.scaler import Multipliers
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scaler import Multipliers
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
-from scalesearch.train import recalibrate_bn, train_proxy
+from scalesearch.training.proxy import run_proxy
+from scalesearch.training.trainer import recalibrate_bn, train_proxy
 
 
 def _bright_vs_dark(n: int, seed: int) -> ImageSet:

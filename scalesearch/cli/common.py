@@ -15,7 +15,7 @@ def add_format(parser: argparse.ArgumentParser, choices=("table", "json")) -> No
 
 def print_json(obj: object) -> None:
     """Print ``obj`` to stdout as indented strict JSON (NaN/inf as null)."""
-    from scalesearch.io import json_safe
+    from scalesearch.util.io import json_safe
 
     json.dump(json_safe(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, mean_spread, render_table
 from scalesearch.options import (
     add_compare_args,
 )
-from scalesearch.rundir import check_out
+from scalesearch.training.rundir import check_out
+from scalesearch.util.fmt import human, mean_spread, render_table
 
 EXAMPLES = """examples:
   scalesearch compare --baseline resnet50 --paper-table3 --no-train --format json
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _table3(args: argparse.Namespace) -> int:
     from scalesearch.comparison.strategies import paper_rows
     from scalesearch.comparison.table3 import table3_markdown, write_table3
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     if not args.no_train:
         raise ScalesearchError("--paper-table3 reproduces the FLOPs column: add --no-train "

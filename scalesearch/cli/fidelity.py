@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.fmt import mean_spread, render_table
 from scalesearch.options import add_fidelity_args
 from scalesearch.settings.search import EPOCHS_FACTOR, SIZE_FACTOR, FidelityConfig
+from scalesearch.util.fmt import mean_spread, render_table
 
 _D = FidelityConfig()
 EXAMPLES = f"""examples:

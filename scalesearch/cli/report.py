@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``scalesearch report``: print the path written (or its JSON description)."""
-    from scalesearch.htmlreport import write_report
-    from scalesearch.reportdata import folder_kind
+    from scalesearch.report.page import write_report
+    from scalesearch.report.sections import folder_kind
 
     path = write_report(args.run_dir)
     if args.format == "json":

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from scalesearch.argtypes import finite_float, positive_int, read_coefficients
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, render_table
 from scalesearch.options import add_latency_args, latency_from_args
-from scalesearch.scaler import PAPER_COEFFICIENTS, PHI_RANGE
+from scalesearch.scaling.scaler import PAPER_COEFFICIENTS, PHI_RANGE
+from scalesearch.util.argtypes import finite_float, positive_int, read_coefficients
+from scalesearch.util.fmt import human, render_table
 
 EXAMPLES = """examples:
   scalesearch scale --baseline resnet50 --phi 3
@@ -79,14 +79,14 @@ def _coefficients(args) -> tuple[float, float, float]:
 def run_scale(args) -> int:
     """``scalesearch scale``: scale the baseline (Eq. 3, a preset or explicit d, w, r),
     count it, optionally time and save it, and print the result."""
-    from scalesearch.scaled import scale
+    from scalesearch.scaling.scaled import scale
 
     if args.match_flops and args.preset:
         raise ScalesearchError("--match-flops cannot be combined with --preset (a preset fixes "
                                "its image size)")
     alpha, beta, gamma = _coefficients(args)
     if args.save:
-        from scalesearch.checkpoint import save_targets
+        from scalesearch.scaling.checkpoint import save_targets
 
         save_targets(args.save)  # before the (slow) scaling
     net = scale(args.baseline, args.phi, alpha=alpha, beta=beta, gamma=gamma, depth=args.depth,
@@ -95,7 +95,7 @@ def run_scale(args) -> int:
     d = net.to_dict()
     spec = latency_from_args(args)
     if spec is not None:
-        from scalesearch.latency import measure_latency
+        from scalesearch.training.latency import measure_latency
 
         d["latency_ms"] = measure_latency(net.model, net.image_size, spec.batch, spec.threads,
                                           spec.device)
@@ -150,7 +150,7 @@ def describe(d: dict) -> str:
 def run_baselines(args) -> int:
     """``scalesearch baselines``: list the registered baselines with their image size
     and presets."""
-    from scalesearch.registry import available, resolve
+    from scalesearch.scaling.registry import available, resolve
 
     rows = []
     for info in available():

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.fmt import human, mean_spread, percent, render_table
 from scalesearch.options import add_search_args
-from scalesearch.status import Status
+from scalesearch.util.fmt import human, mean_spread, percent, render_table
+from scalesearch.util.status import Status
 
 if TYPE_CHECKING:  # the records the search returns (imported when it runs: Ray, Optuna)
-    from scalesearch.coefsearch.report import Best, Ranked
+    from scalesearch.coefsearch.results import Best, Ranked
 
 EXAMPLES = """examples:
   scalesearch search --baseline efficientnet-b0 --out runs/b0            # embedded data

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from scalesearch.options import add_study_args, placement_from_args, tracking_from_args
-from scalesearch.rundir import check_out
+from scalesearch.training.rundir import check_out
 
 
 def register(sub: argparse._SubParsersAction) -> None:

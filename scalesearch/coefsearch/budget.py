@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 
 from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import format_duration
-from scalesearch.proxy import build_trainer, proxy_image_size
-from scalesearch.scalable import Scalable
+from scalesearch.scaling.scalable import Scalable
 from scalesearch.settings.search import SearchConfig
+from scalesearch.training.proxy import build_trainer, proxy_image_size
+from scalesearch.util.fmt import format_duration
 
 PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
 RAY_START_S, RAY_PER_TRIAL_S = 10.0, 0.5  # measured: docs/performance.md, "compare on Ray"
@@ -78,7 +78,7 @@ class Pilot:
 
 
 def _proxy_flops(baseline: Scalable, c: Candidate, cfg: SearchConfig) -> int:
-    from scalesearch.counter import measure
+    from scalesearch.scaling.counter import measure
 
     size = proxy_image_size(baseline, c.mult, cfg.setup.proxy_size,
                             1 if c.matched_resolution is not None else None)
@@ -168,7 +168,7 @@ def concurrency(cfg: SearchConfig) -> int:
     """Trainings at once: this machine's CPUs (or, with --address, the cluster's, as Ray
     reports them) over a trial's, capped by --workers."""
     if cfg.placement.address:
-        from scalesearch.cluster import runtime
+        from scalesearch.training.cluster import runtime
 
         with runtime(cfg.placement) as (_, _cpus, concurrent):
             return concurrent

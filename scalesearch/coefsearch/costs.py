@@ -1,6 +1,6 @@
 """Per-candidate inference latency, measured once per candidate (not per seed) on the driver
 after training, when the machine is quiet (EfficientNet Table 4's setting by default: batch 1,
-one CPU thread; :mod:`scalesearch.latency`). Cached in ``latency.json`` so a resumed or
+one CPU thread; :mod:`scalesearch.training.latency`). Cached in ``latency.json`` so a resumed or
 re-reported search does not measure twice."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.io import write_json
-from scalesearch.latency import measure_many
-from scalesearch.scalable import Scalable
+from scalesearch.scaling.scalable import Scalable
 from scalesearch.settings.placement import LatencySpec
-from scalesearch.status import Status
+from scalesearch.training.latency import measure_many
+from scalesearch.util.io import write_json
+from scalesearch.util.status import Status
 
 
 def _key(k: tuple) -> str:

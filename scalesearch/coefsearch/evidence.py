@@ -20,7 +20,7 @@ from typing import TypedDict
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import TIE_P, p_best
 from scalesearch.coefsearch.trials import scores_at
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 
 def _reached(rows: list[dict]) -> dict[tuple, tuple[int, int | None]]:

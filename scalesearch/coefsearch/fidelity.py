@@ -24,16 +24,13 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.coefsearch.costs import load_latencies
-from scalesearch.coefsearch.report import KEY, best_record, ranking
+from scalesearch.coefsearch.results import KEY, best_record, ranking
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_frame, write_json
-from scalesearch.logs import Log, stderr
-from scalesearch.registry import portable_spec
-from scalesearch.rundir import RunFolder
+from scalesearch.scaling.registry import portable_spec
 from scalesearch.settings.placement import Placement
 from scalesearch.settings.search import (
     EPOCHS_FACTOR,
@@ -42,7 +39,10 @@ from scalesearch.settings.search import (
     Objective,
     SearchConfig,
 )
-from scalesearch.status import Status
+from scalesearch.training.rundir import RunFolder
+from scalesearch.util.io import write_frame, write_json
+from scalesearch.util.logs import Log, stderr
+from scalesearch.util.status import Status
 
 TAU_REPLICATES, TAU_SEED = 2000, 0  # bootstrap of Kendall τ's interval
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import TrialStore, seed_scores_at
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder
 

@@ -10,7 +10,7 @@ stopped by a rung → ``PRUNED`` (valued at the rung where it stopped, as Optuna
 trial), failed or rejected → ``FAIL``.
 
 ``trials.csv`` stays the source of truth: the study is rebuilt from it whole into a temp file
-and renamed over the old one each time the search writes its reports (:mod:`scalesearch.io`),
+and renamed over the old one each time the search writes its reports (:mod:`scalesearch.util.io`),
 so a killed and resumed run never duplicates or loses a trial in it.
 """
 
@@ -23,9 +23,9 @@ from typing import cast
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import history_at
-from scalesearch.io import atomic_path
 from scalesearch.settings.search import Ranges
-from scalesearch.status import Status
+from scalesearch.util.io import atomic_path
+from scalesearch.util.status import Status
 
 STUDY_FILE = "optuna.db"
 STUDY_NAME = "scalesearch"

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalesearch.plotting import pyplot, save_figure
-from scalesearch.scalable import Scalable
-from scalesearch.status import Status
+from scalesearch.scaling.scalable import Scalable
+from scalesearch.util.plotting import pyplot, save_figure
+from scalesearch.util.status import Status
 
 
 def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
@@ -54,7 +54,7 @@ def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
 def plot_family(rows: Sequence[Mapping[str, Any]], baseline: Scalable, path: Path) -> None:
     """FLOPs and params of the family φ = 1…N (found vs paper coefficients), official presets
     as markers."""
-    from scalesearch.scaled import scale
+    from scalesearch.scaling.scaled import scale
 
     plt = pyplot()
     df = pd.DataFrame(rows)
@@ -109,7 +109,7 @@ def plot_fidelity(result: dict, path: Path) -> None:
 def plot_search_pareto(rank: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """Proxy top-1 against activations (and latency, when measured): every candidate that
     trained to the end, the tied set apart, the Pareto front marked (pareto_*.png)."""
-    from scalesearch.pareto import plot_pareto
+    from scalesearch.util.pareto import plot_pareto
 
     done = rank[(rank["status"] == Status.OK) & rank["top1_mean"].notna()]
     if done.empty or done["activations_ratio"].isna().any():

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from scalesearch.cluster import check_placement
+from scalesearch.training.cluster import check_placement
 
 
 def check_search(cfg) -> None:

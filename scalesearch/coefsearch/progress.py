@@ -19,7 +19,7 @@ from scalesearch.coefsearch.trainable import (
 )
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import SearchConfig
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 
 def _coef(d: dict) -> str:
@@ -135,7 +135,7 @@ class Progress:
 
     def crashed(self, trial) -> None:
         """A trial Ray itself lost (worker died): its pending seeds are recorded as failed."""
-        from scalesearch.registry import resolve
+        from scalesearch.scaling.registry import resolve
 
         rows = (trial.last_result or {}).get("rows")
         if not rows:

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
-from scalesearch.cluster import describe, fit, runtime
 from scalesearch.coefsearch.halving import CHECKPOINTS, checkpoint_path, run_halving
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
@@ -33,10 +32,11 @@ from scalesearch.coefsearch.space import (
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import TrialStore, history_at
 from scalesearch.data.loader import chance_top1
-from scalesearch.logs import Log, stderr
 from scalesearch.settings.search import SearchConfig
-from scalesearch.status import Status
-from scalesearch.trackers import callbacks as tracker_callbacks
+from scalesearch.settings.trackers import callbacks as tracker_callbacks
+from scalesearch.training.cluster import describe, fit, runtime
+from scalesearch.util.logs import Log, stderr
+from scalesearch.util.status import Status
 
 MAX_REJECTIONS = 10  # TPE: at most this many samples per trained candidate
 
@@ -117,7 +117,7 @@ def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> TrialCo
 
 def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
     """A trial's experiment-tracker run: named by its candidate, with α, β, γ as parameters
-    (:mod:`scalesearch.trackers`)."""
+    (:mod:`scalesearch.settings.trackers`)."""
     if "index" in config:
         alpha, beta, gamma = context.candidates[config["index"]].key
     else:

@@ -11,19 +11,19 @@ from typing import Any, TypedDict
 from scalesearch.coefsearch.costs import candidate_latencies
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
-from scalesearch.coefsearch.report import Best, Member, Ranked, write_outputs
+from scalesearch.coefsearch.results import Best, Member, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import format_duration
-from scalesearch.logs import Log, stderr
-from scalesearch.proxy import check_proxy_size
-from scalesearch.registry import portable_spec, resolve
+from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.search import SearchConfig
-from scalesearch.status import Status
+from scalesearch.training.proxy import check_proxy_size
+from scalesearch.util.fmt import format_duration
+from scalesearch.util.logs import Log, stderr
+from scalesearch.util.status import Status
 
 
 class Failure(TypedDict):
@@ -107,7 +107,7 @@ def _same_baseline(folder, baseline, resume: bool) -> dict:
     """The baseline's fingerprint (name, params and FLOPs at its own image size); a resume
     whose baseline differs from the one the run began with — a plug-in edited in between — is
     refused, so trials.csv never mixes two networks (issue 23 item 9)."""
-    from scalesearch.counter import baseline_counts
+    from scalesearch.scaling.counter import baseline_counts
 
     counts = baseline_counts(baseline)
     now = dict(name=baseline.name, image_size=baseline.image_size, params=counts.params,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.counter import flops_ratio, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.matching import MATCH_TOLERANCE, match_image_size
-from scalesearch.scalable import Scalable
-from scalesearch.scaler import Multipliers, compound
+from scalesearch.scaling.counter import flops_ratio, measure
+from scalesearch.scaling.matching import MATCH_TOLERANCE, match_image_size
+from scalesearch.scaling.scalable import Scalable
+from scalesearch.scaling.scaler import Multipliers, compound
 from scalesearch.settings.search import Ranges, check_tolerances
 
 TARGET = 2.0  # FLOPs ratio at φ = 1

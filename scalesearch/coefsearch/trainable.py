@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
-from scalesearch.proxy import build_trainer
 from scalesearch.settings.recipe import ProxySetup
 from scalesearch.settings.search import Ranges, evaluates
-from scalesearch.status import Status
+from scalesearch.training.proxy import build_trainer
+from scalesearch.util.status import Status
 
 if TYPE_CHECKING:
-    from scalesearch.train import ProxyTrainer
+    from scalesearch.training.trainer import ProxyTrainer
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
 RUNNING = "running"  # a row whose trial has not finished (stored as stopped or paused)
@@ -75,7 +75,7 @@ def candidate_of(config: dict, context: TrialContext, baseline) -> tuple[Candida
 
 def base_row(baseline, cand: Candidate, seed: int) -> dict:
     """What a row knows before training: the candidate, and its φ=1 network at full size."""
-    from scalesearch.counter import baseline_counts, measure
+    from scalesearch.scaling.counter import baseline_counts, measure
 
     m = cand.mult
     full = measure(baseline, m.depth, m.width, baseline.scaled_image_size(m.resolution))
@@ -156,7 +156,7 @@ def trial(config: dict, context: TrialContext) -> None:
     epoch ``{"epoch", "score", "rows", "key"}`` (score = mean val top-1 of the seeds)."""
     from ray import tune
 
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     baseline = resolve(context.baseline)
     cand, reject = candidate_of(config, context, baseline)

@@ -1,9 +1,9 @@
 """``trials.csv``: one row per (candidate, seed), the search's source of truth (a
-:class:`~scalesearch.rundir.RowStore`: every append rewrites the file atomically, so a killed
-run leaves the rows of every finished trial and nothing half-written; ``--resume`` skips what
-the file already holds). A ``paused`` row
-(synchronous successive halving) is not finished: it names the checkpoint its candidate
-continues from, and a later row for the same (candidate, seed) replaces it."""
+:class:`~scalesearch.training.rundir.RowStore`: every append rewrites the file atomically, so
+a killed run leaves the rows of every finished trial and nothing half-written; ``--resume``
+skips what the file already holds). A ``paused`` row (synchronous successive halving) is not
+finished: it names the checkpoint its candidate continues from, and a later row for the same
+(candidate, seed) replaces it."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import TypedDict, get_args, get_type_hints
 from scalesearch.coefsearch.reliability import in_seed_order
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import atomic_open
-from scalesearch.rundir import RowStore, RunFolder
-from scalesearch.status import Status
+from scalesearch.training.rundir import RowStore, RunFolder
+from scalesearch.util.io import atomic_open
+from scalesearch.util.status import Status
 
 
 class TrialRow(TypedDict):
@@ -29,7 +29,7 @@ class TrialRow(TypedDict):
     at γ; image_size: the proxy size trained; activations(_ratio): output elements of
     conv/linear layers (pycls), like FLOPs; epochs: epochs trained; rung: the highest rung
     reached (0 = the first); history: the val top-1 after each evaluated epoch, ';'-separated;
-    status: a :class:`~scalesearch.status.Status`; checkpoint: a paused row's Ray Tune
+    status: a :class:`~scalesearch.util.status.Status`; checkpoint: a paused row's Ray Tune
     checkpoint folder (relative to the run folder when inside it)."""
 
     alpha: float

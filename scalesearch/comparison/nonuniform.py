@@ -20,7 +20,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.scalable import Scalable, TableBaseline
+from scalesearch.scaling.scalable import Scalable, TableBaseline
 
 
 def stage_depths(n: int, depth: float) -> list[float]:

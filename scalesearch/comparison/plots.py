@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from scalesearch.paper import TABLE3
-from scalesearch.pareto import plot_pareto
-from scalesearch.plotting import pyplot, save_figure
+from scalesearch.scaling.paper import TABLE3
 from scalesearch.settings.compare import STRATEGIES
+from scalesearch.util.pareto import plot_pareto
+from scalesearch.util.plotting import pyplot, save_figure
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
          "resolution": ("tab:green", "D"), "compound": ("tab:red", "*"),
@@ -83,7 +83,7 @@ def _paper_points(name: str) -> pd.DataFrame | None:
     if name not in TABLE3:
         return None
     from scalesearch.comparison.strategies import paper_rows
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     return pd.DataFrame(paper_rows(resolve(name))).rename(columns={"paper_top1": "top1"})
 
@@ -133,7 +133,7 @@ def plot_table3(rows: pd.DataFrame, path: Path) -> Path:
 
 def plot_compare(folder: Path) -> list[Path]:
     """Regenerate the figures of compare.csv and table3.csv in ``folder``; returns the files
-    written (a search's figures: :func:`scalesearch.coefsearch.report.replot`)."""
+    written (a search's figures: :func:`scalesearch.coefsearch.results.replot`)."""
     from scalesearch.comparison.summary import summarize
 
     written = []

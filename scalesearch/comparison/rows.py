@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.io import write_frame
-from scalesearch.rundir import RowStore, RunFolder
 from scalesearch.settings.compare import STRATEGIES
+from scalesearch.training.rundir import RowStore, RunFolder
+from scalesearch.util.io import write_frame
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
 

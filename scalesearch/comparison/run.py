@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.cluster import check_placement, run_jobs
 from scalesearch.comparison.rows import CompareRows, compare_folder, sorted_rows
 from scalesearch.comparison.strategies import solve_strategies
 from scalesearch.comparison.summary import markdown, summarize
 from scalesearch.comparison.trainable import CompareContext, trial
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_frame, write_text
-from scalesearch.logs import Log, stderr
-from scalesearch.registry import portable_spec, resolve
-from scalesearch.rundir import check_folder_path
+from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.compare import CompareConfig
-from scalesearch.status import Status
-from scalesearch.trackers import callbacks as tracker_callbacks
+from scalesearch.settings.trackers import callbacks as tracker_callbacks
+from scalesearch.training.cluster import check_placement, run_jobs
+from scalesearch.training.rundir import check_folder_path
+from scalesearch.util.io import write_frame, write_text
+from scalesearch.util.logs import Log, stderr
+from scalesearch.util.status import Status
 
 __all__ = ["CompareConfig", "CompareRows", "compare_folder", "markdown", "run_compare",
            "summarize", "train_points"]
@@ -33,7 +33,7 @@ __all__ = ["CompareConfig", "CompareRows", "compare_folder", "markdown", "run_co
 
 def _describe(jobs: list[dict], config: dict) -> tuple[str, dict]:
     """A training job's tracker run: named by strategy, FLOPs ratio and seed, with its d, w,
-    px (:mod:`scalesearch.trackers`)."""
+    px (:mod:`scalesearch.settings.trackers`)."""
     job = jobs[config["index"]]
     p = job["point"]
     return (f"{p['strategy']}_x{p['target_ratio']:g}_seed{job['seed']}",
@@ -110,7 +110,7 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
             write_frame(out / "compare.csv", summary)
             write_text(out / "compare.md", markdown(summary, baseline.name))
         return summary
-    from scalesearch.proxy import check_proxy_size
+    from scalesearch.training.proxy import check_proxy_size
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
     store = compare_folder(out).start(settings)

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from scalesearch.comparison.nonuniform import check_table, nonuniform_baseline, repeats_text
-from scalesearch.counter import baseline_counts, measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.latency import measure_many
-from scalesearch.matching import MATCH_TOLERANCE, match_image_size, solve
-from scalesearch.paper import TABLE3
-from scalesearch.scalable import Scalable
-from scalesearch.scaler import Multipliers, compound
+from scalesearch.scaling.counter import baseline_counts, measure
+from scalesearch.scaling.matching import MATCH_TOLERANCE, match_image_size, solve
+from scalesearch.scaling.paper import TABLE3
+from scalesearch.scaling.scalable import Scalable
+from scalesearch.scaling.scaler import Multipliers, compound
 from scalesearch.settings.compare import FAST_ALPHA, CompareConfig, check_ratio
 from scalesearch.settings.placement import LatencySpec
+from scalesearch.training.latency import measure_many
 
 UNIFORM_SPLIT = (1 / 3, 1 / 6)  # (ln d, ln w) per ln s when d, w, r share FLOPs equally
 KNOB = {"compound": "phi", "nonuniform": "phi", "fast": "fast_s"}  # the Point field it reports

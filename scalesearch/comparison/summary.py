@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from scalesearch.comparison.rows import sorted_rows
-from scalesearch.fmt import human, mean_spread
-from scalesearch.status import Status
+from scalesearch.util.fmt import human, mean_spread
+from scalesearch.util.status import Status
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.comparison.plots import plot_table3
-from scalesearch.fmt import human
-from scalesearch.io import write_frame, write_text
+from scalesearch.util.fmt import human
+from scalesearch.util.io import write_frame, write_text
 
 
 def table3_markdown(rows: list[dict]) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scalesearch.comparison.nonuniform import parse_repeats, with_repeats
-from scalesearch.registry import resolve
-from scalesearch.scaler import Multipliers
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scaler import Multipliers
 from scalesearch.settings.recipe import ProxySetup
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class CompareContext:
 
 def train_job(spec: str, p: dict, setup: ProxySetup, seed: int) -> dict:
     """One network × seed, trained with the comparison's proxy budget."""
-    from scalesearch.proxy import run_proxy
+    from scalesearch.training.proxy import run_proxy
 
     try:
         baseline, depth = resolve(spec), p["depth"]

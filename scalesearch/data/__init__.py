@@ -1,4 +1,6 @@
-"""Image data for proxy training: the embedded synthetic scenes or an ImageFolder tree, held
+"""Layer 1, beside scaling/ (neither imports the other). May import util/ and errors.
+
+Image data for proxy training: the embedded synthetic scenes or an ImageFolder tree, held
 in memory as uint8, or streamed from disk when a split exceeds the memory budget."""
 
 from scalesearch.data.loader import (

@@ -13,7 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import atomic_open
+from scalesearch.util.io import atomic_open
 
 DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
 CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)

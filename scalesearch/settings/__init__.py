@@ -1,4 +1,8 @@
-"""Every run's settings, each default written once on its dataclass field together with its
+"""Layer 2: what a run is made of, and the maps its choices name (the schedulers of
+:mod:`~scalesearch.settings.schedulers`, the trackers of :mod:`~scalesearch.settings.trackers`).
+May import scaling/, data/, util/ and errors.
+
+Every run's settings, each default written once on its dataclass field together with its
 flag and help (:mod:`~scalesearch.settings.fields`), split by concern:
 
 - :mod:`~scalesearch.settings.recipe` — what one proxy training computes (``TrainConfig``,

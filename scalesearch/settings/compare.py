@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from scalesearch.argtypes import integer, number, read_coefficients
 from scalesearch.errors import MAX_SEEDS, ScalesearchError, check_whole, check_within
-from scalesearch.scaler import PAPER_COEFFICIENTS, check_coefficients
+from scalesearch.scaling.scaler import PAPER_COEFFICIENTS, check_coefficients
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
 from scalesearch.settings.recipe import ProxySetup
+from scalesearch.util.argtypes import integer, number, read_coefficients
 
 SINGLE = ("depth", "width", "resolution")
 PAPER_STRATEGIES = (*SINGLE, "compound")  # Table 3's four: the default of compare

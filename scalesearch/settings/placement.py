@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from scalesearch.argtypes import integer, number
 from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, check_whole
-from scalesearch.hardware import parallel_device
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.recipe import Hardware, ProxySetup
-from scalesearch.trackers import TRACKERS
+from scalesearch.settings.trackers import TRACKERS
+from scalesearch.util.argtypes import integer, number
+from scalesearch.util.hardware import parallel_device
 
 LATENCY_DEVICES = ("cpu", "cuda")
 LATENCY_GROUP = "latency (torch.utils.benchmark, median of an adaptive autorange)"
@@ -77,7 +77,7 @@ class Placement(Hardware):
 @dataclass(frozen=True)
 class Tracking:
     """Which trackers a run logs to, and MLflow's tracking URI (None: ``RUN/mlruns``); the
-    callbacks are :func:`scalesearch.trackers.callbacks`'."""
+    callbacks are :func:`scalesearch.settings.trackers.callbacks`'."""
 
     log_to: tuple[str, ...] | str = setting(
         (), flag="--log-to", group="experiment trackers", metavar="LIST", help="also log each "

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from scalesearch.argtypes import integer, number
 from scalesearch.data import DEFAULT_SYNTHETIC_SIZES
 from scalesearch.errors import ScalesearchError, check_number, check_whole
-from scalesearch.hardware import AMPS, check_amp, check_device
 from scalesearch.settings.fields import nested, setting
+from scalesearch.util.argtypes import integer, number
+from scalesearch.util.hardware import AMPS, check_amp, check_device
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from scalesearch.errors import ScalesearchError, check_number
-from scalesearch.status import Status
+from scalesearch.util.status import Status
 
 if TYPE_CHECKING:
     from scalesearch.settings.search import SearchConfig

@@ -10,7 +10,6 @@ import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
-from scalesearch.argtypes import duration, integer, number, value_range
 from scalesearch.errors import (
     MAX_GRID_POINTS,
     MAX_SEEDS,
@@ -20,12 +19,13 @@ from scalesearch.errors import (
     check_whole,
     check_within,
 )
-from scalesearch.fmt import parse_duration
-from scalesearch.matching import MATCH_TOLERANCE
+from scalesearch.scaling.matching import MATCH_TOLERANCE
 from scalesearch.settings.fields import nested, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
 from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
 from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
+from scalesearch.util.argtypes import duration, integer, number, value_range
+from scalesearch.util.fmt import parse_duration
 
 SAMPLERS = ("grid", "tpe")
 TIE_BREAKS = ("balanced", "score", "params", "latency")

@@ -30,13 +30,13 @@ from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.coefsearch.trials import seed_scores_at
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import json_safe, write_frame, write_json
-from scalesearch.matching import match_ratio
-from scalesearch.scalable import Scalable
-from scalesearch.scaled import scale
-from scalesearch.scaler import PAPER_COEFFICIENTS
+from scalesearch.scaling.matching import match_ratio
+from scalesearch.scaling.scalable import Scalable
+from scalesearch.scaling.scaled import scale
+from scalesearch.scaling.scaler import PAPER_COEFFICIENTS
 from scalesearch.settings.search import Objective
-from scalesearch.status import Status
+from scalesearch.util.io import json_safe, write_frame, write_json
+from scalesearch.util.status import Status
 
 KEY = ["alpha", "beta", "gamma"]
 FAMILY_PHIS = tuple(range(1, 8))  # B1–B7 (the official presets were hand-rounded, Table 2)
@@ -350,7 +350,7 @@ def replot(out: Path) -> list[Path]:
 
     from scalesearch.coefsearch.plots import plot_family, plot_search
     from scalesearch.coefsearch.trials import TrialStore
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     rank = ranking(TrialStore(out / "trials.csv").rows)
     best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}

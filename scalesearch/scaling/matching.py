@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from scalesearch.counter import baseline_counts, measure
+from scalesearch.scaling.counter import baseline_counts, measure
 
 if TYPE_CHECKING:
-    from scalesearch.scalable import Scalable
-    from scalesearch.scaler import Multipliers
+    from scalesearch.scaling.scalable import Scalable
+    from scalesearch.scaling.scaler import Multipliers
 
 X = TypeVar("X", int, float)
 # A matched network's measured FLOPs ratio is within ±3% of its target whenever some value of

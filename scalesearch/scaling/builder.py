@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scalesearch.arch import StageTable
-from scalesearch.blocks import BLOCKS, BuildContext, ConvBNAct, check_fields
+from scalesearch.scaling.arch import StageTable
+from scalesearch.scaling.blocks import BLOCKS, BuildContext, ConvBNAct, check_fields
 
 
 class TableNet(nn.Module):

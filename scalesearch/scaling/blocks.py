@@ -2,8 +2,9 @@
 
 Every block is constructed as ``Block(in_channels, stage, stride, ctx)``; a new baseline
 needs at most one new block type registered with :func:`register_block`. Each block declares
-in ``fields`` which optional :class:`~scalesearch.arch.Stage` fields it reads, so a table that
-sets one it would silently ignore (``se`` on ``dsconv``) is refused by :func:`check_fields`.
+in ``fields`` which optional :class:`~scalesearch.scaling.arch.Stage` fields it reads, so a
+table that sets one it would silently ignore (``se`` on ``dsconv``) is refused by
+:func:`check_fields`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from scalesearch.arch import Stage, StageTable
 from scalesearch.errors import ScalesearchError
+from scalesearch.scaling.arch import Stage, StageTable
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),

@@ -1,9 +1,9 @@
 """A network as data: a stage table in the layout of the paper's Table 1.
 
 A :class:`StageTable` is the single source of truth for a built-in network: the module is
-built from it (:mod:`scalesearch.builder`), scaling rewrites it (:mod:`scalesearch.scaler`),
-the counter measures the module built from it, and the CLI prints it. Nothing here imports
-torch.
+built from it (:mod:`scalesearch.scaling.builder`), scaling rewrites it
+(:mod:`scalesearch.scaling.scaler`), the counter measures the module built from it, and the
+CLI prints it. Nothing here imports torch.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_json
-from scalesearch.status import Status
+from scalesearch.util.io import write_json
+from scalesearch.util.status import Status
 from scalesearch.version import __version__
 
 try:

@@ -1,5 +1,5 @@
 """``report.html``: one self-contained page for a run folder, to open and to send. The
-sections come from the folder's files (:mod:`scalesearch.reportdata`); the page is rendered
+sections come from the folder's files (:mod:`scalesearch.report.sections`); the page is rendered
 by a Jinja2 template (``templates/report.html.j2``, autoescaped) with the images embedded as
 ``data:`` URIs and the CSS inline, so it loads nothing from the network, and prints.
 """
@@ -14,8 +14,8 @@ import platform
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import write_text
-from scalesearch.reportdata import KINDS, SECTIONS, Section, folder_kind
+from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind
+from scalesearch.util.io import write_text
 
 REPORT = "report.html"
 PACKAGES = ("scalesearch", "torch", "ray", "optuna")
@@ -111,7 +111,7 @@ def render(context: dict) -> str:
     import jinja2
     import markupsafe
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("scalesearch", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("scalesearch.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["html"] = markupsafe.Markup  # pandas' to_html, which escaped the cells

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalesearch.io import atomic_open
+from scalesearch.util.io import atomic_open
 
 
 def pyplot():

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from scalesearch.arch import StageTable
 from scalesearch.errors import ScalesearchError
-from scalesearch.scalable import Scalable, TableBaseline
+from scalesearch.scaling.arch import StageTable
+from scalesearch.scaling.scalable import Scalable, TableBaseline
 
 GROUP = "scalesearch.baselines"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from scalesearch.counter import measure
 from scalesearch.errors import ScalesearchError
-from scalesearch.scalable import Scalable
-from scalesearch.scaler import Multipliers, round_image_size
+from scalesearch.scaling.counter import measure
+from scalesearch.scaling.scalable import Scalable
+from scalesearch.scaling.scaler import Multipliers, round_image_size
 from scalesearch.settings.recipe import ProxySetup
-from scalesearch.train import ProxyTrainer
+from scalesearch.training.trainer import ProxyTrainer
 
 
 def proxy_image_size(baseline: Scalable, mult: Multipliers, proxy_size: int | None,

@@ -15,8 +15,8 @@ from types import MappingProxyType
 
 from torch import nn
 
-from scalesearch.arch import Preset, StageTable
-from scalesearch.scaler import Multipliers, round_image_size, scale_table
+from scalesearch.scaling.arch import Preset, StageTable
+from scalesearch.scaling.scaler import Multipliers, round_image_size, scale_table
 
 
 class Scalable(ABC):
@@ -74,7 +74,7 @@ class TableBaseline(Scalable):
     def build(self, depth: float = 1.0, width: float = 1.0, *, num_classes: int | None = None,
               dropout: float | None = None, drop_path: float | None = None) -> nn.Module:
         """Build the scaled stage table (:meth:`scaled`) into layers."""
-        from scalesearch.builder import build
+        from scalesearch.scaling.builder import build
 
         return build(self.scaled(depth, width, num_classes=num_classes, dropout=dropout,
                                  drop_path=drop_path))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, mean_spread, percent
+from scalesearch.util.fmt import human, mean_spread, percent
 
 KINDS = {"fidelity": ("fidelity.json", "result.json"), "search": ("search.json",),
          "compare": ("compare.csv", "compare.md"), "table3": ("table3.csv", "table3.md")}
@@ -100,7 +100,7 @@ def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str
 
 def _ranking(folder: Path, best: dict, marker: dict) -> pd.DataFrame:
     from scalesearch.coefsearch.costs import load_latencies
-    from scalesearch.coefsearch.report import ranking
+    from scalesearch.coefsearch.results import ranking
     from scalesearch.coefsearch.trials import TrialStore
     from scalesearch.settings.search import Objective, SearchConfig
 

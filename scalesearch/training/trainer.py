@@ -19,9 +19,9 @@ from torch import nn
 
 from scalesearch.data import FolderStream, ImageSet
 from scalesearch.errors import ScalesearchError
-from scalesearch.hardware import Precision, resolve_device
 from scalesearch.settings.recipe import MIN_TRAIN, TrainConfig
-from scalesearch.status import Status
+from scalesearch.util.hardware import Precision, resolve_device
+from scalesearch.util.status import Status
 
 Data = ImageSet | FolderStream
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from scalesearch.arch import StageTable
-from scalesearch.builder import build
 from scalesearch.errors import ScalesearchError
-from scalesearch.io import atomic_open, check_target, write_json
+from scalesearch.scaling.arch import StageTable
+from scalesearch.scaling.builder import build
+from scalesearch.util.io import atomic_open, check_target, write_json
 
 FORMAT = "scalesearch-model/1"
 
@@ -75,7 +75,7 @@ def _rebuild(cfg: dict, path: str | Path, trust_spec: bool) -> nn.Module:
         raise ScalesearchError(f"{path} stores no stage table: rebuilding it imports the plug-in "
                                f"{cfg.get('spec')!r}; if you trust the file, pass "
                                "load_checkpoint(path, trust_spec=True)")
-    from scalesearch.registry import resolve
+    from scalesearch.scaling.registry import resolve
 
     return resolve(cfg["spec"]).build(cfg["depth"], cfg["width"],
                                       num_classes=cfg["num_classes"], dropout=cfg["dropout"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.plotting import pyplot, save_figure
+from scalesearch.util.plotting import pyplot, save_figure
 
 
 def pareto_front(points: Iterable[Mapping] | pd.DataFrame, x: str, y: str) -> list[int]:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from torch import nn
 
-from scalesearch.arch import StageTable
-from scalesearch.counter import Counts, baseline_counts, measure
 from scalesearch.errors import MAX_CLASSES, ScalesearchError, check_whole
-from scalesearch.matching import MATCH_TOLERANCE, MIN_IMAGE_SIZE, match_image_size
-from scalesearch.registry import resolve
-from scalesearch.scalable import Scalable, TableBaseline
-from scalesearch.scaler import (
+from scalesearch.scaling.arch import StageTable
+from scalesearch.scaling.counter import Counts, baseline_counts, measure
+from scalesearch.scaling.matching import MATCH_TOLERANCE, MIN_IMAGE_SIZE, match_image_size
+from scalesearch.scaling.registry import resolve
+from scalesearch.scaling.scalable import Scalable, TableBaseline
+from scalesearch.scaling.scaler import (
     PAPER_COEFFICIENTS,
     Multipliers,
     check_coefficients,
@@ -96,7 +96,7 @@ class ScaledNetwork:
 
     def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write the model (state dict + what rebuilds it) and the JSON summary beside it."""
-        from scalesearch.checkpoint import save_checkpoint
+        from scalesearch.scaling.checkpoint import save_checkpoint
 
         return save_checkpoint(self, Path(path))
 

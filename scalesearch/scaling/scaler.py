@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from scalesearch.arch import StageTable
 from scalesearch.errors import ScalesearchError
+from scalesearch.scaling.arch import StageTable
 
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)  # α, β, γ found by the paper's grid search at φ=1
 PHI_RANGE = (-4.0, 10.0)  # documented range of φ accepted by the CLI and API

@@ -9,8 +9,8 @@ import json
 import math
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import parse_duration
-from scalesearch.io import read_small_text
+from scalesearch.util.fmt import parse_duration
+from scalesearch.util.io import read_small_text
 
 
 def integer(text: str) -> int:

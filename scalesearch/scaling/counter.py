@@ -11,7 +11,7 @@ multiply-adds (matmul, einsum, attention, …) or a network that cannot run that
 count to fvcore on a real one-image forward pass (the reference); ops fvcore could not count
 are reported in ``Counts.uncounted``.
 
-For a :class:`~scalesearch.scalable.Scalable`, :func:`measure` memoises the counts at
+For a :class:`~scalesearch.scaling.scalable.Scalable`, :func:`measure` memoises the counts at
 (d, w, image size) and :func:`flops_ratio` divides by the unscaled baseline's (Table 3). Every
 layer above (proxy, search, compare, the API) measures through these.
 """
@@ -36,8 +36,8 @@ from torch.overrides import TorchFunctionMode
 from scalesearch.errors import ScalesearchError
 
 if TYPE_CHECKING:
-    from scalesearch.scalable import Scalable
-    from scalesearch.scaler import Multipliers
+    from scalesearch.scaling.scalable import Scalable
+    from scalesearch.scaling.scaler import Multipliers
 
 # Name fragments of ops that may carry multiply-adds; such an op without a handler is reported.
 _HEAVY_HINTS = ("conv", "mm", "matmul", "einsum", "linear", "attention", "dot", "mv", "lstm",
