@@ -4,6 +4,7 @@ would forge a line or reach the terminal raw."""
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import pytest
@@ -59,3 +60,62 @@ def test_only_jpeg_and_png_decode_whatever_the_extension(tmp_path, fmt):
         warnings.simplefilter("ignore")
         assert decode(tmp_path / "x.png", 8) is None
     assert decode(tmp_path / "y.png", 8).shape == (3, 8, 8)  # a JPEG named .png still reads
+
+
+def _table3_run(folder):
+    """The smallest run folder report.html reads: a Table 3 count."""
+    folder.mkdir(parents=True)
+    (folder / "table3.csv").write_text("baseline,flops\nresnet50,4.1\n")
+    return folder
+
+
+def _png(path, colour="red") -> bytes:
+    Image.new("RGB", (4, 4), colour).save(path)
+    return path.read_bytes()
+
+
+def _embedded(page: str) -> list[bytes]:
+    import base64
+
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]*)"', page)]
+
+
+def test_report_embeds_only_regular_png_files_inside_the_folder(tmp_path, monkeypatch):
+    from scalesearch import reportdata
+    from scalesearch.htmlreport import write_report
+
+    run = _table3_run(tmp_path / "run")
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    outside = tmp_path / "elsewhere.png"
+    _png(outside, "blue")
+    (run / "table3.png").symlink_to(secret)  # a link named as the page's own plot
+    (run / "link.png").symlink_to(outside)  # a real PNG, but not the folder's
+    (run / "notes.png").write_text("not a png")
+    (run / "huge.png").write_bytes(reportdata.PNG_SIGNATURE + bytes(4096))
+    (run / "folder.png").mkdir()
+    os.mkfifo(run / "pipe.png")
+    kept = _png(run / "plot.png")
+    monkeypatch.setattr(reportdata, "PNG_CAP", 2048)
+    with pytest.warns(UserWarning) as caught:
+        page = write_report(run).read_text()
+    assert _embedded(page) == [kept]
+    assert "secret" not in page and "OPENSSH" not in page
+    said = sorted(str(w.message) for w in caught)
+    assert said == [f"left out of report.html: {run / name} {why}" for name, why in (
+        ("folder.png", "is not a regular file"), ("huge.png", "is over 2,048 bytes"),
+        ("link.png", "is a symbolic link"), ("notes.png", "is not a PNG image"),
+        ("pipe.png", "is not a regular file"), ("table3.png", "is a symbolic link"))]
+
+
+def test_report_links_are_relative_urls_whatever_the_folder_names(tmp_path):
+    from scalesearch.htmlreport import write_report
+
+    run = _table3_run(tmp_path / "run")
+    _table3_run(run / "javascript:alert(document.cookie)")
+    _table3_run(run / 'a"b <c> #d?e')
+    page = write_report(run).read_text()
+    hrefs = sorted(re.findall(r'<a href="([^"#][^"]*)"', page))
+    assert hrefs == ["./a%22b%20%3Cc%3E%20%23d%3Fe/report.html",
+                     "./javascript%3Aalert%28document.cookie%29/report.html"]
+    assert 'href="javascript' not in page
