@@ -9,7 +9,7 @@ from scalesearch.errors import ScalesearchError
 UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
-def shown(name: object) -> str:
+def printable(name: object) -> str:
     """A name read from disk (a file, a folder, a path in a run file) as a one-line message
     shows it: as is when every character prints, else quoted ``repr``-style, so a newline
     cannot start a forged line and an escape sequence never reaches the terminal raw."""

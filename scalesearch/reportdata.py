@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.fmt import human, mean_spread, percent, shown
+from scalesearch.fmt import human, mean_spread, percent, printable
 
 KINDS = {"fidelity": ("fidelity.json", "result.json"), "search": ("search.json",),
          "compare": ("compare.csv", "compare.md"), "table3": ("table3.csv", "table3.md")}
@@ -128,7 +128,7 @@ def png_bytes(path: Path, folder: Path) -> bytes | None:
     try:
         return _png_file(path, folder)
     except ValueError as why:
-        warnings.warn(f"left out of report.html: {shown(path)} {why}", stacklevel=2)
+        warnings.warn(f"left out of report.html: {printable(path)} {why}", stacklevel=2)
         return None
 
 

@@ -119,3 +119,56 @@ def test_report_links_are_relative_urls_whatever_the_folder_names(tmp_path):
     assert hrefs == ["./a%22b%20%3Cc%3E%20%23d%3Fe/report.html",
                      "./javascript%3Aalert%28document.cookie%29/report.html"]
     assert 'href="javascript' not in page
+
+
+FORGED = "b\nscalesearch compare: error: forged"  # a class folder's name
+ESCAPE = "\x1b[2J\x1b[31mred.jpg"  # a file name that clears the terminal
+
+
+def test_a_class_folder_name_cannot_forge_a_second_error_line(cli, tmp_path):
+    data = tmp_path / "data"
+    _tree(data, ("a",))
+    for split in ("train", "val"):
+        (data / split / FORGED).mkdir()
+    code, out, err = cli("compare", "--baseline", "resnet50", "--data", data,
+                         "--out", tmp_path / "out")
+    assert code == 2 and err.count("\n") == 1 and "forged" in err, err
+    assert err.endswith("class folders without images: 'train/b\\nscalesearch compare: "
+                        "error: forged', 'val/b\\nscalesearch compare: error: forged'\n")
+
+
+def test_file_names_reach_warnings_quoted(tmp_path):
+    from scalesearch.data.scan import report_data
+    from scalesearch.settings.recipe import ProxySetup
+
+    data = tmp_path / "data"
+    _tree(data)
+    (data / "train" / "a" / ESCAPE).write_text("not an image")
+    (data / "train" / "a" / "sub").mkdir()
+    _png(data / "train" / "a" / "sub" / ESCAPE.replace(".jpg", ".png"))
+    lines = []
+    report_data(ProxySetup(data=str(data)), lines.append)
+    assert len(lines) == 2 and not any("\x1b" in line or "\n" in line for line in lines)
+    assert lines[1].endswith("(1 unreadable, 0 not images; e.g. 'a/\\x1b[2J\\x1b[31mred.jpg')")
+    with pytest.warns(UserWarning) as caught:
+        decode(data / "train" / "a" / ESCAPE, 8)
+    assert "\x1b" not in str(caught[0].message) and "\\x1b[2J" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("kind", ["error", "warning"])
+def test_the_cli_prints_any_error_or_warning_on_one_line(cli, monkeypatch, kind):
+    import warnings as w
+
+    from scalesearch.cli import report
+    from scalesearch.errors import ScalesearchError
+
+    def run(args):
+        if kind == "warning":
+            w.warn("a\nscalesearch: error: forged \x1b[2J", UserWarning, stacklevel=1)
+            return 0
+        raise ScalesearchError("a\nscalesearch report: error: forged \x1b[2J")
+
+    monkeypatch.setattr(report, "run", run)
+    code, out, err = cli("report", "anything")
+    assert err.count("\n") == 1 and "\x1b" not in err, err
+    assert err.rstrip().endswith("forged \\x1b[2J") and "a\\nscalesearch" in err

@@ -13,6 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.fmt import printable
 from scalesearch.io import atomic_open
 
 DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
@@ -50,7 +51,7 @@ def decode(path: Path, size: int) -> torch.Tensor | None:
             im = im.crop((left, top, left + size, top + size))
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
-        warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=3)
+        warnings.warn(f"skipping unreadable image {printable(path)}: {err}", stacklevel=3)
         return None
     return data.view(size, size, 3).permute(2, 0, 1).clone()
 
