@@ -113,9 +113,20 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     from scalesearch.proxy import check_proxy_size
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
-    store = compare_folder(out).start(settings)
-    rows = train_points(cfg, points, store, log)
-    summary = summarize(pd.read_csv(store.path))
-    write_text(out / "compare.md", markdown(summary, baseline.name))
-    log(f"{len(rows)} trainings done")
+    folder = compare_folder(out)
+    store = folder.start(settings)
+    try:
+        rows = train_points(cfg, points, store, log)
+        left = len(store.left(dict(p, seed=s) for p in points for s in range(cfg.seeds)))
+        if not rows:  # Ray Tune took the Ctrl-C (or SIGTERM) before a training finished
+            raise KeyboardInterrupt
+        summary = summarize(pd.read_csv(store.path))
+        write_text(out / "compare.md", markdown(summary, baseline.name))
+    finally:
+        folder.release()  # another thread may start a run in it now
+    if left:  # Ray Tune took the Ctrl-C (or SIGTERM): what finished is written
+        log(f"comparison incomplete: {left} training(s) left; continue with --resume")
+    else:
+        log(f"{len(rows)} trainings done")
+    summary.attrs["remaining"] = left
     return summary
