@@ -1,6 +1,7 @@
 """The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
 with bad stage tables, one whose model factory raises), photo folders, coefficient and study
-files, finished and damaged run folders, a FIFO."""
+files, finished and damaged run folders, a FIFO, links (a .lock, a sub-folder, a loop) and
+another tool's output folder."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ TEXT = {
     "runs/cmp/compare.json": '{"config": {}}',
     "runs/badrows/trials.csv": "alpha,beta,gamma,seed,top1,status\n1.2,1.1,1.15,0,abc,ok\n",
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
+    "someones/best.json": '{"mine": true}',  # another tool's output folder
+    "someones/family.csv": "a,b\n1,2\n",
+    "someones/report.html": "<p>mine</p>",
+    "thesis.tex": "my thesis\n",
 }
 
 PHOTOS = {  # folder: {split/class: (good images, other files)}
@@ -138,8 +143,13 @@ def make_fixtures(root: Path) -> None:
     os.mkfifo(root / "pipe")
     _photos(root)
     _search_runs(root)
+    (root / "runs" / "linked").mkdir()
+    (root / "runs" / "linked" / ".lock").symlink_to(root / "thesis.tex")
+    (root / "runs" / "failed" / "checkpoints").symlink_to(root / "emptydir")
+    (root / "loop").symlink_to("loop")
 
 
 def snapshot(root: Path) -> dict[str, int]:
-    """Every path under ``root`` with its modification time (ns)."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    """Every path under ``root`` with its modification time (ns), a link's own (a link's
+    target is there too, or a loop)."""
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in root.rglob("*")}

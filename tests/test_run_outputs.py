@@ -316,3 +316,66 @@ def test_two_threads_searching_into_one_out_one_is_refused(tmp_path, monkeypatch
     assert isinstance(results["second"], ScalesearchError), results["second"]
     assert "is in use by another run" in str(results["second"])
     assert not isinstance(results["first"], Exception), results["first"]
+
+
+AFTER_TRAINING = """import os, signal, sys
+from scalesearch.coefsearch import session
+session.run_trials = lambda cfg, space, store, log: 0  # the trials are done
+real = session.write_study
+
+
+def stopped(*args, **kwargs):  # a scheduler's stop just after the last trial
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args, **kwargs)
+
+
+session.write_study = stopped
+from scalesearch.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_after_the_last_trial_exits_1_with_a_line(tmp_path):
+    """Once Ray is gone a SIGTERM killed the process silently (143); the README promises an
+    interrupted search exit 1 and a line that says --resume."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "s"
+    done = subprocess.run([sys.executable, "-c", AFTER_TRAINING, "search", "--baseline",
+                           "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",
+                           "--no-match-flops", "--proxy-size", "32", "--epochs", "1",
+                           "--family-phi", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"scalesearch search: interrupted: {out} keeps what finished; continue with --resume")
+
+
+def test_the_sigterm_handler_before_ray_is_back_after_it(monkeypatch):
+    """Ray's init installs its own SIGTERM handler (sys.exit(15), no line); the runtime puts
+    back the one it found, not Ray's."""
+    import signal
+
+    from scalesearch import cluster
+    from scalesearch.settings.placement import Placement
+
+    class FakeRay:
+        def cluster_resources(self):
+            return {"CPU": 2}
+
+    def connect(address):
+        signal.signal(signal.SIGTERM, lambda *a: None)  # what ray.init does
+        return FakeRay(), False
+
+    def mine(*args):
+        pass
+
+    monkeypatch.setattr(cluster, "connect", connect)
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with cluster.runtime(Placement()):
+            assert signal.getsignal(signal.SIGTERM) is cluster._interrupt
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
