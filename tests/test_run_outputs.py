@@ -14,7 +14,7 @@ import pytest
 from scalesearch import rundir
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.comparison.rows import compare_folder
-from scalesearch.errors import RunIncomplete, ScalesearchError
+from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.io import write_json
 from scalesearch.rundir import RunFolder, marker
 
@@ -218,16 +218,19 @@ def test_a_search_whose_reports_hit_a_full_disk_exits_1_keeping_trials(monkeypat
                                                                          tmp_path):
     """After training: trials.csv is whole, the line says what was not written, exit 1 (the
     README: a run that trained is not a refusal)."""
+    import optuna
+    from sqlalchemy.exc import OperationalError
+
     from scalesearch.coefsearch import session
 
-    def full(out, *args, **kwargs):
-        raise ScalesearchError(f"cannot write {out}/optuna.db: database or disk is full")
+    def full(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
     def trained(cfg, space, store, log):
         return 0
 
     monkeypatch.setattr(session, "run_trials", trained)
-    monkeypatch.setattr(session, "write_study", full)
+    monkeypatch.setattr(optuna, "create_study", full)
     out = tmp_path / "s"
     code, _, err = cli("search", "--baseline", "efficientnet-b0", "--beta-range", "1:1",
                        "--grid-step", "0.1", "--no-match-flops", "--proxy-size", "32",
@@ -236,8 +239,9 @@ def test_a_search_whose_reports_hit_a_full_disk_exits_1_keeping_trials(monkeypat
     last = err.strip().splitlines()[-1]
     assert code == 1 and "Traceback" not in err, err
     assert "optuna.db: database or disk is full" in last and "trials.csv keeps every" in last
-    assert "--resume" in last
-    assert issubclass(RunIncomplete, ScalesearchError)
+    assert "--resume" in last and not (out / "optuna.db").exists()
+    assert issubclass(RunIncomplete, ScalesearchError) and issubclass(WriteError,
+                                                                      ScalesearchError)
 
 
 def test_a_second_thread_into_a_held_folder_is_told_it_is_busy(tmp_path):

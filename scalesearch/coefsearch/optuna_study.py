@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scalesearch.coefsearch.halving import history_at
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import WriteError
 from scalesearch.io import atomic_path
 from scalesearch.settings.search import Ranges
 from scalesearch.status import Status
@@ -128,6 +128,5 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
             storage.engine.dispose()  # every connection closed before the rename
         except (SQLAlchemyError, StorageInternalError) as err:  # "database or disk is full"
             cause = getattr(err, "orig", None) or err.__cause__ or err
-            raise ScalesearchError(f"cannot write {path}: "
-                                   f"{str(cause).splitlines()[0]}") from None
+            raise WriteError(f"cannot write {path}: {str(cause).splitlines()[0]}") from None
     return path

@@ -16,7 +16,7 @@ from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
-from scalesearch.errors import RunIncomplete, ScalesearchError
+from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.fmt import format_duration
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
@@ -83,8 +83,9 @@ def _same_baseline(folder, baseline, resume: bool) -> dict:
 def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dict,
              space: Space, latency) -> dict:
     """Write the search's reports from its rows (best.json, family.csv, plots, optuna.db);
-    returns the summary. An OS error (a full disk) is one line saying that trials.csv, written
-    as each trial finished, keeps every trained trial (:class:`RunIncomplete`, exit 1)."""
+    returns the summary. A file the OS would not write (a full disk) is one line saying that
+    trials.csv, written as each trial finished, keeps every trained trial
+    (:class:`RunIncomplete`, exit 1)."""
     aliases = {c.key: c.aliases for c in space.candidates}
     try:
         summary = write_outputs(out, rows, baseline, meta, cfg.tie_break, aliases,
@@ -96,7 +97,7 @@ def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dic
             objective=cfg.objective.kind, seeds=cfg.seeds,
             chosen=[best[k] for k in ("alpha", "beta", "gamma")] if best else None,
             ranks=best.get("ranks")))
-    except ScalesearchError as err:
+    except WriteError as err:
         raise RunIncomplete(f"{err}; {out / 'trials.csv'} keeps every trained trial: make "
                             "room, then --resume writes the reports") from None
     return summary
