@@ -167,6 +167,28 @@ def _open_lock(lock: Path, flags: int) -> int | None:
     return fd
 
 
+def _held_here(lock: Path, path: Path, own: bool) -> bool:
+    """Whether this process holds ``lock`` (call under ``_GUARD``); refuses ``path`` while
+    another thread's run holds it; ``own``: this thread's run takes it over."""
+    held = _HELD.get(lock)
+    if held is None:
+        return False
+    if held.busy():
+        raise _busy(path)
+    if own:
+        held.owner = threading.get_ident()
+    return True
+
+
+def _flock(path: Path, fd: int, how: int) -> None:
+    """``flock`` without waiting; refuses ``path`` (closing ``fd``) when another process
+    holds it."""
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(path, fd) from None
+
+
 def probe_lock(path: Path) -> None:
     """Refuse ``path`` when another process, or another thread's run, holds its lock; creates
     and changes nothing."""
@@ -174,19 +196,12 @@ def probe_lock(path: Path) -> None:
     if fcntl is None:
         return
     with _GUARD:
-        held = _HELD.get(lock)
-    if held is not None:
-        if held.busy():
-            raise _busy(path)
-        return
+        if _held_here(lock, path, own=False):
+            return
     fd = _open_lock(lock, os.O_RDONLY)
-    if fd is None:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise _busy(path, fd) from None
-    os.close(fd)  # closing releases the probe's shared lock
+    if fd is not None:
+        _flock(path, fd, fcntl.LOCK_SH)
+        os.close(fd)  # closing releases the probe's shared lock
 
 
 def take_lock(path: Path) -> None:
@@ -197,17 +212,10 @@ def take_lock(path: Path) -> None:
     if fcntl is None:
         return
     with _GUARD:
-        held = _HELD.get(lock)
-        if held is not None:
-            if held.busy():
-                raise _busy(path)
-            held.owner = threading.get_ident()
+        if _held_here(lock, path, own=True):
             return
         fd = _open_lock(lock, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy(path, fd) from None
+        _flock(path, fd, fcntl.LOCK_EX)
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
