@@ -349,12 +349,15 @@ class RunFolder:
                                    f"{self.what}: choose a new or empty output folder")
 
     def _check_links(self) -> None:
-        """Refuse a resumed folder holding a symbolic link: the run writes into its sub-folders
-        (checkpoints, trackers' logs) and would follow it out of the folder."""
-        links = [n for n in _entries(self.path) if (self.path / n).is_symlink()]
-        if links:
-            raise ScalesearchError(f"{self.path / links[0]} is a symbolic link: a run folder "
-                                   "holds none (a run would write through it); remove it")
+        """Refuse a resumed folder holding a symbolic link anywhere: the run writes fixed names
+        into its sub-folders too (checkpoints/, tensorboard/, mlruns/mlflow.db) and would
+        follow it out of the folder."""
+        for folder, dirs, files in os.walk(self.path):
+            link = next((n for n in sorted(dirs + files) if os.path.islink(Path(folder, n))),
+                        None)
+            if link is not None:
+                raise ScalesearchError(f"{Path(folder, link)} is a symbolic link: a run folder "
+                                       "holds none (a run would write through it); remove it")
 
     def saved(self) -> dict:
         """The marker file's content (of this format)."""

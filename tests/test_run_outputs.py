@@ -82,6 +82,12 @@ def test_a_resumed_folder_holding_a_link_is_refused(tmp_path, victim):
         search_folder(out).check({"seeds": 1}, True)
     _one_line(err)
     (out / "checkpoints").unlink()
+    (out / "mlruns").mkdir()
+    (out / "mlruns" / "mlflow.db").symlink_to(victim)  # MLflow's SQLite would write through
+    with pytest.raises(ScalesearchError, match="mlflow.db is a symbolic link"):
+        search_folder(out).check({"seeds": 1}, True)
+    (out / "mlruns" / "mlflow.db").unlink()
+    search_folder(out).check({"seeds": 1}, True)
     (out / "fidelity").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with pytest.raises(ScalesearchError, match="symbolic link inside a run folder"):
         RunFolder(out / "fidelity", "fidelity check", "fidelity.json", "trials.csv",
