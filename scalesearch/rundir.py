@@ -240,6 +240,17 @@ def held() -> set[Path]:
         return {lock.parent for lock in _HELD}
 
 
+def check_only(path: Path, names: Iterable[str], what: str) -> None:
+    """Refuse ``path`` when it holds anything but ``names`` (and their temp files, that a
+    killed atomic write leaves), naming a few of what is there: a folder of someone else's."""
+    temps = tuple(f".{n}." for n in names)
+    found = [n for n in _entries(path) if n not in names and not n.startswith(temps)]
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ScalesearchError(f"{path} is not empty ({shown}) and holds no {what}: choose a "
+                               "new or empty output folder")
+
+
 def _entries(path: Path) -> list[str]:
     """The names in ``path`` (none when it does not exist yet)."""
     try:
@@ -340,13 +351,7 @@ class RunFolder:
     def _check_empty(self) -> None:
         """Refuse a folder holding files no run of this project wrote (a killed start leaves
         only its lock file, or that and a temp marker)."""
-        temp = f".{self.marker_path.name}."
-        found = [n for n in _entries(self.path) if n != LOCK and not n.startswith(temp)]
-        if found:
-            shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3
-                                            else "")
-            raise ScalesearchError(f"{self.path} is not empty ({shown}) and holds no "
-                                   f"{self.what}: choose a new or empty output folder")
+        check_only(self.path, (LOCK, self.marker_path.name), self.what)
 
     def _check_links(self) -> None:
         """Refuse a resumed folder holding a symbolic link anywhere: the run writes fixed names

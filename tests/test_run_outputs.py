@@ -389,3 +389,26 @@ def test_the_sigterm_handler_before_ray_is_back_after_it(monkeypatch):
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_untrained_compare_writes_over_no_one_elses_files(cli, tmp_path):
+    """--no-train writes compare.csv and compare.md: into a trained comparison's folder it
+    replaced the resume state, into a search's folder its files landed among the search's."""
+    args = ["compare", "--baseline", "resnet50", "--flops-ratio", "2", "--strategies", "depth",
+            "--no-train", "--out"]
+    trained, search = tmp_path / "trained", tmp_path / "search"
+    compare_folder(trained).start({"seeds": 1})
+    (trained / "compare.csv").write_text("strategy,target_ratio,seed,top1\ndepth,2,0,50\n")
+    search_folder(search).start({"seeds": 1})
+    for out, shown in ((trained, "compare.json"),
+                       (search, "search.json")):
+        before = {p.name: p.read_bytes() for p in out.iterdir()}
+        code, _, err = cli(*args, out)
+        assert code == 2 and f"{out} is not empty (" in err and shown in err, err
+        assert "holds no untrained comparison" in err and len(err.strip().splitlines()) == 1
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    fresh = tmp_path / "untrained"
+    for _ in range(2):  # an earlier --no-train's folder is its own
+        code, _, err = cli(*args, fresh)
+        assert code == 0, err
+    assert sorted(p.name for p in fresh.iterdir()) == ["compare.csv", "compare.md"]
