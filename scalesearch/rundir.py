@@ -243,6 +243,7 @@ def held() -> set[Path]:
 def check_only(path: Path, names: Iterable[str], what: str) -> None:
     """Refuse ``path`` when it holds anything but ``names`` (and their temp files, that a
     killed atomic write leaves), naming a few of what is there: a folder of someone else's."""
+    names = tuple(names)
     temps = tuple(f".{n}." for n in names)
     found = [n for n in _entries(path) if n not in names and not n.startswith(temps)]
     if found:
