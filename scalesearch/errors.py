@@ -22,6 +22,18 @@ class ScalesearchError(ValueError):
     """Bad input: unknown baseline, invalid coefficients, unreadable data, conflicting options."""
 
 
+class WriteError(ScalesearchError):
+    """An output the OS would not write (a full disk, a read-only folder): its reason, the
+    file's name."""
+
+
+class RunIncomplete(ScalesearchError):
+    """A run that trained but could not write all it should (a full disk): one line, exit 1,
+    not 2 — its rows file keeps what finished and ``--resume`` writes the rest."""
+
+    exit_code = 1
+
+
 def _real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
         math.isfinite(value)

@@ -1,6 +1,7 @@
 """The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
 with bad stage tables, one whose model factory raises), photo folders, coefficient and study
-files, finished and damaged run folders, a FIFO."""
+files, finished and damaged run folders, a FIFO, links (a .lock, a sub-folder, a loop) and
+another tool's output folder."""
 
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ TEXT = {
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
     "huge.json": '{"alpha": 1e100, "beta": 1.1, "gamma": 1.15}',
     "runs/linked/table3.csv": "baseline,flops\nresnet50,4.1\n",
+    "someones/best.json": '{"mine": true}',  # another tool's output folder
+    "someones/family.csv": "a,b\n1,2\n",
+    "someones/report.html": "<p>mine</p>",
+    "thesis.tex": "my thesis\n",
 }
 FORGED = "b\nscalesearch compare: error: forged"  # a class folder's name that forges a line
 EPS = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"  # named .jpg
@@ -147,8 +152,13 @@ def make_fixtures(root: Path) -> None:
     (root / "runs" / "linked" / "table3.png").symlink_to(root / "best.json")  # not its own
     _photos(root)
     _search_runs(root)
+    (root / "runs" / "linkedlock").mkdir()
+    (root / "runs" / "linkedlock" / ".lock").symlink_to(root / "thesis.tex")
+    (root / "runs" / "failed" / "checkpoints").symlink_to(root / "emptydir")
+    (root / "loop").symlink_to("loop")
 
 
 def snapshot(root: Path) -> dict[str, int]:
-    """Every path under ``root`` with its modification time (ns)."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    """Every path under ``root`` with its modification time (ns), a link's own (a link's
+    target is there too, or a loop)."""
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in root.rglob("*")}

@@ -173,8 +173,8 @@ def test_an_interrupted_write_keeps_the_old_report(search_dir, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_report(search_dir, recurse=False)
+    with pytest.raises(ScalesearchError, match=r"cannot write .*report.html: disk full$"):
+        write_report(search_dir, recurse=False)  # one line (issue 34), the old page kept
     assert (search_dir / "report.html").read_text() == old
     assert not list(search_dir.glob(".report.html.*"))  # no temp file left
 

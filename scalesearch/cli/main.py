@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import warnings
 
@@ -45,18 +46,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (2 on a user error, 130 on Ctrl-C)."""
+    from scalesearch.cluster import term_as_interrupt
     from scalesearch.errors import ScalesearchError
+    from scalesearch.rundir import held
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    before, previous = held(), term_as_interrupt()  # SIGTERM: as Ctrl-C, the whole command
     try:
         return args.func(args) or 0
     except ScalesearchError as err:
         sys.stderr.write(f"scalesearch {args.command}: error: {one_line(str(err))}\n")
-        return 2
+        return getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
-        sys.stderr.write("scalesearch: interrupted\n")
-        return 130
+        started = sorted(held() - before)
+        if not started:
+            sys.stderr.write("scalesearch: interrupted\n")
+            return 130
+        sys.stderr.write(f"scalesearch {args.command}: interrupted: {started[0]} keeps what "
+                         "finished; continue with --resume\n")  # as a search with trials left
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -215,4 +215,5 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     from scalesearch.coefsearch.plots import plot_fidelity
 
     plot_fidelity(result, out / "fidelity.png")
+    folder.release()  # another thread may start a check in it now
     return result

@@ -16,7 +16,7 @@ from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.fmt import format_duration
 from scalesearch.logs import Log, stderr
 from scalesearch.proxy import check_proxy_size
@@ -80,6 +80,29 @@ def _same_baseline(folder, baseline, resume: bool) -> dict:
     return now
 
 
+def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dict,
+             space: Space, latency) -> dict:
+    """Write the search's reports from its rows (best.json, family.csv, plots, optuna.db);
+    returns the summary. A file the OS would not write (a full disk) is one line saying that
+    trials.csv, written as each trial finished, keeps every trained trial
+    (:class:`RunIncomplete`, exit 1)."""
+    aliases = {c.key: c.aliases for c in space.candidates}
+    try:
+        summary = write_outputs(out, rows, baseline, meta, cfg.tie_break, aliases,
+                                cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
+        best = summary["best"] or {}
+        write_study(out, rows, summary["ranking"], cfg.ranges, dict(
+            {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
+                                  "complete", "chance")},
+            objective=cfg.objective.kind, seeds=cfg.seeds,
+            chosen=[best[k] for k in ("alpha", "beta", "gamma")] if best else None,
+            ranks=best.get("ranks")))
+    except WriteError as err:
+        raise RunIncomplete(f"{err}; {out / 'trials.csv'} keeps every trained trial: make "
+                            "room, then --resume writes the reports") from None
+    return summary
+
+
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                log: Log = stderr) -> dict:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family).
@@ -111,31 +134,25 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                             for c in space.candidates])
     store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
                          baseline_fingerprint=fingerprint)
-    ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
-    remaining = plan(cfg, store, space)[1]
-    if remaining:
-        log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
-    meta = dict(complete=not remaining, baseline=baseline.name, data=cfg.setup.data,
-                proxy_size=cfg.setup.proxy_size, epochs=cfg.setup.train.epochs,
-                sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
-                candidates=len(space.candidates), trials=len(store.rows),
-                tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
-                rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
-                flops_ratio_range=list(space.ratios() or ()) or None)
-    aliases = {c.key: c.aliases for c in space.candidates}
-    latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
-        if cfg.latency else None
-    meta.update(objective=cfg.objective.to_dict(),
-                latency=cfg.latency.to_dict() if cfg.latency else None)
-    summary = write_outputs(out, store.rows, baseline, meta, cfg.tie_break, aliases,
-                            cfg.objective, latency, tuple(range(1, cfg.family_phi + 1)))
-    best = summary["best"] or {}
-    write_study(out, store.rows, summary["ranking"], cfg.ranges, dict(
-        {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
-                              "complete", "chance")},
-        objective=cfg.objective.kind, seeds=cfg.seeds,
-        chosen=[best[k] for k in ("alpha", "beta", "gamma")] if best else None,
-        ranks=best.get("ranks")))
+    try:
+        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
+        remaining = plan(cfg, store, space)[1]
+        if remaining:
+            log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
+        meta = dict(complete=not remaining, baseline=baseline.name, data=cfg.setup.data,
+                    proxy_size=cfg.setup.proxy_size, epochs=cfg.setup.train.epochs,
+                    sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
+                    candidates=len(space.candidates), trials=len(store.rows),
+                    tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
+                    rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
+                    flops_ratio_range=list(space.ratios() or ()) or None)
+        latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
+            if cfg.latency else None
+        meta.update(objective=cfg.objective.to_dict(),
+                    latency=cfg.latency.to_dict() if cfg.latency else None)
+        summary = _reports(cfg, out, store.rows, baseline, meta, space, latency)
+    finally:
+        folder.release()  # another thread may start a run in it now
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)
