@@ -36,6 +36,20 @@ def _shown(value: object) -> str:
     return short if not math.isfinite(value) or float(short) == value else repr(value)
 
 
+def as_plain(name: str, value: object) -> object:
+    """``value`` with numpy (or other) numbers as Python int / float, in a tuple or list too,
+    so JSON can write them; a bool (Python's or numpy's) where a number is meant is refused."""
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy's too
+        raise ScalesearchError(f"{name} must be a number, got {value!r} (a boolean)")
+    if isinstance(value, numbers.Integral) and type(value) is not int:
+        return int(value)
+    if isinstance(value, numbers.Real) and type(value) not in (int, float):
+        return float(value)
+    if isinstance(value, tuple | list):
+        return type(value)(as_plain(name, v) for v in value)
+    return value
+
+
 def check_whole(name: str, value: object, low: int = 1, high: int | None = None, *,
                 optional: bool = False) -> None:
     """Refuse ``value`` unless it is a whole number ≥ ``low`` (and ≤ ``high``), or None when

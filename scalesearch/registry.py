@@ -92,7 +92,10 @@ def resolve(spec: str | Scalable | StageTable) -> Scalable:
     """Turn a name, import spec or object into a :class:`Scalable`."""
     if isinstance(spec, Scalable | StageTable):
         return as_scalable(spec, repr(spec))
-    if not spec or not spec.strip():
+    if not isinstance(spec, str):
+        raise ScalesearchError(f"a baseline is a name, a spec (file.py:NAME) or a Scalable / "
+                               f"StageTable, got {type(spec).__name__} {spec!r:.80}")
+    if not spec.strip():
         raise ScalesearchError("no baseline given")
     eps = _entry_points()
     if normalize(spec) in eps:

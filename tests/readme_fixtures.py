@@ -60,6 +60,7 @@ TEXT = {
     "notjson.json": "not json",
     "nokeys.json": '{"a": 1}',
     "nan.json": '{"alpha": NaN, "beta": 1.1, "gamma": 1.15}',
+    "bool.json": '{"alpha": true, "beta": true, "gamma": 1.4142}',
     "failing.py": FAILING,
     "afile": "",
     "notyaml.yaml": "kind: [compare\n",

@@ -14,7 +14,7 @@ from scalesearch.argtypes import integer, number
 from scalesearch.data import DEFAULT_SYNTHETIC_SIZES
 from scalesearch.errors import ScalesearchError, check_number, check_whole
 from scalesearch.hardware import AMPS, check_amp, check_device
-from scalesearch.settings.fields import nested, setting
+from scalesearch.settings.fields import nested, plain_numbers, setting
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
@@ -43,6 +43,7 @@ class Hardware:
         "DataLoader workers (default: a quarter of the available memory)")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check_number("--max-memory-gb", self.max_memory_gb, 0, optional=True)
         check_device(self.device)
         check_amp(self.amp)
@@ -130,6 +131,7 @@ class ProxySetup:
     train: TrainConfig = nested(TrainConfig, skip=tuple(Hardware.__dataclass_fields__))
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if not isinstance(self.data, str) or not self.data:
             raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
         for flag, value, low in (("--proxy-size", self.proxy_size, 1),
