@@ -23,7 +23,7 @@ from scalesearch.fmt import parse_duration
 from scalesearch.matching import MATCH_TOLERANCE
 from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
+from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup
 
 SAMPLERS = ("grid", "tpe")
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
@@ -347,7 +347,8 @@ class FidelityConfig:
     epochs: float | None = setting(None, flag="--epochs", type=number, help="reference epochs "
                                    f"(default: {EPOCHS_FACTOR}× the search's)")
     proxy_size: int | None = setting(None, flag="--proxy-size", type=integer, help="reference "
-                                     f"base image size (default: {SIZE_FACTOR}× the search's)")
+                                     f"base image size, at most {MAX_PROXY_SIZE} (default: "
+                                     f"{SIZE_FACTOR}× the search's)")
     num_train: int | None = setting(None, flag="--num-train", type=integer, help="reference "
                                     "training images (default: the search's; an ImageFolder's "
                                     "are capped at what it has)")
@@ -361,7 +362,7 @@ class FidelityConfig:
         check_whole("--top", self.top)
         check_whole("--random", self.random, 0)
         check_number("--epochs", self.epochs, 0, strict=True, optional=True)
-        check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
         check_whole("--num-train", self.num_train, MIN_TRAIN, optional=True)
         check_whole("--seeds", self.seeds, 1, MAX_SEEDS, optional=True)
         check_whole("--sample-seed", self.sample_seed, 0)
