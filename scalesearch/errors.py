@@ -16,6 +16,12 @@ MAX_TRIALS = 10_000  # TPE trials
 MAX_WORKERS = 1024  # trainings at once
 MAX_CLASSES = 100_000
 MAX_GRID_POINTS = 1_000_000  # α × β × γ grid points before the constraint filter
+# A network's size, checked before its weights are allocated (scale, every candidate of search
+# and compare, load_checkpoint; --force does not lift it): EfficientNet-B7 has 55 blocks,
+# 640 channels and 66 M parameters, EfficientNet-L2 480 M.
+MAX_BLOCKS = 10_000
+MAX_CHANNELS = 100_000  # per layer
+MAX_PARAMS = 2_000_000_000  # 8 GB of float32 weights
 
 
 class ScalesearchError(ValueError):
