@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from scalesearch.errors import MAX_BLOCKS, MAX_CHANNELS, ScalesearchError
+from scalesearch.errors import MAX_BLOCKS, MAX_CHANNELS, ScalesearchError, TooLarge
 
 ACTIVATIONS = ("relu", "relu6", "silu")
 
@@ -105,7 +105,7 @@ class StageTable:
         widest = max(self.stem.channels, self.head.channels or 0,
                      *(s.channels * max(1.0, s.expand) for s in self.stages))
         if self.num_blocks > MAX_BLOCKS or widest > MAX_CHANNELS:
-            raise ScalesearchError(
+            raise TooLarge(
                 f"{self.name}: {_count(self.num_blocks)} blocks, {_count(widest)} channels in "
                 f"its widest layer: beyond the size scalesearch builds ({MAX_BLOCKS:,} blocks, "
                 f"{MAX_CHANNELS:,} channels); scale by less")

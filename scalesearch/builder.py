@@ -7,7 +7,7 @@ from torch import nn
 
 from scalesearch.arch import StageTable
 from scalesearch.blocks import BLOCKS, BuildContext, ConvBNAct, check_fields
-from scalesearch.errors import MAX_PARAMS, ScalesearchError
+from scalesearch.errors import MAX_PARAMS, TooLarge
 
 
 class TableNet(nn.Module):
@@ -90,5 +90,5 @@ def check_params(model: nn.Module, name: str) -> None:
     it on the ``meta`` device, before its weights are allocated)."""
     params = sum(p.numel() for p in model.parameters())
     if params > MAX_PARAMS:
-        raise ScalesearchError(f"{name}: {params:,} parameters, beyond the {MAX_PARAMS:,} "
+        raise TooLarge(f"{name}: {params:,} parameters, beyond the {MAX_PARAMS:,} "
                                "scalesearch builds; scale by less")

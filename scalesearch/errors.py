@@ -28,6 +28,10 @@ class ScalesearchError(ValueError):
     """Bad input: unknown baseline, invalid coefficients, unreadable data, conflicting options."""
 
 
+class TooLarge(ScalesearchError):
+    """A network beyond :data:`MAX_BLOCKS`, :data:`MAX_CHANNELS` or :data:`MAX_PARAMS`."""
+
+
 def _real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
         math.isfinite(value)

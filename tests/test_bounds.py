@@ -117,3 +117,15 @@ def test_a_plugin_beyond_the_parameter_bound_is_refused_before_allocation():
 
     with pytest.raises(ScalesearchError, match="parameters, beyond"):
         count(lambda: torch.nn.Linear(50_000, 50_000), 32)
+
+
+def test_a_family_stops_before_a_member_beyond_the_size_bound():
+    """A winner with α = 2 at φ = 10 is 16,384 blocks deep: the family ends before it (with a
+    warning) instead of failing the search that found it."""
+    from scalesearch.coefsearch.report import family
+    from scalesearch.registry import resolve
+
+    with pytest.warns(UserWarning, match="family \\(found\\) stops before φ=10"):
+        rows = family(resolve("resnet50"), (2.0, 1.0, 1.0), phis=(1, 10))
+    assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
+                                                        ("paper", 10)]
