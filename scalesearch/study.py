@@ -80,12 +80,49 @@ class Table3Study(_Study):
     baselines: list[str]
 
 
+MAX_DEPTH = 20  # nesting levels of a study file (a flat mapping of lists: 3 are used)
+SHOWN = 80  # characters of a value an error line echoes
+
+
+class _Refused(Exception):
+    """A YAML construct a study file may not use; its message, with the line."""
+
+
+class _StudyLoader(yaml.SafeLoader):
+    """yaml's SafeLoader without aliases (``*name``), which let a few lines expand to
+    gigabytes (a 'billion laughs'), and at most :data:`MAX_DEPTH` levels deep (2,000 nested
+    ``[`` were a RecursionError)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = f"line {event.start_mark.line + 1}"
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"YAML aliases (*{event.anchor:.{SHOWN}}) are not allowed in a "
+                           f"study file ({line})")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep ({line})")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to :data:`SHOWN` characters with …, for a one-line error."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+
+
 def _invalid(path: Path, schema: type[_Study], err: ValidationError,
              written: dict[str, str]) -> ScalesearchError:
     """One line naming the unknown keys, or the first bad key (as ``written`` in the file, an
     old name included), its value and what it must be."""
     unknown = [str(e["loc"][0]) for e in err.errors() if e["type"] == "extra_forbidden"]
     if unknown:
+        unknown = [k if len(k) <= SHOWN else _shown(k) for k in unknown]
         return ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
                                 f"{', '.join(sorted(schema.model_fields))}")
     e = err.errors()[0]
@@ -96,7 +133,8 @@ def _invalid(path: Path, schema: type[_Study], err: ValidationError,
     loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
     key = written.get(str(loc[0]), str(loc[0])) + "".join(
         f"[{part}]" for part in loc[1:] if isinstance(part, int))
-    return ScalesearchError(f"{path}: {key}: {e['input']!r} is not valid ({e['msg'][0].lower()}"
+    return ScalesearchError(f"{path}: {key}: {_shown(e['input'])} is not valid "
+                            f"({e['msg'][0].lower()}"
                             f"{e['msg'][1:]})")
 
 
@@ -104,9 +142,11 @@ def load_study(path: Path) -> dict:
     """The study YAML at ``path``, validated key by key against :class:`CompareStudy` or
     :class:`Table3Study`; the keys it sets."""
     try:
-        spec = yaml.safe_load(read_small_text(path, "study"))
+        spec = yaml.load(read_small_text(path, "study"), Loader=_StudyLoader)  # noqa: S506
     except yaml.YAMLError as err:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    except _Refused as err:
+        raise ScalesearchError(f"{path}: {err}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
         raise ScalesearchError(f"{path}: needs a mapping with kind: {' or '.join(KINDS)}")
     renamed = RENAMED if spec["kind"] == "compare" else {}
