@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import read_small_text
+from scalesearch.logs import stderr
+from scalesearch.registry import plugin_file
 from scalesearch.settings import CompareConfig, Placement, Tracking
 from scalesearch.settings.fields import build, flags, resolve
 
@@ -154,9 +156,21 @@ def load_study(path: Path) -> dict:
     spec = {renamed.get(k, k): v for k, v in spec.items()}
     schema = CompareStudy if spec["kind"] == "compare" else Table3Study
     try:
-        return schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
+        spec = schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
     except ValidationError as err:
         raise _invalid(path, schema, err, written) from None
+    try:
+        _plugin_files(spec)
+    except ScalesearchError as err:
+        raise ScalesearchError(f"{path}: {err}") from None
+    return spec
+
+
+def _plugin_files(spec: dict) -> list[Path]:
+    """The plug-in files a loaded study runs (its baselines that are files); a baseline that
+    is neither a registered name nor a file is refused (:func:`registry.plugin_file`)."""
+    names = spec.get("baselines", [spec.get("baseline")])
+    return list(dict.fromkeys(f for f in map(plugin_file, names) if f is not None))
 
 
 def _compare_config(spec: dict, folder: Path, placement: Placement | None = None,
@@ -183,6 +197,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False,
     from scalesearch.htmlreport import write_report
 
     spec = load_study(path)
+    for file in _plugin_files(spec):  # said before they run, as --baseline file.py:NET runs
+        stderr(f"{path}: runs the plug-in file {file}")
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
         from scalesearch.comparison.strategies import paper_rows

@@ -69,6 +69,7 @@ TEXT = {
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
     "bigseeds.yaml": "kind: compare\nbaseline: resnet50\nseeds: 1000000000000\n",
+    "module.yaml": "kind: paper-table3\nbaselines: ['this:s']\n",
     "alias.yaml": "kind: compare\nbaseline: &b resnet50\ndescription: *b\n",
     "deep.yaml": "kind: compare\nbaseline: resnet50\ndescription: " + "[" * 50 + "]" * 50 + "\n",
     "runs/damaged/search.json": "{",

@@ -267,6 +267,31 @@ def test_a_study_file_that_expands_or_nests_is_one_short_line(cli, tmp_path, lin
     assert len(err.strip().splitlines()) == 1 and len(err) < 600, err[:500]
 
 
+@pytest.mark.parametrize("kind", ["kind: paper-table3\nbaselines: ['probe_mod:NET']",
+                                  "kind: compare\nbaseline: probe_mod:NET"])
+def test_a_study_imports_no_module_it_names(cli, tmp_path, monkeypatch, kind):
+    """baselines: ['this:s'] imported the standard library's this: a study names a
+    registered baseline or a plug-in file, never an importable module."""
+    (tmp_path / "probe_mod.py").write_text("open('imported', 'w').close()\nNET = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(f"{kind}\n")
+    code, _, err = cli("study", "s.yaml")
+    assert code == 2 and "baseline 'probe_mod:NET': a study names a registered baseline" in err
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_study_says_which_plugin_files_it_runs_before_it_runs_them(cli, tmp_path,
+                                                                     monkeypatch):
+    (tmp_path / "noisy.py").write_text("import sys\nprint('plug-in ran', file=sys.stderr)\n"
+                                       "raise RuntimeError('stop')\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text("kind: paper-table3\nbaselines: [resnet50, noisy.py:NET]\n")
+    code, _, err = cli("study", "s.yaml")
+    said = f"s.yaml: runs the plug-in file {tmp_path.resolve() / 'noisy.py'}"
+    assert code == 2 and said in err and err.index(said) < err.index("plug-in ran"), err
+
+
 def test_a_table3_study_needs_a_list_of_baselines(cli, tmp_path):
     bad = tmp_path / "t3.yaml"
     bad.write_text("kind: paper-table3\nbaselines: resnet50\n")  # was read letter by letter
