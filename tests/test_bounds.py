@@ -129,3 +129,21 @@ def test_a_family_stops_before_a_member_beyond_the_size_bound():
         rows = family(resolve("resnet50"), (2.0, 1.0, 1.0), phis=(1, 10))
     assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
                                                         ("paper", 10)]
+
+
+def test_a_bracket_end_beyond_the_size_bound_does_not_fail_a_solve(monkeypatch):
+    """compare's depth bracket reaches 2 × the target: an end beyond the bound counts as more
+    FLOPs than any target, so the answer inside the bound is still found."""
+    from scalesearch import arch, counter
+    from scalesearch.comparison.strategies import solve_strategy
+    from scalesearch.registry import resolve
+
+    monkeypatch.setattr(arch, "MAX_BLOCKS", 100)  # resnet50's 16 blocks × 8 (the bracket) = 128
+    counter.measure.cache_clear()
+    counter._counter.cache_clear()
+    try:
+        point = solve_strategy(resolve("resnet50"), "depth", 4.0)
+    finally:
+        counter.measure.cache_clear()
+        counter._counter.cache_clear()
+    assert point.flops_ratio == pytest.approx(4.0, rel=0.1)
