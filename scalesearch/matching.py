@@ -8,10 +8,12 @@ compare's resolution rows all go through :func:`match_image_size` (and :func:`ma
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from scalesearch.counter import baseline_counts, measure
+from scalesearch.errors import TooLarge
 
 if TYPE_CHECKING:
     from scalesearch.scalable import Scalable
@@ -35,7 +37,10 @@ def _bisect(flops_of: Callable[[X], float], target: float, lo: X, hi: X,
 
     def f(x: X) -> float:
         if x not in seen:
-            seen[x] = flops_of(x)
+            try:
+                seen[x] = flops_of(x)
+            except TooLarge:  # a bracket's end beyond the size bound: above any target
+                seen[x] = math.inf
         return seen[x]
 
     a, b = lo, hi

@@ -35,7 +35,11 @@ class Multipliers:
 
 def compound(phi: float, alpha: float, beta: float, gamma: float) -> Multipliers:
     """Eq. 3: d = α^φ, w = β^φ, r = γ^φ."""
-    return Multipliers(alpha**phi, beta**phi, gamma**phi)
+    try:
+        return Multipliers(alpha**phi, beta**phi, gamma**phi)
+    except OverflowError:  # (1e40)^10: no network is that large
+        raise ScalesearchError(f"α, β, γ = {alpha:.3g}, {beta:.3g}, {gamma:.3g} at φ={phi:g} "
+                               "overflow a float: scale by less") from None
 
 
 def formula_flops_ratio(phi: float, alpha: float, beta: float, gamma: float) -> float:

@@ -61,6 +61,7 @@ TEXT = {
     "notjson.json": "not json",
     "nokeys.json": '{"a": 1}',
     "nan.json": '{"alpha": NaN, "beta": 1.1, "gamma": 1.15}',
+    "bool.json": '{"alpha": true, "beta": true, "gamma": 1.4142}',
     "failing.py": FAILING,
     "afile": "",
     "notyaml.yaml": "kind: [compare\n",
@@ -69,6 +70,9 @@ TEXT = {
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
     "bigseeds.yaml": "kind: compare\nbaseline: resnet50\nseeds: 1000000000000\n",
+    "module.yaml": "kind: paper-table3\nbaselines: ['this:s']\n",
+    "alias.yaml": "kind: compare\nbaseline: &b resnet50\ndescription: *b\n",
+    "deep.yaml": "kind: compare\nbaseline: resnet50\ndescription: " + "[" * 50 + "]" * 50 + "\n",
     "runs/damaged/search.json": "{",
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',

@@ -23,7 +23,7 @@ from scalesearch.coefsearch.halving import seed_scores_at
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, TooLarge
 from scalesearch.io import json_safe, write_frame, write_json
 from scalesearch.matching import match_ratio
 from scalesearch.scalable import Scalable
@@ -172,10 +172,14 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     rows = []
     for source, coef in (("found", coefficients), ("paper", PAPER_COEFFICIENTS)):
         for phi in phis:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the product check was made by the search
-                net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
-                            force=True)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the product check was made by the search
+                    net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
+                                force=True)
+            except TooLarge as err:  # a large α: the deep members are not built
+                warnings.warn(f"family ({source}) stops before φ={phi:g}: {err}", stacklevel=2)
+                break
             px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
             rows.append(dict(source=source, phi=phi, alpha=coef[0], beta=coef[1],
                              gamma=coef[2], depth=round(net.mult.depth, 4),

@@ -21,9 +21,9 @@ from scalesearch.errors import (
 )
 from scalesearch.fmt import parse_duration
 from scalesearch.matching import MATCH_TOLERANCE
-from scalesearch.settings.fields import nested, setting
+from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
+from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup
 
 SAMPLERS = ("grid", "tpe")
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
@@ -57,6 +57,7 @@ class Ranges:
     step: float = setting(0.05, flag="--grid-step", type=number, help="grid step ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         for name in ("alpha", "beta", "gamma"):
             lo, hi = getattr(self, name)
             if not 1.0 <= lo <= hi < math.inf:
@@ -100,6 +101,7 @@ class Objective:
                             help="mnas: the exponent w ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if self.kind not in OBJECTIVES:
             raise ScalesearchError(f"unknown objective {self.kind!r}; choose from "
                                    f"{', '.join(OBJECTIVES)}")
@@ -225,6 +227,7 @@ class SearchConfig:
     tracking: Tracking = nested(Tracking)  # trackers also logged to (not maths)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
                                      ("scheduler", self.scheduler, SCHEDULERS),
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
@@ -344,7 +347,8 @@ class FidelityConfig:
     epochs: float | None = setting(None, flag="--epochs", type=number, help="reference epochs "
                                    f"(default: {EPOCHS_FACTOR}× the search's)")
     proxy_size: int | None = setting(None, flag="--proxy-size", type=integer, help="reference "
-                                     f"base image size (default: {SIZE_FACTOR}× the search's)")
+                                     f"base image size, at most {MAX_PROXY_SIZE} (default: "
+                                     f"{SIZE_FACTOR}× the search's)")
     num_train: int | None = setting(None, flag="--num-train", type=integer, help="reference "
                                     "training images (default: the search's; an ImageFolder's "
                                     "are capped at what it has)")
@@ -354,10 +358,11 @@ class FidelityConfig:
                                help="seed of the random pick ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check_whole("--top", self.top)
         check_whole("--random", self.random, 0)
         check_number("--epochs", self.epochs, 0, strict=True, optional=True)
-        check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
         check_whole("--num-train", self.num_train, MIN_TRAIN, optional=True)
         check_whole("--seeds", self.seeds, 1, MAX_SEEDS, optional=True)
         check_whole("--sample-seed", self.sample_seed, 0)
