@@ -40,7 +40,6 @@ class RunIncomplete(ScalesearchError):
     exit_code = 1
 
 
-
 class TooLarge(ScalesearchError):
     """A network beyond :data:`MAX_BLOCKS`, :data:`MAX_CHANNELS` or :data:`MAX_PARAMS`."""
 
