@@ -21,6 +21,7 @@ from scalesearch.errors import (
 )
 from scalesearch.fmt import parse_duration
 from scalesearch.matching import MATCH_TOLERANCE
+from scalesearch.scaler import PHI_RANGE
 from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
 from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup
@@ -235,7 +236,7 @@ class SearchConfig:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
         check_tolerances(self.tolerance, self.flops_tolerance)
         object.__setattr__(self, "setup", self.placement.on(self.setup))
-        check_whole("--family-phi", self.family_phi, 1, 12)
+        check_whole("--family-phi", self.family_phi, 1, int(PHI_RANGE[1]))  # scale()'s φ
         if isinstance(self.budget, str):
             object.__setattr__(self, "budget", parse_duration(self.budget))
         check_number("--budget (seconds)", self.budget, 0, strict=True, optional=True)
