@@ -18,14 +18,15 @@ from scalesearch.settings.placement import Placement
 
 def test_marker_round_trip_and_format(tmp_path):
     path = tmp_path / "search.json"
-    path.write_text(json.dumps(marker({"seeds": 2}, space={"total": 1})))
+    config = {"seeds": 2, "baseline": "resnet50", "setup": {"data": "synthetic"}}
+    path.write_text(json.dumps(marker(config, space={"total": 1, "candidates": []})))
     saved = read_marker(path, "search")
     assert saved["format"] == RUN_FORMAT and saved["version"] == __version__
-    assert saved["config"] == {"seeds": 2} and saved["space"] == {"total": 1}
+    assert saved["config"] == config and saved["space"] == {"total": 1, "candidates": []}
     folder = search_folder(tmp_path)
-    folder.check({"seeds": 2}, True)
+    folder.check(config, True)
     with pytest.raises(ScalesearchError, match=r"different settings \(seeds\)"):
-        folder.check({"seeds": 3}, True)
+        folder.check(dict(config, seeds=3), True)
 
 
 @pytest.mark.parametrize("saved, reader", [
@@ -128,13 +129,14 @@ def test_a_folder_another_run_holds_is_refused_naming_its_pid(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+    recipe = {"seeds": 1, "baseline": "resnet50", "setup": {"data": "synthetic"}}
     folder = search_folder(out)
-    folder.check({"seeds": 1}, False)
-    folder.start({"seeds": 1})
+    folder.check(recipe, False)
+    folder.start(recipe, space={"candidates": []})  # search.json's schema needs a grid
     assert (out / ".lock").read_text() == f"{os.getpid()}\n"
     again = search_folder(out)
-    again.check({"seeds": 1}, True)  # the same process re-enters its own lock
-    again.start({"seeds": 1})
+    again.check(recipe, True)  # the same process re-enters its own lock
+    again.start(recipe, space={"candidates": []})
 
 
 def test_a_fresh_start_checks_again_under_the_lock(tmp_path):
