@@ -31,7 +31,7 @@ MARKER = {"format?": int, "version?": str}  # 0.1.0 wrote neither; a resume need
 
 JSON_FILES: dict[str, dict] = {
     "search.json": {**MARKER, "config": {"baseline": str, "setup": {
-        "data": str, "num_train?": OPT_INT, "num_val?": OPT_INT}},
+        "data": str, "num_train": OPT_INT, "num_val": OPT_INT}},
         "space": {"candidates": [KEY]}},
     "fidelity.json": {**MARKER, "config": {"reference": dict, "fidelity": dict}},
     "compare.json": {**MARKER, "config": dict},
@@ -156,7 +156,7 @@ def read_csv(path: str | Path, name: str | None = None):
     for column, kind in CSV_FILES[name or path.name].items():
         if column not in frame:
             raise damaged(path, f"column {column} is missing")
-        if kind is NUM and not (pd.api.types.is_numeric_dtype(frame[column])
+        if kind is NUM and len(frame) and not (pd.api.types.is_numeric_dtype(frame[column])
                                 and not pd.api.types.is_bool_dtype(frame[column])):
             raise damaged(path, f"column {column} holds values that are not numbers")
     return frame

@@ -73,7 +73,8 @@ TEXT = {
     "runs/cmp/compare.json": '{"config": {}}',
     "runs/badrows/trials.csv": "alpha,beta,gamma,seed,top1,status\n1.2,1.1,1.15,0,abc,ok\n",
     "runs/badrows/search.json": '{"config": {"baseline": "resnet50", "setup": {"data": '
-                                '"synthetic"}}, "space": {"candidates": []}}',
+                                '"synthetic", "num_train": null, "num_val": null}}, '
+                                '"space": {"candidates": []}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
 }
 

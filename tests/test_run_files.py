@@ -125,6 +125,18 @@ def test_a_resume_reads_the_marker_checked(runs, cli, name):
     assert code == 2 and "Traceback" not in err and SAYS[name] in err, err
 
 
+@pytest.mark.timeout(60)
+def test_a_compare_rows_file_that_is_a_fifo_is_refused(tmp_path):
+    import os
+
+    from scalesearch.comparison.rows import compare_folder
+
+    tmp_path.joinpath("cmp").mkdir()
+    os.mkfifo(tmp_path / "cmp" / "compare.csv")
+    with pytest.raises(ScalesearchError, match=r"compare.csv is not a regular file"):
+        compare_folder(tmp_path / "cmp").store()  # what compare --resume reads
+
+
 @pytest.mark.parametrize("folder, command, says", [
     ("other/result", "report", "other/result holds no run"),
     ("other/compare", "report", "compare.csv: column strategy is missing"),

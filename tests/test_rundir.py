@@ -18,7 +18,8 @@ from scalesearch.settings.placement import Placement
 
 def test_marker_round_trip_and_format(tmp_path):
     path = tmp_path / "search.json"
-    config = {"seeds": 2, "baseline": "resnet50", "setup": {"data": "synthetic"}}
+    config = {"seeds": 2, "baseline": "resnet50",
+              "setup": {"data": "synthetic", "num_train": None, "num_val": None}}
     path.write_text(json.dumps(marker(config, space={"total": 1, "candidates": []})))
     saved = read_marker(path, "search")
     assert saved["format"] == RUN_FORMAT and saved["version"] == __version__
@@ -84,10 +85,14 @@ def test_a_row_store_keeps_finished_rows_replaces_paused_ones_and_says_what_is_l
     folder = compare_folder(tmp_path / "c")
     store = folder.start({"seeds": 2})
     assert store.rows == [] and (tmp_path / "c" / "compare.json").exists()
+    net = dict(baseline="resnet50", depth=1.0, width=1.0, resolution=1.0, flops=1,
+               flops_ratio=2.0)  # compare.csv's schema (scalesearch.runfiles)
     jobs = [dict(strategy=s, target_ratio=2.0, seed=k) for s in ("width", "depth")
             for k in (0, 1)]
-    store.append([dict(jobs[0], status="paused", top1=1.0), dict(jobs[1], status="ok", top1=2.0)])
-    store.append([dict(jobs[0], status="ok", top1=3.0), dict(jobs[1], status="ok", top1=9.0)])
+    store.append([dict(jobs[0], status="paused", top1=1.0, **net),
+                  dict(jobs[1], status="ok", top1=2.0, **net)])
+    store.append([dict(jobs[0], status="ok", top1=3.0, **net),
+                  dict(jobs[1], status="ok", top1=9.0, **net)])
     again = CompareRows(folder.rows_path)  # what a resume reads back
     assert {(r["seed"], r["top1"]) for r in again.rows} == {(0, 3.0), (1, 2.0)}
     assert again.left(jobs) == jobs[2:]  # the finished row was kept, the paused one replaced
@@ -129,7 +134,8 @@ def test_a_folder_another_run_holds_is_refused_naming_its_pid(tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    recipe = {"seeds": 1, "baseline": "resnet50", "setup": {"data": "synthetic"}}
+    recipe = {"seeds": 1, "baseline": "resnet50",
+              "setup": {"data": "synthetic", "num_train": None, "num_val": None}}
     folder = search_folder(out)
     folder.check(recipe, False)
     folder.start(recipe, space={"candidates": []})  # search.json's schema needs a grid
