@@ -32,7 +32,8 @@ MARKER = {"format?": int, "version?": str}  # 0.1.0 wrote neither; a resume need
 JSON_FILES: dict[str, dict] = {
     "search.json": {**MARKER, "config": {"baseline": str, "setup": {
         "data": str, "num_train": OPT_INT, "num_val": OPT_INT}},
-        "space": {"candidates": [KEY]}},
+        "space": {"candidates": [KEY]},
+        "baseline_fingerprint?": {"name": str, "params": int, "flops": int}},
     "fidelity.json": {**MARKER, "config": {"reference": dict, "fidelity": dict}},
     "compare.json": {**MARKER, "config": dict},
     "best.json": {
