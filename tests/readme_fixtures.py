@@ -76,7 +76,11 @@ TEXT = {
                                 '"synthetic", "num_train": null, "num_val": null}}, '
                                 '"space": {"candidates": []}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
+    "huge.json": '{"alpha": 1e100, "beta": 1.1, "gamma": 1.15}',
+    "runs/linked/table3.csv": "baseline,flops\nresnet50,4.1\n",
 }
+FORGED = "b\nscalesearch compare: error: forged"  # a class folder's name that forges a line
+EPS = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"  # named .jpg
 
 PHOTOS = {  # folder: {split/class: (good images, other files)}
     "noval": {"train/a": (1, ()), "train/b": (1, ())},
@@ -89,6 +93,10 @@ PHOTOS = {  # folder: {split/class: (good images, other files)}
                    "val/a": (1, ()), "val/b": (1, ())},
     "badfiles": {"train/a": (3, ("bad.jpg", "notes.txt")), "train/b": (3, ()),
                  "val/a": (2, ()), "val/b": (2, ())},
+    "forged": {"train/a": (1, ()), f"train/{FORGED}": (0, ()), "val/a": (1, ()),
+               f"val/{FORGED}": (0, ())},
+    "eps": {"train/a": (0, ("x.jpg",)), "train/b": (0, ("y.jpg",)), "val/a": (1, ()),
+            "val/b": (1, ())},
 }
 
 
@@ -105,7 +113,7 @@ def _photos(root: Path) -> None:
                 pixels = torch.randint(0, 256, (40, 40, 3), generator=gen, dtype=torch.uint8)
                 Image.fromarray(pixels.numpy()).save(d / f"{i}.png")
             for name in others:
-                (d / name).write_text("not an image")
+                (d / name).write_text(EPS if folder == "eps" else "not an image")
 
 
 # a plug-in that leaves a file when imported: reading a run folder that names it must not
@@ -197,6 +205,7 @@ def make_fixtures(root: Path) -> None:
         (root / f"{stem}.py").write_text(BAD_TABLE.format(act=act, stages=stages))
     (root / "emptydir").mkdir()
     os.mkfifo(root / "pipe")
+    (root / "runs" / "linked" / "table3.png").symlink_to(root / "best.json")  # not its own
     _photos(root)
     _search_runs(root)
 

@@ -1,4 +1,5 @@
-"""``scalesearch`` command line: one subcommand per module, user errors → one line, exit 2."""
+"""``scalesearch`` command line: one subcommand per module, user errors → one line, exit 2
+(every error and warning printed with its control characters escaped, whatever it quotes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import sys
 import warnings
 
+from scalesearch.fmt import one_line
 from scalesearch.version import __version__
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
@@ -20,7 +22,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         """Print ``message`` on one line and exit with status 2."""
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -38,7 +40,7 @@ def build_parser() -> Parser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(f"scalesearch: warning: {message}\n")
+    sys.stderr.write(f"scalesearch: warning: {one_line(str(message))}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except ScalesearchError as err:
-        sys.stderr.write(f"scalesearch {args.command}: error: {err}\n")
+        sys.stderr.write(f"scalesearch {args.command}: error: {one_line(str(err))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("scalesearch: interrupted\n")
