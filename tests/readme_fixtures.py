@@ -53,6 +53,8 @@ class Failing(TableBaseline):
 NET = Failing(EFFICIENTNET_B0.table)
 '''
 
+TABLE3 = "baseline,strategy,flops,paper_flops\nresnet50,baseline,4.1,4.1\n"  # its schema's columns
+
 TEXT = {
     "broken.py": "def oops(:\n",
     "best.json": '{"alpha": 1.2, "beta": 1.1, "gamma": 1.15}',
@@ -77,7 +79,7 @@ TEXT = {
                                 '"space": {"candidates": []}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
     "huge.json": '{"alpha": 1e100, "beta": 1.1, "gamma": 1.15}',
-    "runs/linked/table3.csv": "baseline,flops\nresnet50,4.1\n",
+    "runs/linked/table3.csv": TABLE3,
 }
 FORGED = "b\nscalesearch compare: error: forged"  # a class folder's name that forges a line
 EPS = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"  # named .jpg
