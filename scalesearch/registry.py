@@ -144,6 +144,12 @@ def _load(loader, spec: str) -> object:
                                f"{type(err).__name__}: {err}") from err
 
 
+def registered(spec: object) -> bool:
+    """Whether ``spec`` names an installed baseline (an entry point): resolving it imports no
+    file or module that a run folder or a study names."""
+    return isinstance(spec, str) and normalize(spec) in _entry_points()
+
+
 def available() -> list[BaselineInfo]:
     """Every baseline registered in the entry-point group."""
     infos = [BaselineInfo(ep.name, f"{ep.value} ({ep.dist.name if ep.dist else '?'})")

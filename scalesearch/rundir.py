@@ -28,6 +28,7 @@ from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.io import write_json
+from scalesearch.runfiles import check_json, damaged, parse_json
 from scalesearch.status import Status
 from scalesearch.version import __version__
 
@@ -48,21 +49,21 @@ def marker(config: dict, **extra) -> dict:
 
 
 def read_marker(path: Path, what: str) -> dict:
-    """A marker file of this format; refuses an unreadable one or an older format in one line
-    that names the version that reads it."""
-    try:
-        saved = json.loads(path.read_text())
-        saved["config"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ScalesearchError(f"{path} is unreadable ({err}); start a new output folder") \
-            from None
+    """A marker file of this format, checked against its schema (:mod:`scalesearch.runfiles`);
+    refuses an unreadable or reshaped one, or an older format in one line that names the
+    version that reads it."""
+    saved = parse_json(path)
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise damaged(path, "no config: not a run folder's marker")
     found = saved.get("format", 1)
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise damaged(path, f"format is {found!r}, not a whole number")
     if found != RUN_FORMAT:
         reader = READS.get(found, "a newer scalesearch")
         raise ScalesearchError(f"{path.parent} holds a {what} in run-folder format {found}; "
                                f"scalesearch {__version__} reads format {RUN_FORMAT}: continue "
                                f"it with {reader}, or start a new output folder")
-    return saved
+    return check_json(path, saved)
 
 
 def check_out(out: str | Path | None, data: str | None = None) -> None:

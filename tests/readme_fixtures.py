@@ -54,6 +54,8 @@ class Failing(TableBaseline):
 NET = Failing(EFFICIENTNET_B0.table)
 '''
 
+TABLE3 = "baseline,strategy,flops,paper_flops\nresnet50,baseline,4.1,4.1\n"  # its schema's columns
+
 TEXT = {
     "broken.py": "def oops(:\n",
     "best.json": '{"alpha": 1.2, "beta": 1.1, "gamma": 1.15}',
@@ -77,9 +79,12 @@ TEXT = {
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
     "runs/badrows/trials.csv": "alpha,beta,gamma,seed,top1,status\n1.2,1.1,1.15,0,abc,ok\n",
+    "runs/badrows/search.json": '{"config": {"baseline": "resnet50", "setup": {"data": '
+                                '"synthetic", "num_train": null, "num_val": null}}, '
+                                '"space": {"candidates": []}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
     "huge.json": '{"alpha": 1e100, "beta": 1.1, "gamma": 1.15}',
-    "runs/linked/table3.csv": "baseline,flops\nresnet50,4.1\n",
+    "runs/linked/table3.csv": TABLE3,
     "someones/best.json": '{"mine": true}',  # another tool's output folder
     "someones/family.csv": "a,b\n1,2\n",
     "someones/report.html": "<p>mine</p>",
@@ -122,6 +127,63 @@ def _photos(root: Path) -> None:
                 (d / name).write_text(EPS if folder == "eps" else "not an image")
 
 
+# a plug-in that leaves a file when imported: reading a run folder that names it must not
+EVIL = 'from pathlib import Path\nPath(__file__).with_name("imported.txt").write_text("ran")\n'
+BEST = dict(alpha=1.2, beta=1.1, gamma=1.15, top1_mean=50.0, top1_std=None, seeds=1,
+            baseline="evil.py:TINY", tie_break="balanced", tied=[], stopped=[],
+            not_ruled_out=[], objective=None, p_best=None)
+FAMILY = ("source,phi,alpha,beta,gamma,depth,width,image_size,params,flops,flops_ratio\n"
+          "found,1,1.2,1.1,1.15,1.2,1.1,74,300000,40000000,2.0\n"
+          "paper,1,1.2,1.1,1.15,1.2,1.1,74,300000,40000000,2.0\n")
+DAMAGED = {  # a copy of runs/plugin with one file changed (None: see _damaged_runs)
+    "cutbest": ("best.json", '{"alpha": 1.2, "beta"'),
+    "oddbest": ("best.json", json.dumps(dict(BEST, alpha="1.2"))),
+    "listconfig": ("search.json", '{"format": 2, "version": "0.3.0", "config": [], '
+                                  '"space": {"candidates": []}}'),
+    "oddfamily": ("family.csv", "name,value\nx,1\n"),
+    "dirmarker": ("search.json", None), "fifo": ("trials.csv", None),
+    "zero": ("search.json", None), "escape": ("trials.csv", None),
+}
+OTHER = {  # another tool's files of the names a run folder uses
+    "other/result/result.json": '{"accuracy": 0.9}',
+    "other/compare/compare.csv": "model,accuracy\nx,0.9\n",
+    "other/table3/table3.csv": "model,flops\nx,1\n",
+    "other/ragged/compare.md": "| a | b | c |\n|---|---|---|\n| 1 | 2 |\n",
+}
+
+
+def _damaged_runs(root: Path, saved: dict, row: dict) -> None:
+    """runs/plugin: a finished search of the plug-in evil.py (best.json, family.csv); runs/NAME
+    for each of :data:`DAMAGED`: the same with one file damaged."""
+    import shutil
+
+    from scalesearch.coefsearch.trials import TrialStore
+
+    plugin = root / "runs" / "plugin"
+    plugin.mkdir(parents=True)
+    (root / "evil.py").write_text(EVIL + TINY.format(size=64))
+    (plugin / "search.json").write_text(json.dumps(dict(saved, config=dict(
+        saved["config"], baseline="evil.py:TINY"))))
+    TrialStore(plugin / "trials.csv").append([row])
+    (plugin / "best.json").write_text(json.dumps(BEST))
+    (plugin / "family.csv").write_text(FAMILY)
+    for name, (file, text) in DAMAGED.items():
+        shutil.copytree(plugin, root / "runs" / name)
+        path = root / "runs" / name / file
+        path.unlink()
+        if text is not None:
+            path.write_text(text)
+        elif name == "dirmarker":
+            path.mkdir()
+        elif name == "fifo":
+            os.mkfifo(path)
+        elif name == "zero":
+            path.symlink_to("/dev/zero")
+        else:  # a paused row whose checkpoint leads out of the run folder
+            TrialStore(path).append([dict(row, status="paused",
+                                          checkpoint="checkpoints/../../victim/sub")])
+
+
 def _search_runs(root: Path) -> None:
     """runs/b0 and runs/checked: a finished resnet50 search (default flags); runs/failed: one
     whose every trial failed."""
@@ -141,10 +203,11 @@ def _search_runs(root: Path) -> None:
                    top1=50.0 if status == "ok" else None, image_size=64,
                    params=1, flops=1, images=1, seconds=1.0)
         TrialStore(root / "runs" / run / "trials.csv").append([row])
+    _damaged_runs(root, saved, dict(row, status="ok", top1=50.0))
 
 
 def make_fixtures(root: Path) -> None:
-    for name, text in TEXT.items():
+    for name, text in {**TEXT, **OTHER}.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (root / "mynet.py").write_text(TINY.format(size=64))

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 from PIL import EpsImagePlugin, Image
+from readme_fixtures import TABLE3
 
 from scalesearch.data.imagefolder import decode
 from scalesearch.data.scan import scan_folder
@@ -65,7 +66,7 @@ def test_only_jpeg_and_png_decode_whatever_the_extension(tmp_path, fmt):
 def _table3_run(folder):
     """The smallest run folder report.html reads: a Table 3 count."""
     folder.mkdir(parents=True)
-    (folder / "table3.csv").write_text("baseline,flops\nresnet50,4.1\n")
+    (folder / "table3.csv").write_text(TABLE3)
     return folder
 
 

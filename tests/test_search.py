@@ -504,7 +504,9 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
     folder = search_folder(tmp_path / "s")
     (tmp_path / "s").mkdir()
     began = _same_baseline(folder, resolve(f"{net}:NET"), resume=False)
-    write_json(folder.marker_path, marker({}, baseline_fingerprint=began))
+    recipe = dict(config={"baseline": f"{net}:NET", "setup": {  # search.json's schema
+        "data": "synthetic", "num_train": None, "num_val": None}}, space={"candidates": []})
+    write_json(folder.marker_path, marker(**recipe, baseline_fingerprint=began))
     assert _same_baseline(folder, resolve(f"{net}:NET"), resume=True) == began  # unchanged
     net.write_text(EDITABLE_NET.replace("DIVISOR", "16"))  # other channel counts, same name
     with pytest.raises(ScalesearchError, match=r"is not the network .* began with \(params "
@@ -512,7 +514,7 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
         _same_baseline(folder, resolve(f"{net}:NET"), resume=True)
     with pytest.raises(ScalesearchError, match="is not the network"):
         _same_baseline(folder, resolve("mobilenet-v1"), resume=True)
-    write_json(folder.marker_path, marker({}))  # a folder from before fingerprints: resumes
+    write_json(folder.marker_path, marker(**recipe))  # from before fingerprints: resumes
     assert _same_baseline(folder, resolve("mobilenet-v1"), resume=True)["name"] == "mobilenet-v1"
 
 

@@ -5,13 +5,13 @@ re-reported search does not measure twice."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.io import write_json
 from scalesearch.latency import measure_many
+from scalesearch.runfiles import read_json
 from scalesearch.scalable import Scalable
 from scalesearch.settings.placement import LatencySpec
 from scalesearch.status import Status
@@ -22,7 +22,7 @@ def _key(k: tuple) -> str:
 
 
 def _stored(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None  # checked (scalesearch.runfiles)
 
 
 def load_latencies(folder: Path) -> dict[tuple, float] | None:

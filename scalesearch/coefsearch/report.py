@@ -121,6 +121,14 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     return rank[COLUMNS]
 
 
+def stored_objective(best: dict, path: Path) -> Objective | None:
+    """The objective ``best`` (best.json at ``path``, checked) was ranked by; None if unsaid."""
+    try:
+        return Objective(**best["objective"]) if best.get("objective") else None
+    except TypeError as err:
+        raise ScalesearchError(f"{path}: objective: {err}") from None
+
+
 def _tied_entry(r: dict) -> dict:
     return dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], top1_mean=r["top1_mean"],
                 top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
@@ -210,7 +218,7 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
         write_json(out / "best.json", best)
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]), phis)
         write_frame(out / "family.csv", pd.DataFrame(fam))
-        plot_family(fam, baseline, out / "family.png")
+        plot_family(fam, baseline.name, out / "family.png", baseline)
         summary["family"] = fam
     else:
         (out / "best.json").unlink(missing_ok=True)
@@ -218,20 +226,20 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
 
 
 def replot(out: Path) -> list[Path]:
-    """search.png (and family.png) again from trials.csv, family.csv and best.json."""
-    import json
-
+    """search.png (and family.png) again from trials.csv, family.csv and best.json alone: the
+    baseline the folder names is not imported (an installed one draws its official presets)."""
     from scalesearch.coefsearch.plots import plot_family, plot_search
     from scalesearch.coefsearch.trials import TrialStore
-    from scalesearch.registry import resolve
+    from scalesearch.registry import registered, resolve
+    from scalesearch.runfiles import read_csv, read_json
 
     rank = ranking(TrialStore(out / "trials.csv").rows)
-    best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}
-    plot_search(rank, best or None, out / "search.png",
-                f"φ=1 search on {best.get('baseline', out.name)}")
+    best = read_json(out / "best.json") if (out / "best.json").exists() else {}
+    name = best.get("baseline", out.name)
+    plot_search(rank, best or None, out / "search.png", f"φ=1 search on {name}")
     written = [out / "search.png"]
     if best and (out / "family.csv").exists():
-        rows = pd.read_csv(out / "family.csv").to_dict("records")
-        plot_family(rows, resolve(best["baseline"]), out / "family.png")
+        rows = read_csv(out / "family.csv").to_dict("records")
+        plot_family(rows, name, out / "family.png", resolve(name) if registered(name) else None)
         written.append(out / "family.png")
     return written

@@ -21,7 +21,7 @@ from dataclasses import replace
 from functools import partial
 
 from scalesearch.cluster import describe, fit, runtime
-from scalesearch.coefsearch.halving import CHECKPOINTS, checkpoint_path, history_at, run_halving
+from scalesearch.coefsearch.halving import history_at, run_halving
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
     Candidate,
@@ -32,7 +32,7 @@ from scalesearch.coefsearch.space import (
     tpe_point,
 )
 from scalesearch.coefsearch.trainable import TrialContext, trial
-from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path
 from scalesearch.data.loader import chance_top1
 from scalesearch.logs import Log, stderr
 from scalesearch.settings.search import SAMPLERS, SCHEDULERS, SearchConfig

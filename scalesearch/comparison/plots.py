@@ -12,6 +12,7 @@ import pandas as pd
 from scalesearch.paper import TABLE3
 from scalesearch.pareto import plot_pareto
 from scalesearch.plotting import pyplot, save_figure
+from scalesearch.runfiles import read_csv
 from scalesearch.settings.compare import STRATEGIES
 
 STYLE = {"baseline": ("k", "o"), "depth": ("tab:blue", "s"), "width": ("tab:orange", "^"),
@@ -137,7 +138,7 @@ def plot_compare(folder: Path) -> list[Path]:
 
     written = []
     if (folder / "compare.csv").exists():
-        df = pd.read_csv(folder / "compare.csv")
+        df = read_csv(folder / "compare.csv")  # checked: scalesearch.runfiles
         name = df["baseline"].iloc[0] if "baseline" in df else folder.name
         if "top1" in df and df["top1"].notna().any():
             summary = summarize(df)
@@ -146,5 +147,5 @@ def plot_compare(folder: Path) -> list[Path]:
             if "activations" in summary:  # CSVs written before activations were recorded lack it
                 written.extend(plot_pareto_dir(summary, name, folder))
     if (folder / "table3.csv").exists():
-        written.append(plot_table3(pd.read_csv(folder / "table3.csv"), folder / "table3.png"))
+        written.append(plot_table3(read_csv(folder / "table3.csv"), folder / "table3.png"))
     return written
