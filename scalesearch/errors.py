@@ -17,10 +17,32 @@ MAX_TRIALS = 10_000  # TPE trials
 MAX_WORKERS = 1024  # trainings at once
 MAX_CLASSES = 100_000
 MAX_GRID_POINTS = 1_000_000  # α × β × γ grid points before the constraint filter
+# A network's size, checked before its weights are allocated (scale, every candidate of search
+# and compare, load_checkpoint; --force does not lift it): EfficientNet-B7 has 55 blocks,
+# 640 channels and 66 M parameters, EfficientNet-L2 480 M.
+MAX_BLOCKS = 10_000
+MAX_CHANNELS = 100_000  # per layer
+MAX_PARAMS = 2_000_000_000  # 8 GB of float32 weights
 
 
 class ScalesearchError(ValueError):
     """Bad input: unknown baseline, invalid coefficients, unreadable data, conflicting options."""
+
+
+class WriteError(ScalesearchError):
+    """An output the OS would not write (a full disk, a read-only folder): its reason, the
+    file's name."""
+
+
+class RunIncomplete(ScalesearchError):
+    """A run that trained but could not write all it should (a full disk): one line, exit 1,
+    not 2 — its rows file keeps what finished and ``--resume`` writes the rest."""
+
+    exit_code = 1
+
+
+class TooLarge(ScalesearchError):
+    """A network beyond :data:`MAX_BLOCKS`, :data:`MAX_CHANNELS` or :data:`MAX_PARAMS`."""
 
 
 def _real(value: object) -> TypeGuard[float]:
@@ -35,6 +57,20 @@ def _shown(value: object) -> str:
         return repr(value)
     short = f"{value:g}"
     return short if not math.isfinite(value) or float(short) == value else repr(value)
+
+
+def as_plain(name: str, value: object) -> object:
+    """``value`` with numpy (or other) numbers as Python int / float, in a tuple or list too,
+    so JSON can write them; a bool (Python's or numpy's) where a number is meant is refused."""
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy's too
+        raise ScalesearchError(f"{name} must be a number, got {value!r} (a boolean)")
+    if isinstance(value, numbers.Integral) and type(value) is not int:
+        return int(value)
+    if isinstance(value, numbers.Real) and type(value) not in (int, float):
+        return float(value)
+    if isinstance(value, tuple | list):
+        return type(value)(as_plain(name, v) for v in value)
+    return value
 
 
 def check_whole(name: str, value: object, low: int = 1, high: int | None = None, *,

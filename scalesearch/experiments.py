@@ -182,16 +182,21 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace | dict,
 
     placement = opt.placement_from_args(args)  # the device is checked before anything else
     result = run_fidelity(Path(run_dir), opt.fidelity_config(args),
-                          resume=bool(opt.option(args, "resume")), placement=placement, log=log)
+                          resume=bool(opt.option(args, "resume")), placement=placement, log=log,
+                          baseline=opt.option(args, "baseline"),
+                          trust_baseline=bool(opt.option(args, "trust_baseline")))
     write_report(Path(run_dir))  # the search's page, linking the check's own
     return FidelityResult(dict(result, report=str(Path(result["out"]) / "report.html")))
 
 
-def fidelity(run_dir: str | Path, *, resume: bool = False, log: Log = stderr,
-             **options) -> FidelityResult:
+def fidelity(run_dir: str | Path, *, resume: bool = False, baseline: str | None = None,
+             trust_baseline: bool = False, log: Log = stderr, **options) -> FidelityResult:
     """Retrain the best and random candidates of the search in ``run_dir`` at a higher
-    fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them."""
-    values = opt.api_options(options, "fidelity", FidelityConfig, Placement, resume=resume)
+    fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them.
+    A search of a plug-in baseline is retrained only when ``baseline`` names it again, or
+    with ``trust_baseline=True`` (its code is imported)."""
+    values = opt.api_options(options, "fidelity", FidelityConfig, Placement, resume=resume,
+                             baseline=baseline, trust_baseline=trust_baseline)
     return run_fidelity_options(run_dir, values, log)
 
 
@@ -261,6 +266,12 @@ def plot_dir(folder: Path) -> list[Path]:
     written = plot_compare(folder)
     if (folder / "trials.csv").exists():
         from scalesearch.coefsearch.results import replot
+        from scalesearch.training.runfiles import read_json
+
+        if not (folder / "search.json").exists():
+            raise ScalesearchError(f"{folder} holds a trials.csv but no search.json: not a "
+                                   "search's folder")
+        read_json(folder / "search.json")  # the project's marker, checked
 
         written.extend(replot(folder))
     return written

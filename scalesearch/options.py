@@ -47,6 +47,11 @@ def search_config(args: argparse.Namespace | dict) -> SearchConfig:
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     """Every option of ``scalesearch fidelity`` but RUN_DIR and --format."""
     p.add_argument("--resume", action="store_true", help="continue an interrupted check")
+    p.add_argument("--baseline", metavar="SPEC", help="the search's plug-in baseline "
+                   "(file.py:NAME or module:attr), named again: retraining imports its code, "
+                   "so a folder's plug-in is not run unless you name it (or --trust-baseline)")
+    p.add_argument("--trust-baseline", action="store_true", help="retrain the plug-in baseline "
+                   "RUN_DIR/search.json names without naming it (its code is imported)")
     add_flags(p, FidelityConfig, Placement)  # placement for this run, whatever the search used
 
 

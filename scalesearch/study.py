@@ -26,9 +26,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.scaling.registry import plugin_file
 from scalesearch.settings import CompareConfig, Placement, Tracking
 from scalesearch.settings.fields import build, flags, resolve
 from scalesearch.util.io import read_small_text
+from scalesearch.util.logs import stderr
 
 KINDS = ("compare", "paper-table3")
 NEEDS = {"baseline": "a baseline", "baselines": "a list of baselines"}  # a missing key, said
@@ -80,12 +82,49 @@ class Table3Study(_Study):
     baselines: list[str]
 
 
+MAX_DEPTH = 20  # nesting levels of a study file (a flat mapping of lists: 3 are used)
+SHOWN = 80  # characters of a value an error line echoes
+
+
+class _Refused(Exception):
+    """A YAML construct a study file may not use; its message, with the line."""
+
+
+class _StudyLoader(yaml.SafeLoader):
+    """yaml's SafeLoader without aliases (``*name``), which let a few lines expand to
+    gigabytes (a 'billion laughs'), and at most :data:`MAX_DEPTH` levels deep (2,000 nested
+    ``[`` were a RecursionError)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = f"line {event.start_mark.line + 1}"
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"YAML aliases (*{event.anchor:.{SHOWN}}) are not allowed in a "
+                           f"study file ({line})")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep ({line})")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to :data:`SHOWN` characters with …, for a one-line error."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+
+
 def _invalid(path: Path, schema: type[_Study], err: ValidationError,
              written: dict[str, str]) -> ScalesearchError:
     """One line naming the unknown keys, or the first bad key (as ``written`` in the file, an
     old name included), its value and what it must be."""
     unknown = [str(e["loc"][0]) for e in err.errors() if e["type"] == "extra_forbidden"]
     if unknown:
+        unknown = [k if len(k) <= SHOWN else _shown(k) for k in unknown]
         return ScalesearchError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: "
                                 f"{', '.join(sorted(schema.model_fields))}")
     e = err.errors()[0]
@@ -96,7 +135,8 @@ def _invalid(path: Path, schema: type[_Study], err: ValidationError,
     loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
     key = written.get(str(loc[0]), str(loc[0])) + "".join(
         f"[{part}]" for part in loc[1:] if isinstance(part, int))
-    return ScalesearchError(f"{path}: {key}: {e['input']!r} is not valid ({e['msg'][0].lower()}"
+    return ScalesearchError(f"{path}: {key}: {_shown(e['input'])} is not valid "
+                            f"({e['msg'][0].lower()}"
                             f"{e['msg'][1:]})")
 
 
@@ -104,9 +144,11 @@ def load_study(path: Path) -> dict:
     """The study YAML at ``path``, validated key by key against :class:`CompareStudy` or
     :class:`Table3Study`; the keys it sets."""
     try:
-        spec = yaml.safe_load(read_small_text(path, "study"))
+        spec = yaml.load(read_small_text(path, "study"), Loader=_StudyLoader)  # noqa: S506
     except yaml.YAMLError as err:
         raise ScalesearchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    except _Refused as err:
+        raise ScalesearchError(f"{path}: {err}") from None
     if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
         raise ScalesearchError(f"{path}: needs a mapping with kind: {' or '.join(KINDS)}")
     renamed = RENAMED if spec["kind"] == "compare" else {}
@@ -114,9 +156,21 @@ def load_study(path: Path) -> dict:
     spec = {renamed.get(k, k): v for k, v in spec.items()}
     schema = CompareStudy if spec["kind"] == "compare" else Table3Study
     try:
-        return schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
+        spec = schema.model_validate(spec).model_dump(exclude_unset=True, exclude_none=True)
     except ValidationError as err:
         raise _invalid(path, schema, err, written) from None
+    try:
+        _plugin_files(spec)
+    except ScalesearchError as err:
+        raise ScalesearchError(f"{path}: {err}") from None
+    return spec
+
+
+def _plugin_files(spec: dict) -> list[Path]:
+    """The plug-in files a loaded study runs (its baselines that are files); a baseline that
+    is neither a registered name nor a file is refused (:func:`registry.plugin_file`)."""
+    names = spec.get("baselines", [spec.get("baseline")])
+    return list(dict.fromkeys(f for f in map(plugin_file, names) if f is not None))
 
 
 def _compare_config(spec: dict, folder: Path, placement: Placement | None = None,
@@ -143,6 +197,8 @@ def run_study(path: Path, out: Path | None = None, resume: bool = False,
     from scalesearch.report.page import write_report
 
     spec = load_study(path)
+    for file in _plugin_files(spec):  # said before they run, as --baseline file.py:NET runs
+        stderr(f"{path}: runs the plug-in file {file}")
     out = out or path.parent / "results" / path.stem
     if spec["kind"] == "paper-table3":
         from scalesearch.comparison.strategies import paper_rows

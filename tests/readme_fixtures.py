@@ -1,6 +1,7 @@
 """The files the README's bad-input rows name, made in a fresh folder: plug-ins (good, broken,
 with bad stage tables, one whose model factory raises), photo folders, coefficient and study
-files, finished and damaged run folders, a FIFO."""
+files, finished and damaged run folders, a FIFO, links (a .lock, a sub-folder, a loop) and
+another tool's output folder."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ class Failing(TableBaseline):
 NET = Failing(EFFICIENTNET_B0.table)
 '''
 
+TABLE3 = "baseline,strategy,flops,paper_flops\nresnet50,baseline,4.1,4.1\n"  # its schema's columns
+
 TEXT = {
     "broken.py": "def oops(:\n",
     "best.json": '{"alpha": 1.2, "beta": 1.1, "gamma": 1.15}',
@@ -60,6 +63,7 @@ TEXT = {
     "notjson.json": "not json",
     "nokeys.json": '{"a": 1}',
     "nan.json": '{"alpha": NaN, "beta": 1.1, "gamma": 1.15}',
+    "bool.json": '{"alpha": true, "beta": true, "gamma": 1.4142}',
     "failing.py": FAILING,
     "afile": "",
     "notyaml.yaml": "kind: [compare\n",
@@ -68,12 +72,26 @@ TEXT = {
     "nobaseline.yaml": "kind: compare\n",
     "nobaselines.yaml": "kind: paper-table3\n",
     "bigseeds.yaml": "kind: compare\nbaseline: resnet50\nseeds: 1000000000000\n",
+    "module.yaml": "kind: paper-table3\nbaselines: ['this:s']\n",
+    "alias.yaml": "kind: compare\nbaseline: &b resnet50\ndescription: *b\n",
+    "deep.yaml": "kind: compare\nbaseline: resnet50\ndescription: " + "[" * 50 + "]" * 50 + "\n",
     "runs/damaged/search.json": "{",
     "runs/old/search.json": '{"config": {"baseline": "resnet50"}}',  # format 1: no "format"
     "runs/cmp/compare.json": '{"config": {}}',
     "runs/badrows/trials.csv": "alpha,beta,gamma,seed,top1,status\n1.2,1.1,1.15,0,abc,ok\n",
+    "runs/badrows/search.json": '{"config": {"baseline": "resnet50", "setup": {"data": '
+                                '"synthetic", "num_train": null, "num_val": null}}, '
+                                '"space": {"candidates": []}}',
     "runs/checked/fidelity/fidelity.json": '{"config": {}}',
+    "huge.json": '{"alpha": 1e100, "beta": 1.1, "gamma": 1.15}',
+    "runs/linked/table3.csv": TABLE3,
+    "someones/best.json": '{"mine": true}',  # another tool's output folder
+    "someones/family.csv": "a,b\n1,2\n",
+    "someones/report.html": "<p>mine</p>",
+    "thesis.tex": "my thesis\n",
 }
+FORGED = "b\nscalesearch compare: error: forged"  # a class folder's name that forges a line
+EPS = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"  # named .jpg
 
 PHOTOS = {  # folder: {split/class: (good images, other files)}
     "noval": {"train/a": (1, ()), "train/b": (1, ())},
@@ -86,6 +104,10 @@ PHOTOS = {  # folder: {split/class: (good images, other files)}
                    "val/a": (1, ()), "val/b": (1, ())},
     "badfiles": {"train/a": (3, ("bad.jpg", "notes.txt")), "train/b": (3, ()),
                  "val/a": (2, ()), "val/b": (2, ())},
+    "forged": {"train/a": (1, ()), f"train/{FORGED}": (0, ()), "val/a": (1, ()),
+               f"val/{FORGED}": (0, ())},
+    "eps": {"train/a": (0, ("x.jpg",)), "train/b": (0, ("y.jpg",)), "val/a": (1, ()),
+            "val/b": (1, ())},
 }
 
 
@@ -102,7 +124,64 @@ def _photos(root: Path) -> None:
                 pixels = torch.randint(0, 256, (40, 40, 3), generator=gen, dtype=torch.uint8)
                 Image.fromarray(pixels.numpy()).save(d / f"{i}.png")
             for name in others:
-                (d / name).write_text("not an image")
+                (d / name).write_text(EPS if folder == "eps" else "not an image")
+
+
+# a plug-in that leaves a file when imported: reading a run folder that names it must not
+EVIL = 'from pathlib import Path\nPath(__file__).with_name("imported.txt").write_text("ran")\n'
+BEST = dict(alpha=1.2, beta=1.1, gamma=1.15, top1_mean=50.0, top1_std=None, seeds=1,
+            baseline="evil.py:TINY", tie_break="balanced", tied=[], stopped=[],
+            not_ruled_out=[], objective=None, p_best=None)
+FAMILY = ("source,phi,alpha,beta,gamma,depth,width,image_size,params,flops,flops_ratio\n"
+          "found,1,1.2,1.1,1.15,1.2,1.1,74,300000,40000000,2.0\n"
+          "paper,1,1.2,1.1,1.15,1.2,1.1,74,300000,40000000,2.0\n")
+DAMAGED = {  # a copy of runs/plugin with one file changed (None: see _damaged_runs)
+    "cutbest": ("best.json", '{"alpha": 1.2, "beta"'),
+    "oddbest": ("best.json", json.dumps(dict(BEST, alpha="1.2"))),
+    "listconfig": ("search.json", '{"format": 2, "version": "0.3.0", "config": [], '
+                                  '"space": {"candidates": []}}'),
+    "oddfamily": ("family.csv", "name,value\nx,1\n"),
+    "dirmarker": ("search.json", None), "fifo": ("trials.csv", None),
+    "zero": ("search.json", None), "escape": ("trials.csv", None),
+}
+OTHER = {  # another tool's files of the names a run folder uses
+    "other/result/result.json": '{"accuracy": 0.9}',
+    "other/compare/compare.csv": "model,accuracy\nx,0.9\n",
+    "other/table3/table3.csv": "model,flops\nx,1\n",
+    "other/ragged/compare.md": "| a | b | c |\n|---|---|---|\n| 1 | 2 |\n",
+}
+
+
+def _damaged_runs(root: Path, saved: dict, row: dict) -> None:
+    """runs/plugin: a finished search of the plug-in evil.py (best.json, family.csv); runs/NAME
+    for each of :data:`DAMAGED`: the same with one file damaged."""
+    import shutil
+
+    from scalesearch.coefsearch.trials import TrialStore
+
+    plugin = root / "runs" / "plugin"
+    plugin.mkdir(parents=True)
+    (root / "evil.py").write_text(EVIL + TINY.format(size=64))
+    (plugin / "search.json").write_text(json.dumps(dict(saved, config=dict(
+        saved["config"], baseline="evil.py:TINY"))))
+    TrialStore(plugin / "trials.csv").append([row])
+    (plugin / "best.json").write_text(json.dumps(BEST))
+    (plugin / "family.csv").write_text(FAMILY)
+    for name, (file, text) in DAMAGED.items():
+        shutil.copytree(plugin, root / "runs" / name)
+        path = root / "runs" / name / file
+        path.unlink()
+        if text is not None:
+            path.write_text(text)
+        elif name == "dirmarker":
+            path.mkdir()
+        elif name == "fifo":
+            os.mkfifo(path)
+        elif name == "zero":
+            path.symlink_to("/dev/zero")
+        else:  # a paused row whose checkpoint leads out of the run folder
+            TrialStore(path).append([dict(row, status="paused",
+                                          checkpoint="checkpoints/../../victim/sub")])
 
 
 def _search_runs(root: Path) -> None:
@@ -124,10 +203,11 @@ def _search_runs(root: Path) -> None:
                    top1=50.0 if status == "ok" else None, image_size=64,
                    params=1, flops=1, images=1, seconds=1.0)
         TrialStore(root / "runs" / run / "trials.csv").append([row])
+    _damaged_runs(root, saved, dict(row, status="ok", top1=50.0))
 
 
 def make_fixtures(root: Path) -> None:
-    for name, text in TEXT.items():
+    for name, text in {**TEXT, **OTHER}.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (root / "mynet.py").write_text(TINY.format(size=64))
@@ -136,10 +216,16 @@ def make_fixtures(root: Path) -> None:
         (root / f"{stem}.py").write_text(BAD_TABLE.format(act=act, stages=stages))
     (root / "emptydir").mkdir()
     os.mkfifo(root / "pipe")
+    (root / "runs" / "linked" / "table3.png").symlink_to(root / "best.json")  # not its own
     _photos(root)
     _search_runs(root)
+    (root / "runs" / "linkedlock").mkdir()
+    (root / "runs" / "linkedlock" / ".lock").symlink_to(root / "thesis.tex")
+    (root / "runs" / "failed" / "checkpoints").symlink_to(root / "emptydir")
+    (root / "loop").symlink_to("loop")
 
 
 def snapshot(root: Path) -> dict[str, int]:
-    """Every path under ``root`` with its modification time (ns)."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    """Every path under ``root`` with its modification time (ns), a link's own (a link's
+    target is there too, or a loop)."""
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in root.rglob("*")}

@@ -227,3 +227,61 @@ def test_one_name_per_meaning_and_the_old_spellings_still_parse():
                     for k, v in old["train"].items()}
     old["train"]["workers"] = 2
     assert ProxySetup.from_dict(old).train.loader_workers == 2
+
+
+@pytest.mark.parametrize("kwargs", [dict(phi=True), dict(phi=1, alpha=True, beta=True,
+                                                          gamma=1.4142, force=True),
+                                    dict(depth=True), dict(phi="1"), dict(phi=1, alpha="1.2"),
+                                    dict(num_classes=True), dict(preset=3)])
+def test_scale_refuses_what_is_not_a_number(kwargs):
+    """True is not φ = 1 (nor α = 1), nor is the text '1': ScalesearchError, not a TypeError
+    or a network scaled by 1."""
+    with pytest.raises(ScalesearchError, match="must be a|preset must be a name"):
+        scalesearch.scale("resnet50", **kwargs)
+
+
+def test_scale_refuses_a_baseline_that_is_no_name_in_one_line():
+    with pytest.raises(ScalesearchError, match="a baseline is a name.*got int 42"):
+        scalesearch.scale(42, phi=1)
+
+
+def test_numpy_numbers_are_python_numbers_after_validation():
+    """numpy.int64 seeds (a sweep's np.arange) are 3 to JSON: the run marker is written."""
+    import json
+
+    import numpy as np
+
+    from scalesearch.settings import CompareConfig, SearchConfig
+
+    cfg = SearchConfig(seeds=np.int64(3), tolerance=np.float32(0.05))
+    assert type(cfg.seeds) is int and type(cfg.tolerance) is float
+    json.dumps(cfg.to_dict())
+    cmp = CompareConfig(baseline="resnet50", ratios=(np.int64(2),), seeds=np.int64(2))
+    json.dumps(cmp.recipe())
+    net = scalesearch.scale("resnet50", phi=np.int64(1), num_classes=np.int64(10))
+    json.dumps(net.to_dict())
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: s.SearchConfig(seeds=True),
+    lambda s: s.CompareConfig(baseline="resnet50", coefficients=(True, True, 1.4142)),
+    lambda s: s.CompareConfig(baseline="resnet50", ratios=(True,)),
+    lambda s: s.Placement(cpus_per_trial=True),
+])
+def test_settings_refuse_a_boolean_where_a_number_is_meant(make):
+    from scalesearch import settings
+
+    with pytest.raises(ScalesearchError, match="must be a number, got True"):
+        make(settings)
+
+
+def test_a_coefficients_file_with_booleans_is_refused(tmp_path):
+    """{"alpha": true, "beta": true, …} is not α = β = 1, for scale and compare alike."""
+    from scalesearch.util.argtypes import read_coefficients
+
+    path = tmp_path / "bool.json"
+    path.write_text('{"alpha": true, "beta": true, "gamma": 1.4142}')
+    with pytest.raises(ScalesearchError, match="needs numeric keys"):
+        read_coefficients(str(path))
+    with pytest.raises(ScalesearchError, match="needs numeric keys"):
+        scalesearch.compare("resnet50", no_train=True, coefficients=str(path))

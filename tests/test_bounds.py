@@ -58,3 +58,92 @@ def test_study_counts_are_bounded_before_anything_is_written(tmp_path, monkeypat
     with pytest.raises(ScalesearchError, match=message):
         run_study(path)
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.timeout(60)
+def test_a_network_beyond_the_size_bound_is_refused_before_it_is_built():
+    """scale --alpha 1000 --force did not answer in 60 s; --force does not lift the bound."""
+    with pytest.raises(ScalesearchError, match="16,000 blocks.*beyond the size scalesearch "
+                                               "builds \\(10,000 blocks"):
+        scalesearch.scale("resnet50", phi=1, alpha=1000, force=True)
+    with pytest.raises(ScalesearchError, match="blocks.*beyond"):  # α^φ = 1e100
+        scalesearch.scale("resnet50", phi=10, alpha=1e10, force=True)
+    with pytest.raises(ScalesearchError, match="overflow a float"):
+        scalesearch.scale("resnet50", phi=10, alpha=1e40, force=True)
+    with pytest.raises(ScalesearchError, match="2,048,000 channels"):
+        scalesearch.scale("resnet50", width=1000)
+    with pytest.raises(ScalesearchError, match="parameters, beyond the 2,000,000,000"):
+        scalesearch.scale("resnet50", width=30)  # 16 blocks of ≤ 61,440 channels: 21 G params
+
+
+def test_the_block_bound_has_its_edge():
+    from dataclasses import replace
+
+    from scalesearch.errors import MAX_BLOCKS
+    from scalesearch.scaling.arch import Stage
+    from scalesearch.scaling.registry import resolve
+
+    table = resolve("resnet50").table
+    at = replace(table, stages=(Stage("bottleneck", MAX_BLOCKS, 64, expand=0.25),))
+    at.check_size()
+    with pytest.raises(ScalesearchError, match="10,001 blocks"):
+        replace(at, stages=(Stage("bottleneck", MAX_BLOCKS + 1, 64, expand=0.25),)).check_size()
+
+
+@pytest.mark.timeout(60)
+def test_a_checkpoint_of_a_huge_table_is_refused_not_built(tmp_path):
+    """load_checkpoint of a table with repeats 10⁷ hung building it."""
+    import torch
+
+    path, _ = scalesearch.scale("mobilenet-v1").save(tmp_path / "m.pt")
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["table"]["stages"][0]["repeats"] = 10**7
+    torch.save(ckpt, path)
+    with pytest.raises(ScalesearchError, match="10,000,012 blocks"):
+        scalesearch.load_checkpoint(path)
+    ckpt["config"]["table"]["stages"][0]["repeats"] = 1
+    for stage in ckpt["config"]["table"]["stages"][-2:]:
+        stage["channels"] = 99_000  # a 99,000² pointwise conv: 9.8 G parameters
+    torch.save(ckpt, path)
+    with pytest.raises(ScalesearchError, match="parameters, beyond the 2,000,000,000"):
+        scalesearch.load_checkpoint(path)
+
+
+def test_a_plugin_beyond_the_parameter_bound_is_refused_before_allocation():
+    """A network that is not a stage table is counted on the meta device first."""
+    import torch
+
+    from scalesearch.scaling.counter import count
+
+    with pytest.raises(ScalesearchError, match="parameters, beyond"):
+        count(lambda: torch.nn.Linear(50_000, 50_000), 32)
+
+
+def test_a_family_stops_before_a_member_beyond_the_size_bound():
+    """A winner with α = 2 at φ = 10 is 16,384 blocks deep: the family ends before it (with a
+    warning) instead of failing the search that found it."""
+    from scalesearch.coefsearch.results import family
+    from scalesearch.scaling.registry import resolve
+
+    with pytest.warns(UserWarning, match="family \\(found\\) stops before φ=10"):
+        rows = family(resolve("resnet50"), (2.0, 1.0, 1.0), phis=(1, 10))
+    assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
+                                                        ("paper", 10)]
+
+
+def test_a_bracket_end_beyond_the_size_bound_does_not_fail_a_solve(monkeypatch):
+    """compare's depth bracket reaches 2 × the target: an end beyond the bound counts as more
+    FLOPs than any target, so the answer inside the bound is still found."""
+    from scalesearch.comparison.strategies import solve_strategy
+    from scalesearch.scaling import arch, counter
+    from scalesearch.scaling.registry import resolve
+
+    monkeypatch.setattr(arch, "MAX_BLOCKS", 100)  # resnet50's 16 blocks × 8 (the bracket) = 128
+    counter.measure.cache_clear()
+    counter._counter.cache_clear()
+    try:
+        point = solve_strategy(resolve("resnet50"), "depth", 4.0)
+    finally:
+        counter.measure.cache_clear()
+        counter._counter.cache_clear()
+    assert point.flops_ratio == pytest.approx(4.0, rel=0.1)

@@ -231,6 +231,8 @@ def test_markdown_has_activations_and_labels_for_new_strategies(cli):
     ("coefficients: [1.2, 1.1]", "coefficients: [1.2, 1.1] is not valid (list should have at "
                                  "least 3 items"),
     ("latency: maybe", "latency: 'maybe' is not valid (input should be a valid boolean)"),
+    ("coefficients: [true, true, 1.4142]", "coefficients[0]: True is not valid (input should "
+                                           "be a valid number)"),  # true is not α = 1
 ])
 def test_a_study_key_of_the_wrong_type_is_one_line_naming_it(cli, tmp_path, line, says):
     bad = tmp_path / "bad.yaml"
@@ -238,6 +240,56 @@ def test_a_study_key_of_the_wrong_type_is_one_line_naming_it(cli, tmp_path, line
     code, _, err = cli("study", bad)
     assert code == 2 and says in err, err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "results").exists()
+
+
+def _bomb(levels: int) -> str:
+    """A 'billion laughs' in a string field: 9^levels items from a few lines of aliases."""
+    items = "&a0 [x, x, x, x, x, x, x, x, x]"
+    for i in range(1, levels):
+        items += f", &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]"
+    return f"description: [{items}]"
+
+
+@pytest.mark.parametrize("line, says", [
+    (_bomb(5), "YAML aliases (*a0) are not allowed in a study file (line 3)"),  # was 300 KB
+    ("description: " + "[" * 2000 + "]" * 2000, "nested more than 20 levels deep (line 3)"),
+    ("description: [" + ", ".join(["12345"] * 50_000) + "]",  # a 350 KB line, echoed whole
+     "description: [12345, 12345, "),
+    ("x" * 1000 + ": 1", "unknown key(s) 'xxxx"),
+])
+def test_a_study_file_that_expands_or_nests_is_one_short_line(cli, tmp_path, line, says):
+    """An alias bomb printed repr(input), 351 MB of stderr at depth 7; 2,000 nested [ gave a
+    RecursionError traceback; an error echoes at most 80 characters of a value."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"kind: compare\nbaseline: resnet50\n{line}\n")
+    code, _, err = cli("study", bad)
+    assert code == 2 and says in err and "Traceback" not in err, err[:500]
+    assert len(err.strip().splitlines()) == 1 and len(err) < 600, err[:500]
+
+
+@pytest.mark.parametrize("kind", ["kind: paper-table3\nbaselines: ['probe_mod:NET']",
+                                  "kind: compare\nbaseline: probe_mod:NET"])
+def test_a_study_imports_no_module_it_names(cli, tmp_path, monkeypatch, kind):
+    """baselines: ['this:s'] imported the standard library's this: a study names a
+    registered baseline or a plug-in file, never an importable module."""
+    (tmp_path / "probe_mod.py").write_text("open('imported', 'w').close()\nNET = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(f"{kind}\n")
+    code, _, err = cli("study", "s.yaml")
+    assert code == 2 and "baseline 'probe_mod:NET': a study names a registered baseline" in err
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_study_says_which_plugin_files_it_runs_before_it_runs_them(cli, tmp_path,
+                                                                     monkeypatch):
+    (tmp_path / "noisy.py").write_text("import sys\nprint('plug-in ran', file=sys.stderr)\n"
+                                       "raise RuntimeError('stop')\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text("kind: paper-table3\nbaselines: [resnet50, noisy.py:NET]\n")
+    code, _, err = cli("study", "s.yaml")
+    said = f"s.yaml: runs the plug-in file {tmp_path.resolve() / 'noisy.py'}"
+    assert code == 2 and said in err and err.index(said) < err.index("plug-in ran"), err
 
 
 def test_a_table3_study_needs_a_list_of_baselines(cli, tmp_path):

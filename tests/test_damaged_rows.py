@@ -54,7 +54,7 @@ def test_a_short_row_before_the_last_is_refused(tmp_path):
 def test_a_binary_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "trials.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00")
-    with pytest.raises(ScalesearchError, match=r"trials.csv is not a text CSV file; repair"):
+    with pytest.raises(ScalesearchError, match=r"trials.csv is not UTF-8 text"):
         TrialStore(path)
     path.write_bytes(b"\x00\x01\x02,\x03\n\x04")  # decodes, but holds no trials.csv header
     with pytest.raises(ScalesearchError, match=r"trials.csv row 1: .*; repair or remove"):

@@ -104,7 +104,7 @@ def test_search_report_sections_and_links(search_dir):
     page = Page(text)
     hrefs = {a["href"] for tag, a in page.attrs if tag == "a"}
     for sub in ("fidelity", "compare_found", "compare_paper"):
-        assert f"{sub}/report.html" in hrefs
+        assert f"./{sub}/report.html" in hrefs
         assert (search_dir / sub / "report.html").is_file()  # the link leads somewhere
     assert "these are of the environment that rendered this report" in text
 
@@ -140,7 +140,7 @@ def test_study_results_folders(tmp_path, study):
     shutil.copytree(RESULTS / study, folder)
     page = Page(write_report(folder).read_text())
     assert page.tables["table3"][1:]
-    assert any(a.get("href") == "README.md" for tag, a in page.attrs if tag == "a")
+    assert any(a.get("href") == "./README.md" for tag, a in page.attrs if tag == "a")
 
 
 def test_refusals_leave_no_report(cli, tmp_path, search_dir):
@@ -173,8 +173,8 @@ def test_an_interrupted_write_keeps_the_old_report(search_dir, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_report(search_dir, recurse=False)
+    with pytest.raises(ScalesearchError, match=r"cannot write .*report.html: disk full$"):
+        write_report(search_dir, recurse=False)  # one line (issue 34), the old page kept
     assert (search_dir / "report.html").read_text() == old
     assert not list(search_dir.glob(".report.html.*"))  # no temp file left
 

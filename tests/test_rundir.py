@@ -18,14 +18,16 @@ from scalesearch.training.rundir import RUN_FORMAT, check_out, marker, read_mark
 
 def test_marker_round_trip_and_format(tmp_path):
     path = tmp_path / "search.json"
-    path.write_text(json.dumps(marker({"seeds": 2}, space={"total": 1})))
+    config = {"seeds": 2, "baseline": "resnet50",
+              "setup": {"data": "synthetic", "num_train": None, "num_val": None}}
+    path.write_text(json.dumps(marker(config, space={"total": 1, "candidates": []})))
     saved = read_marker(path, "search")
     assert saved["format"] == RUN_FORMAT and saved["version"] == __version__
-    assert saved["config"] == {"seeds": 2} and saved["space"] == {"total": 1}
+    assert saved["config"] == config and saved["space"] == {"total": 1, "candidates": []}
     folder = search_folder(tmp_path)
-    folder.check({"seeds": 2}, True)
+    folder.check(config, True)
     with pytest.raises(ScalesearchError, match=r"different settings \(seeds\)"):
-        folder.check({"seeds": 3}, True)
+        folder.check(dict(config, seeds=3), True)
 
 
 @pytest.mark.parametrize("saved, reader", [
@@ -83,10 +85,14 @@ def test_a_row_store_keeps_finished_rows_replaces_paused_ones_and_says_what_is_l
     folder = compare_folder(tmp_path / "c")
     store = folder.start({"seeds": 2})
     assert store.rows == [] and (tmp_path / "c" / "compare.json").exists()
+    net = dict(baseline="resnet50", depth=1.0, width=1.0, resolution=1.0, flops=1,
+               flops_ratio=2.0)  # compare.csv's schema (scalesearch.training.runfiles)
     jobs = [dict(strategy=s, target_ratio=2.0, seed=k) for s in ("width", "depth")
             for k in (0, 1)]
-    store.append([dict(jobs[0], status="paused", top1=1.0), dict(jobs[1], status="ok", top1=2.0)])
-    store.append([dict(jobs[0], status="ok", top1=3.0), dict(jobs[1], status="ok", top1=9.0)])
+    store.append([dict(jobs[0], status="paused", top1=1.0, **net),
+                  dict(jobs[1], status="ok", top1=2.0, **net)])
+    store.append([dict(jobs[0], status="ok", top1=3.0, **net),
+                  dict(jobs[1], status="ok", top1=9.0, **net)])
     again = CompareRows(folder.rows_path)  # what a resume reads back
     assert {(r["seed"], r["top1"]) for r in again.rows} == {(0, 3.0), (1, 2.0)}
     assert again.left(jobs) == jobs[2:]  # the finished row was kept, the paused one replaced
@@ -128,13 +134,15 @@ def test_a_folder_another_run_holds_is_refused_naming_its_pid(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+    recipe = {"seeds": 1, "baseline": "resnet50",
+              "setup": {"data": "synthetic", "num_train": None, "num_val": None}}
     folder = search_folder(out)
-    folder.check({"seeds": 1}, False)
-    folder.start({"seeds": 1})
+    folder.check(recipe, False)
+    folder.start(recipe, space={"candidates": []})  # search.json's schema needs a grid
     assert (out / ".lock").read_text() == f"{os.getpid()}\n"
     again = search_folder(out)
-    again.check({"seeds": 1}, True)  # the same process re-enters its own lock
-    again.start({"seeds": 1})
+    again.check(recipe, True)  # the same process re-enters its own lock
+    again.start(recipe, space={"candidates": []})
 
 
 def test_a_fresh_start_checks_again_under_the_lock(tmp_path):

@@ -236,6 +236,7 @@ HERE = Path(__file__).parent
 def _stall(module, args):  # training steps only: the driver's FLOPs counting runs no_grad
     while torch.is_grad_enabled() and (HERE / "hold").exists() and (
             HERE / "s" / "trials.csv").exists():
+        (HERE / "stalled").touch()
         time.sleep(0.2)
 
 
@@ -277,6 +278,33 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path, stop):
     assert resumed.returncode == 0, resumed.stderr
     keys = [(r["alpha"], r["gamma"], r["seed"]) for r in TrialStore(out / "trials.csv").rows]
     assert len(keys) == len(set(keys)) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_compare_stopped_before_a_training_finished_says_how_to_resume(tmp_path):
+    """Issue 34: SIGTERM while the first trainings stall (no compare.csv yet) gave a
+    FileNotFoundError traceback; now the line that says --resume, exit 1."""
+    (tmp_path / "held.py").write_text(HELD_NET)
+    (tmp_path / "hold").touch()
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "trials.csv").touch()  # HELD_NET stalls from the first step
+    out = tmp_path / "c"
+    args = [sys.executable, "-m", "scalesearch.cli.main", "compare", "--baseline",
+            f"{tmp_path / 'held.py'}:NET", "--flops-ratio", "2", "--strategies", "width",
+            "--seeds", "1", "--proxy-size", "32", "--num-train", "16", "--num-val", "8",
+            "--epochs", "1", "--batch-size", "16", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None and \
+            not (tmp_path / "stalled").exists():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (f"scalesearch compare: interrupted: {out} keeps what "
+                                            "finished; continue with --resume"), err
+    assert (out / "compare.json").exists() and not (out / "compare.csv").exists()
 
 
 @pytest.mark.slow
@@ -476,7 +504,9 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
     folder = search_folder(tmp_path / "s")
     (tmp_path / "s").mkdir()
     began = _same_baseline(folder, resolve(f"{net}:NET"), resume=False)
-    write_json(folder.marker_path, marker({}, baseline_fingerprint=began))
+    recipe = dict(config={"baseline": f"{net}:NET", "setup": {  # search.json's schema
+        "data": "synthetic", "num_train": None, "num_val": None}}, space={"candidates": []})
+    write_json(folder.marker_path, marker(**recipe, baseline_fingerprint=began))
     assert _same_baseline(folder, resolve(f"{net}:NET"), resume=True) == began  # unchanged
     net.write_text(EDITABLE_NET.replace("DIVISOR", "16"))  # other channel counts, same name
     with pytest.raises(ScalesearchError, match=r"is not the network .* began with \(params "
@@ -484,7 +514,7 @@ def test_a_resume_refuses_a_baseline_edited_since_the_run_began(tmp_path):
         _same_baseline(folder, resolve(f"{net}:NET"), resume=True)
     with pytest.raises(ScalesearchError, match="is not the network"):
         _same_baseline(folder, resolve("mobilenet-v1"), resume=True)
-    write_json(folder.marker_path, marker({}))  # a folder from before fingerprints: resumes
+    write_json(folder.marker_path, marker(**recipe))  # from before fingerprints: resumes
     assert _same_baseline(folder, resolve("mobilenet-v1"), resume=True)["name"] == "mobilenet-v1"
 
 

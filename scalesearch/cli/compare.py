@@ -104,4 +104,4 @@ def run_compare_cmd(args: argparse.Namespace) -> int:
         print(render_table(rows))
         if out:
             print(f"\nwrote {out}/: {' '.join(result.paths)}")
-    return 0
+    return 1 if summary.attrs.get("remaining") else 0  # interrupted: --resume continues it

@@ -1,12 +1,15 @@
-"""``scalesearch`` command line: one subcommand per module, user errors → one line, exit 2."""
+"""``scalesearch`` command line: one subcommand per module, user errors → one line, exit 2
+(every error and warning printed with its control characters escaped, whatever it quotes)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import warnings
 
+from scalesearch.util.fmt import one_line
 from scalesearch.version import __version__
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
@@ -20,7 +23,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         """Print ``message`` on one line and exit with status 2."""
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -38,23 +41,34 @@ def build_parser() -> Parser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(f"scalesearch: warning: {message}\n")
+    sys.stderr.write(f"scalesearch: warning: {one_line(str(message))}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (2 on a user error, 130 on Ctrl-C)."""
     from scalesearch.errors import ScalesearchError
+    from scalesearch.training.cluster import term_as_interrupt
+    from scalesearch.training.rundir import held
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    before, previous = held(), term_as_interrupt()  # SIGTERM: as Ctrl-C, the whole command
     try:
         return args.func(args) or 0
     except ScalesearchError as err:
-        sys.stderr.write(f"scalesearch {args.command}: error: {err}\n")
-        return 2
+        sys.stderr.write(f"scalesearch {args.command}: error: {one_line(str(err))}\n")
+        return getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
-        sys.stderr.write("scalesearch: interrupted\n")
-        return 130
+        started = sorted(held() - before)
+        if not started:
+            sys.stderr.write("scalesearch: interrupted\n")
+            return 130
+        sys.stderr.write(f"scalesearch {args.command}: interrupted: {started[0]} keeps what "
+                         "finished; continue with --resume\n")  # as a search with trials left
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

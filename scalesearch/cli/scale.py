@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "measured FLOPs ratio is closest to the formula's d·w²·r² (within 3%% when "
                    "any size can reach it; otherwise warns)")
     p.add_argument("--save", metavar="MODEL.pt", help="write the model (state dict + config to "
-                   "rebuild it) and MODEL.json beside it")
+                   "rebuild it) and MODEL.json beside it; a file name (a name ending in / is "
+                   "refused)")
     add_latency_args(p)
     add_format(p)
     p.set_defaults(func=run_scale)

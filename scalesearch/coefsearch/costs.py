@@ -5,7 +5,6 @@ re-reported search does not measure twice."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from scalesearch.coefsearch.space import Candidate
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.settings.placement import LatencySpec
 from scalesearch.training.latency import measure_many
+from scalesearch.training.runfiles import read_json
 from scalesearch.util.io import write_json
 from scalesearch.util.status import Status
 
@@ -22,7 +22,7 @@ def _key(k: tuple) -> str:
 
 
 def _stored(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None  # checked (scalesearch.training.runfiles)
 
 
 def load_latencies(folder: Path) -> dict[tuple, float] | None:

@@ -12,7 +12,6 @@ cannot judge the proxy, and the verdict says so. Files go in RUN_DIR/fidelity/.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Mapping
@@ -24,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.coefsearch.costs import load_latencies
-from scalesearch.coefsearch.results import KEY, best_record, ranking
+from scalesearch.coefsearch.results import KEY, best_record, ranking, stored_objective
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.errors import ScalesearchError
-from scalesearch.scaling.registry import portable_spec
+from scalesearch.scaling.registry import portable_spec, registered
 from scalesearch.settings.placement import Placement
 from scalesearch.settings.search import (
     EPOCHS_FACTOR,
@@ -40,6 +39,7 @@ from scalesearch.settings.search import (
     SearchConfig,
 )
 from scalesearch.training.rundir import RunFolder
+from scalesearch.training.runfiles import damaged, read_json
 from scalesearch.util.io import write_frame, write_json
 from scalesearch.util.logs import Log, stderr
 from scalesearch.util.status import Status
@@ -51,10 +51,10 @@ def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
     folder = search_folder(run_dir)
     if not folder.marker_path.exists():
         raise ScalesearchError(f"{run_dir} holds no search (search.json not found)")
-    saved = folder.saved()
+    saved = folder.saved()  # checked against its schema (scalesearch.training.runfiles)
     try:
         cfg = SearchConfig.from_dict(saved["config"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise ScalesearchError(f"{run_dir}/search.json is unreadable: {err}") from None
     store = folder.store()
     assert isinstance(store, TrialStore)  # search_folder's
@@ -63,13 +63,29 @@ def _load_search(run_dir: Path) -> tuple[SearchConfig, dict, TrialStore]:
     return cfg, saved["space"], store
 
 
+def check_trusted(run_dir: Path, stored: str, named: str | None, trust: bool) -> None:
+    """Refuse to retrain a plug-in baseline that ``run_dir``'s search.json names (retraining
+    imports its file or module) unless the user ``named`` it again or passed ``trust``; an
+    installed baseline needs neither."""
+    if named is not None and named != stored and portable_spec(named) != portable_spec(stored):
+        raise ScalesearchError(f"--baseline {named} is not the baseline the search in "
+                               f"{run_dir} trained ({stored})")
+    if named is None and not trust and not registered(stored):
+        raise ScalesearchError(f"{run_dir}/search.json names the plug-in baseline {stored!r}: "
+                               f"retraining it runs its code; if you trust it, name it again "
+                               f"with --baseline {stored} (or pass --trust-baseline)")
+
+
+def _best(run_dir: Path) -> dict | None:
+    """best.json, checked (None when absent)."""
+    return read_json(run_dir / "best.json") if (run_dir / "best.json").exists() else None
+
+
 def _search_objective(run_dir: Path, log) -> tuple[Objective, dict | None]:
     """The search's objective (best.json) and its measured latencies (latency.json), so both
     rankings are scored alike; an mnas-latency objective without latencies falls back to
     accuracy, with a note."""
-    best = run_dir / "best.json"
-    saved = json.loads(best.read_text()).get("objective") if best.exists() else None
-    objective = Objective(**saved) if saved else Objective()
+    objective = stored_objective(_best(run_dir) or {}, run_dir / "best.json") or Objective()
     latency = load_latencies(run_dir)
     if objective.needs_latency and latency is None:
         log("fidelity: the search ranked by latency but latency.json is missing; "
@@ -178,21 +194,26 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: Mappin
 
 def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
                  resume: bool = False, placement: Placement | None = None,
-                 log: Log = stderr) -> dict:
+                 log: Log = stderr, baseline: str | None = None,
+                 trust_baseline: bool = False) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
     ``placement`` (Ray address, CPUs and GPUs per trial, device, amp…) places this run's
-    trainings; it does not change what is compared."""
+    trainings; it does not change what is compared. A plug-in baseline is retrained only when
+    ``baseline`` names it again or ``trust_baseline`` (:func:`check_trusted`)."""
     run_dir, fcfg = Path(run_dir), fcfg or FidelityConfig()
     cfg, space_info, store = _load_search(run_dir)
+    check_trusted(run_dir, cfg.baseline, baseline, trust_baseline)
     objective, latency = _search_objective(run_dir, log)
     chance = chance_top1(cfg.setup.data)
     proxy = ranking(store.rows, objective, latency, chance=chance)
-    search_best = json.loads((run_dir / "best.json").read_text()) \
-        if (run_dir / "best.json").exists() else proxy.iloc[0].to_dict()
+    search_best = _best(run_dir) or proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed,
                   tuple(search_best[k] for k in KEY))
     by_key = {(c["alpha"], c["beta"], c["gamma"]): c for c in space_info["candidates"]}
-    cands = tuple(Candidate.from_dict(by_key[k]) for k in keys if k in by_key)
+    try:
+        cands = tuple(Candidate.from_dict(by_key[k]) for k in keys if k in by_key)
+    except (TypeError, ValueError) as err:
+        raise damaged(run_dir / "search.json", f"a candidate of space: {err}") from None
     ref_cfg = reference_config(cfg, fcfg)
     ref_cfg = replace(ref_cfg, placement=placement or Placement())
     out = run_dir / "fidelity"
@@ -225,4 +246,5 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     from scalesearch.coefsearch.plots import plot_fidelity
 
     plot_fidelity(result, out / "fidelity.png")
+    folder.release()  # another thread may start a check in it now
     return result

@@ -24,10 +24,9 @@ from pathlib import Path
 
 from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.trials import TrialStore, seed_scores_at
+from scalesearch.coefsearch.trials import TrialStore, checkpoint_path, seed_scores_at
+from scalesearch.errors import ScalesearchError
 from scalesearch.util.status import Status
-
-CHECKPOINTS = "checkpoints"  # Ray Tune's storage for the rung runs, inside the run folder
 
 
 def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
@@ -40,11 +39,6 @@ def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
     return {k for k, m in means.items() if m >= cut}
 
 
-def checkpoint_path(out: Path, stored: str | None) -> Path | None:
-    """A row's checkpoint folder as an absolute path (stored relative to the run folder)."""
-    return None if not stored else out.resolve() / stored
-
-
 def stored_path(out: Path, path: str) -> str:
     """How trials.csv names a checkpoint folder: relative to the run folder when inside it."""
     p, out = Path(path).resolve(), out.resolve()
@@ -53,9 +47,14 @@ def stored_path(out: Path, path: str) -> str:
 
 def drop_checkpoint(out: Path, stored: str | None) -> None:
     """Delete a checkpoint and the Ray trial folder around it (a stopped or finished candidate,
-    or a survivor's previous rung); never anything outside the run's checkpoint storage."""
-    path = checkpoint_path(out, stored)
-    if path is not None and path.is_relative_to(out.resolve() / CHECKPOINTS):
+    or a survivor's previous rung); a path that resolves outside the run's checkpoint
+    storage is refused (:func:`~.trials.checkpoint_path`), never removed."""
+    try:
+        path = checkpoint_path(out, stored)
+    except ValueError as err:
+        raise ScalesearchError(f"{out / 'trials.csv'}: {err}; repair or remove the file") \
+            from None
+    if path is not None:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 

@@ -23,6 +23,7 @@ from typing import cast
 
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import history_at
+from scalesearch.errors import WriteError
 from scalesearch.settings.search import Ranges
 from scalesearch.util.io import atomic_path
 from scalesearch.util.status import Status
@@ -101,6 +102,8 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
     attributes (baseline, data, chance, …). Returns the file's path."""
     import optuna
     from optuna.distributions import FloatDistribution
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
 
     by_key: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -116,11 +119,15 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
     path = Path(out) / STUDY_FILE
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with atomic_path(path) as tmp:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
-        study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
-                                    direction="maximize")
-        for name, value in attrs.items():
-            study.set_user_attr(name, _plain(value))
-        study.add_trials(trials)
-        storage.engine.dispose()  # every connection closed before the rename
+        try:
+            storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
+            study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
+                                        direction="maximize")
+            for name, value in attrs.items():
+                study.set_user_attr(name, _plain(value))
+            study.add_trials(trials)
+            storage.engine.dispose()  # every connection closed before the rename
+        except (SQLAlchemyError, StorageInternalError) as err:  # "database or disk is full"
+            cause = getattr(err, "orig", None) or err.__cause__ or err
+            raise WriteError(f"cannot write {path}: {str(cause).splitlines()[0]}") from None
     return path

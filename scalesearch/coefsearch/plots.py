@@ -51,9 +51,10 @@ def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
     save_figure(fig, path)
 
 
-def plot_family(rows: Sequence[Mapping[str, Any]], baseline: Scalable, path: Path) -> None:
-    """FLOPs and params of the family φ = 1…N (found vs paper coefficients), official presets
-    as markers."""
+def plot_family(rows: Sequence[Mapping[str, Any]], name: str, path: Path,
+                baseline: Scalable | None = None) -> None:
+    """FLOPs and params of ``name``'s family φ = 1…N (found vs paper coefficients), and the
+    official presets of ``baseline`` (when given) as markers."""
     from scalesearch.scaling.scaled import scale
 
     plt = pyplot()
@@ -61,12 +62,15 @@ def plot_family(rows: Sequence[Mapping[str, Any]], baseline: Scalable, path: Pat
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for source, style in (("found", "o-"), ("paper", "s--")):
         part = df[df["source"] == source]
+        if part.empty:
+            continue
         label = (f"{source}: α={part['alpha'].iloc[0]:g}, β={part['beta'].iloc[0]:g}, "
                  f"γ={part['gamma'].iloc[0]:g}")
         axes[0].plot(part["phi"], part["flops"] / 1e9, style, label=label)
         axes[1].plot(part["phi"], part["params"] / 1e6, style, label=label)
-    presets = [k for k in baseline.presets if k[1:].isdigit() and 1 <= int(k[1:]) <= 7]
-    if presets:
+    presets = [k for k in (baseline.presets if baseline else ())
+               if k[1:].isdigit() and 1 <= int(k[1:]) <= 7]
+    if baseline is not None and presets:
         nets = [scale(baseline, preset=k) for k in presets]
         phis = [int(k[1:]) for k in presets]
         label = "official B1–B7 (hand-rounded, drawn at x = 1…7)"
@@ -78,7 +82,7 @@ def plot_family(rows: Sequence[Mapping[str, Any]], baseline: Scalable, path: Pat
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{baseline.name} scaled with the found vs the paper's coefficients", fontsize=10)
+    fig.suptitle(f"{name} scaled with the found vs the paper's coefficients", fontsize=10)
     save_figure(fig, path)
 
 

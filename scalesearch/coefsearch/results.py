@@ -29,7 +29,7 @@ from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.coefsearch.trials import seed_scores_at
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, TooLarge
 from scalesearch.scaling.matching import match_ratio
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.scaling.scaled import scale
@@ -252,6 +252,14 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     return rank[COLUMNS]
 
 
+def stored_objective(best: dict, path: Path) -> Objective | None:
+    """The objective ``best`` (best.json at ``path``, checked) was ranked by; None if unsaid."""
+    try:
+        return Objective(**best["objective"]) if best.get("objective") else None
+    except TypeError as err:
+        raise ScalesearchError(f"{path}: objective: {err}") from None
+
+
 def _tied_entry(r: dict) -> Tied:
     return Tied(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"], top1_mean=r["top1_mean"],
                 top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
@@ -304,10 +312,14 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     rows = []
     for source, coef in (("found", coefficients), ("paper", PAPER_COEFFICIENTS)):
         for phi in phis:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the product check was made by the search
-                net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
-                            force=True)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the product check was made by the search
+                    net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
+                                force=True)
+            except TooLarge as err:  # a large α: the deep members are not built
+                warnings.warn(f"family ({source}) stops before φ={phi:g}: {err}", stacklevel=2)
+                break
             px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
             rows.append(Member(source=source, phi=phi, alpha=coef[0], beta=coef[1],
                              gamma=coef[2], depth=round(net.mult.depth, 4),
@@ -338,27 +350,27 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
         write_json(out / "best.json", best)
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]), phis)
         write_frame(out / "family.csv", pd.DataFrame(fam))
-        plot_family(fam, baseline, out / "family.png")
+        plot_family(fam, baseline.name, out / "family.png", baseline)
     else:
         (out / "best.json").unlink(missing_ok=True)
     return best, rank, fam
 
 
 def replot(out: Path) -> list[Path]:
-    """search.png (and family.png) again from trials.csv, family.csv and best.json."""
-    import json
-
+    """search.png (and family.png) again from trials.csv, family.csv and best.json alone: the
+    baseline the folder names is not imported (an installed one draws its official presets)."""
     from scalesearch.coefsearch.plots import plot_family, plot_search
     from scalesearch.coefsearch.trials import TrialStore
-    from scalesearch.scaling.registry import resolve
+    from scalesearch.scaling.registry import registered, resolve
+    from scalesearch.training.runfiles import read_csv, read_json
 
     rank = ranking(TrialStore(out / "trials.csv").rows)
-    best = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else {}
-    plot_search(rank, best or None, out / "search.png",
-                f"φ=1 search on {best.get('baseline', out.name)}")
+    best = read_json(out / "best.json") if (out / "best.json").exists() else {}
+    name = best.get("baseline", out.name)
+    plot_search(rank, best or None, out / "search.png", f"φ=1 search on {name}")
     written = [out / "search.png"]
     if best and (out / "family.csv").exists():
-        rows = pd.read_csv(out / "family.csv").to_dict("records")
-        plot_family(rows, resolve(best["baseline"]), out / "family.png")
+        rows = read_csv(out / "family.csv").to_dict("records")
+        plot_family(rows, name, out / "family.png", resolve(name) if registered(name) else None)
         written.append(out / "family.png")
     return written

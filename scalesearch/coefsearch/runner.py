@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
-from scalesearch.coefsearch.halving import CHECKPOINTS, checkpoint_path, run_halving
+from scalesearch.coefsearch.halving import run_halving
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
     Candidate,
@@ -30,7 +30,7 @@ from scalesearch.coefsearch.space import (
     tpe_point,
 )
 from scalesearch.coefsearch.trainable import TrialContext, trial
-from scalesearch.coefsearch.trials import TrialStore, history_at
+from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path, history_at
 from scalesearch.data.loader import chance_top1
 from scalesearch.settings.search import SearchConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks

@@ -17,7 +17,7 @@ from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.search import SearchConfig
 from scalesearch.training.proxy import check_proxy_size
@@ -121,6 +121,29 @@ def _same_baseline(folder, baseline, resume: bool) -> dict:
     return now
 
 
+def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dict,
+             space: Space, latency) -> tuple[Best | None, Any, list[Member] | None]:
+    """Write the search's reports from its rows (best.json, family.csv, plots, optuna.db);
+    returns the best, the ranking and the family (:func:`.results.write_outputs`). A file the OS
+    would not write (a full disk) is one line saying that trials.csv, written as each trial
+    finished, keeps every trained trial (:class:`RunIncomplete`, exit 1)."""
+    aliases = {c.key: c.aliases for c in space.candidates}
+    try:
+        best, ranked, family = write_outputs(out, rows, baseline, meta, cfg.tie_break, aliases,
+                                             cfg.objective, latency,
+                                             tuple(range(1, cfg.family_phi + 1)))
+        write_study(out, rows, ranked.to_dict("records"), cfg.ranges, dict(
+            {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
+                                  "complete", "chance")},
+            objective=cfg.objective.kind, seeds=cfg.seeds,
+            chosen=[best["alpha"], best["beta"], best["gamma"]] if best else None,
+            ranks=best.get("ranks") if best else None))
+    except WriteError as err:
+        raise RunIncomplete(f"{err}; {out / 'trials.csv'} keeps every trained trial: make "
+                            "room, then --resume writes the reports") from None
+    return best, ranked, family
+
+
 def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                log: Log = stderr) -> SearchSummary:
     """Run (or resume) the φ=1 search into ``out``; returns the summary (best, ranking, family).
@@ -153,32 +176,26 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
                          baseline_fingerprint=fingerprint)
     assert isinstance(store, TrialStore)  # search_folder's store
-    ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
-    remaining = plan(cfg, store, space)[1]
-    if remaining:
-        log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
-    meta = dict(complete=not remaining, baseline=baseline.name, data=cfg.setup.data,
-                proxy_size=cfg.setup.proxy_size, epochs=cfg.setup.train.epochs,
-                sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
-                candidates=len(space.candidates), trials=len(store.rows),
-                tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
-                rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
-                flops_ratio_range=list(space.ratios() or ()) or None)
-    aliases = {c.key: c.aliases for c in space.candidates}
-    latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
-        if cfg.latency else None
-    meta.update(objective=cfg.objective.to_dict(),
-                latency=cfg.latency.to_dict() if cfg.latency else None)
-    best, ranked, family = write_outputs(out, store.rows, baseline, meta, cfg.tie_break,
-                                         aliases, cfg.objective, latency,
-                                         tuple(range(1, cfg.family_phi + 1)))
+    try:
+        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
+        remaining = plan(cfg, store, space)[1]
+        if remaining:
+            log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
+        meta = dict(complete=not remaining, baseline=baseline.name, data=cfg.setup.data,
+                    proxy_size=cfg.setup.proxy_size, epochs=cfg.setup.train.epochs,
+                    sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
+                    candidates=len(space.candidates), trials=len(store.rows),
+                    tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
+                    rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
+                    flops_ratio_range=list(space.ratios() or ()) or None)
+        latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
+            if cfg.latency else None
+        meta.update(objective=cfg.objective.to_dict(),
+                    latency=cfg.latency.to_dict() if cfg.latency else None)
+        best, ranked, family = _reports(cfg, out, store.rows, baseline, meta, space, latency)
+    finally:
+        folder.release()  # another thread may start a run in it now
     ranking = ranked.to_dict("records")
-    write_study(out, store.rows, ranking, cfg.ranges, dict(
-        {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
-                              "complete", "chance")},
-        objective=cfg.objective.kind, seeds=cfg.seeds,
-        chosen=[best["alpha"], best["beta"], best["gamma"]] if best else None,
-        ranks=best.get("ranks") if best else None))
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)

@@ -18,7 +18,8 @@ from scalesearch.coefsearch.reliability import in_seed_order
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.errors import ScalesearchError
 from scalesearch.training.rundir import RowStore, RunFolder
-from scalesearch.util.io import atomic_open
+from scalesearch.training.runfiles import MAX_ROWS
+from scalesearch.util.io import atomic_open, read_small_text
 from scalesearch.util.status import Status
 
 
@@ -67,6 +68,21 @@ COLUMNS = tuple(_TYPES)
 FLOATS = {k for k, t in _TYPES.items() if float in get_args(t) or t is float}
 INTS = {k for k, t in _TYPES.items() if int in get_args(t) or t is int}
 KEYS = ("alpha", "beta", "gamma", "seed")  # a row's identity: never empty
+CHECKPOINTS = "checkpoints"  # Ray Tune's storage for sha's rung runs, inside the run folder
+
+
+def checkpoint_path(out: Path, stored: str | None) -> Path | None:
+    """A row's checkpoint folder (stored relative to the run folder), resolved; a path that
+    leaves the run's checkpoints/ folder (``..``, an absolute path, a link out) raises
+    ValueError: halving deletes the folder around it."""
+    if not stored:
+        return None
+    root = out.resolve() / CHECKPOINTS
+    path = (out.resolve() / stored).resolve()
+    if not path.is_relative_to(root) or len(path.relative_to(root).parts) < 2:
+        raise ValueError(f"checkpoint {stored[:80]!r} is not inside the run's {CHECKPOINTS}/ "
+                         "folder")
+    return path
 
 
 def _parse(row: dict[str, str | None]) -> dict:
@@ -115,10 +131,7 @@ class TrialStore(RowStore):
         spreadsheet); a truncated last row (a crash mid-write) is dropped with a warning, and
         of a duplicated (candidate, seed) the last row is kept, with a warning."""
         fix = "; repair or remove the file"
-        try:
-            text = self.path.read_text()
-        except UnicodeDecodeError:
-            raise ScalesearchError(f"{self.path} is not a text CSV file{fix}") from None
+        text = read_small_text(self.path, "run", MAX_ROWS)  # a regular file, not too big
         lines = text.count("\n") + (not text.endswith("\n"))
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows: dict[tuple, dict] = {}
@@ -131,6 +144,7 @@ class TrialStore(RowStore):
             for raw in reader:
                 try:
                     row = _parse(_fields(raw, len(reader.fieldnames or ())))
+                    checkpoint_path(self.path.parent, row["checkpoint"])
                 except ValueError as err:
                     short = None in raw.values() or not text.endswith("\n")
                     if reader.line_num == lines and short:  # a crash mid-write

@@ -12,6 +12,7 @@ import pandas as pd
 
 from scalesearch.scaling.paper import TABLE3
 from scalesearch.settings.compare import STRATEGIES
+from scalesearch.training.runfiles import read_csv
 from scalesearch.util.pareto import plot_pareto
 from scalesearch.util.plotting import pyplot, save_figure
 
@@ -138,7 +139,7 @@ def plot_compare(folder: Path) -> list[Path]:
 
     written = []
     if (folder / "compare.csv").exists():
-        df = pd.read_csv(folder / "compare.csv")
+        df = read_csv(folder / "compare.csv")  # checked: scalesearch.training.runfiles
         name = df["baseline"].iloc[0] if "baseline" in df else folder.name
         if "top1" in df and df["top1"].notna().any():
             summary = summarize(df)
@@ -147,5 +148,5 @@ def plot_compare(folder: Path) -> list[Path]:
             if "activations" in summary:  # CSVs written before activations were recorded lack it
                 written.extend(plot_pareto_dir(summary, name, folder))
     if (folder / "table3.csv").exists():
-        written.append(plot_table3(pd.read_csv(folder / "table3.csv"), folder / "table3.png"))
+        written.append(plot_table3(read_csv(folder / "table3.csv"), folder / "table3.png"))
     return written

@@ -9,6 +9,7 @@ import pandas as pd
 
 from scalesearch.settings.compare import STRATEGIES
 from scalesearch.training.rundir import RowStore, RunFolder
+from scalesearch.training.runfiles import read_csv
 from scalesearch.util.io import write_frame
 
 ORDER = {s: i for i, s in enumerate(("baseline", *STRATEGIES))}
@@ -30,8 +31,8 @@ class CompareRows(RowStore):
         return (row["strategy"], round(float(row["target_ratio"]), 6), int(row["seed"]))
 
     def read(self) -> list[dict]:
-        """The stored rows (pandas: an empty cell is NaN)."""
-        return pd.read_csv(self.path).to_dict("records")
+        """The stored rows (pandas: an empty cell is NaN), checked (:mod:`.runfiles`)."""
+        return read_csv(self.path).to_dict("records")
 
     def write(self) -> None:
         """Rewrite compare.csv atomically, sorted by target ratio, strategy (baseline first)

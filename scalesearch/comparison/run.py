@@ -22,10 +22,12 @@ from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.compare import CompareConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks
 from scalesearch.training.cluster import check_placement, run_jobs
-from scalesearch.training.rundir import check_folder_path
+from scalesearch.training.rundir import check_folder_path, check_only
 from scalesearch.util.io import write_frame, write_text
 from scalesearch.util.logs import Log, stderr
 from scalesearch.util.status import Status
+
+UNTRAINED = ("compare.csv", "compare.md")  # what --no-train writes into --out
 
 __all__ = ["CompareConfig", "CompareRows", "compare_folder", "markdown", "run_compare",
            "summarize", "train_points"]
@@ -97,6 +99,8 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     baseline = resolve(cfg.baseline)
     if out is not None:
         check_folder_path(out)  # before the strategies are solved (and warned about)
+        if not train:  # never over a trained comparison's compare.csv, nor someone else's
+            check_only(out, UNTRAINED, "untrained comparison")
     settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
               for p in solve_strategies(baseline, list(cfg.ratios), cfg.strategies,
@@ -113,9 +117,20 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     from scalesearch.training.proxy import check_proxy_size
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
-    store = compare_folder(out).start(settings)
-    rows = train_points(cfg, points, store, log)
-    summary = summarize(pd.read_csv(store.path))
-    write_text(out / "compare.md", markdown(summary, baseline.name))
-    log(f"{len(rows)} trainings done")
+    folder = compare_folder(out)
+    store = folder.start(settings)
+    try:
+        rows = train_points(cfg, points, store, log)
+        left = len(store.left(dict(p, seed=s) for p in points for s in range(cfg.seeds)))
+        if not rows:  # Ray Tune took the Ctrl-C (or SIGTERM) before a training finished
+            raise KeyboardInterrupt
+        summary = summarize(pd.read_csv(store.path))
+        write_text(out / "compare.md", markdown(summary, baseline.name))
+    finally:
+        folder.release()  # another thread may start a run in it now
+    if left:  # Ray Tune took the Ctrl-C (or SIGTERM): what finished is written
+        log(f"comparison incomplete: {left} training(s) left; continue with --resume")
+    else:
+        log(f"{len(rows)} trainings done")
+    summary.attrs["remaining"] = left
     return summary

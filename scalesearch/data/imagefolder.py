@@ -13,10 +13,14 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.util.fmt import printable
 from scalesearch.util.io import atomic_open
 
 DECODER = 2  # in the cache key: 2 scales 16-bit grey (1 clipped it to white)
 CROP_MARGIN = 1.14  # images are stored at round(size × 1.14) so training can crop (224/256 rule)
+# The only decoders a data file reaches, whatever its content: PIL's others include EPS, which
+# runs Ghostscript on the file (an EPS named x.jpg would); anything else is "unreadable"
+FORMATS = ("JPEG", "PNG")
 
 
 def stored_size(image_size: int) -> int:
@@ -34,9 +38,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 
 def decode(path: Path, size: int) -> torch.Tensor | None:
-    """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt."""
+    """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt
+    or not a JPEG or PNG (:data:`FORMATS`, whatever the file's extension)."""
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=FORMATS) as im:
             im = to_rgb(im)
             w, h = im.size
             scale = size / min(w, h)
@@ -46,7 +51,7 @@ def decode(path: Path, size: int) -> torch.Tensor | None:
             im = im.crop((left, top, left + size, top + size))
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
-        warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=3)
+        warnings.warn(f"skipping unreadable image {printable(path)}: {err}", stacklevel=3)
         return None
     return data.view(size, size, 3).permute(2, 0, 1).clone()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.util.fmt import printable
 
 EXTENSIONS = {".jpg", ".jpeg", ".png"}
 NAMED = 3  # entries quoted in a warning
@@ -46,7 +47,8 @@ def list_split(root: Path, split: str) -> Split:
     """Walk ``root/split``; refuses a missing split and one without any image."""
     folder = root / split
     if not folder.is_dir():
-        raise ScalesearchError(f"{root} has no {split}/ folder (expected {root}/{split}/<class>/*)")
+        raise ScalesearchError(f"{printable(root)} has no {split}/ folder (expected "
+                               f"{printable(root)}/{split}/<class>/*)")
     images, not_images, not_files, nested = {}, [], [], []
     for c in (c for c in _visible(folder) if c.is_dir()):
         images[c.name] = []
@@ -61,14 +63,15 @@ def list_split(root: Path, split: str) -> Split:
             else:
                 not_images.append(name)
     if not any(images.values()):
-        raise ScalesearchError(f"{folder} holds no images (.jpg, .jpeg, .png in class folders)")
+        raise ScalesearchError(f"{printable(folder)} holds no images (.jpg, .jpeg, .png in "
+                               "class folders)")
     return Split(split, {c: tuple(f) for c, f in images.items()}, tuple(not_images),
                  tuple(not_files), tuple(nested))
 
 
 def _named(names: list[str] | tuple[str, ...]) -> str:
     more = f", … {len(names) - NAMED} more" if len(names) > NAMED else ""
-    return ", ".join(names[:NAMED]) + more
+    return ", ".join(map(printable, names[:NAMED])) + more
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,13 @@ class Folder:
 def list_folder(root: Path) -> Folder:
     """List ``root``'s train and val splits; refuses class folders that differ between them."""
     if not root.is_dir():
-        raise ScalesearchError(f"data folder not found: {root} (give 'synthetic' or an "
+        raise ScalesearchError(f"data folder not found: {printable(root)} (give 'synthetic' or an "
                                "ImageFolder root with train/ and val/)")
     folder = Folder(root, list_split(root, "train"), list_split(root, "val"))
     train, val = set(folder.train.images), set(folder.val.images)
     if train != val:
-        raise ScalesearchError(f"train and val classes differ in {root}: only in train "
+        raise ScalesearchError(f"train and val classes differ in {printable(root)}: only in "
+                               f"train "
                                f"{sorted(train - val) or '-'}, only in val "
                                f"{sorted(val - train) or '-'}")
     return folder

@@ -18,6 +18,7 @@ from scalesearch.data.augment import to_batch
 from scalesearch.data.listing import list_folder
 from scalesearch.data.stream import FolderStream
 from scalesearch.errors import ScalesearchError
+from scalesearch.util.fmt import printable
 
 SYNTHETIC = "synthetic"
 DEFAULT_SYNTHETIC_SIZES = (1000, 400)  # train, val images: minutes on 2 cores
@@ -100,8 +101,8 @@ def _check_readable(files: list, folder: Path) -> None:
         warnings.simplefilter("ignore")
         if any(imagefolder.decode(path, 8) is not None for path, _ in files):
             return
-    raise ScalesearchError(f"no readable image in {folder} ({len(files)} files, e.g. "
-                           f"{files[0][0].name}, none decodes as JPEG/PNG)")
+    raise ScalesearchError(f"no readable image in {printable(folder)} ({len(files)} files, "
+                           f"e.g. {printable(files[0][0].name)}, none decodes as JPEG/PNG)")
 
 
 def check_data(source: str) -> tuple[str, ...]:
@@ -113,10 +114,10 @@ def check_data(source: str) -> tuple[str, ...]:
     folder = list_folder(root)
     classes = folder.classes
     if len(classes) < 2:
-        empty = f"; class folders without images: {', '.join(folder.empty)}" \
+        empty = f"; class folders without images: {', '.join(map(printable, folder.empty))}" \
             if folder.empty else ""
-        raise ScalesearchError(f"a classification search needs ≥ 2 classes; {root} has "
-                               f"{len(classes)} ({', '.join(classes)}){empty}")
+        raise ScalesearchError(f"a classification search needs ≥ 2 classes; {printable(root)} "
+                               f"has {len(classes)} ({', '.join(map(printable, classes))}){empty}")
     for split in ("train", "val"):
         _check_readable(folder.files(split), root / split)
     return classes

@@ -14,6 +14,7 @@ from pathlib import Path
 from scalesearch.data import imagefolder
 from scalesearch.data.listing import list_folder
 from scalesearch.data.loader import SYNTHETIC, _subset, check_data
+from scalesearch.util.fmt import printable
 
 NAMED = 3  # file names quoted per split
 
@@ -40,7 +41,7 @@ class SplitScan:
         odd = f", {len(self.not_files)} not regular files" if self.not_files else ""
         return (f"{self.skipped} file(s) skipped in {self.split} ({len(self.unreadable)} "
                 f"unreadable, {len(self.not_images)} not images{odd}; e.g. "
-                f"{', '.join(names[:NAMED])}{more})")
+                f"{', '.join(map(printable, names[:NAMED]))}{more})")
 
 
 def scan_folder(source: str, num_train: int | None = None, num_val: int | None = None,

@@ -11,10 +11,11 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import urllib.parse
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind
+from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind, png_bytes
 from scalesearch.util.io import write_text
 
 REPORT = "report.html"
@@ -26,6 +27,13 @@ TITLES = {"search": "φ=1 search", "fidelity": "Fidelity check", "compare": "Com
 def subruns(folder: Path) -> list[Path]:
     """The run folders directly inside ``folder`` (fidelity/, compare runs), by name."""
     return sorted(p for p in folder.iterdir() if p.is_dir() and folder_kind(p))
+
+
+def href(*segments: str) -> str:
+    """A link to ``segments`` below the page, as a relative URL: each segment percent-encoded
+    and a leading ``./``, so a folder named ``javascript:alert(1)`` is a path, never a scheme
+    (the template escapes the result for HTML)."""
+    return "./" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
 
 
 def _version(name: str) -> str:
@@ -72,8 +80,10 @@ def environment(recorded: dict | None) -> Section:
     return s
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _data_uri(path: Path) -> str | None:
+    """``path`` as a ``data:`` URI, read once more through :func:`png_bytes`'s checks."""
+    data = png_bytes(path, path.parent)
+    return None if data is None else "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def _marker(folder: Path, kind: str) -> dict:
@@ -89,9 +99,9 @@ def _marker(folder: Path, kind: str) -> dict:
 def page(folder: Path, kind: str) -> dict:
     """What the template renders: the title, the sections and the links to sub-runs."""
     sections = SECTIONS[kind](folder)
-    links = [(f"{p.name}/ — {TITLES[folder_kind(p)].lower()}", f"{p.name}/{REPORT}")
+    links = [(f"{p.name}/ — {TITLES[folder_kind(p)].lower()}", href(p.name, REPORT))
              for p in subruns(folder)]
-    links += [("README.md — the study's write-up", "README.md")] * \
+    links += [("README.md — the study's write-up", href("README.md"))] * \
         (folder / "README.md").is_file()
     if links:
         sections.insert(1, Section("subruns", "Runs in this folder", links=links))
@@ -101,8 +111,8 @@ def page(folder: Path, kind: str) -> dict:
         sections[-1].facts.insert(0, (f"scalesearch that ran it ({KINDS[kind][0]})",
                                       recorded["version"]))
     return dict(kind=kind, title=f"{TITLES[kind]}: {folder.resolve().name}", folder=str(folder),
-                sections=[dict(vars(s), images=[(c, _data_uri(p)) for c, p in s.images])
-                          for s in sections],
+                sections=[dict(vars(s), images=[(c, uri) for c, p in s.images
+                                                if (uri := _data_uri(p))]) for s in sections],
                 rendered=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
 
 

@@ -3,24 +3,31 @@
 modules that wrote the files (:func:`search.report.ranking`, :func:`compare.summary.markdown`,
 :func:`search.reliability.describe`); nothing here recomputes them.
 
-Folder kinds (:func:`folder_kind`): a search (search.json), a fidelity check (fidelity.json
-or result.json), a comparison (compare.csv or compare.md; a compare study's results folder is
-one) and a Table 3 count (table3.csv or table3.md; a paper-table3 study's results folder).
+Folder kinds (:func:`folder_kind`): a search (search.json), a fidelity check (fidelity.json),
+a comparison (compare.json, or compare.csv or compare.md: a compare study's results folder, a
+``--no-train`` count) and a Table 3 count (table3.csv or table3.md; a paper-table3 study's
+results folder). Every file is checked against its schema as it is read
+(:mod:`scalesearch.training.runfiles`): another tool's file of the same name is refused in one line.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.util.fmt import human, mean_spread, percent
+from scalesearch.training.runfiles import markdown_rows, read_csv, read_json
+from scalesearch.util.fmt import human, mean_spread, percent, printable
 
-KINDS = {"fidelity": ("fidelity.json", "result.json"), "search": ("search.json",),
-         "compare": ("compare.csv", "compare.md"), "table3": ("table3.csv", "table3.md")}
+KINDS = {"fidelity": ("fidelity.json",), "search": ("search.json",),
+         "compare": ("compare.json", "compare.csv", "compare.md"),
+         "table3": ("table3.csv", "table3.md")}
 KEY = ["alpha", "beta", "gamma"]
 
 
@@ -39,18 +46,15 @@ class Section:
 
 
 def folder_kind(folder: Path) -> str | None:
-    """The kind of run ``folder`` holds (a key of :data:`KINDS`), or None."""
+    """The kind of run ``folder`` holds (a key of :data:`KINDS`), or None; its files are
+    checked when its sections read them."""
     return next((k for k, files in KINDS.items()
-                 if any((folder / f).is_file() for f in files)), None)
+                 if any((folder / f).exists() for f in files)), None)
 
 
 def _json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ScalesearchError(f"{path} is unreadable ({err})") from None
+    """A run file, checked; {} when absent (a FIFO or a folder of its name is refused)."""
+    return read_json(path) if path.exists() or path.is_symlink() else {}
 
 
 def html_table(frame: pd.DataFrame, name: str) -> str:
@@ -89,28 +93,67 @@ def settings_section(config: dict, source: str) -> Section:
                                        "settings")) for name, g in frame.groupby(group)])
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_CAP = 16 << 20  # bytes embedded per image at most (a plot is ~100 kB)
+
+
+def _png_file(path: Path, folder: Path) -> bytes:
+    """The bytes of ``path``; ValueError saying why it is not a PNG the page may embed."""
+    if path.is_symlink():
+        raise ValueError("is a symbolic link")
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError("lies outside the run folder")
+    try:  # no link followed, no FIFO waited on, even if the file changed since
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise ValueError(f"cannot be read ({err.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("is not a regular file")
+        if st.st_size > PNG_CAP:
+            raise ValueError(f"is over {PNG_CAP:,} bytes")
+        data = os.read(fd, PNG_CAP + 1)
+    finally:
+        os.close(fd)
+    if len(data) > PNG_CAP or not data.startswith(PNG_SIGNATURE):
+        raise ValueError("is not a PNG image")
+    return data
+
+
+def png_bytes(path: Path, folder: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a PNG the page may embed: a regular file, not a link,
+    inside ``folder`` (resolved), at most :data:`PNG_CAP` bytes, starting with the PNG
+    signature; else None, with a one-line warning (a link named search.png could embed any
+    file the user can read, an SSH key, into a page meant to be sent)."""
+    try:
+        return _png_file(path, folder)
+    except ValueError as why:
+        warnings.warn(f"left out of report.html: {printable(path)} {why}", stacklevel=2)
+        return None
+
+
 def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str, Path]]:
-    """The PNGs of ``folder``: ``names`` first (where present), then any other match."""
-    found = [folder / n for n in names if (folder / n).is_file()]
+    """The PNGs of ``folder``: ``names`` first (where present), then any other match; only
+    those :func:`png_bytes` embeds."""
+    found = [folder / n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
     found += sorted(p for pat in patterns for p in folder.glob(pat) if p not in found)
-    return [(p.name, p) for p in found]
+    return [(p.name, p) for p in found if png_bytes(p, folder) is not None]
 
 
 # --- search --------------------------------------------------------------------------------
 
-def _ranking(folder: Path, best: dict, marker: dict) -> pd.DataFrame:
+def _ranking(folder: Path, rows: list[dict], best: dict, marker: dict) -> pd.DataFrame:
     from scalesearch.coefsearch.costs import load_latencies
-    from scalesearch.coefsearch.results import ranking
-    from scalesearch.coefsearch.trials import TrialStore
-    from scalesearch.settings.search import Objective, SearchConfig
+    from scalesearch.coefsearch.results import ranking, stored_objective
+    from scalesearch.settings.search import SearchConfig
 
-    objective = Objective(**best["objective"]) if best.get("objective") else None
     try:
         rungs = SearchConfig.from_dict(marker["config"]).milestones()
-    except (KeyError, TypeError, ScalesearchError):
+    except (KeyError, TypeError, ValueError):
         rungs = None
-    return ranking(TrialStore(folder / "trials.csv").rows, objective, load_latencies(folder),
-                   rungs, best.get("reliability", {}).get("final", {}).get("chance"))
+    return ranking(rows, stored_objective(best, folder / "best.json"), load_latencies(folder),
+                   rungs, (best.get("reliability") or {}).get("final", {}).get("chance"))
 
 
 def _answer(best: dict, rank: pd.DataFrame) -> Section:
@@ -136,8 +179,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
     chance = best.get("chance")
     s.facts += [("95% t-interval", f"[{lo:.1f}, {hi:.1f}]" if lo is not None else ""),
                 ("chance (a guess's top-1)", f"{chance:.1f}%" if chance is not None else "—"),
-                ("α·β²·γ²", f"{best.get('product', float('nan')):.3f}"),
-                ("FLOPs ratio as trained", f"{best.get('flops_ratio', float('nan')):.3f}×"),
+                ("α·β²·γ²", _f(best.get("product"), ".3f")),
+                ("FLOPs ratio as trained", _f(best.get("flops_ratio"), ".3f") + "×"),
                 ("γ trained", _g(best.get("gamma_trained"))),
                 ("complete", "yes" if best.get("complete") else "no (continue with --resume)")]
     evidence = best.get("reliability") or rank.attrs.get("reliability", {})
@@ -195,10 +238,15 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
     return Section("ranking", "Ranking", notes=notes, tables=[("", html_table(frame, "ranking"))])
 
 
+def _f(v, spec: str) -> str:
+    """A number formatted by ``spec``, or "—" when it is not recorded (None)."""
+    return "—" if v is None else format(v, spec)
+
+
 def _family(folder: Path) -> Section | None:
-    if not (folder / "family.csv").is_file():
+    if not (folder / "family.csv").exists():
         return None
-    fam = pd.read_csv(folder / "family.csv")
+    fam = read_csv(folder / "family.csv")
     short = {"depth": "d", "width": "w", "image_size": "px", "params": "params",
              "flops": "FLOPs", "flops_ratio": "× FLOPs"}
     wide = fam.assign(params=fam["params"].map(human), flops=fam["flops"].map(
@@ -213,8 +261,10 @@ def _family(folder: Path) -> Section | None:
                    tables=[("", html)], images=plots(folder, ["family.png"], ()))
 
 
-def _timings(rank: pd.DataFrame, folder: Path, marker: dict) -> Section:
-    rows = pd.read_csv(folder / "trials.csv")
+def _timings(trials: list[dict], marker: dict) -> Section:
+    from scalesearch.coefsearch.trials import COLUMNS
+
+    rows = pd.DataFrame(trials, columns=list(COLUMNS))
     per = rows.assign(rung=rows["rung"].fillna(0)).groupby("rung").agg(
         trainings=("seed", "size"), epochs=("epochs", "max"), images=("images", "sum"),
         seconds=("seconds", "sum")).reset_index().astype({"seconds": int})
@@ -234,10 +284,13 @@ def search_sections(folder: Path) -> list[Section]:
     if not (folder / "trials.csv").exists():  # started, but no training recorded yet
         absent = "No training is recorded yet (trials.csv is absent): there is no answer."
         return [Section("answer", "The answer", notes=[absent])] + settings
-    rank = _ranking(folder, best, marker)
+    from scalesearch.coefsearch.trials import TrialStore
+
+    rows = TrialStore(folder / "trials.csv").rows
+    rank = _ranking(folder, rows, best, marker)
     sections = [_answer(best, rank), _ranking_section(rank, best),
                 Section("plots", "Plots", images=plots(folder, ["search.png"], ("pareto_*.png",))),
-                _family(folder), _timings(rank, folder, marker), _tools(folder)]
+                _family(folder), _timings(rows, marker), _tools(folder)]
     return [s for s in sections if s is not None] + settings
 
 
@@ -264,8 +317,8 @@ def fidelity_sections(folder: Path) -> list[Section]:
         lo, hi = r.get("kendall_tau_ci95") or (None, None)
         interval = f", 95% bootstrap interval [{lo:.2f}, {hi:.2f}]" if lo is not None else ""
         verdict = f": {r['tau_verdict']}" if r.get("tau_verdict") else ""
-        s.notes.append(f"Kendall τ = {r['kendall_tau']:.2f}{interval}{verdict} (Spearman ρ = "
-                       f"{r['spearman_rho']:.2f}).")
+        s.notes.append(f"Kendall τ = {_f(r['kendall_tau'], '.2f')}{interval}{verdict} "
+                       f"(Spearman ρ = {_f(r['spearman_rho'], '.2f')}).")
         s.facts += [("same winner", "yes" if r["same_winner"] else "no"),
                     ("search's winner", str(tuple(r["search_winner"]))),
                     ("reference's winner", str(tuple(r.get("reference_winner") or ()))),
@@ -283,11 +336,10 @@ def fidelity_sections(folder: Path) -> list[Section]:
     return sections
 
 
-def markdown_frame(text: str) -> pd.DataFrame:
-    """A Markdown pipe table (the first in ``text``) as a frame of strings."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("|")]
-    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines
-             if not set(ln) <= set("|-: ")]
+def markdown_frame(path: Path, text: str | None = None) -> pd.DataFrame:
+    """The first Markdown pipe table in ``path`` (or ``text``, its content) as a frame of
+    strings; a ragged table is refused (:func:`scalesearch.training.runfiles.markdown_rows`)."""
+    cells = markdown_rows(path, text)
     return pd.DataFrame(cells[1:], columns=cells[0]) if cells else pd.DataFrame()
 
 
@@ -306,11 +358,17 @@ def compare_sections(folder: Path) -> list[Section]:
     """A comparison's page: Table 3, the FLOPs check, the plots and the settings."""
     from scalesearch.comparison.summary import markdown, summarize
 
-    rows = pd.read_csv(folder / "compare.csv") if (folder / "compare.csv").is_file() else None
-    text = (folder / "compare.md").read_text() if (folder / "compare.md").is_file() else \
-        markdown(summarize(rows), str(rows["baseline"].iloc[0]))
+    rows = read_csv(folder / "compare.csv") if (folder / "compare.csv").exists() else None
+    if (folder / "compare.md").exists():
+        frame = markdown_frame(folder / "compare.md")
+    elif rows is not None and len(rows):
+        frame = markdown_frame(folder / "compare.md", markdown(
+            summarize(rows), str(rows["baseline"].iloc[0])))
+    else:
+        raise ScalesearchError(f"{folder} holds a comparison with no rows (no compare.csv "
+                               "rows, no compare.md)")
     sections = [Section("answer", "Table 3: the strategies at matched FLOPs", tables=[
-        ("", html_table(markdown_frame(text), "table3"))])]
+        ("", html_table(frame, "table3"))])]
     if rows is not None and {"flops_ratio", "target_ratio"} <= set(rows):
         sections.append(_flops_check(rows))
     sections.append(Section("plots", "Plots", images=plots(folder, ["flops_top1.png"])))
@@ -327,7 +385,7 @@ def compare_sections(folder: Path) -> list[Section]:
 def table3_sections(folder: Path) -> list[Section]:
     """A Table 3 count's page: the table (our FLOPs beside the paper's) and its plot."""
     md = folder / "table3.md"
-    frame = markdown_frame(md.read_text()) if md.is_file() else pd.read_csv(folder / "table3.csv")
+    frame = markdown_frame(md) if md.exists() else read_csv(folder / "table3.csv")
     return [Section("answer", "Table 3: our counts beside the paper's", tables=[
         ("", html_table(frame, "table3"))]),
             Section("plots", "Plots", images=plots(folder, ["table3.png"]))]

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import MAX_BLOCKS, MAX_CHANNELS, ScalesearchError, TooLarge
 
 ACTIVATIONS = ("relu", "relu6", "silu")
+
+
+def _count(n: float) -> str:
+    """A count for a message: 12,345, or 1.6e+53 where the digits would fill the line."""
+    return f"{n:,.0f}" if n < 1e12 else f"{n:.2g}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,18 @@ class StageTable:
     def num_blocks(self) -> int:
         """Total blocks over all stages (the sum of their repeats)."""
         return sum(s.repeats for s in self.stages)
+
+    def check_size(self) -> None:
+        """Refuse a table of more than :data:`~scalesearch.errors.MAX_BLOCKS` blocks or a layer
+        wider than :data:`~scalesearch.errors.MAX_CHANNELS`, from its numbers alone (a scaled
+        table of 10⁷ repeats would take hours to build)."""
+        widest = max(self.stem.channels, self.head.channels or 0,
+                     *(s.channels * max(1.0, s.expand) for s in self.stages))
+        if self.num_blocks > MAX_BLOCKS or widest > MAX_CHANNELS:
+            raise TooLarge(
+                f"{self.name}: {_count(self.num_blocks)} blocks, {_count(widest)} channels in "
+                f"its widest layer: beyond the size scalesearch builds ({MAX_BLOCKS:,} blocks, "
+                f"{MAX_CHANNELS:,} channels); scale by less")
 
     def to_dict(self) -> dict:
         """Plain-JSON form (inverse of :meth:`from_dict`)."""

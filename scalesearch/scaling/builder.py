@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from scalesearch.errors import MAX_PARAMS, TooLarge
 from scalesearch.scaling.arch import StageTable
 from scalesearch.scaling.blocks import BLOCKS, BuildContext, ConvBNAct, check_fields
 
@@ -74,5 +75,20 @@ def _init_weights(model: nn.Module) -> None:
 
 
 def build(table: StageTable) -> TableNet:
-    """The ``nn.Module`` of ``table`` (a :class:`TableNet`)."""
-    return TableNet(table)
+    """The ``nn.Module`` of ``table`` (a :class:`TableNet`). Its size is checked first: the
+    table's blocks and channels (:meth:`StageTable.check_size`), then its parameters, counted
+    on the ``meta`` device, where nothing is allocated (:func:`check_params`)."""
+    table.check_size()
+    with torch.device("meta"):
+        meta = TableNet(table)
+    check_params(meta, table.name)
+    return meta if torch.empty(0).device.type == "meta" else TableNet(table)
+
+
+def check_params(model: nn.Module, name: str) -> None:
+    """Refuse a network of more than :data:`~scalesearch.errors.MAX_PARAMS` parameters (count
+    it on the ``meta`` device, before its weights are allocated)."""
+    params = sum(p.numel() for p in model.parameters())
+    if params > MAX_PARAMS:
+        raise TooLarge(f"{name}: {params:,} parameters, beyond the {MAX_PARAMS:,} "
+                               "scalesearch builds; scale by less")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -18,7 +19,12 @@ FORMAT = "scalesearch-model/1"
 
 def save_targets(path: str | Path) -> tuple[Path, Path]:
     """(model file, summary file) of a save to ``path``, both checked before anything is
-    written: a ``.json`` model path is refused (the summary would overwrite it)."""
+    written: a ``.json`` model path is refused (the summary would overwrite it), and so is a
+    name ending in a slash (``newdir/`` named a folder, and the model was written as a file
+    ``newdir``)."""
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        raise ScalesearchError(f"refusing to save the model as {path}: that names a folder; "
+                               f"give a file name, e.g. {path}model.pt")
     path = Path(path)
     if path.suffix.lower() == ".json":
         raise ScalesearchError(f"refusing to save the model as {path}: a .json name is its "

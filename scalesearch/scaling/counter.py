@@ -34,6 +34,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.scaling.builder import check_params
 
 if TYPE_CHECKING:
     from scalesearch.scaling.scalable import Scalable
@@ -177,7 +178,9 @@ class NetworkCounter:
             try:
                 if self._model is None:
                     with torch.device("meta"):
-                        self._model = self.factory().to_empty(device="cpu")
+                        model = self.factory()
+                    check_params(model, self.name or "the network")  # before any allocation
+                    self._model = model.to_empty(device="cpu")
                 counts, unhandled = count_shapes(self._model, image_size, self.in_chans)
                 if not unhandled:
                     return counts

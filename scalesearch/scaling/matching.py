@@ -8,9 +8,11 @@ compare's resolution rows all go through :func:`match_image_size` (and :func:`ma
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from scalesearch.errors import TooLarge
 from scalesearch.scaling.counter import baseline_counts, measure
 
 if TYPE_CHECKING:
@@ -35,7 +37,10 @@ def _bisect(flops_of: Callable[[X], float], target: float, lo: X, hi: X,
 
     def f(x: X) -> float:
         if x not in seen:
-            seen[x] = flops_of(x)
+            try:
+                seen[x] = flops_of(x)
+            except TooLarge:  # a bracket's end beyond the size bound: above any target
+                seen[x] = math.inf
         return seen[x]
 
     a, b = lo, hi

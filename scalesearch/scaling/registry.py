@@ -92,7 +92,10 @@ def resolve(spec: str | Scalable | StageTable) -> Scalable:
     """Turn a name, import spec or object into a :class:`Scalable`."""
     if isinstance(spec, Scalable | StageTable):
         return as_scalable(spec, repr(spec))
-    if not spec or not spec.strip():
+    if not isinstance(spec, str):
+        raise ScalesearchError(f"a baseline is a name, a spec (file.py:NAME) or a Scalable / "
+                               f"StageTable, got {type(spec).__name__} {spec!r:.80}")
+    if not spec.strip():
         raise ScalesearchError("no baseline given")
     eps = _entry_points()
     if normalize(spec) in eps:
@@ -102,11 +105,31 @@ def resolve(spec: str | Scalable | StageTable) -> Scalable:
         raise ScalesearchError(f"unknown baseline {spec!r}; available: {known}; "
                                "or give package.module:attr or path/to/file.py:attr")
     target, attr = spec.rsplit(":", 1)
-    if target.endswith(".py") or "/" in target or "\\" in target:
+    if _is_file(target):
         obj = _load(lambda: _load_file(Path(target), attr, spec), spec)
     else:
         obj = _load(lambda: _attribute(importlib.import_module(target), attr, target, spec), spec)
     return as_scalable(obj, spec)
+
+
+def _is_file(target: str) -> bool:
+    """Whether the part before ``:`` of a spec is a file's path (else a module's name)."""
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def plugin_file(spec: str) -> Path | None:
+    """What a study (``baseline:``, ``baselines:``) may name: a registered baseline (None: no
+    file runs) or a plug-in file ``path/to/file.py:NAME`` (its path, resolved: that file runs
+    when the study does). A ``module:attr`` spec is refused, as it would import any installed
+    module (``this:s`` ran the standard library's ``this``)."""
+    if not isinstance(spec, str) or normalize(spec) in _entry_points():
+        return None  # not a name: resolve() says what is wrong with it
+    target, sep, _ = spec.rpartition(":")
+    if not sep or not _is_file(target):
+        raise ScalesearchError(f"baseline {spec!r:.80}: a study names a registered baseline "
+                               "(scalesearch baselines) or a plug-in file (path/to/file.py:NAME)"
+                               ", not a module")
+    return Path(target).resolve()
 
 
 def _load(loader, spec: str) -> object:
@@ -119,6 +142,12 @@ def _load(loader, spec: str) -> object:
     except Exception as err:  # a plug-in's own import error, syntax error, …
         raise ScalesearchError(f"cannot load baseline {spec!r}: "
                                f"{type(err).__name__}: {err}") from err
+
+
+def registered(spec: object) -> bool:
+    """Whether ``spec`` names an installed baseline (an entry point): resolving it imports no
+    file or module that a run folder or a study names."""
+    return isinstance(spec, str) and normalize(spec) in _entry_points()
 
 
 def available() -> list[BaselineInfo]:

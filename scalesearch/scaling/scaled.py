@@ -10,7 +10,13 @@ from pathlib import Path
 
 from torch import nn
 
-from scalesearch.errors import MAX_CLASSES, ScalesearchError, check_whole
+from scalesearch.errors import (
+    MAX_CLASSES,
+    ScalesearchError,
+    as_plain,
+    check_number,
+    check_whole,
+)
 from scalesearch.scaling.arch import StageTable
 from scalesearch.scaling.counter import Counts, baseline_counts, measure
 from scalesearch.scaling.matching import MATCH_TOLERANCE, MIN_IMAGE_SIZE, match_image_size
@@ -127,6 +133,22 @@ def _mode_multipliers(baseline: Scalable, phi, alpha, beta, gamma, depth, width,
     return compound(phi or 0.0, alpha, beta, gamma), None, notes
 
 
+def _plain_arguments(phi, depth, width, resolution, alpha, beta, gamma, num_classes, preset):
+    """scale()'s numbers checked (a bool or a string is refused in one line, as the CLI
+    refuses them) and as Python numbers (numpy's become int / float)."""
+    for name, value in (("φ", phi), ("depth", depth), ("width", width),
+                        ("resolution", resolution)):
+        check_number(name, as_plain(name, value), optional=True)
+    for name, value in (("α", alpha), ("β", beta), ("γ", gamma)):
+        check_number(name, as_plain(name, value))
+    check_whole("--num-classes", as_plain("--num-classes", num_classes), 1, MAX_CLASSES,
+                optional=True)
+    if preset is not None and not isinstance(preset, str):
+        raise ScalesearchError(f"preset must be a name such as 'b3', got {preset!r:.80}")
+    return tuple(as_plain("", v) for v in (phi, depth, width, resolution, alpha, beta, gamma,
+                                           num_classes))
+
+
 def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
           alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_COEFFICIENTS[1],
           gamma: float = PAPER_COEFFICIENTS[2], depth: float | None = None,
@@ -136,7 +158,8 @@ def scale(baseline: str | Scalable | StageTable, phi: float | None = None, *,
     """Scale ``baseline`` by compound coefficient φ (Eq. 3), a named preset (e.g. ``"b3"``),
     or explicit multipliers (Table 3). With none of them, the unscaled baseline."""
     net = resolve(baseline)
-    check_whole("--num-classes", num_classes, 1, MAX_CLASSES, optional=True)
+    phi, depth, width, resolution, alpha, beta, gamma, num_classes = _plain_arguments(
+        phi, depth, width, resolution, alpha, beta, gamma, num_classes, preset)
     mult, image_size, notes = _mode_multipliers(net, phi, alpha, beta, gamma, depth, width,
                                                 resolution, preset, force)
     for note in notes:

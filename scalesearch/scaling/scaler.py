@@ -35,7 +35,11 @@ class Multipliers:
 
 def compound(phi: float, alpha: float, beta: float, gamma: float) -> Multipliers:
     """Eq. 3: d = α^φ, w = β^φ, r = γ^φ."""
-    return Multipliers(alpha**phi, beta**phi, gamma**phi)
+    try:
+        return Multipliers(alpha**phi, beta**phi, gamma**phi)
+    except OverflowError:  # (1e40)^10: no network is that large
+        raise ScalesearchError(f"α, β, γ = {alpha:.3g}, {beta:.3g}, {gamma:.3g} at φ={phi:g} "
+                               "overflow a float: scale by less") from None
 
 
 def formula_flops_ratio(phi: float, alpha: float, beta: float, gamma: float) -> float:
@@ -45,19 +49,20 @@ def formula_flops_ratio(phi: float, alpha: float, beta: float, gamma: float) -> 
 
 def check_coefficients(alpha: float, beta: float, gamma: float, *,
                        force: bool = False) -> list[str]:
-    """Validate α, β, γ against the constraint of Eq. 3; return warnings, raise if refused."""
+    """Validate α, β, γ against the constraint of Eq. 3; return warnings, raise if refused
+    (numbers in significant digits: α = 1e100 is not echoed as a 100-digit product)."""
     product = alpha * beta**2 * gamma**2
     problems = []
     if min(alpha, beta, gamma) < 1:
         problems.append(f"α, β, γ must be ≥ 1 (got α={alpha:g}, β={beta:g}, γ={gamma:g})")
     deviation = abs(product - 2) / 2
     if deviation > PRODUCT_REFUSE:
-        problems.append(f"α·β²·γ² = {product:.3f} is {deviation:.0%} away from 2 "
+        problems.append(f"α·β²·γ² = {product:.4g} is {100 * deviation:.3g}% away from 2 "
                         f"(limit {PRODUCT_REFUSE:.0%})")
     if problems and not force:
         raise ScalesearchError("; ".join(problems) + " — pass force=True / --force to scale anyway")
     if PRODUCT_WARN < deviation <= PRODUCT_REFUSE:
-        problems.append(f"α·β²·γ² = {product:.3f} deviates {deviation:.0%} from 2: "
+        problems.append(f"α·β²·γ² = {product:.4g} deviates {100 * deviation:.3g}% from 2: "
                         f"FLOPs will grow ≈ {product:.2f}^φ, not 2^φ")
     return problems
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from scalesearch.errors import MAX_SEEDS, ScalesearchError, check_whole, check_within
 from scalesearch.scaling.scaler import PAPER_COEFFICIENTS, check_coefficients
-from scalesearch.settings.fields import nested, setting
+from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
 from scalesearch.settings.recipe import ProxySetup
 from scalesearch.util.argtypes import integer, number, read_coefficients
@@ -71,6 +71,7 @@ class CompareConfig:
     tracking: Tracking = nested(Tracking)  # trackers also logged to (not resumed)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         ratios = (self.ratios,) if isinstance(self.ratios, int | float) else self.ratios
         for r in ratios:
             check_ratio(r)

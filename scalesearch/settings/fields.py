@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, field, fields
+from functools import cache
+from typing import get_args, get_type_hints
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, as_plain
 
 
 def setting(default=MISSING, *, flag: str | None = None, help: str = "", factory=None,
@@ -140,3 +142,32 @@ def resolve(given: dict, what: str, *classes: type, renamed: dict[str, str] | No
         raise ScalesearchError(f"unknown {what} option(s) {', '.join(unknown)}; known: "
                                f"{', '.join(sorted(known))}")
     return {**known, **given, **fixed}
+
+
+def _numeric(tp) -> bool:
+    """Whether a field of type ``tp`` holds numbers (int or float, alone, in a union or a
+    tuple) and never a bool."""
+    args = get_args(tp)
+    if tp is bool or bool in args:
+        return False
+    if tp in (int, float):
+        return True
+    return any(_numeric(a) for a in args if a is not Ellipsis)
+
+
+@cache
+def _numeric_fields(cls: type) -> tuple:
+    hints = get_type_hints(cls)
+    return tuple(f for f in fields(cls) if _numeric(hints[f.name]))
+
+
+def plain_numbers(obj: object) -> None:
+    """The first check of every settings ``__post_init__``: a field that holds numbers refuses
+    a bool (``True`` is not α = 1, ``seeds=True`` not 1 seed) and turns numpy numbers into
+    Python ones (``numpy.int64(3)`` seeds are 3; JSON cannot write numpy's)."""
+    for f in _numeric_fields(type(obj)):
+        name = f.metadata.get("flag") or f.name
+        value = getattr(obj, f.name)
+        plain = as_plain(name, value)
+        if plain is not value:
+            object.__setattr__(obj, f.name, plain)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from scalesearch.errors import MAX_WORKERS, ScalesearchError, check_number, check_whole
-from scalesearch.settings.fields import nested, setting
+from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.recipe import Hardware, ProxySetup
 from scalesearch.settings.trackers import TRACKERS
 from scalesearch.util.argtypes import integer, number
@@ -89,6 +89,7 @@ class Tracking:
                                      "http://host:5000 (default: sqlite:///OUT/mlruns/mlflow.db)")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         names = self.log_to.split(",") if isinstance(self.log_to, str) else self.log_to
         names = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
         unknown = [n for n in names if n not in TRACKERS]
@@ -119,6 +120,7 @@ class LatencySpec:
     rounds: int = 3  # measure_many: interleaved rounds; the median over rounds is reported
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if min(self.batch, self.threads, self.rounds) < 1:
             raise ScalesearchError(f"latency batch, threads and rounds must be ≥ 1, got batch "
                                    f"{self.batch}, threads {self.threads}, rounds {self.rounds}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from scalesearch.data import DEFAULT_SYNTHETIC_SIZES
-from scalesearch.errors import ScalesearchError, check_number, check_whole
-from scalesearch.settings.fields import nested, setting
+from scalesearch.errors import ScalesearchError, check_number, check_whole, check_within
+from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.util.argtypes import integer, number
 from scalesearch.util.hardware import AMPS, check_amp, check_device
 
@@ -20,6 +20,7 @@ OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
 MIN_TRAIN = 2  # images: a training batch of one cannot train BatchNorm
 DEFAULT_PROXY_SIZE = 64  # px: a base of 224 would cost 12× the FLOPs on a CPU
+MAX_PROXY_SIZE = 1024  # px: above B7's 600; 100000 px trained until a 622 GB allocation failed
 HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how fast, not what
 
 
@@ -43,6 +44,7 @@ class Hardware:
         "DataLoader workers (default: a quarter of the available memory)")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check_number("--max-memory-gb", self.max_memory_gb, 0, optional=True)
         check_device(self.device)
         check_amp(self.amp)
@@ -70,7 +72,7 @@ class TrainConfig(Hardware):
     # 0.54, ICC 0.58 vs 0.69 (benchmarks/bench_signal.py, embedded data, 13 × 2, one run each)
     label_smoothing: float = setting(
         0.0, flag="--label-smoothing", type=number, metavar="ε", help="label smoothing of the "
-        "cross-entropy ({default}; 0.1 ranked less reproducibly in "
+        "cross-entropy, in [0, 1) ({default}; 0.1 ranked less reproducibly in "
         "benchmarks/bench_signal.py: docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
@@ -91,8 +93,9 @@ class TrainConfig(Hardware):
         check_whole("--batch-size", self.batch_size)
         check_number("--lr", self.lr, 0, strict=True)
         check_whole("lr_batch", self.lr_batch)
-        for name in ("weight_decay", "label_smoothing", "warmup_epochs"):
+        for name in ("weight_decay", "warmup_epochs"):
             check_number(name, getattr(self, name), 0)
+        check_within("--label-smoothing", self.label_smoothing, 0, 1, "[)")  # 1: no signal
         check_whole("threads", self.threads, optional=True)
         check_whole("loader_workers", self.loader_workers, 0, optional=True)
         check_whole("check_every", self.check_every)
@@ -118,8 +121,9 @@ class ProxySetup:
                         "an ImageFolder root with train/<class>/ and val/<class>/")
     proxy_size: int | None = setting(
         DEFAULT_PROXY_SIZE, flag="--proxy-size", type=integer, help="base image size for "
-        "training; a network with resolution r trains at round(size·r) ({default}; None: the "
-        "baseline's own)")
+        "training, at most "
+        f"{MAX_PROXY_SIZE}; a network with resolution r trains at round(size·r) ({{default}}; "
+        "None: the baseline's own)")
     num_train: int | None = setting(None, flag="--num-train", type=integer, help="training "
                                     f"images (synthetic: {DEFAULT_SYNTHETIC_SIZES[0]})")
     num_val: int | None = setting(None, flag="--num-val", type=integer, help="validation "
@@ -130,10 +134,11 @@ class ProxySetup:
     train: TrainConfig = nested(TrainConfig, skip=tuple(Hardware.__dataclass_fields__))
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if not isinstance(self.data, str) or not self.data:
             raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
-        for flag, value, low in (("--proxy-size", self.proxy_size, 1),
-                                 ("--num-train", self.num_train, MIN_TRAIN),
+        check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
+        for flag, value, low in (("--num-train", self.num_train, MIN_TRAIN),
                                  ("--num-val", self.num_val, 1)):
             check_whole(flag, value, low, optional=True)
         check_whole("data_seed", self.data_seed, 0)

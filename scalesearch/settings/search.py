@@ -20,9 +20,10 @@ from scalesearch.errors import (
     check_within,
 )
 from scalesearch.scaling.matching import MATCH_TOLERANCE
-from scalesearch.settings.fields import nested, setting
+from scalesearch.scaling.scaler import PHI_RANGE
+from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import MIN_TRAIN, ProxySetup
+from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup
 from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
 from scalesearch.util.argtypes import duration, integer, number, value_range
 from scalesearch.util.fmt import parse_duration
@@ -56,6 +57,7 @@ class Ranges:
     step: float = setting(0.05, flag="--grid-step", type=number, help="grid step ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         for name in ("alpha", "beta", "gamma"):
             lo, hi = getattr(self, name)
             if not 1.0 <= lo <= hi < math.inf:
@@ -100,6 +102,7 @@ class Objective:
                             help="mnas: the exponent w ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if self.kind not in OBJECTIVES:
             raise ScalesearchError(f"unknown objective {self.kind!r}; choose from "
                                    f"{', '.join(OBJECTIVES)}")
@@ -226,6 +229,7 @@ class SearchConfig:
     tracking: Tracking = nested(Tracking)  # trackers also logged to (not maths)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
                                      ("scheduler", self.scheduler, tuple(SCHEDULERS)),
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
@@ -233,7 +237,7 @@ class SearchConfig:
                 raise ScalesearchError(f"unknown {name} {value!r}; one of {', '.join(choices)}")
         check_tolerances(self.tolerance, self.flops_tolerance)
         object.__setattr__(self, "setup", self.placement.on(self.setup))
-        check_whole("--family-phi", self.family_phi, 1, 12)
+        check_whole("--family-phi", self.family_phi, 1, int(PHI_RANGE[1]))  # scale()'s φ
         if isinstance(self.budget, str):
             object.__setattr__(self, "budget", parse_duration(self.budget))
         check_number("--budget (seconds)", self.budget, 0, strict=True, optional=True)
@@ -329,7 +333,8 @@ class FidelityConfig:
     epochs: float | None = setting(None, flag="--epochs", type=number, help="reference epochs "
                                    f"(default: {EPOCHS_FACTOR}× the search's)")
     proxy_size: int | None = setting(None, flag="--proxy-size", type=integer, help="reference "
-                                     f"base image size (default: {SIZE_FACTOR}× the search's)")
+                                     f"base image size, at most {MAX_PROXY_SIZE} (default: "
+                                     f"{SIZE_FACTOR}× the search's)")
     num_train: int | None = setting(None, flag="--num-train", type=integer, help="reference "
                                     "training images (default: the search's; an ImageFolder's "
                                     "are capped at what it has)")
@@ -339,10 +344,11 @@ class FidelityConfig:
                                help="seed of the random pick ({default})")
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check_whole("--top", self.top)
         check_whole("--random", self.random, 0)
         check_number("--epochs", self.epochs, 0, strict=True, optional=True)
-        check_whole("--proxy-size", self.proxy_size, optional=True)
+        check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
         check_whole("--num-train", self.num_train, MIN_TRAIN, optional=True)
         check_whole("--seeds", self.seeds, 1, MAX_SEEDS, optional=True)
         check_whole("--sample-seed", self.sample_seed, 0)

@@ -166,25 +166,33 @@ def runtime(place: Placement, log: Callable[[str], None] | None = None):
     a runtime it started."""
     if log:
         log(f"starting Ray ({place.address or 'local'}) …")
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None  # Ray's init sets its own
     ray, owned = connect(place.address)
-    previous = _term_as_interrupt()
+    term_as_interrupt()
     try:
         yield (ray, *capacity(ray, place))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if owned:
-            ray.shutdown()
+        try:
+            if owned:
+                ray.shutdown()
+        finally:
+            if main:  # not Ray's handler (sys.exit(15), no line) once Ray is gone
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
 
 
-def _term_as_interrupt():
-    """While Ray runs, SIGTERM (a scheduler's stop, ``kill``) does what Ctrl-C does — finished
-    trials kept, one line, exit 1 — instead of Ray's C++ signal dump; installed after Ray's own
-    handler, from the main thread only. Returns the handler it replaced (None: none set)."""
+def _interrupt(signum, frame) -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def term_as_interrupt():
+    """SIGTERM (a scheduler's stop, ``kill``) does what Ctrl-C does — finished trials kept, one
+    line, exit 1 — instead of Ray's C++ signal dump or a silent exit; installed while Ray runs
+    (after Ray's own handler) and by the CLI for a whole command, from the main thread only.
+    Returns the handler it replaced (None: not the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(),
-                                                                        signal.SIGINT))
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def capacity(ray, place: Placement) -> tuple[int, int]:

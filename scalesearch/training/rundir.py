@@ -5,17 +5,29 @@ A :class:`RunFolder` is fresh, or resumed with the same recipe; it holds a marke
 rows file (trials.csv, compare.csv) that is the run's resume state, kept by a :class:`RowStore`:
 every finished row stays, and what is left is what the store does not hold. A run that writes
 holds the folder's lock file (``.lock``, its PID inside) for the rest of its process, so a
-second run into the same folder is refused.
+second run into the same folder is refused — from another process, or from another thread of
+this one while the run is going (:meth:`RunFolder.release` ends it).
+
+A run writes only into a folder that is new, empty or its own kind's (another tool's files and
+another kind of run are refused), and never through a symbolic link it did not create: files
+are replaced atomically (:mod:`scalesearch.util.io`), the lock file is opened with ``O_NOFOLLOW``,
+and a resumed folder holding a link is refused. An OS error on the folder (read-only, a path
+too long, a symlink loop) is one line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.training.runfiles import check_json, damaged, parse_json
 from scalesearch.util.io import write_json
 from scalesearch.util.status import Status
 from scalesearch.version import __version__
@@ -37,21 +49,21 @@ def marker(config: dict, **extra) -> dict:
 
 
 def read_marker(path: Path, what: str) -> dict:
-    """A marker file of this format; refuses an unreadable one or an older format in one line
-    that names the version that reads it."""
-    try:
-        saved = json.loads(path.read_text())
-        saved["config"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ScalesearchError(f"{path} is unreadable ({err}); start a new output folder") \
-            from None
+    """A marker file of this format, checked against its schema (:mod:`.runfiles`); refuses
+    an unreadable or reshaped one, or an older format in one line that names the version that
+    reads it."""
+    saved = parse_json(path)
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise damaged(path, "no config: not a run folder's marker")
     found = saved.get("format", 1)
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise damaged(path, f"format is {found!r}, not a whole number")
     if found != RUN_FORMAT:
         reader = READS.get(found, "a newer scalesearch")
         raise ScalesearchError(f"{path.parent} holds a {what} in run-folder format {found}; "
                                f"scalesearch {__version__} reads format {RUN_FORMAT}: continue "
                                f"it with {reader}, or start a new output folder")
-    return saved
+    return check_json(path, saved)
 
 
 def check_out(out: str | Path | None, data: str | None = None) -> None:
@@ -67,53 +79,188 @@ def check_out(out: str | Path | None, data: str | None = None) -> None:
                                "become training data; choose a folder outside it")
 
 
+def folder_error(out: Path, err: OSError) -> ScalesearchError:
+    """An OS error on an output folder (read-only, a name over 255 bytes, a symlink loop, a
+    full disk) in one line."""
+    reason = err.strerror or str(err)
+    return ScalesearchError(f"cannot write output folder {out}: {reason}"
+                            + (f" ({err.filename})" if err.filename not in (None, str(out))
+                               else ""))
+
+
 def check_folder_path(out: Path) -> None:
-    """Refuse an output path that is, or lies under, an existing file (mkdir would raise)."""
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                raise ScalesearchError(f"output folder {out}: {path} is a file, not a folder")
-            return
+    """Refuse an output path that is, or lies under, an existing file (mkdir would raise), or
+    that the OS cannot use (a name too long, a symlink loop)."""
+    try:
+        for path in (out, *out.parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise ScalesearchError(f"output folder {out}: {path} is a file, not a "
+                                           "folder")
+                break
+        _resolved(out)
+    except OSError as err:
+        raise folder_error(out, err) from None
+
+
+def _resolved(out: Path) -> Path:
+    """``out`` resolved (the folder the user named may be a link); a symlink loop is an
+    OSError (Python < 3.13 raises RuntimeError)."""
+    try:
+        return out.resolve()
+    except RuntimeError:
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", str(out)) from None
 
 
 LOCK = ".lock"
-_HELD: dict[Path, int] = {}  # lock file -> open fd, held until this process ends
+MARKERS = {"search.json": "search", "fidelity.json": "fidelity check",
+           "compare.json": "comparison"}  # marker file -> the kind of run it marks
 
 
-def _busy(path: Path, fd: int) -> ScalesearchError:
-    pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-    os.close(fd)
+@dataclass
+class _Held:
+    fd: int  # the open lock file, flock'ed until this process ends
+    owner: int | None  # the thread whose run holds the folder now (None: no run is going)
+
+    def busy(self) -> bool:
+        """Whether another live thread's run holds it."""
+        return self.owner not in (None, threading.get_ident()) and \
+            any(t.ident == self.owner for t in threading.enumerate())
+
+
+_HELD: dict[Path, _Held] = {}  # lock file -> held lock
+_GUARD = threading.Lock()
+
+
+def _busy(path: Path, fd: int | None = None) -> ScalesearchError:
+    pid = str(os.getpid()) if fd is None else \
+        os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    if fd is not None:
+        os.close(fd)
     return ScalesearchError(f"{path} is in use by another run (pid {pid}); wait for it or "
                             "choose another --out")
 
 
-def probe_lock(path: Path) -> None:
-    """Refuse ``path`` when another process holds its lock; creates and changes nothing."""
-    lock = (path / LOCK).resolve()
-    if fcntl is None or lock in _HELD or not lock.is_file():
-        return
-    fd = os.open(lock, os.O_RDONLY)
+def _lock_of(path: Path) -> Path:
+    """The lock file: in the folder resolved, never a link followed."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return _resolved(path) / LOCK
+    except OSError as err:
+        raise folder_error(path, err) from None
+
+
+def _open_lock(lock: Path, flags: int) -> int | None:
+    """Open ``lock`` without following a link or blocking on a FIFO; refuses anything but a
+    regular file in one line; None when it does not exist (and ``flags`` does not create)."""
+    try:
+        fd = os.open(lock, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise folder_error(lock.parent, err) from None
+        fd = None
+    if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        if fd is not None:
+            os.close(fd)
+        raise ScalesearchError(f"{lock} is not a regular file (a link, folder or device): a "
+                               "run writes its lock only into a file of its own; remove it")
+    return fd
+
+
+def _held_here(lock: Path, path: Path, own: bool) -> bool:
+    """Whether this process holds ``lock`` (call under ``_GUARD``); refuses ``path`` while
+    another thread's run holds it; ``own``: this thread's run takes it over."""
+    held = _HELD.get(lock)
+    if held is None:
+        return False
+    if held.busy():
+        raise _busy(path)
+    if own:
+        held.owner = threading.get_ident()
+    return True
+
+
+def _flock(path: Path, fd: int, how: int) -> None:
+    """``flock`` without waiting; refuses ``path`` (closing ``fd``) when another process
+    holds it."""
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
     except BlockingIOError:
         raise _busy(path, fd) from None
-    os.close(fd)  # closing releases the probe's shared lock
+
+
+def probe_lock(path: Path) -> None:
+    """Refuse ``path`` when another process, or another thread's run, holds its lock; creates
+    and changes nothing."""
+    lock = _lock_of(path)
+    if fcntl is None:
+        return
+    with _GUARD:
+        if _held_here(lock, path, own=False):
+            return
+    fd = _open_lock(lock, os.O_RDONLY)
+    if fd is not None:
+        _flock(path, fd, fcntl.LOCK_SH)
+        os.close(fd)  # closing releases the probe's shared lock
 
 
 def take_lock(path: Path) -> None:
     """Hold ``path``'s lock file (exclusive, with this PID in it) until this process ends; the
-    OS releases it when the process dies. A second take by this process is a no-op."""
-    lock = (path / LOCK).resolve()
-    if fcntl is None or lock in _HELD:
+    OS releases it when the process dies. A second take by this process is refused while
+    another thread's run holds it (:func:`release_lock`), else a no-op."""
+    lock = _lock_of(path)
+    if fcntl is None:
         return
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    with _GUARD:
+        if _held_here(lock, path, own=True):
+            return
+        fd = _open_lock(lock, os.O_RDWR | os.O_CREAT)
+        _flock(path, fd, fcntl.LOCK_EX)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            os.close(fd)
+            raise folder_error(path, err) from None
+        _HELD[lock] = _Held(fd, threading.get_ident())
+
+
+def release_lock(path: Path) -> None:
+    """End this thread's run in ``path``: another thread of this process may start one now
+    (the file stays locked against other processes until this one ends)."""
+    with _GUARD:
+        held = _HELD.get(_lock_of(path))
+        if held is not None and held.owner == threading.get_ident():
+            held.owner = None
+
+
+def held() -> set[Path]:
+    """The folders this process holds (has started a run in)."""
+    with _GUARD:
+        return {lock.parent for lock in _HELD}
+
+
+def check_only(path: Path, names: Iterable[str], what: str) -> None:
+    """Refuse ``path`` when it holds anything but ``names`` (and their temp files, that a
+    killed atomic write leaves), naming a few of what is there: a folder of someone else's."""
+    names = tuple(names)
+    temps = tuple(f".{n}." for n in names)
+    found = [n for n in _entries(path) if n not in names and not n.startswith(temps)]
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ScalesearchError(f"{path} is not empty ({shown}) and holds no {what}: choose a "
+                               "new or empty output folder")
+
+
+def _entries(path: Path) -> list[str]:
+    """The names in ``path`` (none when it does not exist yet)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise _busy(path, fd) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _HELD[lock] = fd
+        return sorted(p.name for p in path.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise folder_error(path, err) from None
 
 
 class RowStore:
@@ -167,19 +314,23 @@ class RunFolder:
         self._resume: bool | None = None  # as :meth:`check` was told
 
     def check(self, recipe: dict, resume: bool) -> None:
-        """Refuse a fresh run into a folder holding one (marker or rows file present), and a
+        """Refuse a fresh run into a folder holding one (marker or rows file present) or
+        anything else but an unfinished start's lock, a folder of another kind of run, a
         ``resume`` whose recipe differs from the stored one (or that finds nothing), and a
         folder another run holds."""
         check_folder_path(self.path)
         probe_lock(self.path)
         self._resume = resume
+        self._check_kind()
         if not resume:
             if self.marker_path.exists() or self.rows_path.exists():
                 raise ScalesearchError(f"{self.path} already holds a {self.what}; pass --resume "
                                        "to continue it, or choose another output folder")
+            self._check_empty()
             return
         if not self.marker_path.exists():
             raise ScalesearchError(f"nothing to resume: {self.marker_path} not found")
+        self._check_links()
         before = self.saved()["config"]
         now = json.loads(json.dumps(recipe))
         changed = sorted(k for k in now if before.get(k) != now[k])
@@ -188,6 +339,33 @@ class RunFolder:
                                    f"than the {self.what} in {self.path}; use the same flags "
                                    "or another folder")
 
+    def _check_kind(self) -> None:
+        """Refuse a folder holding another kind of run (a compare into a search's folder), and
+        a sub-folder of a run folder that is a link (RUN_DIR/fidelity made by someone else)."""
+        for name, what in MARKERS.items():
+            if name != self.marker_path.name and (self.path / name).exists():
+                raise ScalesearchError(f"{self.path} holds a {what}, not a {self.what}; choose "
+                                       "another output folder")
+        if self.path.is_symlink() and any((self.path.parent / m).exists() for m in MARKERS):
+            raise ScalesearchError(f"{self.path} is a symbolic link inside a run folder: a run "
+                                   "writes only into folders it creates; remove it")
+
+    def _check_empty(self) -> None:
+        """Refuse a folder holding files no run of this project wrote (a killed start leaves
+        only its lock file, or that and a temp marker)."""
+        check_only(self.path, (LOCK, self.marker_path.name), self.what)
+
+    def _check_links(self) -> None:
+        """Refuse a resumed folder holding a symbolic link anywhere: the run writes fixed names
+        into its sub-folders too (checkpoints/, tensorboard/, mlruns/mlflow.db) and would
+        follow it out of the folder."""
+        for folder, dirs, files in os.walk(self.path):
+            link = next((n for n in sorted(dirs + files) if os.path.islink(Path(folder, n))),
+                        None)
+            if link is not None:
+                raise ScalesearchError(f"{Path(folder, link)} is a symbolic link: a run folder "
+                                       "holds none (a run would write through it); remove it")
+
     def saved(self) -> dict:
         """The marker file's content (of this format)."""
         return read_marker(self.marker_path, self.what)
@@ -195,13 +373,25 @@ class RunFolder:
     def start(self, recipe: dict, **extra) -> RowStore:
         """Create the folder, write the marker file (the recipe and ``extra``), and return the
         row store: empty when fresh, the stored rows when resumed. Takes the folder's lock
-        first, and checks again under it (a run may have started since :meth:`check`)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        first, and checks again under it (a run may have started since :meth:`check`); call
+        :meth:`release` when the run ends."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise folder_error(self.path, err) from None
         take_lock(self.path)
-        if self._resume is not None:
-            self.check(recipe, self._resume)
-        write_json(self.marker_path, marker(recipe, **extra))
+        try:
+            if self._resume is not None:
+                self.check(recipe, self._resume)
+            write_json(self.marker_path, marker(recipe, **extra))
+        except BaseException:
+            self.release()
+            raise
         return self.store()
+
+    def release(self) -> None:
+        """The run in this folder has ended (:func:`release_lock`)."""
+        release_lock(self.path)
 
     def store(self) -> RowStore:
         """The rows file's store."""

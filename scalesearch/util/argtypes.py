@@ -68,6 +68,8 @@ def read_coefficients(path: str) -> tuple[float, float, float]:
     text = read_small_text(path, "coefficients")
     try:
         data = json.loads(text)
+        if any(isinstance(data[k], bool) for k in ("alpha", "beta", "gamma")):
+            raise TypeError  # JSON true is not 1
         values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
     except json.JSONDecodeError as err:
         raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None

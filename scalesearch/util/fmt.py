@@ -11,6 +11,22 @@ from scalesearch.errors import ScalesearchError
 UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
+def printable(name: object) -> str:
+    """A name read from disk (a file, a folder, a path in a run file) as a one-line message
+    shows it: as is when every character prints, else quoted ``repr``-style, so a newline
+    cannot start a forged line and an escape sequence never reaches the terminal raw."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
+
+
+def one_line(message: str) -> str:
+    """``message`` with every character that does not print escaped (``\\n``, ``\\x1b``):
+    the CLI's last guard that an error or warning is one line, whatever it quotes."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def human(n: float, unit: str = "") -> str:
     """5288548 → '5.29M'; 385814752 with unit 'FLOPs' → '0.386B' (the paper's FLOPs style)."""
     if unit == "FLOPs":

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, WriteError
 
 
 def check_target(path: str | Path) -> Path:
@@ -38,18 +38,24 @@ def check_target(path: str | Path) -> Path:
 def atomic_path(path: str | Path):
     """Yield the path of an empty temp file beside ``path`` (for writers that need a name, as
     SQLite does); rename it to ``path`` only if the block succeeds. A target that is not a
-    regular file is refused (:func:`check_target`)."""
+    regular file is refused (:func:`check_target`). Nothing is written through a link: the
+    temp file is new (``mkstemp``: ``O_EXCL``, a random name), and the rename replaces a link
+    at ``path`` instead of following it. An OS error (a full disk, a read-only folder) is one
+    line naming ``path``, and leaves the old file."""
     path = check_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise ScalesearchError(f"cannot write {path}: {err.strerror or err}") from err
+        raise WriteError(f"cannot write {path}: {err.strerror or err}") from err
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {err.strerror or err}") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
