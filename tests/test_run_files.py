@@ -162,3 +162,27 @@ def test_another_tools_folder_is_one_line(runs, cli, folder, command, says):
 ])
 def test_the_schema_says_what_is_wrong(value, says):
     assert problem(json.loads(json.dumps(value)), JSON_FILES["best.json"]) == says
+
+
+def test_a_fidelity_check_that_fails_lets_its_folder_go(runs, no_training):
+    """A check that raises (here: its training) releases RUN/fidelity, so another thread of the
+    process may check the run again instead of being told the folder is busy."""
+    import threading
+
+    import scalesearch
+
+    with pytest.raises(Trained):
+        scalesearch.fidelity("runs/b0", log=lambda m: None)
+    assert (runs / "runs" / "b0" / "fidelity" / "fidelity.json").exists()  # it had started
+    caught: list[BaseException] = []
+
+    def again():
+        try:
+            scalesearch.fidelity("runs/b0", resume=True, log=lambda m: None)
+        except BaseException as err:  # the thread's outcome, checked below
+            caught.append(err)
+
+    thread = threading.Thread(target=again)
+    thread.start()
+    thread.join()
+    assert [type(e) for e in caught] == [Trained], caught  # not "in use by another run"

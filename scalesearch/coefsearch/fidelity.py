@@ -227,24 +227,27 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     log(f"fidelity: retraining {len(cands)} candidate(s) (top {fcfg.top}{chosen}, "
         f"{fcfg.random} random) for {ref_cfg.setup.train.epochs:g} epochs at proxy size "
         f"{ref_cfg.setup.proxy_size}{images} × {ref_cfg.seeds} seed(s)")
-    space = Space(cands, len(cands), 0, 0, cfg.match_flops)
-    run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store, log)
-    remaining = plan(ref_cfg, ref_store, space)[1]
-    ref = ranking(ref_store.rows, objective, latency, chance=chance)
-    ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
-    result = compare_rankings(proxy, ref, search_best, ref_best, store.rows, ref_store.rows)
-    result.update(proxy_reliability=proxy.attrs["reliability"]["final"],
-                  reference_reliability=ref.attrs["reliability"]["final"])
-    if result["reference_reliability"]["verdict"] != "ranks reproducibly":
-        result["tau_verdict"] = "cannot judge: the reference does not rank reproducibly"
-    result.update(complete=not remaining, out=str(out),
-                  reference_epochs=ref_cfg.setup.train.epochs,
-                  reference_proxy_size=ref_cfg.setup.proxy_size,
-                  reference_num_train=ref_cfg.setup.num_train, seeds=ref_cfg.seeds)
-    write_frame(out / "fidelity.csv", pd.DataFrame(result["candidates"]))
-    write_json(out / "result.json", result)
-    from scalesearch.coefsearch.plots import plot_fidelity
+    try:
+        space = Space(cands, len(cands), 0, 0, cfg.match_flops)
+        run_trials(replace(ref_cfg, baseline=portable_spec(ref_cfg.baseline)), space, ref_store,
+                   log)
+        remaining = plan(ref_cfg, ref_store, space)[1]
+        ref = ranking(ref_store.rows, objective, latency, chance=chance)
+        ref_best = best_record(ref, {}, search_best.get("tie_break", "balanced"))
+        result = compare_rankings(proxy, ref, search_best, ref_best, store.rows, ref_store.rows)
+        result.update(proxy_reliability=proxy.attrs["reliability"]["final"],
+                      reference_reliability=ref.attrs["reliability"]["final"])
+        if result["reference_reliability"]["verdict"] != "ranks reproducibly":
+            result["tau_verdict"] = "cannot judge: the reference does not rank reproducibly"
+        result.update(complete=not remaining, out=str(out),
+                      reference_epochs=ref_cfg.setup.train.epochs,
+                      reference_proxy_size=ref_cfg.setup.proxy_size,
+                      reference_num_train=ref_cfg.setup.num_train, seeds=ref_cfg.seeds)
+        write_frame(out / "fidelity.csv", pd.DataFrame(result["candidates"]))
+        write_json(out / "result.json", result)
+        from scalesearch.coefsearch.plots import plot_fidelity
 
-    plot_fidelity(result, out / "fidelity.png")
-    folder.release()  # another thread may start a check in it now
-    return result
+        plot_fidelity(result, out / "fidelity.png")
+        return result
+    finally:
+        folder.release()  # another thread may start a check in it now

@@ -137,8 +137,8 @@ def write_report(run_dir: str | Path, *, recurse: bool = True) -> Path:
         raise ScalesearchError(f"{run_dir} is not a folder")
     kind = folder_kind(run_dir)
     if kind is None:
-        raise ScalesearchError(f"{run_dir} holds no run (none of search.json, fidelity.json, "
-                               "compare.csv, compare.md, table3.csv found)")
+        names = ", ".join(f for files in KINDS.values() for f in files)
+        raise ScalesearchError(f"{run_dir} holds no run (none of {names} found)")
     if recurse:
         for sub in subruns(run_dir):
             write_report(sub)
