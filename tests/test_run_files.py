@@ -122,7 +122,8 @@ def test_a_damaged_run_file_is_one_line(runs, cli, no_training, command, name):
 @pytest.mark.parametrize("name", ["listconfig", "dirmarker", "zero"])
 def test_a_resume_reads_the_marker_checked(runs, cli, name):
     code, out, err = cli("search", "--baseline", "resnet50", "--out", f"runs/{name}", "--resume")
-    assert code == 2 and "Traceback" not in err and SAYS[name] in err, err
+    says = "search.json is a symbolic link" if name == "zero" else SAYS[name]  # refused first
+    assert code == 2 and "Traceback" not in err and says in err, err
 
 
 @pytest.mark.timeout(60)

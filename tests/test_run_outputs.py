@@ -18,6 +18,11 @@ from scalesearch.training import rundir
 from scalesearch.training.rundir import RunFolder, marker
 from scalesearch.util.io import write_json
 
+# a search's recipe and marker as search.json's schema asks (a resume reads the marker checked)
+SEARCH = {"baseline": "resnet50", "setup": {"data": "synthetic", "num_train": None,
+                                            "num_val": None}}
+GRID = {"space": {"candidates": []}}
+
 
 def _one_line(err: pytest.ExceptionInfo) -> str:
     text = str(err.value)
@@ -76,18 +81,18 @@ def test_a_resumed_folder_holding_a_link_is_refused(tmp_path, victim):
     """checkpoints/, tensorboard/, mlruns/ are written into by Ray and the trackers: a
     planted link among a run folder's names is refused on --resume."""
     out = tmp_path / "run"
-    search_folder(out).start({"seeds": 1})
+    search_folder(out).start(SEARCH, **GRID)
     (out / "checkpoints").symlink_to(tmp_path)
     with pytest.raises(ScalesearchError, match="checkpoints is a symbolic link") as err:
-        search_folder(out).check({"seeds": 1}, True)
+        search_folder(out).check(SEARCH, True)
     _one_line(err)
     (out / "checkpoints").unlink()
     (out / "mlruns").mkdir()
     (out / "mlruns" / "mlflow.db").symlink_to(victim)  # MLflow's SQLite would write through
     with pytest.raises(ScalesearchError, match="mlflow.db is a symbolic link"):
-        search_folder(out).check({"seeds": 1}, True)
+        search_folder(out).check(SEARCH, True)
     (out / "mlruns" / "mlflow.db").unlink()
-    search_folder(out).check({"seeds": 1}, True)
+    search_folder(out).check(SEARCH, True)
     (out / "fidelity").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with pytest.raises(ScalesearchError, match="symbolic link inside a run folder"):
         RunFolder(out / "fidelity", "fidelity check", "fidelity.json", "trials.csv",
@@ -259,8 +264,8 @@ def test_a_second_thread_into_a_held_folder_is_told_it_is_busy(tmp_path):
 
     def first():
         folder = search_folder(out)
-        folder.check({"seeds": 1}, False)
-        folder.start({"seeds": 1})
+        folder.check(SEARCH, False)
+        folder.start(SEARCH, **GRID)
         started.set()
         done.wait(30)
         folder.release()
@@ -272,9 +277,9 @@ def test_a_second_thread_into_a_held_folder_is_told_it_is_busy(tmp_path):
         busy = rf"{out} is in use by another run \(pid {os.getpid()}\)"
         for resume in (True, False):
             with pytest.raises(ScalesearchError, match=busy):
-                search_folder(out).check({"seeds": 1}, resume)
+                search_folder(out).check(SEARCH, resume)
         with pytest.raises(ScalesearchError, match=busy):
-            search_folder(out).start({"seeds": 1})
+            search_folder(out).start(SEARCH, **GRID)
     except BaseException as err:
         errors.append(err)
     finally:
@@ -282,8 +287,8 @@ def test_a_second_thread_into_a_held_folder_is_told_it_is_busy(tmp_path):
         thread.join()
     assert not errors, errors
     again = search_folder(out)  # the first run ended: this thread may continue it
-    again.check({"seeds": 1}, True)
-    again.start({"seeds": 1})
+    again.check(SEARCH, True)
+    again.start(SEARCH, **GRID)
     again.release()
 
 
