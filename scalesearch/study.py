@@ -71,7 +71,10 @@ def _compare_keys() -> dict:
 
 CompareStudy = create_model("CompareStudy", __base__=_Study, __doc__="``kind: compare`` "
                             "(docs/compare.md): the compare options, by name",
-                            kind=(Literal["compare"], ...), baseline=(str, ...),
+                            # pydantic's stubs want a TypeForm, and mypy reads Literal's
+                            # "compare" as a quoted annotation in one
+                            kind=(Literal["compare"], ...),  # type: ignore[arg-type, maybe-unrecognized-str-typeform]
+                            baseline=(str, ...),
                             **{k: v for k, v in _compare_keys().items() if k != "baseline"})
 
 
@@ -129,8 +132,10 @@ def _invalid(path: Path, schema: type[_Study], err: ValidationError,
                                 f"{', '.join(sorted(schema.model_fields))}")
     e = err.errors()[0]
     if e["type"] == "missing":
-        kind = schema.model_fields["kind"].annotation.__args__[0]
-        key = e["loc"][0]
+        annotation = schema.model_fields["kind"].annotation
+        assert annotation is not None  # every study declares its kind: Literal[...]
+        kind = annotation.__args__[0]
+        key = str(e["loc"][0])  # a missing key's name (str() of a str: itself)
         return ScalesearchError(f"{path}: a {kind} study needs {NEEDS.get(key, key)}")
     loc = e["loc"] or ("(file)",)  # a union's member names are left out, list indices kept
     key = written.get(str(loc[0]), str(loc[0])) + "".join(

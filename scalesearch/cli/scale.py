@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import cast
 
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.errors import ScalesearchError
@@ -72,9 +73,9 @@ def _coefficients(args) -> tuple[float, float, float]:
         raise ScalesearchError("--alpha/--beta/--gamma/--coefficients need --phi")
     if args.coefficients:
         return read_coefficients(args.coefficients)
-    return tuple(v if v is not None else d
-                 for v, d in zip((args.alpha, args.beta, args.gamma), PAPER_COEFFICIENTS,
-                                 strict=True))
+    return cast("tuple[float, float, float]", tuple(  # three of three, by zip(strict=True)
+        v if v is not None else d
+        for v, d in zip((args.alpha, args.beta, args.gamma), PAPER_COEFFICIENTS, strict=True)))
 
 
 def run_scale(args) -> int:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -103,7 +104,8 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
             check_only(out, UNTRAINED, "untrained comparison")
     settings = _check_training(cfg, out, resume, log) if train else None
     points = [dict(p.to_dict(), baseline=baseline.name)
-              for p in solve_strategies(baseline, list(cfg.ratios), cfg.strategies,
+              for p in solve_strategies(baseline, list(cfg.ratios),
+                                        cast("tuple[str, ...]", cfg.strategies),  # post-init
                                         cfg)]
     if cfg.latency is not None:  # points[0] is the baseline
         for p in points:
@@ -117,8 +119,9 @@ def run_compare(cfg: CompareConfig, out: Path | None, *, train: bool = True, res
     from scalesearch.training.proxy import check_proxy_size
 
     check_proxy_size(baseline, [(p["resolution"], None) for p in points], cfg.setup.proxy_size)
+    assert out is not None and settings is not None  # _check_training refused out=None
     folder = compare_folder(out)
-    store = folder.start(settings)
+    store = cast(CompareRows, folder.start(settings))  # compare_folder's rows are CompareRows
     try:
         rows = train_points(cfg, points, store, log)
         left = len(store.left(dict(p, seed=s) for p in points for s in range(cfg.seeds)))

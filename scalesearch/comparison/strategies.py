@@ -10,13 +10,14 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import cast
 
 from scalesearch.comparison.nonuniform import check_table, nonuniform_baseline, repeats_text
 from scalesearch.errors import ScalesearchError
 from scalesearch.scaling.counter import baseline_counts, measure
 from scalesearch.scaling.matching import MATCH_TOLERANCE, match_image_size, solve
 from scalesearch.scaling.paper import TABLE3
-from scalesearch.scaling.scalable import Scalable
+from scalesearch.scaling.scalable import Scalable, TableBaseline
 from scalesearch.scaling.scaler import Multipliers, compound
 from scalesearch.settings.compare import FAST_ALPHA, CompareConfig, check_ratio
 from scalesearch.settings.placement import LatencySpec
@@ -91,7 +92,8 @@ def count_point(baseline: Scalable, strategy: str, mult: Multipliers, target: fl
     return Point(strategy, target, mult.depth, mult.width, round(size / baseline.image_size, 4),
                  size, counts.params, counts.flops, counts.flops / base.flops,
                  counts.activations, counts.activations / base.activations, phi,
-                 stage_repeats=repeats_text(net) if strategy == "nonuniform" else None,
+                 stage_repeats=repeats_text(cast(TableBaseline, net))  # nonuniform's net
+                 if strategy == "nonuniform" else None,
                  **extra)
 
 
@@ -123,7 +125,7 @@ def growth_split(strategy: str, opts: CompareConfig) -> tuple[float, float]:
     """How the strategy shares growth between depth and width: (ln d, ln w) per unit of
     ln(d·w²), used when the image-size cap binds. Resolution alone has no share of its own
     and takes the uniform one (d = w², equal FLOPs from each)."""
-    alpha, beta, _ = opts.coefficients
+    alpha, beta, _ = cast("tuple[float, float, float]", opts.coefficients)  # after __post_init__
     raw = {"depth": (1.0, 0.0), "width": (0.0, 1.0), "resolution": UNIFORM_SPLIT,
            "compound": (math.log(alpha), math.log(beta)),
            "nonuniform": (math.log(alpha), math.log(beta)),
@@ -136,6 +138,8 @@ def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
             opts: CompareConfig) -> Point:
     """Resolution held at the cap; d and w re-solved along the strategy's split."""
     div = baseline.resolution_divisor
+    if opts.max_image_size is None:  # only called with a cap; what // raised before
+        raise TypeError("unsupported operand type(s) for //: 'NoneType' and 'int'")
     size = max(baseline.image_size, opts.max_image_size // div * div)
     r = size / baseline.image_size
     sd, sw = growth_split(strategy, opts)
@@ -222,6 +226,7 @@ def paper_rows(baseline: Scalable) -> list[dict]:
             p = solve_strategy(baseline, "compound", row.flops / base_paper)
             note = "multipliers not given in the paper: φ solved to its FLOPs (α=1.2 β=1.1 γ=1.15)"
         else:
+            assert row.width is not None and row.resolution is not None  # all three or none
             mult = Multipliers(row.depth, row.width, row.resolution)
             p = count_point(baseline, row.strategy, mult, mult.flops_factor)
             note = ""

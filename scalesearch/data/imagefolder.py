@@ -40,6 +40,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
 def decode(path: Path, size: int) -> torch.Tensor | None:
     """Resize the short side to ``size``, centre-crop a square; None (with a warning) if corrupt
     or not a JPEG or PNG (:data:`FORMATS`, whatever the file's extension)."""
+    im: Image.Image  # the opened file, then the RGB image cropped from it
     try:
         with Image.open(path, formats=FORMATS) as im:
             im = to_rgb(im)

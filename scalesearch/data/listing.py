@@ -49,6 +49,7 @@ def list_split(root: Path, split: str) -> Split:
     if not folder.is_dir():
         raise ScalesearchError(f"{printable(root)} has no {split}/ folder (expected "
                                f"{printable(root)}/{split}/<class>/*)")
+    images: dict[str, list[Path]]
     images, not_images, not_files, nested = {}, [], [], []
     for c in (c for c in _visible(folder) if c.is_dir()):
         images[c.name] = []

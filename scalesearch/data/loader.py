@@ -144,7 +144,7 @@ def _load_cached(source: str, image_size: int, num_train: int | None, num_val: i
     if source == SYNTHETIC:
         n_train = num_train or DEFAULT_SYNTHETIC_SIZES[0]
         n_val = num_val or DEFAULT_SYNTHETIC_SIZES[1]
-        sets = []
+        sets: list[ImageSet | FolderStream] = []
         for n, split_seed in ((n_train, 2 * seed), (n_val, 2 * seed + 1)):
             images, labels = synthetic.generate(n, image_size, seed=split_seed)
             sets.append(ImageSet(images, labels, synthetic.CLASSES, image_size, augment=False))
@@ -158,8 +158,8 @@ def _load_cached(source: str, image_size: int, num_train: int | None, num_val: i
         files = _subset(folder.files(split), cap, seed)
         need = len(files) * 3 * store * store  # decoded uint8 bytes
         if need > budget:
-            paths, labels = zip(*files, strict=True)
-            sets.append(FolderStream(paths, torch.tensor(labels), train_classes, image_size,
+            paths, file_labels = zip(*files, strict=True)
+            sets.append(FolderStream(paths, torch.tensor(file_labels), train_classes, image_size,
                                      store))
             continue
         budget -= need

@@ -13,6 +13,7 @@ import os
 import platform
 import urllib.parse
 from pathlib import Path
+from typing import cast
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind, png_bytes
@@ -99,8 +100,8 @@ def _marker(folder: Path, kind: str) -> dict:
 def page(folder: Path, kind: str) -> dict:
     """What the template renders: the title, the sections and the links to sub-runs."""
     sections = SECTIONS[kind](folder)
-    links = [(f"{p.name}/ — {TITLES[folder_kind(p)].lower()}", href(p.name, REPORT))
-             for p in subruns(folder)]
+    links = [(f"{p.name}/ — {TITLES[cast(str, folder_kind(p))].lower()}",  # subruns: a kind
+              href(p.name, REPORT)) for p in subruns(folder)]
     links += [("README.md — the study's write-up", href("README.md"))] * \
         (folder / "README.md").is_file()
     if links:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -53,7 +54,8 @@ def check_fields(table: StageTable) -> None:
     if unknown:
         raise ScalesearchError(f"unknown block type(s) {unknown}; known: {sorted(BLOCKS)}")
     for i, stage in enumerate(table.stages, start=1):
-        for name in sorted(OPTIONAL_FIELDS.keys() - BLOCKS[stage.block].fields):
+        block = cast(Any, BLOCKS[stage.block])  # its fields: register_block checked them
+        for name in sorted(OPTIONAL_FIELDS.keys() - block.fields):
             value = getattr(stage, name)
             if value != OPTIONAL_FIELDS[name]:
                 raise ScalesearchError(f"{table.name}: stage {i} ({stage.block}) sets "
@@ -122,6 +124,8 @@ class SqueezeExcite(nn.Module):
 
 class _Residual(nn.Module):
     """Adds an identity skip (with drop path) when shapes allow it."""
+
+    body: nn.Module  # set by the subclass
 
     def _init_skip(self, cin: int, cout: int, stride: int, ctx: BuildContext) -> None:
         self.has_skip = stride == 1 and cin == cout

@@ -18,7 +18,8 @@ class TableNet(nn.Module):
         check_fields(table)
         self.table = table
         ctx = BuildContext(table.act, table.bn_eps, table.bn_momentum)
-        stem = [ConvBNAct(3, table.stem.channels, table.stem.kernel, table.stem.stride, ctx)]
+        stem: list[nn.Module] = [ConvBNAct(3, table.stem.channels, table.stem.kernel,
+                                           table.stem.stride, ctx)]
         if table.stem.pool:
             stem.append(nn.MaxPool2d(3, 2, 1))
         self.stem = nn.Sequential(*stem)
@@ -36,7 +37,7 @@ class TableNet(nn.Module):
         self.stages = nn.Sequential(*stages)
 
         if table.head.channels:
-            self.head = ConvBNAct(cin, table.head.channels, 1, 1, ctx)
+            self.head: nn.Module = ConvBNAct(cin, table.head.channels, 1, 1, ctx)
             cin = table.head.channels
         else:
             self.head = nn.Identity()

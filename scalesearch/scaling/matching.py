@@ -106,8 +106,10 @@ def match_ratio(net: Scalable, mult: Multipliers, ratio: float,
     base = baseline_counts(net, num_classes).flops
     best = (abs(got / ratio - 1), px, mult.width, got)
     for size in (px, px - 4, px + 4):
-        w, flops = solve(lambda w, s=size: measure(net, mult.depth, w, s, num_classes).flops,
-                         base * ratio, mult.width * 0.85, mult.width * 1.15, iters=12,
+        def flops_at(w: float, s: int = size) -> float:  # FLOPs at width w, this image size
+            return measure(net, mult.depth, w, s, num_classes).flops
+
+        w, flops = solve(flops_at, base * ratio, mult.width * 0.85, mult.width * 1.15, iters=12,
                          rel_tol=MATCH_TOLERANCE / 4)
         best = min(best, (abs(flops / base / ratio - 1), size, w, flops / base))
         if best[0] <= MATCH_TOLERANCE:

@@ -11,8 +11,9 @@ import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from types import ModuleType
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.scaling.arch import StageTable
@@ -38,7 +39,7 @@ def normalize(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
-def _entry_points() -> dict[str, object]:
+def _entry_points() -> dict[str, EntryPoint]:
     return {normalize(ep.name): ep for ep in entry_points(group=GROUP)}
 
 
@@ -55,7 +56,7 @@ def as_scalable(obj: object, spec: str) -> Scalable:
     return obj
 
 
-def _networks(module: object) -> list[str]:
+def _networks(module: ModuleType) -> list[str]:
     """Names in ``module`` that --baseline could take: Scalable or StageTable instances and
     the Scalable subclasses it defines (not imported ones such as TableBaseline)."""
     return sorted(name for name, obj in vars(module).items()
@@ -65,7 +66,7 @@ def _networks(module: object) -> list[str]:
                       and obj.__module__ == module.__name__))
 
 
-def _attribute(module: object, attr: str, where: str, spec: str) -> object:
+def _attribute(module: ModuleType, attr: str, where: str, spec: str) -> object:
     if not hasattr(module, attr):
         found = ", ".join(_networks(module)) or "none"
         raise ScalesearchError(f"cannot load baseline {spec!r}: {where} has no attribute "
@@ -78,13 +79,18 @@ def _load_file(path: Path, attr: str, spec: str) -> object:
         raise ScalesearchError(f"plug-in file not found: {path}")
     module_name = f"scalesearch_plugin_{abs(hash(path.resolve()))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None:  # not a .py file: module_from_spec's own error, as before
+        raise AttributeError("'NoneType' object has no attribute 'loader'")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     folder = str(path.resolve().parent)
     if folder not in sys.path:  # as for a script: the plug-in imports modules beside it
         sys.path.insert(0, folder)
+    loader = module_spec.loader
     with contextlib.redirect_stdout(sys.stderr):  # --format json owns stdout
-        module_spec.loader.exec_module(module)
+        if loader is None:  # a .py file's spec always has one; exec_module's own error
+            raise AttributeError("'NoneType' object has no attribute 'exec_module'")
+        loader.exec_module(module)
     return _attribute(module, attr, str(path), spec)
 
 

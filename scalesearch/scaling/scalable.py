@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from torch import nn
 
@@ -67,7 +68,8 @@ class TableBaseline(Scalable):
                dropout: float | None = None, drop_path: float | None = None) -> StageTable:
         """The scaled stage table (pure: the baseline's table is not touched)."""
         table = scale_table(self.table, Multipliers(depth, width, 1.0))
-        changes = dict(num_classes=num_classes, dropout=dropout, drop_path=drop_path)
+        changes: dict[str, Any] = dict(num_classes=num_classes, dropout=dropout,
+                                       drop_path=drop_path)
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(table, **changes) if changes else table
 

@@ -7,6 +7,7 @@ are not."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from scalesearch.errors import MAX_SEEDS, ScalesearchError, check_whole, check_within
@@ -23,7 +24,7 @@ FAST_ALPHA = 0.8  # Dollár et al.'s recommended dWr: 80% of the FLOPs growth to
 MAX_RATIO = 256.0  # beyond this the solved networks are not worth counting on a CPU
 
 
-def parse_strategies(text: str | list[str]) -> tuple[str, ...]:
+def parse_strategies(text: str | Iterable[str]) -> tuple[str, ...]:
     """Strategy names from ``"a,b"`` or a list: lower-cased, duplicates dropped, unknown
     ones refused."""
     names = [s.strip().lower() for s in (text.split(",") if isinstance(text, str) else text)]

@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, field, fields
 from functools import cache
-from typing import get_args, get_type_hints
+from typing import TYPE_CHECKING, get_args, get_type_hints
 
 from scalesearch.errors import ScalesearchError, as_plain
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 def setting(default=MISSING, *, flag: str | None = None, help: str = "", factory=None,
@@ -39,11 +42,12 @@ def nested(cls: type, *, group: str | None = None, flag: str | None = None, help
     given; ``skip``: fields of ``cls`` that get no flag here."""
     meta = dict(nested=cls, group=group, flag=flag, help=help, skip=skip, aliases=(), show=None,
                 argparse=dict(action="store_true") if optional else {})
-    return field(default=None if optional else MISSING,
-                 default_factory=MISSING if optional else cls, metadata=meta)
+    if optional:
+        return field(default=None, metadata=meta)
+    return field(default_factory=cls, metadata=meta)
 
 
-def default(cls: type, name: str):
+def default(cls: type[DataclassInstance], name: str):
     """The default of field ``name`` of dataclass ``cls``: the one place it is written."""
     f = cls.__dataclass_fields__[name]
     if f.default is MISSING:
@@ -101,7 +105,7 @@ def options(*classes: type) -> dict:
 def add_flags(parser: argparse.ArgumentParser, *classes: type) -> None:
     """Declare the flags of ``classes``' fields (and their nested settings') on ``parser``,
     each in its argparse group, with the field's default and help."""
-    groups: dict[str | None, object] = {None: parser}
+    groups: dict[str | None, argparse._ActionsContainer] = {None: parser}
     for f, name, where, value, _ in flags(*classes):
         if where not in groups:
             groups[where] = parser.add_argument_group(where)
@@ -165,7 +169,8 @@ def plain_numbers(obj: object) -> None:
     """The first check of every settings ``__post_init__``: a field that holds numbers refuses
     a bool (``True`` is not α = 1, ``seeds=True`` not 1 seed) and turns numpy numbers into
     Python ones (``numpy.int64(3)`` seeds are 3; JSON cannot write numpy's)."""
-    for f in _numeric_fields(type(obj)):
+    cls: type = type(obj)  # as type[object], mypy takes it for unhashable (the cache's key)
+    for f in _numeric_fields(cls):
         name = f.metadata.get("flag") or f.name
         value = getattr(obj, f.name)
         plain = as_plain(name, value)

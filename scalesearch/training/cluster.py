@@ -16,8 +16,9 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.settings.placement import Placement
@@ -40,7 +41,8 @@ def connect(address: str | None):
         return ray, False
     # Workers' own stdout/stderr (repeated library warnings) are not the user's progress:
     # trial outcomes and errors reach the driver through Tune's results instead.
-    kwargs = dict(include_dashboard=False, configure_logging=False, log_to_driver=False)
+    kwargs: dict[str, Any] = dict(include_dashboard=False, configure_logging=False,
+                                  log_to_driver=False)
     if not address:  # "local": a new runtime even when another run's Ray is up on this machine
         try:
             with _token_auth():
@@ -231,10 +233,10 @@ def fit(trainable: Callable, context: object, place: Placement, concurrent: int,
     ).fit()
 
 
-def run_jobs(trainable: Callable, context: dict, count: int, place: Placement, *,
+def run_jobs(trainable: Callable, context: object, count: int, place: Placement, *,
              on_rows: Callable[[list[dict]], None], on_lost: Callable[[int, str], None],
              log: Callable[[str], None], what: str = "training(s)",
-             callbacks: list = ()) -> None:
+             callbacks: Sequence = ()) -> None:
     """Run ``count`` independent jobs as Ray Tune trials of ``trainable(config, context)``,
     ``config["index"]`` naming the job; each reports ``{"rows": [...]}``, handed to ``on_rows``
     as it arrives. A trial Ray loses (its worker died) reaches ``on_lost(index, error)``;

@@ -35,7 +35,7 @@ from scalesearch.version import __version__
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None: each use checks first
 
 # 2 (0.2.0): synchronous halving's paused rows and checkpoints in trials.csv, compare's
 # placement kept out of compare.json; 1 (0.1.0, no "format" key): the first release
@@ -216,6 +216,8 @@ def take_lock(path: Path) -> None:
         if _held_here(lock, path, own=True):
             return
         fd = _open_lock(lock, os.O_RDWR | os.O_CREAT)
+        if fd is None:  # the folder went away since start() made it: flock's own error
+            raise TypeError("argument must be an int, or have a fileno() method.")
         _flock(path, fd, fcntl.LOCK_EX)
         try:
             os.ftruncate(fd, 0)

@@ -164,8 +164,11 @@ class ProxyTrainer:
         torch.manual_seed(seed)
         self.model = model.to(self.device)
         if cfg.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.net = torch.compile(self.model) if cfg.compile else self.model
+            # Module.to takes memory_format; torch's overloads leave it out
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # compile returns a module for a module; torch's stubs say only a callable
+        self.net: nn.Module = \
+            torch.compile(self.model) if cfg.compile else self.model  # type: ignore[assignment]
         self.opt = _optimizer(self.model, cfg)
         if len(train) < MIN_TRAIN:
             raise ScalesearchError(f"training needs ≥ {MIN_TRAIN} images (BatchNorm cannot "
@@ -265,6 +268,8 @@ class ProxyTrainer:
                                self.error)
         if top1 is None:
             top1, loss = self.evaluate()
+        if loss is None:  # top1 without loss: math.isfinite's own error, as before
+            raise TypeError("must be real number, not NoneType")
         if not math.isfinite(loss):
             return TrainResult(None, None, self.seconds, rate, self.step, Status.FAILED,
                                "non-finite validation loss")

@@ -70,7 +70,7 @@ def read_coefficients(path: str) -> tuple[float, float, float]:
         data = json.loads(text)
         if any(isinstance(data[k], bool) for k in ("alpha", "beta", "gamma")):
             raise TypeError  # JSON true is not 1
-        values = tuple(float(data[k]) for k in ("alpha", "beta", "gamma"))
+        values = (float(data["alpha"]), float(data["beta"]), float(data["gamma"]))
     except json.JSONDecodeError as err:
         raise ScalesearchError(f"coefficients file {path} is not valid JSON: {err}") from None
     except (KeyError, TypeError, ValueError):

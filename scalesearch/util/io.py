@@ -75,7 +75,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "w") -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO], object], mode: str = "w") -> Path:
     """Write ``path`` atomically by calling ``write`` on the open file; return the path."""
     with atomic_open(path, mode) as f:
         write(f)
