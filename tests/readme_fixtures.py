@@ -58,6 +58,7 @@ TABLE3 = "baseline,strategy,flops,paper_flops\nresnet50,baseline,4.1,4.1\n"  # i
 
 TEXT = {
     "broken.py": "def oops(:\n",
+    "notes.txt": "not a plug-in\n",
     "best.json": '{"alpha": 1.2, "beta": 1.1, "gamma": 1.15}',
     "alpha08.json": '{"alpha": 0.8, "beta": 1.1, "gamma": 1.15}',
     "notjson.json": "not json",

@@ -138,8 +138,7 @@ def _capped(baseline: Scalable, strategy: str, target: float, goal: float,
             opts: CompareConfig) -> Point:
     """Resolution held at the cap; d and w re-solved along the strategy's split."""
     div = baseline.resolution_divisor
-    if opts.max_image_size is None:  # only called with a cap; what // raised before
-        raise TypeError("unsupported operand type(s) for //: 'NoneType' and 'int'")
+    assert opts.max_image_size is not None, "_capped is called only under an image-size cap"
     size = max(baseline.image_size, opts.max_image_size // div * div)
     r = size / baseline.image_size
     sd, sw = growth_split(strategy, opts)

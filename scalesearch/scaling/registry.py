@@ -79,18 +79,16 @@ def _load_file(path: Path, attr: str, spec: str) -> object:
         raise ScalesearchError(f"plug-in file not found: {path}")
     module_name = f"scalesearch_plugin_{abs(hash(path.resolve()))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
-    if module_spec is None:  # not a .py file: module_from_spec's own error, as before
-        raise AttributeError("'NoneType' object has no attribute 'loader'")
+    if module_spec is None or module_spec.loader is None:
+        raise ScalesearchError(f"cannot load baseline {spec!r}: {path} is not a Python (.py) "
+                               "file")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     folder = str(path.resolve().parent)
     if folder not in sys.path:  # as for a script: the plug-in imports modules beside it
         sys.path.insert(0, folder)
-    loader = module_spec.loader
     with contextlib.redirect_stdout(sys.stderr):  # --format json owns stdout
-        if loader is None:  # a .py file's spec always has one; exec_module's own error
-            raise AttributeError("'NoneType' object has no attribute 'exec_module'")
-        loader.exec_module(module)
+        module_spec.loader.exec_module(module)
     return _attribute(module, attr, str(path), spec)
 
 

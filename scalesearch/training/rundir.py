@@ -216,8 +216,8 @@ def take_lock(path: Path) -> None:
         if _held_here(lock, path, own=True):
             return
         fd = _open_lock(lock, os.O_RDWR | os.O_CREAT)
-        if fd is None:  # the folder went away since start() made it: flock's own error
-            raise TypeError("argument must be an int, or have a fileno() method.")
+        if fd is None:  # the folder went away since start() made it
+            raise ScalesearchError(f"output folder {path} went away as the run started")
         _flock(path, fd, fcntl.LOCK_EX)
         try:
             os.ftruncate(fd, 0)

@@ -268,8 +268,7 @@ class ProxyTrainer:
                                self.error)
         if top1 is None:
             top1, loss = self.evaluate()
-        if loss is None:  # top1 without loss: math.isfinite's own error, as before
-            raise TypeError("must be real number, not NoneType")
+        assert loss is not None, "result(top1=…) needs the loss it was measured with"
         if not math.isfinite(loss):
             return TrainResult(None, None, self.seconds, rate, self.step, Status.FAILED,
                                "non-finite validation loss")
