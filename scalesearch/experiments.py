@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeGuard, TypeVar
 import pandas as pd
 
 from scalesearch import options as opt
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.settings import CompareConfig, FidelityConfig, Placement, SearchConfig
 from scalesearch.training.rundir import check_out
 from scalesearch.util.logs import Log, stderr
@@ -130,10 +130,16 @@ class FidelityResult:
 
 
 def _report(out: Path) -> str:
-    """The run folder's report.html, written now (issue 24)."""
+    """The run folder's report.html, written now (issue 24), after a run that trained: a file
+    the OS would not write (a full disk) is one line, exit 1 (:class:`RunIncomplete`), since
+    the run's results are kept and ``scalesearch report`` writes the page later."""
     from scalesearch.report.page import write_report
 
-    return str(write_report(out))
+    try:
+        return str(write_report(out))
+    except WriteError as err:
+        raise RunIncomplete(f"{err}; the run's results are kept: make room, then "
+                            f"scalesearch report {out}") from None
 
 
 def run_search_options(args: argparse.Namespace, log: Log = stderr) -> SearchResult:
@@ -178,14 +184,13 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace | dict,
                          log: Log = stderr) -> FidelityResult:
     """The fidelity check the options describe (the CLI's entry point)."""
     from scalesearch.coefsearch.fidelity import run_fidelity
-    from scalesearch.report.page import write_report
 
     placement = opt.placement_from_args(args)  # the device is checked before anything else
     result = run_fidelity(Path(run_dir), opt.fidelity_config(args),
                           resume=bool(opt.option(args, "resume")), placement=placement, log=log,
                           baseline=opt.option(args, "baseline"),
                           trust_baseline=bool(opt.option(args, "trust_baseline")))
-    write_report(Path(run_dir))  # the search's page, linking the check's own
+    _report(Path(run_dir))  # the search's page, linking the check's own
     return FidelityResult(dict(result, report=str(Path(result["out"]) / "report.html")))
 
 
@@ -238,9 +243,7 @@ def _run_compare(cfg: CompareConfig, out: str | Path | None, train: bool, resume
     if train:
         assert out is not None  # runs/compare when not given
         plot_dir(out)
-        from scalesearch.report.page import write_report
-
-        write_report(out)
+        _report(out)
     return CompareResult(summary, out)
 
 

@@ -417,3 +417,18 @@ def test_an_untrained_compare_writes_over_no_one_elses_files(cli, tmp_path):
         code, _, err = cli(*args, fresh)
         assert code == 0, err
     assert sorted(p.name for p in fresh.iterdir()) == ["compare.csv", "compare.md"]
+
+
+def test_a_report_page_that_hits_a_full_disk_after_a_run_exits_1(tmp_path, monkeypatch):
+    """The page is written after the run trained: a full disk there is 'incomplete' (exit 1,
+    the results kept, ``scalesearch report`` later), not a refusal (2)."""
+    from scalesearch import experiments
+
+    def full(out):
+        raise WriteError(f"cannot write {out}/report.html: No space left on device")
+
+    monkeypatch.setattr("scalesearch.report.page.write_report", full)
+    with pytest.raises(RunIncomplete, match=r"report.html: No space left on device; the run's "
+                       r"results are kept: make room, then scalesearch report ") as err:
+        experiments._report(tmp_path)
+    assert err.value.exit_code == 1
