@@ -1,0 +1,147 @@
+"""Judge a search by its answer against a long reference (issue 36; docs/search.md, "Judging
+the answer").
+
+    # R replicates of a search (training seeds 100 + 2r …, sampler seed r), one folder each
+    python benchmarks/bench_answer.py run OUT --replicates 5 -- --baseline efficientnet-b0 \\
+        --proxy-size 40 --epochs 4 --num-train 160 --num-val 1000
+    # score replicate folders against a reference (every trials.csv under it, pooled)
+    python benchmarks/bench_answer.py score --reference REF OUT [OUT …] [--rule p_best]
+
+``run`` writes ``OUT/r1 … rR`` (each a search's run folder: trials.csv, best.json,
+search.json, and ``wall.json``: the search's own seconds, its training CPU-seconds and the
+machine's load when it ended). A replicate with a fixed plan (no ``--budget``) is
+deterministic — its scores do not depend on the machine's load, only its wall does.
+
+``score`` prints, per folder and pick rule, the picks in the reference's tied set with their
+95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
+90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
+``--rule recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the
+pick from its trials.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scalesearch.coefsearch.answer import Reference, final_scores, judge, key_of, summarize
+from scalesearch.coefsearch.results import ranking
+from scalesearch.coefsearch.stats import tie_break
+from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.training.runfiles import read_json
+
+SEED_BASE = 100  # replicates train seeds 100 + 2r, …: never the reference's 0–3
+
+
+def run(out: Path, replicates: int, seeds: int, args: list[str]) -> None:
+    """R searches, each with its own training seeds and sampler seed."""
+    for r in range(1, replicates + 1):
+        folder = out / f"r{r}"
+        if (folder / "wall.json").exists():
+            continue
+        cmd = [sys.executable, "-m", "scalesearch.cli.main", "search", *args, "--seeds",
+               str(seeds), "--seed-offset", str(SEED_BASE + seeds * (r - 1)),
+               "--sampler-seed", str(r), "--out", str(folder), "--format", "json"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"replicate r{r} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        summary = json.loads(done.stdout)
+        rows = TrialStore(folder / "trials.csv").rows
+        wall = dict(search_s=summary["seconds"],
+                    train_s=round(sum(r_["seconds"] or 0 for r_ in rows), 1),
+                    load_1min=round(os.getloadavg()[0], 2), cpus=os.cpu_count())
+        (folder / "wall.json").write_text(json.dumps(wall, indent=1) + "\n")
+        print(f"r{r}: {wall}", flush=True)
+
+
+def reference(folder: Path) -> Reference:
+    """Every trials.csv under ``folder``, pooled per candidate."""
+    scores: dict = {}
+    for path in sorted(folder.rglob("trials.csv")):
+        for k, v in final_scores(TrialStore(path).rows).items():
+            scores.setdefault(k, []).extend(v)
+    return Reference.of(scores)
+
+
+def replicate(folder: Path, ref: Reference, rule: str) -> dict:
+    """One replicate folder judged under a pick rule, with its seconds."""
+    rows = TrialStore(folder / "trials.csv").rows
+    rank = ranking(rows)
+    tied = [r for r in rank.to_dict("records") if r["tied"]]
+    if rule == "recorded":
+        pick = key_of(read_json(folder / "best.json"))
+    elif rule == "p_best":  # the most likely best; a higher mean breaks ties
+        pick = key_of(max(tied, key=lambda c: (c["p_best"], c["score_mean"])))
+    else:
+        pick = key_of(tie_break(tied, rule))
+    means = {key_of(r): r["score_mean"] for r in rank.to_dict("records")
+             if r["status"] == "ok"}
+    wall = json.loads((folder / "wall.json").read_text()) if (folder / "wall.json").exists() \
+        else {}
+    return dict(judge(pick, [key_of(r) for r in tied], means, ref), **wall)
+
+
+def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool) -> None:
+    ref = reference(ref_dir)
+    table = []
+    for out in outs:
+        folders = sorted(p for p in out.iterdir() if (p / "trials.csv").exists()) \
+            if not (out / "trials.csv").exists() else [out]
+        for rule in rules:
+            judged = [replicate(f, ref, rule) for f in folders]
+            walls = [j["search_s"] for j in judged if "search_s" in j]
+            trains = [j["train_s"] for j in judged if "train_s" in j]
+            table.append(dict(summarize(judged), runs=str(out), rule=rule,
+                              search_s=sum(walls) / len(walls) if walls else None,
+                              train_s=sum(trains) / len(trains) if trains else None,
+                              replicates_detail=judged))
+    if as_json:
+        print(json.dumps(dict(reference=dict(
+            best=ref.best, tied=sorted(ref.tied), noise_sd=ref.noise_sd, df=ref.df,
+            means={str(k): v for k, v in ref.means.items()}), table=table), indent=1))
+        return
+    print(f"reference: {len(ref.means)} candidates, {min(ref.seeds.values())}–"
+          f"{max(ref.seeds.values())} seeds each, noise sd {ref.noise_sd:.1f} (df {ref.df}); "
+          f"best {ref.best} {ref.means[ref.best]:.1f}%; tied set "
+          + ", ".join(f"{k} {ref.means[k]:.1f}%" for k in sorted(ref.tied, key=ref.means.get,
+                                                                  reverse=True)))
+    print("| runs | pick rule | picks in ref. tied set [95% CI] | ref. best in tied set | "
+          "median regret | p90 regret | median τ | search s | training CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for t in table:
+        lo, hi = t["in_tied_ci95"]
+        wall = f"{t['search_s']:.0f}" if t["search_s"] else "–"
+        train = f"{t['train_s']:.0f}" if t["train_s"] else "–"
+        print(f"| {t['runs']} | {t['rule']} | {t['in_tied']}/{t['replicates']} "
+              f"[{lo:.2f}, {hi:.2f}] | {t['best_in_tied']}/{t['replicates']} | "
+              f"{t['regret_median']:.1f} | {t['regret_p90']:.1f} | {t['tau_median']:.2f} | "
+              f"{wall} | {train} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="R replicates of a search")
+    r.add_argument("out", type=Path)
+    r.add_argument("--replicates", type=int, default=5)
+    r.add_argument("--seeds", type=int, default=2)
+    r.add_argument("search_args", nargs=argparse.REMAINDER)
+    s = sub.add_parser("score", help="judge replicate folders against a reference")
+    s.add_argument("--reference", type=Path, required=True)
+    s.add_argument("outs", type=Path, nargs="+")
+    s.add_argument("--rule", action="append", choices=["recorded", "p_best", "balanced",
+                                                       "score", "params"])
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    a = p.parse_args()
+    if a.cmd == "run":
+        run(a.out, a.replicates, a.seeds, [x for x in a.search_args if x != "--"])
+    else:
+        score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Judging a search's answer against a long reference (coefsearch/answer.py, bench_answer)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalesearch.coefsearch.answer import (
+    Reference,
+    clopper_pearson,
+    final_scores,
+    judge,
+    summarize,
+    tau,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+A, B, C = (1.0, 1.0, 1.4), (1.0, 1.05, 1.35), (1.25, 1.1, 1.15)
+
+
+def test_reference_tied_set_is_two_standard_errors_of_a_difference():
+    # pooled sd: every candidate's seeds differ by 2 → s = √2; n = 2 → SE of a difference
+    # = √2·√(1/2 + 1/2) = √2; two SE = 2.83 points
+    ref = Reference.of({A: [70.0, 72.0], B: [68.0, 70.0], C: [67.0, 69.0]})
+    assert ref.best == A
+    assert math.isclose(ref.noise_sd, math.sqrt(2)) and ref.df == 3
+    assert ref.tied == {A, B}  # 2.0 behind: tied; 3.0 behind: not
+    assert ref.regret(C) == pytest.approx(3.0)
+
+
+def test_final_scores_skip_stopped_and_shorter_trainings():
+    rows = [dict(alpha=1, beta=1, gamma=1.4, status="ok", top1=50.0, epochs=4),
+            dict(alpha=1, beta=1, gamma=1.4, status="ok", top1=30.0, epochs=2),
+            dict(alpha=1.25, beta=1.1, gamma=1.15, status="stopped", top1=20.0, epochs=1),
+            dict(alpha=1, beta=1.05, gamma=1.35, status="failed", top1=None, epochs=0)]
+    assert final_scores(rows) == {A: [50.0]}
+
+
+def test_judge_and_summary():
+    ref = Reference.of({A: [70.0, 72.0], B: [68.0, 70.0], C: [60.0, 61.0]})
+    good = judge(B, [A, B], {A: 50.0, B: 51.0, C: 40.0}, ref)
+    bad = judge(C, [C], {A: 40.0, B: 39.0, C: 41.0}, ref)
+    assert good["pick_in_tied"] and good["best_in_tied"] and good["regret"] == pytest.approx(2)
+    assert not bad["pick_in_tied"] and not bad["best_in_tied"]
+    assert bad["regret"] == pytest.approx(10.5)
+    assert tau({A: 3.0, B: 2.0, C: 1.0}, ref) == pytest.approx(1.0)
+    s = summarize([good, bad])
+    assert s["in_tied"] == 1 and s["replicates"] == 2 and s["best_in_tied"] == 1
+    assert s["regret_median"] == pytest.approx(6.25)
+
+
+def test_clopper_pearson_matches_the_beta_quantiles():
+    # textbook values: 4 of 5 → [0.284, 0.995]; 0 of 5 → [0, 0.522]; 5 of 5 → [0.478, 1]
+    lo, hi = clopper_pearson(4, 5)
+    assert (round(lo, 3), round(hi, 3)) == (0.284, 0.995)
+    assert clopper_pearson(0, 5)[0] == 0 and round(clopper_pearson(0, 5)[1], 3) == 0.522
+    assert clopper_pearson(5, 5)[1] == 1 and round(clopper_pearson(5, 5)[0], 3) == 0.478
+
+
+def test_bench_answer_scores_the_committed_reference():
+    ref = ROOT / "studies/results/answer/synthetic/reference"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
+                          "--reference", str(ref), str(ref / "seeds0-1"), "--rule", "balanced",
+                          "--format", "json"], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    # the reference: 13 candidates × 4 seeds; its two high-resolution candidates lead
+    assert sorted(map(tuple, got["reference"]["tied"])) == [A, B]
+    row = got["table"][0]
+    assert row["replicates"] == 1 and row["in_tied"] == 1
