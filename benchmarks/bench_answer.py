@@ -129,16 +129,17 @@ def main() -> None:
     r.add_argument("out", type=Path)
     r.add_argument("--replicates", type=int, default=5)
     r.add_argument("--seeds", type=int, default=2)
-    r.add_argument("search_args", nargs=argparse.REMAINDER)
     s = sub.add_parser("score", help="judge replicate folders against a reference")
     s.add_argument("--reference", type=Path, required=True)
     s.add_argument("outs", type=Path, nargs="+")
     s.add_argument("--rule", action="append", choices=["recorded", "p_best", "balanced",
                                                        "score", "params"])
     s.add_argument("--format", choices=["table", "json"], default="table")
-    a = p.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # after "--": the search's flags
+    a = p.parse_args(argv[:cut])
     if a.cmd == "run":
-        run(a.out, a.replicates, a.seeds, [x for x in a.search_args if x != "--"])
+        run(a.out, a.replicates, a.seeds, argv[cut + 1:])
     else:
         score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json")
 

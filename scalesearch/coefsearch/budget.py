@@ -6,7 +6,8 @@ FLOPs) on the driver, with the threads a trial gets; the cost of every other can
 interpolated linearly in its proxy FLOPs. The **plan** then chooses the number of training
 images per epoch — the one quantity left open: epochs, batch, proxy size and seeds stay as
 given — as the most that fits what is left of the budget after the grid and the pilot, when
-every candidate trains every seed to the end (a rung that cuts only makes the search shorter),
+every candidate trains every seed to the end (a rung that cuts only makes the search shorter;
+the best-arm scheduler's cuts are planned: its share of the full trainings),
 ``concurrent`` trainings at once, plus Ray's start-up and per-trial overhead. On the embedded
 data an unset validation size becomes :data:`PLANNED_SYNTHETIC_VAL` (``benchmarks/
 bench_signal.py``: the cheapest lever on reliability). These are estimates; the search reports
@@ -122,10 +123,11 @@ def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
     rungs = cfg.epochs - 1 if evaluate_at is None else len(evaluate_at)
     scored = pilot.val_images + rungs * min(RUNG_SUBSET, pilot.val_images)
     recal = (1 + rungs) * min(RECAL_IMAGES, num_train)
+    share = cfg.schedule.trained_share(len(flops))  # best-arm: the halving's allocation
     work = 0.0
     for f in flops.values():
         train_s, eval_s = pilot.at(f)
-        work += cfg.seeds * (cfg.setup.train.epochs * num_train * train_s
+        work += cfg.seeds * (share * cfg.setup.train.epochs * num_train * train_s
                              + (scored + recal) * eval_s)
     shared = SHARED_SLOWDOWN if concurrent > 1 else 1.0
     return RAY_START_S + RAY_PER_TRIAL_S * len(flops) + work * shared / max(1, concurrent)

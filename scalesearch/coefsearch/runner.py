@@ -152,10 +152,10 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
             param_space={"index": tune.grid_search(indices)})
 
-    chance = chance_top1(cfg.setup.data)  # a rung within noise of a guess never cuts
+    guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts
     if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
                    cfg.reduction_factor, store, launch, cfg.sampler_seed, log,
-                   None if cfg.cut_unrankable else chance, not cfg.cut_unrankable):
+                   chance_top1(cfg.setup.data) if guard else None, guard):
         import shutil
 
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # every candidate is finished

@@ -9,6 +9,7 @@ scheduler reaches the runner only through the :class:`Runs` it is handed."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from scalesearch.errors import ScalesearchError, check_number
@@ -59,6 +60,15 @@ class Scheduler:
     def describe(self) -> str:
         """Its part of the log's "training N candidate(s)" line."""
         return ""
+
+    def trained_share(self, candidates: int) -> float:
+        """The share of every candidate's full training the scheduler is planned to spend
+        (``--budget`` sizes the epochs by it): 1 when every candidate may train to the end."""
+        return 1.0
+
+    def guarded(self) -> bool:
+        """Whether a rung cuts only where the seeds can rank it (sha's rank guard)."""
+        return not self.cfg.cut_unrankable
 
     def run(self, runs: Runs) -> None:
         """Train every pending trial."""
@@ -132,6 +142,30 @@ class ASHA(_Rungs):
         runs.tune(sched)
 
 
+class BestArm(SHA):
+    """Fixed-budget best-arm identification by sequential halving (Karnin, Koren & Somekh
+    2013; docs/search.md, "The best-arm scheduler"): every candidate trains to the first rung
+    (the cheap first pass), then at each rung the ⌈n/η⌉ best by mean score go on from their
+    checkpoints, the others stop. It always cuts — its error bound is the budget's, not a
+    test's — and ``--budget`` plans for the cuts: the epochs are sized so that the halving,
+    not every candidate's full training, fills the budget, so the contenders train on more
+    images than every candidate could. A stopped candidate is still judged at its rung ("not
+    ruled out" where the seeds could not tell it from the best there)."""
+
+    name, label = "best-arm", "best-arm (sequential halving)"
+
+    def guarded(self) -> bool:
+        return False
+
+    def trained_share(self, candidates: int) -> float:
+        cfg, n, spent, last = self.cfg, candidates, 0.0, 0.0
+        for m in [*self.milestones(), cfg.epochs]:
+            spent += n * (m - last)
+            last, n = m, math.ceil(n / cfg.reduction_factor)
+        return spent / (candidates * cfg.epochs) if candidates else 1.0
+
+
 # none: every candidate trains --epochs; sha: synchronous successive halving (the default of
 # the main job: decisions independent of arrival order); asha: Ray Tune's asynchronous ASHA
-SCHEDULERS: dict[str, type[Scheduler]] = {s.name: s for s in (Scheduler, SHA, ASHA)}
+# best-arm: sequential halving that always cuts, its allocation planned by --budget
+SCHEDULERS: dict[str, type[Scheduler]] = {s.name: s for s in (Scheduler, SHA, ASHA, BestArm)}

@@ -193,7 +193,9 @@ class SearchConfig:
         "--min-epochs·η^k, once every candidate has reported, the best 1/η go on from their "
         "checkpoints (the answer does not depend on arrival order); asha: Ray Tune's "
         "asynchronous ASHA (no waiting, works with TPE, but cuts by arrival order: "
-        "docs/search.md); none: every candidate trains --epochs (default: {default})",
+        "docs/search.md); best-arm: sequential halving that always cuts and, with --budget, "
+        "spends what the cuts save on longer training for the contenders; none: every "
+        "candidate trains --epochs (default: {default})",
         choices=tuple(SCHEDULERS))
     min_epochs: int = _evidence(2, "--min-epochs", "the first rung ({default}: after one epoch "
                                 "the candidates' ranking was noise, docs/search.md)",
