@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalesearch.coefsearch.answer import Reference, final_scores, judge, key_of, summarize
+from scalesearch.coefsearch.judge import Reference, final_scores, judge, key_of, summarize
 from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.stats import tie_break
 from scalesearch.coefsearch.trials import TrialStore

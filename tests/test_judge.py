@@ -1,4 +1,4 @@
-"""Judging a search's answer against a long reference (coefsearch/answer.py, bench_answer)."""
+"""Judging a search's answer against a long reference (coefsearch/judge.py, bench_answer)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalesearch.coefsearch.answer import (
+from scalesearch.coefsearch.judge import (
     Reference,
     clopper_pearson,
     final_scores,
