@@ -94,11 +94,12 @@ def balance(alpha: float, beta: float, gamma: float) -> float:
 
 
 def tie_break(tied: list[dict], rule: str) -> dict:
-    """Choose within the tied set (dicts with score_mean, alpha, beta, gamma, params,
-    latency_ms): ``score`` the highest mean, ``balanced`` the most even (log α, 2 log β,
-    2 log γ), ``params`` the fewest parameters, ``latency`` the lowest latency; a higher mean
-    score breaks remaining ties."""
+    """Choose within the tied set (dicts with score_mean, p_best, alpha, beta, gamma, params,
+    latency_ms): ``p_best`` the most likely to be best (the default), ``score`` the highest
+    mean, ``balanced`` the most even (log α, 2 log β, 2 log γ), ``params`` the fewest
+    parameters, ``latency`` the lowest latency; a higher mean score breaks remaining ties."""
     keys = {
+        "p_best": lambda c: -c["p_best"] if c["p_best"] == c["p_best"] else 0.0,  # NaN: none
         "score": lambda c: 0.0,
         "balanced": lambda c: round(balance(c["alpha"], c["beta"], c["gamma"]), 9),
         "params": lambda c: c["params"],
