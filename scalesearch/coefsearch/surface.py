@@ -41,9 +41,10 @@ QUADRATIC, LINEAR = 6, 3  # parameters of the two models
 SPARE = 2  # a model needs this many more distinct candidates than parameters
 GRID = 31  # points per axis of the best-point search over the candidates' hull
 POINT_DRAWS = 2_000  # posterior draws that place the best point (of DRAWS)
-# The calibration (benchmarks/bench_calibration.py, docs/search.md) found the pooled model's
-# tied set missing the true best in far more than 10% of the simulated searches whose true
-# scores are not smooth (the reference's own means): the pick stays per-candidate p_best.
+# The calibration (benchmarks/bench_calibration.py, docs/search.md): the pooled model's tied
+# set held the true best in 0% of the simulated searches whose truth is the 40m reference's own
+# means (not smooth) and 72% on a flat smooth surface with bimodal seeds; the pick stays the
+# per-candidate p_best.
 PICK_BY_MODEL = False
 
 
