@@ -12,7 +12,9 @@ seeds and 78–87% with others, their seeds are the true score ∓ 15 points wit
 each, plus the gaussian noise. Each simulated search trains every candidate with 2 seeds.
 
 Per setting and method — (a) the per-candidate p_best of :mod:`scalesearch.coefsearch.stats`,
-(b) the pooled model of :mod:`scalesearch.coefsearch.surface` — it prints how often the 95% tied
+(b) the pooled model of :mod:`scalesearch.coefsearch.surface`, (c) the per-candidate p_best
+with each candidate's noise the larger of the pooled sd and its own (``own_sd``: a candidate
+whose seeds disagree is not narrowed by the others) — it prints how often the 95% tied
 set (p_best ≥ 0.05) contains the true best, with its Clopper–Pearson 95% interval, the tied
 set's mean size, how often the pick (highest p_best) is the true best, and the pick's regret
 (true points below the true best): median and 90th percentile. Everything is seeded: a rerun
@@ -45,7 +47,7 @@ HIGH_RES = 1.35  # γ from which the embedded data's seeds are bimodal
 SEEDS = 2
 FLATTEN = 4.0  # "smooth, flat": the smooth surface's drops from its top ÷ this (near ties)
 NOISES = ("gaussian", "bimodal")
-METHODS = ("per-candidate", "pooled model")
+METHODS = ("per-candidate", "pooled model", "own sd if larger")
 
 
 def reference_scores() -> dict[tuple, list[float]]:
@@ -103,11 +105,12 @@ def simulate(truth: dict[tuple, float], noise: str, sd: float, sims: int, seed: 
     for _ in range(sims):
         scores = draw(truth, noise, sd, rng, seeds)
         means = {k: float(np.mean(v)) for k, v in scores.items()}
-        per = p_best(scores)
+        per, own = p_best(scores), p_best(scores, own_sd=True)
         model = fit(scores, point=False)
-        assert per is not None and model is not None
+        assert per is not None and own is not None and model is not None
         out["per-candidate"].append(judge(per, means, truth))
         out["pooled model"].append(judge(model.p_best, model.mean, truth))
+        out["own sd if larger"].append(judge(own, means, truth))
     return {m: np.array(v, float) for m, v in out.items()}
 
 

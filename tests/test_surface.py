@@ -208,3 +208,17 @@ def test_report_html_opens_the_answer_with_the_headline(tmp_path):
     line = html.escape(headline(best), quote=False)
     assert line.startswith("tied set (1, 1.2, 1.15) ") and line.endswith("by balanced)")
     assert line in text and text.index(line) < text.index("Separated: no")
+
+
+def test_own_sd_widens_only_a_candidate_whose_seeds_disagree():
+    """bench_calibration's third method: a bimodal candidate trailing on its mean keeps a
+    chance of being best that the pooled noise (narrowed by 12 quiet candidates) denies it."""
+    from scalesearch.coefsearch.stats import p_best
+
+    scores = {(1.0, 1.0 + i / 100, 1.0): [40.0 + i / 10, 41.0 + i / 10] for i in range(12)}
+    scores[(1.0, 1.05, 1.35)] = [52.0, 53.0]  # both seeds in the low mode
+    scores[(1.0, 1.0, 1.4)] = [52.0, 82.0]  # one high: its own sd is 21
+    pooled, own = p_best(scores), p_best(scores, own_sd=True)
+    low = (1.0, 1.05, 1.35)
+    assert pooled[low] < 0.05 <= own[low]  # the true best of such a search stays tied
+    assert p_best(scores, own_sd=False) == pooled

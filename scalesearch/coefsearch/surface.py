@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 from scalesearch.coefsearch.stats import DRAW_SEED, DRAWS, tie_break
 from scalesearch.util.io import json_safe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRODUCT = 2.0  # α·β²·γ² at φ = 1 (Eq. 3)
 QUADRATIC, LINEAR = 6, 3  # parameters of the two models
