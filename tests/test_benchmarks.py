@@ -49,3 +49,10 @@ def test_bench_signal_quick():
     rows = [line for line in out.splitlines() if line.startswith(("base ", "val2000 "))]
     assert len(rows) == 2 and all("4×2" in r for r in rows), out  # 4 candidates × 2 seeds
     assert "chance 12.5%" in out, out
+
+
+def test_bench_calibration_quick():
+    out = _quick("bench_calibration.py")
+    rows = [line for line in out.splitlines() if line.startswith("| reference | bimodal |")]
+    assert len(rows) == 3 and all("| 2 | 40 |" in r for r in rows), out  # 3 methods
+    assert "pooled model, 2 seeds: calibrated (≥ 90% in every setting): False" in out, out

@@ -24,7 +24,8 @@ def test_the_top_and_random_others_without_repeats():
 
 
 def test_the_searchs_chosen_winner_is_retrained_even_from_below_the_top():
-    """The balanced tie-break can choose the 5th; 'same winner' needs it retrained."""
+    """A tie-break (balanced, or p_best among close p_bests) can choose the 5th; 'same
+    winner' needs it retrained."""
     rank = _rank()
     fifth = tuple(rank[["alpha", "beta", "gamma"]].values[4])
     for seed in range(5):  # whatever the random pick

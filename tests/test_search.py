@@ -94,7 +94,7 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     assert best["seeds"] == 2 and best["baseline"] == "efficientnet-b0"
     for key in ("top1_ci95", "p_best", "separated", "tie_break", "tied"):
         assert key in best
-    assert best["tie_break"] == "balanced" and len(best["top1_ci95"]) == 2
+    assert best["tie_break"] == "p_best" and len(best["top1_ci95"]) == 2
     page = (out / "report.html").read_text()  # the run's one page, its path the last line
     assert stdout.strip().splitlines()[-1].endswith(str(out / "report.html"))
     assert "The answer" in page and 'src="data:image/png' in page  # contents: test_htmlreport

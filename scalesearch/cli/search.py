@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.cli.common import add_format, print_json
+from scalesearch.coefsearch.answer import headline, surface_line
 from scalesearch.options import add_search_args
 from scalesearch.util.fmt import human, mean_spread, percent, render_table
 from scalesearch.util.status import Status
@@ -166,10 +167,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nwrote {args.out}/: {' '.join(written)}")
     print("\n".join(tied_lines(best)))
     print("\n".join(reliability_lines(summary.reliability)))
-    found = "best" if best["ranks"] != "does not rank" else \
-        "no winner found (the ranking does not reproduce); the tie-break's pick"
-    print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
-          f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
-          f"{args.out}/best.json")
+    model = surface_line(best)
+    if model:
+        print(model)
+    if best["ranks"] == "does not rank":
+        print("no winner found (the ranking does not reproduce); the pick is a tie-break's")
+    print(f"{headline(best)}; top-1 {mean_spread(best['top1_mean'], best['top1_std'])}%, "
+          f"{best['seeds']} seed(s) → {args.out}/best.json")
     print(f"report (one page to open or send): {summary.report}")
     return status

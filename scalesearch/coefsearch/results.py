@@ -26,7 +26,8 @@ from scalesearch.coefsearch.evidence import (
     stopped_summary,
 )
 from scalesearch.coefsearch.reliability import reliability
-from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd, tie_break
+from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd
+from scalesearch.coefsearch.surface import fit, pick, surface_record
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.coefsearch.trials import seed_scores_at
 from scalesearch.errors import ScalesearchError, TooLarge
@@ -73,6 +74,9 @@ class Ranked(TypedDict):
     ruled_out: bool | None
     images: int
     seconds: float
+    model_mean: float  # the pooled model's (surface.py; NaN where it is not fitted)
+    model_se: float
+    model_p_best: float
 
 
 COLUMNS = list(Ranked.__annotations__)
@@ -103,7 +107,8 @@ class NotRuledOut(TypedDict):
 
 class Best(TypedDict, total=False):
     """best.json (its schema, written once): the chosen (α, β, γ) as ``scale --coefficients``
-    reads it, its evidence, and the search's metadata (session's ``meta``: baseline, data,
+    reads it, its evidence (``pick_rule``: the figure that chose it; ``surface``: the pooled
+    model, surface.py), and the search's metadata (session's ``meta``: baseline, data,
     proxy_size, epochs, sampler, scheduler, rungs, chance, objective, latency, …)."""
 
     alpha: Required[float]
@@ -123,6 +128,8 @@ class Best(TypedDict, total=False):
     seeds: int
     separated: bool
     tie_break: str
+    pick_rule: str
+    surface: dict[str, Any] | None
     unranked_failed: list[dict[str, float]]
     tied: list[Tied]
     not_ruled_out: list[NotRuledOut]
@@ -235,12 +242,18 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     rank["p_best"], rank["tied"] = np.nan, False
     table = {tuple(rank.loc[j, KEY]): per_seed[i]
              for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
-    p = p_best({k: list(v.values()) for k, v in table.items()})
+    scores = {k: list(v.values()) for k, v in table.items()}
+    p = p_best(scores)
     if len(eligible) and p is not None:  # None: one seed measures no seed noise
         rank.loc[eligible, "p_best"] = [p[k] for k in table]
         rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P
     elif len(eligible):
         rank.loc[eligible[0], "tied"] = True
+    model = fit(scores)  # neighbours share what they measure: every training of the table
+    keys = [tuple(k) for k in rank[KEY].values]
+    for column, figure in (("model_mean", "mean"), ("model_se", "se"), ("model_p_best", "p_best")):
+        rank[column] = [getattr(model, figure).get(k, np.nan) if model else np.nan for k in keys]
+    rank.attrs["surface"] = model.summary() if model else None
     rank.attrs["reliability"] = dict(
         final=reliability(table, chance if objective.kind == "accuracy" else None),
         rungs=[dict(rung=k, epoch=e, **reliability(seed_scores_at(rows, e), chance))
@@ -265,10 +278,10 @@ def _tied_entry(r: dict) -> Tied:
                 top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
 
 
-def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
+def best_record(rank: pd.DataFrame, meta: dict, rule: str = "p_best",
                 aliases: dict | None = None) -> Best | None:
     """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma), chosen within the
-    tied set by ``rule``, with its evidence and the search's metadata."""
+    tied set by ``rule`` (:func:`.surface.pick`), with its evidence and the search's metadata."""
     tied = [r for r in rank.to_dict("records") if r["tied"]]
     if not tied:
         return None
@@ -276,7 +289,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
     if rule == "latency" and any(pd.isna(r.get("latency_ms")) for r in tied):
         raise ScalesearchError("--tie-break latency needs the candidates' latency: search "
                                "with --latency")
-    top = tie_break(tied, rule)
+    top, pick_rule = pick(tied, rule, measured, rank.attrs.get("surface"))
     key = (top["alpha"], top["beta"], top["gamma"])
     open_ = [NotRuledOut(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
                          rung=int(r["rung"]), rung_p_best=r["rung_p_best"],
@@ -294,7 +307,8 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = "balanced",
                 top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
                 p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
                 separated=bool(measured and len(tied) == 1 and not open_ and not failed),
-                tie_break=rule, unranked_failed=failed,
+                tie_break=rule, pick_rule=pick_rule, surface=surface_record(rank),
+                unranked_failed=failed,
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),
                 ranks=evidence["final"]["verdict"] if evidence else None,
@@ -331,7 +345,7 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
-                  rule: str = "balanced", aliases: dict | None = None,
+                  rule: str = "p_best", aliases: dict | None = None,
                   objective: Objective | None = None,
                   latency: dict[tuple, float] | None = None, phis=FAMILY_PHIS,
                   ) -> tuple[Best | None, pd.DataFrame, list[Member] | None]:

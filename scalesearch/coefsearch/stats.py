@@ -66,10 +66,11 @@ def _identity_seed(key: Hashable) -> int:
 
 
 def p_best(scores: Mapping[Any, Sequence[float]], draws: int = DRAWS,
-           seed: int = DRAW_SEED) -> dict[Hashable, float] | None:
+           seed: int = DRAW_SEED, own_sd: bool = False) -> dict[Hashable, float] | None:
     """Per candidate key, the probability that its true score is the highest (module
     docstring); sums to 1, exact ties split the vote. None when the noise is unmeasured (no
-    candidate has two scores)."""
+    candidate has two scores). ``own_sd``: each candidate's noise is the larger of the pooled
+    sd and its own (measured by benchmarks/bench_calibration.py; not what the search uses)."""
     keys = [k for k, v in scores.items() if len(v)]
     sd, df = pooled_sd([scores[k] for k in keys])
     if df == 0:
@@ -80,7 +81,8 @@ def p_best(scores: Mapping[Any, Sequence[float]], draws: int = DRAWS,
     means = np.empty((draws, len(keys)))
     for i, k in enumerate(keys):
         z = np.random.default_rng([seed, 1, _identity_seed(k)]).standard_normal(draws)
-        means[:, i] = np.mean(scores[k]) + sd / math.sqrt(len(scores[k])) * z * shared
+        s = max(sd, float(np.std(scores[k], ddof=1))) if own_sd and len(scores[k]) > 1 else sd
+        means[:, i] = np.mean(scores[k]) + s / math.sqrt(len(scores[k])) * z * shared
     best = means == means.max(1, keepdims=True)
     p = (best / best.sum(1, keepdims=True)).mean(0)
     return {k: float(v) for k, v in zip(keys, p, strict=True)}
@@ -94,11 +96,12 @@ def balance(alpha: float, beta: float, gamma: float) -> float:
 
 
 def tie_break(tied: list[dict], rule: str) -> dict:
-    """Choose within the tied set (dicts with score_mean, alpha, beta, gamma, params,
-    latency_ms): ``score`` the highest mean, ``balanced`` the most even (log α, 2 log β,
-    2 log γ), ``params`` the fewest parameters, ``latency`` the lowest latency; a higher mean
-    score breaks remaining ties."""
+    """Choose within the tied set (dicts with score_mean, p_best, alpha, beta, gamma, params,
+    latency_ms): ``p_best`` the most likely to be best (the default), ``score`` the highest
+    mean, ``balanced`` the most even (log α, 2 log β, 2 log γ), ``params`` the fewest
+    parameters, ``latency`` the lowest latency; a higher mean score breaks remaining ties."""
     keys = {
+        "p_best": lambda c: -c["p_best"] if c["p_best"] == c["p_best"] else 0.0,  # NaN: none
         "score": lambda c: 0.0,
         "balanced": lambda c: round(balance(c["alpha"], c["beta"], c["gamma"]), 9),
         "params": lambda c: c["params"],

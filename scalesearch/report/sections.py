@@ -157,6 +157,7 @@ def _ranking(folder: Path, rows: list[dict], best: dict, marker: dict) -> pd.Dat
 
 
 def _answer(best: dict, rank: pd.DataFrame) -> Section:
+    from scalesearch.coefsearch.answer import headline, pick_rule, surface_line
     from scalesearch.coefsearch.reliability import describe
 
     s = Section("answer", "The answer")
@@ -165,13 +166,16 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                        "absent).")
         return s
     tied, open_ = best.get("tied", []), best.get("not_ruled_out", [])
+    s.notes.append(headline(best) + ".")
     s.notes.append(f"α, β, γ = {_g(best['alpha'])}, {_g(best['beta'])}, {_g(best['gamma'])}: "
                    f"val top-1 {mean_spread(best['top1_mean'], best['top1_std'])}% over "
                    f"{best['seeds']} seed(s), p_best "
                    f"{percent(best.get('p_best')) or 'unmeasured'}.")
     if len(tied) > 1:
         s.notes.append(f"{len(tied)} candidates are statistically tied (p_best ≥ 5%); the "
-                       f"{best.get('tie_break', 'balanced')} tie-break chose this one.")
+                       f"{pick_rule(best)} rule chose this one.")
+    if surface_line(best):
+        s.notes.append(f"{surface_line(best)}.")
     s.notes.append("Separated: yes — one candidate is best, nothing stopped early could still "
                    "be." if best.get("separated") else "Separated: no — take the tied set, "
                    "not the chosen point, as the answer.")

@@ -29,7 +29,7 @@ from scalesearch.util.argtypes import duration, integer, number, value_range
 from scalesearch.util.fmt import parse_duration
 
 SAMPLERS = ("grid", "tpe")
-TIE_BREAKS = ("balanced", "score", "params", "latency")
+TIE_BREAKS = ("p_best", "balanced", "score", "params", "latency")
 OBJECTIVES = ("accuracy", "mnas")
 LATENCY_WEIGHT = -0.07  # MnasNet's soft constraint, EfficientNet §4
 LEGACY_PLACEMENT = ("address", "cpus_per_trial", "gpus_per_trial")  # flat in 0.2.0 folders
@@ -212,9 +212,10 @@ class SearchConfig:
         "trials.csv's history): learning curves, to choose where rungs go (docs/search.md)",
         action="store_true")
     tie_break: str = _evidence(
-        "balanced", "--tie-break", "choose within the tied set (p_best ≥ 0.05): balanced = "
-        "most even log α, 2·log β, 2·log γ (the paper's case for compound scaling), score, "
-        "params, latency (default: {default})", choices=TIE_BREAKS)  # reporting only
+        "p_best", "--tie-break", "choose within the tied set (p_best ≥ 0.05): p_best = the "
+        "most likely to be best, balanced = most even log α, 2·log β, 2·log γ (the paper's "
+        "case for compound scaling), score, params, latency (default: {default})",
+        choices=TIE_BREAKS)  # reporting only
     family_phi: int = _evidence(
         7, "--family-phi", "emit the family φ = 1…N (family.csv; B1–B7 is 7; a winner with a "
         "large α makes deep members slow to count) (default: {default})", type=integer,

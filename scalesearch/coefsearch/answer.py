@@ -1,0 +1,53 @@
+"""A search's answer in words, as the terminal and report.html say it (issue 36 §2): when the
+pick is not separated, the tied set first, then the pick with its probability of being best and
+the rule that chose it; and one line for the pooled model (:mod:`.surface`). Both read
+best.json alone, so an old folder's (no ``pick_rule``, no ``surface``) reads too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scalesearch.util.fmt import percent
+
+
+def _point(c: Mapping[str, Any]) -> str:
+    return f"({c['alpha']:g}, {c['beta']:g}, {c['gamma']:g})"
+
+
+def pick_rule(best: Mapping[str, Any]) -> str:
+    """The figure that chose the pick; a best.json written before ``pick_rule`` was chosen by
+    its tie-break (balanced, the default then)."""
+    return best.get("pick_rule") or best.get("tie_break") or "balanced"
+
+
+def headline(best: Mapping[str, Any]) -> str:
+    """'tied set (α, β, γ) mean% p_best …; pick α=… β=… γ=… (p_best …, by RULE)', or 'best:
+    … (separated, p_best …)' when one candidate is separated."""
+    pick = f"α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g}"
+    p = percent(best.get("p_best")) or "unmeasured"
+    if best.get("separated"):
+        return f"best: {pick} (separated, p_best {p})"
+    tied = best.get("tied") or []
+    if not tied:
+        return f"pick {pick} (p_best unmeasured: one seed per candidate; by {pick_rule(best)})"
+    members = ", ".join(f"{_point(t)} {t['top1_mean']:.1f}% p_best {percent(t['p_best'])}"
+                        for t in tied)
+    return f"tied set {members}; pick {pick} (p_best {p}, by {pick_rule(best)})"
+
+
+def surface_line(best: Mapping[str, Any]) -> str | None:
+    """The pooled model in one line: its kind, its own best point with the 95% range over the
+    posterior, its most likely best candidate, and whether the pick used it; None without one."""
+    s = best.get("surface")
+    if not s:
+        return None
+    b, ci = s["best"], s["best"]["ci95"]
+    top = max(s["candidates"], key=lambda c: c["model_p_best"])
+    use = "the pick uses it" if s["used_for_pick"] else \
+        "reported beside the per-candidate figures: it is not calibrated (docs/search.md)"
+    return (f"pooled model ({s['kind']} over {s['trainings']} trainings, noise sd "
+            f"{s['noise_sd']:.1f}): its best point {_point(b)} {b['mean']:.1f} ± {b['se']:.1f}%"
+            f" (95%: α {ci['alpha'][0]:g}–{ci['alpha'][1]:g}, β {ci['beta'][0]:g}–"
+            f"{ci['beta'][1]:g}); most likely best {_point(top)} model p_best "
+            f"{percent(top['model_p_best'])}; {use}")
