@@ -16,7 +16,8 @@ deterministic — its scores do not depend on the machine's load, only its wall 
 95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
 90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
 ``--rule recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the
-pick from its trials.csv.
+pick from its trials.csv; ``model`` takes the pooled surface model's most likely best
+(coefsearch/surface.py, reported but not used for the pick: it is not calibrated).
 """
 
 from __future__ import annotations
@@ -74,8 +75,12 @@ def replicate(folder: Path, ref: Reference, rule: str) -> dict:
     tied = [r for r in rank.to_dict("records") if r["tied"]]
     if rule == "recorded":
         pick = key_of(read_json(folder / "best.json"))
-    elif rule == "p_best":  # the most likely best; a higher mean breaks ties
-        pick = key_of(max(tied, key=lambda c: (c["p_best"], c["score_mean"])))
+    elif rule == "model":  # the pooled model's most likely best (surface.py; not calibrated)
+        fitted = [r for r in rank.to_dict("records") if r.get("model_p_best") == r.get(
+            "model_p_best") and r.get("model_p_best") is not None]
+        if not fitted:
+            return {}
+        pick = key_of(max(fitted, key=lambda c: (c["model_p_best"], c["score_mean"])))
     else:
         pick = key_of(tie_break(tied, rule))
     means = {key_of(r): r["score_mean"] for r in rank.to_dict("records")
@@ -92,7 +97,9 @@ def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool) -> N
         folders = sorted(p for p in out.iterdir() if (p / "trials.csv").exists()) \
             if not (out / "trials.csv").exists() else [out]
         for rule in rules:
-            judged = [replicate(f, ref, rule) for f in folders]
+            judged = [j for f in folders if (j := replicate(f, ref, rule))]
+            if not judged:
+                continue
             walls = [j["search_s"] for j in judged if "search_s" in j]
             trains = [j["train_s"] for j in judged if "train_s" in j]
             table.append(dict(summarize(judged), runs=str(out), rule=rule,
@@ -133,7 +140,7 @@ def main() -> None:
     s.add_argument("--reference", type=Path, required=True)
     s.add_argument("outs", type=Path, nargs="+")
     s.add_argument("--rule", action="append", choices=["recorded", "p_best", "balanced",
-                                                       "score", "params"])
+                                                       "score", "params", "model"])
     s.add_argument("--format", choices=["table", "json"], default="table")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # after "--": the search's flags
