@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from scalesearch.coefsearch.costs import candidate_latencies
+from scalesearch.coefsearch.gridcache import cached_space
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
 from scalesearch.coefsearch.results import Best, Member, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
-from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
+from scalesearch.coefsearch.space import Space, trained_resolutions
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
@@ -81,9 +82,7 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
         return replace(cfg, budget=None, setup=replace(
             cfg.setup, num_train=setup["num_train"], num_val=setup["num_val"])), None, None
     cfg = budget.with_rules(cfg)
-    log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
-    space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
-                        cfg.match_flops)
+    space = _space(cfg, baseline, log)
     if not space.candidates:
         return cfg, None, space  # refused below, with the grid's own message
     log(f"budget {format_duration(seconds)}: timing a pilot of the cheapest and the most "
@@ -101,6 +100,12 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
                 concurrent=concurrent, train_images_per_s=[1 / t for t in pilot.train_s])
     return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), plan, space
+
+
+def _space(cfg: SearchConfig, baseline, log: Log) -> Space:
+    """The candidate grid, counted once per settings and kept (:mod:`.gridcache`)."""
+    return cached_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
+                        cfg.match_flops, log)
 
 
 def _same_baseline(folder, baseline, resume: bool) -> dict:
@@ -158,10 +163,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     fingerprint = _same_baseline(folder, baseline, resume)
     check_search(cfg)  # before search.json is written
     if space is None:  # the budget's pilot built it already
-        log(f"building the candidate grid for {baseline.name} (counting each network's "
-            "FLOPs) …")
-        space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
-                            cfg.match_flops)
+        space = _space(cfg, baseline, log)
     log(space.summary())
     check_proxy_size(baseline, trained_resolutions(space, cfg.ranges, cfg.sampler),
                      cfg.setup.proxy_size)
