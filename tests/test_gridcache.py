@@ -1,6 +1,6 @@
-"""The candidate grid is counted once and kept (issue 36 §6, scalesearch/coefsearch/gridcache.py):
-a second search with the same settings reads it, other settings count again, a damaged cache
-file is counted again (never an error), and ``SCALESEARCH_CACHE=off`` keeps nothing."""
+"""The candidate grid is counted once and kept (issue 36 §6, coefsearch/gridcache.py): a second
+search with the same settings reads it, other settings count again, a damaged cache
+file is counted again (never an error), and ``SCALESEARCH_GRID_CACHE=off`` keeps nothing."""
 
 from __future__ import annotations
 
@@ -104,8 +104,11 @@ def test_off_keeps_nothing_and_counts_every_time(tmp_path, counted, monkeypatch)
 
 def test_the_default_folder_is_the_users_cache(tmp_path, monkeypatch):
     monkeypatch.delenv(gridcache.CACHE_ENV)
+    monkeypatch.delenv("SCALESEARCH_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert gridcache.cache_dir() == tmp_path / "scalesearch"
+    assert gridcache.cache_dir() == tmp_path / "scalesearch" / "grids"
+    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "moved"))  # as decoded images move
+    assert gridcache.cache_dir() == tmp_path / "moved" / "scalesearch" / "grids"
     monkeypatch.setenv(gridcache.CACHE_ENV, str(tmp_path / "elsewhere"))
     assert gridcache.cache_dir() == tmp_path / "elsewhere"
 

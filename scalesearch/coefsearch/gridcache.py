@@ -4,8 +4,9 @@
 Counting the grid's FLOPs builds a network for every (α, β) the constraint keeps and solves
 each one's image size (B0's 2,541 points: ~25 s on an idle 2-core machine), the same every time
 for the same settings. The result is stored as JSON (never a pickle: a cache file cannot run
-code) in ``$SCALESEARCH_CACHE``, default ``$XDG_CACHE_HOME/scalesearch`` (``~/.cache/
-scalesearch``); ``SCALESEARCH_CACHE=off`` (or empty) turns the cache off. A file is named by a
+code) in ``grids/`` of the user's scalesearch cache (``~/.cache/scalesearch``, moved by
+``$XDG_CACHE_HOME`` or ``$SCALESEARCH_CACHE`` as the decoded-image cache is), or in
+``$SCALESEARCH_GRID_CACHE``; ``SCALESEARCH_GRID_CACHE=off`` turns it off. A file is named by a
 hash of everything the counts depend on — the baseline (its name, class, base size, counts,
 stage table and the source file of its class), the ranges, the grid step, both tolerances,
 FLOPs matching and its tolerance, the package and torch versions and the source of the code
@@ -36,7 +37,7 @@ from scalesearch.util.io import read_small_text, write_text
 from scalesearch.util.logs import Log, stderr
 from scalesearch.version import __version__
 
-CACHE_ENV = "SCALESEARCH_CACHE"
+CACHE_ENV = "SCALESEARCH_GRID_CACHE"
 OFF = ("", "0", "off", "no", "none", "false")
 FORMAT = 1
 SCHEMA = {"format": int, "key": str, "space": {
@@ -50,12 +51,15 @@ _CODE = (*sorted((_PACKAGE / "scaling").glob("*.py")), Path(__file__).with_name(
 
 
 def cache_dir() -> Path | None:
-    """The grid cache's folder, or None when ``SCALESEARCH_CACHE`` turns it off."""
+    """The grid cache's folder: ``$SCALESEARCH_GRID_CACHE``, or ``grids/`` in the folder of
+    the decoded-image cache (``$SCALESEARCH_CACHE/scalesearch``, else ``$XDG_CACHE_HOME`` or
+    ``~/.cache``); None when ``SCALESEARCH_GRID_CACHE`` turns it off."""
+    from scalesearch.data.imagefolder import default_cache_dir
+
     value = os.environ.get(CACHE_ENV)
-    if value is not None:
-        return None if value.strip().lower() in OFF else Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "scalesearch"
+    if value is None:
+        return default_cache_dir() / "grids"
+    return None if value.strip().lower() in OFF else Path(value).expanduser()
 
 
 def _digest(*parts: bytes) -> str:
