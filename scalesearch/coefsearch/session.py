@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
+from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.costs import candidate_latencies
 from scalesearch.coefsearch.gridcache import cached_space
 from scalesearch.coefsearch.optuna_study import write_study
@@ -179,7 +180,9 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                          baseline_fingerprint=fingerprint)
     assert isinstance(store, TrialStore)  # search_folder's store
     try:
-        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
+        pace = Pace(planned["budget_s"], planned["estimated_s"], start) if planned else None
+        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log,
+                         pace)
         remaining = plan(cfg, store, space)[1]
         if remaining:
             log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
@@ -201,6 +204,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)
+        # the end projected mid-run when the pace fell behind (None: it kept to the plan)
+        planned["projected_s"] = pace and pace.projected_s and round(pace.projected_s, 1)
         log(f"budget {format_duration(planned['budget_s'])}: planned "
             f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
     return SearchSummary(
