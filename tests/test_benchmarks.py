@@ -49,3 +49,10 @@ def test_bench_signal_quick():
     rows = [line for line in out.splitlines() if line.startswith(("base ", "val2000 "))]
     assert len(rows) == 2 and all("4×2" in r for r in rows), out  # 4 candidates × 2 seeds
     assert "chance 12.5%" in out, out
+
+
+def test_bench_overhead_quick():
+    out = _quick("bench_overhead.py")
+    assert "README main job (" in out and "training (trials.csv seconds / slots)" in out, out
+    assert all(f"  {phase:<12}" in out for phase in ("grid", "ray start", "tune", "outputs",
+                                                      "report.html")), out
