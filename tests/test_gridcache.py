@@ -73,7 +73,7 @@ def test_other_settings_or_another_baseline_count_again(grid_cache, counted, cha
 @pytest.mark.parametrize("damage", [
     lambda p: p.write_text('{"format": 1, "key": "'),  # cut short
     lambda p: p.write_bytes(b"\x80\x81 not utf-8"),
-    lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), space={"total": 1}))),
+    lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), value={"total": 1}))),
     lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), key="another"))),
     lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), format=99))),
     lambda p: (p.unlink(), p.mkdir()),  # a folder where the file was
@@ -119,4 +119,35 @@ def test_a_cache_that_cannot_be_written_is_skipped(tmp_path, counted, monkeypatc
     monkeypatch.setenv(gridcache.CACHE_ENV, str(blocker / "cache"))  # its folder is a file
     lines: list[str] = []
     assert _space(lines).candidates
-    assert any(line.startswith("the grid is not cached:") for line in lines)
+    assert any(line.startswith("not cached:") for line in lines)
+
+
+def test_a_familys_members_are_counted_once_and_equal_a_fresh_count(grid_cache, monkeypatch):
+    """The family (results.family) is the same for the same coefficients: the paper's in every
+    search, the found one whenever it wins again; a hit replays where a family stopped."""
+    from scalesearch.coefsearch import results
+
+    counted: list[str] = []
+    inner = results._members
+
+    def members(baseline, source, *args):
+        counted.append(source)
+        return inner(baseline, source, *args)
+
+    monkeypatch.setattr(results, "_members", members)
+    b0 = resolve("efficientnet-b0")
+    first = results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3))
+    assert counted == ["found", "paper"]
+    assert results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
+    assert counted == ["found", "paper"]  # both read back
+    results.family(b0, (1.3, 1.1, 1.1), phis=(1, 2, 3))
+    assert counted == ["found", "paper", "found"]  # another winner: the paper's is kept
+    monkeypatch.setenv(gridcache.CACHE_ENV, "off")
+    assert results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
+    monkeypatch.setenv(gridcache.CACHE_ENV, str(grid_cache))
+    r50 = resolve("resnet50")
+    for _ in range(2):  # counted, then read: both say where the found family stops
+        with pytest.warns(UserWarning, match="family \\(found\\) stops before φ=10"):
+            rows = results.family(r50, (2.0, 1.0, 1.0), phis=(1, 10))
+        assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
+                                                            ("paper", 10)]

@@ -13,7 +13,8 @@ FLOPs matching and its tolerance, the package and torch versions and the source 
 that counts (scaling/, space.py) — and holds that key in full; it is read with a schema
 check, and a file that is unreadable, damaged or for another key is counted again and
 replaced, never an error. Writes are atomic (temp file + rename); a cache that cannot be
-written (a read-only home) is skipped with one line.
+written (a read-only home) is skipped with one line. A search's family (:func:`cached_members`:
+the paper's in every search, the found one whenever it wins again) is kept the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import inspect
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -40,11 +42,16 @@ from scalesearch.version import __version__
 CACHE_ENV = "SCALESEARCH_GRID_CACHE"
 OFF = ("", "0", "off", "no", "none", "false")
 FORMAT = 1
-SCHEMA = {"format": int, "key": str, "space": {
-    "total": int, "removed_formula": int, "removed_measured": int, "matched": bool,
-    "merged": int, "candidates": [{"alpha": NUM, "beta": NUM, "gamma": NUM,
-                                   "nominal_ratio": NUM, "matched_resolution": OPT_NUM,
-                                   "matched_ratio": OPT_NUM, "aliases": [[NUM, 3]]}]}}
+GRID = {"total": int, "removed_formula": int, "removed_measured": int, "matched": bool,
+        "merged": int, "candidates": [{"alpha": NUM, "beta": NUM, "gamma": NUM,
+                                       "nominal_ratio": NUM, "matched_resolution": OPT_NUM,
+                                       "matched_ratio": OPT_NUM, "aliases": [[NUM, 3]]}]}
+# a family's members (results.Member) and the line said where it stopped (a large α)
+MEMBERS = {"members": [{"source": str, "phi": NUM, "alpha": NUM, "beta": NUM, "gamma": NUM,
+                        "depth": NUM, "width": NUM, "image_size": int, "params": int,
+                        "flops": int, "flops_ratio": NUM, "px_matched": int,
+                        "width_matched": NUM, "ratio_matched": NUM}],
+           "stopped": (str, type(None))}
 _PACKAGE = Path(__file__).resolve().parents[1]
 # the code the counts come from: the rounding, the builders, the counter, the matcher, the grid
 _CODE = (*sorted((_PACKAGE / "scaling").glob("*.py")), Path(__file__).with_name("space.py"))
@@ -91,16 +98,21 @@ def fingerprint(baseline: Scalable) -> dict:
                 source=_source(type(baseline)))
 
 
-def cache_key(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tolerance: float,
-              match_flops: bool) -> str:
-    """The key (JSON text) of a grid: everything its counts depend on."""
+def _key(baseline: Scalable, code: tuple[Path, ...] = _CODE, **settings) -> str:
+    """The key (JSON text) of a count: the baseline, ``settings``, the versions, the code."""
     import torch
 
-    return json.dumps(dict(
-        baseline=fingerprint(baseline), ranges=asdict(ranges), tolerance=tolerance,
-        flops_tolerance=flops_tolerance, match_flops=match_flops, target=TARGET,
-        match_tolerance=MATCH_TOLERANCE, version=__version__, torch=torch.__version__,
-        code=_digest(*(p.read_bytes() for p in _CODE))), sort_keys=True)
+    return json.dumps(dict(settings, baseline=fingerprint(baseline), target=TARGET,
+                           match_tolerance=MATCH_TOLERANCE, version=__version__,
+                           torch=torch.__version__,
+                           code=_digest(*(p.read_bytes() for p in code))), sort_keys=True)
+
+
+def cache_key(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tolerance: float,
+              match_flops: bool) -> str:
+    """The key of a grid: everything its counts depend on."""
+    return _key(baseline, ranges=asdict(ranges), tolerance=tolerance,
+                flops_tolerance=flops_tolerance, match_flops=match_flops)
 
 
 def _to_json(space: Space) -> dict:
@@ -119,45 +131,73 @@ def _from_json(d: dict) -> Space:
                  d["merged"])
 
 
-def read_cached(path: Path, key: str) -> tuple[Space | None, str | None]:
-    """(the grid stored in ``path`` for ``key``, None) or (None, why it cannot be used)."""
+def _path(kind: str, key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / f"{kind}-{_digest(key.encode())[:32]}.json"
+
+
+def read_cached(path: Path, key: str, schema: dict = GRID) -> tuple[dict | None, str | None]:
+    """(the value stored in ``path`` for ``key``, None) or (None, why it cannot be used;
+    None when there is no file)."""
     if not os.path.lexists(path):
         return None, None
     try:
-        data = json.loads(read_small_text(path, "grid cache", MAX_JSON))
+        data = json.loads(read_small_text(path, "cache", MAX_JSON))
     except ValueError as err:  # not a regular file, not UTF-8, not JSON (ScalesearchError too)
         return None, str(err).splitlines()[0]
-    wrong = problem(data, SCHEMA)
+    wrong = problem(data, {"format": int, "key": str, "value": schema})
     if wrong:
         return None, wrong
     if data["format"] != FORMAT or data["key"] != key:
         return None, "written for other settings"
+    return data["value"], None
+
+
+def _keep(path: Path, key: str, value: dict, log: Log) -> None:
     try:
-        return _from_json(data["space"]), None
-    except (TypeError, ValueError) as err:
-        return None, str(err)
+        write_text(path, json.dumps(dict(format=FORMAT, key=key, value=value)))
+    except (WriteError, ScalesearchError) as err:
+        log(f"not cached: {err}")
 
 
 def cached_space(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tolerance: float,
                  match_flops: bool, log: Log = stderr) -> Space:
     """:func:`build_space`'s grid, from the cache when it holds it (module docstring)."""
-    folder = cache_dir()
-    if folder is None:
+    key = cache_key(baseline, ranges, tolerance, flops_tolerance, match_flops)
+    path = _path("grid", key)
+    if path is None:
         log(f"building the candidate grid for {baseline.name} (counting each network's "
             f"FLOPs; {CACHE_ENV} turns the grid cache off) …")
         return build_space(baseline, ranges, tolerance, flops_tolerance, match_flops)
-    key = cache_key(baseline, ranges, tolerance, flops_tolerance, match_flops)
-    path = folder / f"grid-{_digest(key.encode())[:32]}.json"
-    space, why = read_cached(path, key)
-    if space is not None:
-        log(f"candidate grid for {baseline.name} from the cache ({path})")
-        return space
+    stored, why = read_cached(path, key)
+    if stored is not None:
+        try:
+            space = _from_json(stored)
+            log(f"candidate grid for {baseline.name} from the cache ({path})")
+            return space
+        except (TypeError, ValueError) as err:
+            why = str(err)
     again = f"; {path} is not usable ({why}), counting again" if why else ""
     log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs, "
-        f"once: kept in {folder}){again} …")
+        f"once: kept in {path.parent}){again} …")
     space = build_space(baseline, ranges, tolerance, flops_tolerance, match_flops)
-    try:
-        write_text(path, json.dumps(dict(format=FORMAT, key=key, space=_to_json(space))))
-    except (WriteError, ScalesearchError) as err:
-        log(f"the grid is not cached: {err}")
+    _keep(path, key, _to_json(space), log)
     return space
+
+
+def cached_members(baseline: Scalable, source: str, coefficients: tuple[float, float, float],
+                   phis: tuple, count: Callable[[], tuple[list, str | None]],
+                   log: Log = stderr) -> tuple[list, str | None]:
+    """A family's members (``count()``: the members and where they stopped, or None), from
+    the cache when it holds them: the paper's family is the same in every search, and the found
+    one whenever the same coefficients win; a damaged file is counted again, in silence."""
+    key = _key(baseline, (*_CODE, Path(__file__).with_name("results.py")), kind="family",
+               source=source, coefficients=list(coefficients), phis=list(phis))
+    path = _path("family", key)
+    stored, _ = read_cached(path, key, MEMBERS) if path else (None, None)
+    if stored is not None:
+        return stored["members"], stored["stopped"]
+    members, stopped = count()
+    if path is not None:
+        _keep(path, key, dict(members=[dict(m) for m in members], stopped=stopped), log)
+    return members, stopped
