@@ -64,6 +64,15 @@ def shared_ray(request, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def grid_cache(tmp_path_factory, monkeypatch):
+    """Each test's own, empty grid cache (:mod:`scalesearch.coefsearch.gridcache`), never the
+    user's: a test sees the grid counted, as before the cache, unless it counts twice."""
+    folder = tmp_path_factory.mktemp("grid-cache")
+    monkeypatch.setenv("SCALESEARCH_GRID_CACHE", str(folder))
+    return folder
+
+
 def pytest_sessionfinish(session, exitstatus):
     _shut_shared_ray()
 

@@ -56,3 +56,10 @@ def test_bench_calibration_quick():
     rows = [line for line in out.splitlines() if line.startswith("| reference | bimodal |")]
     assert len(rows) == 3 and all("| 2 | 40 |" in r for r in rows), out  # 3 methods
     assert "pooled model, 2 seeds: calibrated (≥ 90% in every setting): False" in out, out
+
+
+def test_bench_overhead_quick():
+    out = _quick("bench_overhead.py")
+    assert "README main job (" in out and "training (trials.csv seconds / slots)" in out, out
+    assert all(f"  {phase:<12}" in out for phase in ("grid", "ray start", "tune", "outputs",
+                                                      "report.html")), out

@@ -135,11 +135,13 @@ def test_a_budget_too_small_is_refused_in_one_line_before_anything_is_written(cl
 
 
 @pytest.mark.slow
-def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_path):
+def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_path,
+                                                                    monkeypatch):
     import json
 
     from scalesearch.coefsearch.trials import TrialStore
 
+    monkeypatch.setattr(budget, "KEPT", -1.0)  # any pace is "behind": the line is said, once
     out = tmp_path / "s"
     given = _refused(cli, out) + 10  # a few batches more than the minimal training
     code, stdout, err = cli("search", *TINY_BUDGET, "--budget", f"{given:.0f}s", "--format",
@@ -152,6 +154,7 @@ def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_pa
     assert plan["num_train"] % 8 == 0 and plan["num_train"] >= 16
     assert plan["estimated_s"] <= given and plan["actual_s"] == summary["seconds"] > 0
     assert f"budget {format_duration(given)}: planned" in err and ", took " in err
+    assert err.count("over the budget") == 1 and plan["projected_s"] > 0
     saved = json.loads((out / "search.json").read_text())["config"]["setup"]
     assert (saved["num_train"], saved["num_val"]) == (plan["num_train"], 2000)
     rows = TrialStore(out / "trials.csv").rows
@@ -160,3 +163,47 @@ def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_pa
                        "--resume")
     assert code == 0, err
     assert "timing a pilot" not in err  # the stored plan, no second pilot
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _paced(trial_s: float, total: int = 12) -> tuple[list[str], budget.Pace]:
+    """A 180-s budget planned at 170 s: 20 s before the trials, then ``trial_s`` per trial."""
+    clock, lines = _Clock(), []
+    pace = budget.Pace(180.0, 170.0, start=0.0, clock=clock)
+    clock.now = 20.0
+    pace.trials_begin()
+    for done in range(1, total + 1):
+        clock.now += trial_s
+        pace.finished(done, total, lines.append)
+    return lines, pace
+
+
+def test_a_search_on_its_plan_says_nothing():
+    lines, pace = _paced(12.5)  # 20 + 12 × 12.5 = 170 s
+    assert lines == [] and pace.projected_s is None
+
+
+def test_a_search_behind_its_plan_says_once_by_how_much():
+    lines, pace = _paced(25.0)  # 20 + 12 × 25 = 320 s: judged after 4 trials (a third)
+    assert len(lines) == 1, lines
+    assert pace.projected_s == pytest.approx(320.0)
+    line = lines[0]
+    assert line.startswith("budget 3m00s: 4 of 12 trials took 1m40s")
+    assert "about 5m20s (planned 2m50s), 2m20s (78%) over the budget" in line
+    assert "Every candidate still trains as planned" in line
+
+
+def test_the_pace_is_judged_only_after_a_third_of_the_trials():
+    clock, lines = _Clock(), []
+    pace = budget.Pace(180.0, 170.0, start=0.0, clock=clock)
+    pace.trials_begin()
+    clock.now = 100.0  # the first trial alone is slow: its start-up, a shared core
+    pace.finished(1, 12, lines.append)
+    assert lines == []

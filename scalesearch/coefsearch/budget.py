@@ -166,6 +166,50 @@ def plan(cfg: SearchConfig, flops: dict, pilot: Pilot, budget_s: float,
     return n, spent + estimate(cfg, flops, pilot, n, concurrent)
 
 
+# the README's "within ±15% on an idle machine": a projection beyond this is said in the log
+KEPT = 0.15
+JUDGE_AFTER = 1 / 3  # the share of the trials that must have finished before the pace is judged
+
+
+class Pace:
+    """Keeps the plan honest as the trials finish (issue 36 §6): once a third of them have, it
+    projects the search's end at the pace measured so far and, when that passes the budget by
+    more than :data:`KEPT` (other load on the machine: two 2-core runs of the README main job
+    took 3 and 6 minutes for one ``--budget 3m``), says so once, with by how much. Nothing is
+    cut: fewer images for the trials not yet started would make the candidates unequal, and
+    skipping candidates or seeds would leave the ranking without them."""
+
+    def __init__(self, budget_s: float, estimated_s: float, start: float,
+                 clock=time.perf_counter):
+        self.budget_s, self.estimated_s, self.start, self.clock = budget_s, estimated_s, start, \
+            clock
+        self.trials_start: float | None = None  # when the first trial was planned to begin
+        self.projected_s: float | None = None  # the overrun said (None: on plan)
+
+    def trials_begin(self) -> None:
+        """The trials start now (after the grid, the pilot and Ray's start)."""
+        self.trials_start = self.clock()
+
+    def finished(self, done: int, total: int, log) -> None:
+        """``done`` of ``total`` trials have finished: judge the pace (once)."""
+        if self.projected_s is not None or self.trials_start is None or not total \
+                or done < max(1, total * JUDGE_AFTER) or done >= total:
+            return
+        now = self.clock()
+        projected = (self.trials_start - self.start) + (now - self.trials_start) * total / done
+        if projected <= self.budget_s * (1 + KEPT):
+            return
+        self.projected_s = projected
+        over = projected - self.budget_s
+        log(f"budget {format_duration(self.budget_s)}: {done} of {total} trials took "
+            f"{format_duration(now - self.trials_start)}, slower than planned (other load on "
+            f"this machine?); at this pace the search ends after about "
+            f"{format_duration(projected)} (planned {format_duration(self.estimated_s)}), "
+            f"{format_duration(over)} "
+            f"({over / self.budget_s:.0%}) over the budget. Every candidate still trains "
+            "as planned: fewer images for some would make them unequal")
+
+
 def concurrency(cfg: SearchConfig) -> int:
     """Trainings at once: this machine's CPUs (or, with --address, the cluster's, as Ray
     reports them) over a trial's, capped by --workers."""

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.halving import drop_checkpoint, stored_path
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trainable import (
@@ -31,7 +32,7 @@ class Progress:
     (synchronous halving) the rows of paused candidates with their latest checkpoint."""
 
     def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: TrialContext,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], pace: Pace | None = None):
         from ray import tune
 
         outer = self
@@ -52,6 +53,9 @@ class Progress:
         self.cfg, self.store, self.total, self.context, self.log = cfg, store, total, context, log
         self.count, self.callback, self.start = 0, Callback(), time.perf_counter()
         self.latest: dict[tuple, str] = {}  # candidate → its newest checkpoint (stored path)
+        self.pace = pace  # --budget's plan, judged as trials finish
+        if pace:
+            pace.trials_begin()
 
     def _elapsed(self) -> str:
         return f"{time.perf_counter() - self.start:.0f} s"
@@ -125,6 +129,8 @@ class Progress:
                      f"mean val top-1 {statistics.fmean(scores):.1f}%  ({self._elapsed()})")
             return
         self.count += 1
+        if self.pace:
+            self.pace.finished(self.count, self.total, self.log)
         text = (f"top-1 {statistics.fmean(scores):.1f}%" if scores else "failed: "
                 f"{r.get('error')}")
         if len(scores) > 1:

@@ -13,6 +13,7 @@ could not tell from the best there is listed as not ruled out, which denies ``se
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any, Required, TypedDict, cast
 
@@ -25,6 +26,7 @@ from scalesearch.coefsearch.evidence import (
     stopped_evidence,
     stopped_summary,
 )
+from scalesearch.coefsearch.gridcache import cached_members
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd
 from scalesearch.coefsearch.surface import fit, pick, surface_record
@@ -323,25 +325,36 @@ def family(baseline: Scalable, coefficients: tuple[float, float, float],
     image size that brings the measured ratio closest to 2^φ (as ``scale --match-flops``), with
     ``width_matched`` ≠ w only where no image size lands within 3%
     (:func:`matching.match_ratio`)."""
-    rows = []
+    rows: list[Member] = []
     for source, coef in (("found", coefficients), ("paper", PAPER_COEFFICIENTS)):
-        for phi in phis:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the product check was made by the search
-                    net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
-                                force=True)
-            except TooLarge as err:  # a large α: the deep members are not built
-                warnings.warn(f"family ({source}) stops before φ={phi:g}: {err}", stacklevel=2)
-                break
-            px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
-            rows.append(Member(source=source, phi=phi, alpha=coef[0], beta=coef[1],
-                             gamma=coef[2], depth=round(net.mult.depth, 4),
-                             width=round(net.mult.width, 4), image_size=net.image_size,
-                             params=net.counts.params, flops=net.counts.flops,
-                             flops_ratio=round(net.flops_ratio, 3), px_matched=px,
-                             width_matched=round(width, 4), ratio_matched=round(ratio, 3)))
+        members, stopped = cached_members(baseline, source, coef, tuple(phis),
+                                          partial(_members, baseline, source, coef, phis))
+        if stopped:
+            warnings.warn(stopped, stacklevel=2)
+        rows += members
     return rows
+
+
+def _members(baseline: Scalable, source: str, coef: tuple[float, float, float],
+             phis) -> tuple[list[Member], str | None]:
+    """One source's members of :func:`family`, and why they stop early (None: they do not)."""
+    rows: list[Member] = []
+    for phi in phis:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the product check was made by the search
+                net = scale(baseline, phi=phi, alpha=coef[0], beta=coef[1], gamma=coef[2],
+                            force=True)
+        except TooLarge as err:  # a large α: the deep members are not built
+            return rows, f"family ({source}) stops before φ={phi:g}: {err}"
+        px, width, ratio = match_ratio(net.baseline, net.mult, 2.0**phi)
+        rows.append(Member(source=source, phi=phi, alpha=coef[0], beta=coef[1],
+                           gamma=coef[2], depth=round(net.mult.depth, 4),
+                           width=round(net.mult.width, 4), image_size=net.image_size,
+                           params=net.counts.params, flops=net.counts.flops,
+                           flops_ratio=round(net.flops_ratio, 3), px_matched=px,
+                           width_matched=round(width, 4), ratio_matched=round(ratio, 3)))
+    return rows, None
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
+from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.halving import run_halving
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
@@ -162,8 +163,9 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
 
 
 def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
-               log: Log = stderr) -> int:
-    """Run every pending trial through Ray Tune; returns how many candidates were trained."""
+               log: Log = stderr, pace: Pace | None = None) -> int:
+    """Run every pending trial through Ray Tune; returns how many candidates were trained
+    (``pace``: --budget's plan, judged as they finish)."""
     pending, n = plan(cfg, store, space)
     if n == 0:
         log("nothing left to train: every planned trial is in trials.csv")
@@ -172,7 +174,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         from ray import tune
 
         context = trial_context(cfg, space, store)
-        progress = Progress(cfg, store, n, context, log)
+        progress = Progress(cfg, store, n, context, log, pace)
         callbacks = [progress.callback, *tracker_callbacks(cfg.tracking,
             store.path.parent, partial(describe_trial, context), "search")]
         log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "

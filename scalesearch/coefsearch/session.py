@@ -8,12 +8,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
+from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.costs import candidate_latencies
+from scalesearch.coefsearch.gridcache import cached_space
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
 from scalesearch.coefsearch.results import Best, Member, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
-from scalesearch.coefsearch.space import Space, build_space, trained_resolutions
+from scalesearch.coefsearch.space import Space, trained_resolutions
 from scalesearch.coefsearch.trials import TrialStore, search_folder
 from scalesearch.data.loader import chance_top1
 from scalesearch.data.scan import report_data
@@ -81,9 +83,7 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
         return replace(cfg, budget=None, setup=replace(
             cfg.setup, num_train=setup["num_train"], num_val=setup["num_val"])), None, None
     cfg = budget.with_rules(cfg)
-    log(f"building the candidate grid for {baseline.name} (counting each network's FLOPs) …")
-    space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
-                        cfg.match_flops)
+    space = _space(cfg, baseline, log)
     if not space.candidates:
         return cfg, None, space  # refused below, with the grid's own message
     log(f"budget {format_duration(seconds)}: timing a pilot of the cheapest and the most "
@@ -101,6 +101,12 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
                 concurrent=concurrent, train_images_per_s=[1 / t for t in pilot.train_s])
     return replace(cfg, budget=None, setup=replace(cfg.setup, num_train=n)), plan, space
+
+
+def _space(cfg: SearchConfig, baseline, log: Log) -> Space:
+    """The candidate grid, counted once per settings and kept (:mod:`.gridcache`)."""
+    return cached_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
+                        cfg.match_flops, log)
 
 
 def _same_baseline(folder, baseline, resume: bool) -> dict:
@@ -158,10 +164,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     fingerprint = _same_baseline(folder, baseline, resume)
     check_search(cfg)  # before search.json is written
     if space is None:  # the budget's pilot built it already
-        log(f"building the candidate grid for {baseline.name} (counting each network's "
-            "FLOPs) …")
-        space = build_space(baseline, cfg.ranges, cfg.tolerance, cfg.flops_tolerance,
-                            cfg.match_flops)
+        space = _space(cfg, baseline, log)
     log(space.summary())
     check_proxy_size(baseline, trained_resolutions(space, cfg.ranges, cfg.sampler),
                      cfg.setup.proxy_size)
@@ -177,7 +180,9 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                          baseline_fingerprint=fingerprint)
     assert isinstance(store, TrialStore)  # search_folder's store
     try:
-        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)
+        pace = Pace(planned["budget_s"], planned["estimated_s"], start) if planned else None
+        ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log,
+                         **({"pace": pace} if pace else {}))  # a budget's only (tests' fakes)
         remaining = plan(cfg, store, space)[1]
         if remaining:
             log(f"search incomplete: {remaining} trial(s) left; continue with --resume")
@@ -199,6 +204,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     seconds = time.perf_counter() - start
     if planned:
         planned["actual_s"] = round(seconds, 1)
+        # the end projected mid-run when the pace fell behind (None: it kept to the plan)
+        planned["projected_s"] = pace and pace.projected_s and round(pace.projected_s, 1)
         log(f"budget {format_duration(planned['budget_s'])}: planned "
             f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
     return SearchSummary(
