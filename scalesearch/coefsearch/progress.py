@@ -10,15 +10,10 @@ from pathlib import Path
 
 from scalesearch.coefsearch.halving import drop_checkpoint, stored_path
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.trainable import (
-    EVAL_IMAGES,
-    RUNNING,
-    TrialContext,
-    base_row,
-    candidate_of,
-)
+from scalesearch.coefsearch.trainable import RUNNING, TrialContext, base_row, candidate_of
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import SearchConfig
+from scalesearch.training.proxy import EVAL_IMAGES
 from scalesearch.util.status import Status
 
 

@@ -32,6 +32,7 @@ from scalesearch.coefsearch.space import (
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path, history_at
 from scalesearch.data.loader import chance_top1
+from scalesearch.scaling.registry import portable_spec
 from scalesearch.settings.search import SearchConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks
 from scalesearch.training.cluster import describe, fit, runtime
@@ -107,8 +108,10 @@ def preload_rungs(sched, scores_at: Callable[[int], dict]) -> None:
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> TrialContext:
     """What every trial needs (Ray ships it to the workers once)."""
     evaluate_at = cfg.evaluate_at()
+    setup = cfg.placement.trial_setup(cfg.setup)
     return TrialContext(
-        baseline=cfg.baseline, setup=cfg.placement.trial_setup(cfg.setup), ranges=cfg.ranges,
+        baseline=cfg.baseline, ranges=cfg.ranges, last_epoch=cfg.epochs,
+        setup=replace(setup, trainer=portable_spec(setup.trainer)),  # workers find the file
         candidates=tuple(space.candidates), flops_tolerance=cfg.flops_tolerance,
         match_flops=cfg.match_flops, seeds=tuple(cfg.training_seeds()),
         evaluate_at=None if evaluate_at is None else tuple(evaluate_at),
