@@ -26,7 +26,7 @@ class Progress:
     (synchronous halving) the rows of paused candidates with their latest checkpoint."""
 
     def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: TrialContext,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], first_round: int = 1):
         from ray import tune
 
         outer = self
@@ -47,6 +47,10 @@ class Progress:
         self.cfg, self.store, self.total, self.context, self.log = cfg, store, total, context, log
         self.count, self.callback, self.start = 0, Callback(), time.perf_counter()
         self.latest: dict[tuple, str] = {}  # candidate → its newest checkpoint (stored path)
+        self.first_round = first_round  # candidates trained at once: the first round
+        self.trained: list[bool] = []  # per finished candidate: did any seed train?
+        self.first_error: str | None = None
+        self.said_unsaved = False
 
     def _elapsed(self) -> str:
         return f"{time.perf_counter() - self.start:.0f} s"
@@ -54,11 +58,19 @@ class Progress:
     def report(self, result: dict) -> None:
         """Log a line for an epoch report of a running trial."""
         rows = result.get("rows") or []
+        if result.get("unsaved") and not self.said_unsaved:
+            self.said_unsaved = True
+            self.log("  the training function saves no state (trial.save): a candidate that "
+                     "goes on to the next rung retrains from epoch 0")
         if not rows or result.get("final") or not result.get("epoch"):
             return
         score = result.get("score")
-        top1 = (f"val top-1 {score:.1f}% (mean of {len(rows)} seed(s), {EVAL_IMAGES}-image "
-                "val subset)" if score is not None and score == score else "trained")
+        metric = self.cfg.setup.metric
+        subset = f", {EVAL_IMAGES}-image val subset" if self.cfg.setup.trainer == "proxy" \
+            else ""
+        top1 = (f"{'val top-1' if metric == 'top1' else metric} {score:.4g}"
+                f"{'%' if metric == 'top1' else ''} (mean of {len(rows)} seed(s){subset})"
+                if score is not None and score == score else "trained")
         self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"
                  f"  ({self._elapsed()})")
 
@@ -114,6 +126,9 @@ class Progress:
         if r["status"] == Status.REJECTED:
             self.log(f"[rejected] {_coef(r)}: {r['error']}")
             return
+        self.trained.append(any(x["status"] != Status.FAILED for x in rows))
+        self.first_error = self.first_error or next(
+            (x.get("error") for x in rows if x["status"] == Status.FAILED), None)
         scores = [x["top1"] for x in rows if x.get("top1") is not None]
         if paused:
             self.log(f"  {_coef(r)}: paused at rung {r['rung']} after epoch {r['epochs']}, "
@@ -127,6 +142,13 @@ class Progress:
         if r["status"] == Status.STOPPED:
             text += f", stopped by ASHA after {r['epochs']} epoch(s) (rung {r['rung']})"
         self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")
+
+    def hopeless(self) -> str | None:
+        """Once the first round of candidates finished with every seed failed: the first
+        error (the search stops: the training function fails everywhere); else None."""
+        if len(self.trained) >= self.first_round and not any(self.trained):
+            return self.first_error or "every trial failed"
+        return None
 
     def crashed(self, trial) -> None:
         """A trial Ray itself lost (worker died): its pending seeds are recorded as failed."""

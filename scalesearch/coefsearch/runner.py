@@ -32,6 +32,7 @@ from scalesearch.coefsearch.space import (
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path, history_at
 from scalesearch.data.loader import chance_top1
+from scalesearch.errors import ScalesearchError
 from scalesearch.scaling.registry import portable_spec
 from scalesearch.settings.search import SearchConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks
@@ -130,7 +131,7 @@ def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
 
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialContext,
-           callbacks: list, concurrent: int, log: Callable[[str], None]) -> None:
+           callbacks: list, concurrent: int, log: Callable[[str], None], stop=None) -> None:
     """Synchronous successive halving: one Ray Tune run per rung, each trial restored from
     its candidate's checkpoint (the paused rows of trials.csv name it)."""
     from ray import tune
@@ -153,7 +154,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
                                checkpoint=True, restore=restore)
         fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
-            param_space={"index": tune.grid_search(indices)})
+            param_space={"index": tune.grid_search(indices)}, stop=stop)
 
     chance = chance_top1(cfg.setup.data)  # a rung within noise of a guess never cuts
     if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
@@ -175,21 +176,23 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         from ray import tune
 
         context = trial_context(cfg, space, store)
-        progress = Progress(cfg, store, n, context, log)
+        progress = Progress(cfg, store, n, context, log, first_round=min(n, concurrent))
         callbacks = [progress.callback, *tracker_callbacks(cfg.tracking,
             store.path.parent, partial(describe_trial, context), "search")]
         log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "
             f"({describe(cfg.placement, cpus, concurrent)}{cfg.schedule.describe()})")
-        budget = None
-        if cfg.sampler == "tpe":  # stop once the budget of trained candidates is spent
-            class Budget(tune.stopper.Stopper):
-                def __call__(self, trial_id, result):
-                    return False
+        class Budget(tune.stopper.Stopper):
+            """Stop once TPE's budget of trained candidates is spent, or once the first
+            round failed everywhere (the training function cannot train)."""
 
-                def stop_all(self):
-                    return len(trained_candidates(store)) >= cfg.trials
+            def __call__(self, trial_id, result):
+                return False
 
-            budget = Budget()
+            def stop_all(self):
+                return progress.hopeless() is not None or (
+                    cfg.sampler == "tpe" and len(trained_candidates(store)) >= cfg.trials)
+
+        budget = Budget()
 
         class Runs:
             """How a scheduler runs its trials (:class:`~scalesearch.settings.schedulers.Runs`)."""
@@ -199,7 +202,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     fit(trial, context, cfg.placement, concurrent, storage, "search",
                         callbacks, stop=budget, search_alg=_search_alg(cfg, pending, store),
                         scheduler=scheduler,
-                        num_samples=n * MAX_REJECTIONS if budget else n)
+                        num_samples=n * MAX_REJECTIONS if cfg.sampler == "tpe" else n)
 
             def preload(self, scheduler) -> None:
                 """ASHA's rungs warm-started from trials.csv."""
@@ -207,9 +210,13 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     store, lambda x: history_at(x, m)))
 
             def halve(self) -> None:
-                _halve(cfg, space, store, context, callbacks, concurrent, log)
+                _halve(cfg, space, store, context, callbacks, concurrent, log, budget)
 
         cfg.schedule.run(Runs())
+        if (error := progress.hopeless()) is not None:
+            raise ScalesearchError(
+                f"every trial of the first {progress.first_round} candidate(s) failed, so the "
+                f"search stopped: {error} ({store.path} keeps their rows)")
         return progress.count
 
 

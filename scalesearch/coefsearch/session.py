@@ -20,6 +20,11 @@ from scalesearch.data.scan import report_data
 from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.search import SearchConfig
+from scalesearch.training.contract import (
+    check_same_trainer,
+    resolve_trainer,
+    trainer_fingerprint,
+)
 from scalesearch.training.proxy import check_proxy_size
 from scalesearch.util.fmt import format_duration
 from scalesearch.util.logs import Log, stderr
@@ -150,12 +155,16 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     ``best`` is None when no candidate trained successfully."""
     out = Path(out)
     baseline = resolve(cfg.baseline)
+    resolve_trainer(cfg.setup.trainer)  # a spec that does not resolve: one line, before training
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     folder = search_folder(out)
     start = time.perf_counter()
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
     fingerprint = _same_baseline(folder, baseline, resume)
+    trainer = trainer_fingerprint(cfg.setup.trainer)
+    if resume:
+        check_same_trainer(folder.saved().get("trainer_fingerprint"), trainer, out)
     check_search(cfg)  # before search.json is written
     if space is None:  # the budget's pilot built it already
         log(f"building the candidate grid for {baseline.name} (counting each network's "
@@ -174,7 +183,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 candidates=[dict(c.to_dict(), aliases=[list(a) for a in c.aliases])
                             for c in space.candidates])
     store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
-                         baseline_fingerprint=fingerprint)
+                         baseline_fingerprint=fingerprint,
+                         **({"trainer_fingerprint": trainer} if trainer else {}))
     assert isinstance(store, TrialStore)  # search_folder's store
     try:
         ran = run_trials(replace(cfg, baseline=portable_spec(cfg.baseline)), space, store, log)

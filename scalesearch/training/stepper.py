@@ -167,4 +167,23 @@ def run_to_end(fn: TrainFn, trial: Trial) -> tuple[Event, list[Event]]:
             return (end if end.kind == "failed" else event), reports
 
 
-__all__ = ["Event", "Stepped", "build_trial", "run_to_end"]
+
+
+def train_through(fn: TrainFn, baseline: Scalable, mult: Multipliers, setup: ProxySetup,
+                  seed: int) -> dict:
+    """One network × seed trained to the end by ``fn`` (no scheduler reads an intermediate
+    epoch): its record — image_size, top1 (the ranked value), loss, seconds, status, error."""
+    import math
+
+    epochs = math.ceil(setup.train.epochs - 1e-9)
+    trial, _ = build_trial(baseline, mult, setup, seed, None, epochs=epochs, last_epoch=epochs,
+                           scored_epochs=())
+    event, _ = run_to_end(fn, trial)
+    failed = event.kind == "failed"
+    return dict(image_size=trial.image_size, top1=None if failed else event.value,
+                loss=None if failed else event.metrics.get("loss"),
+                seconds=round(event.metrics.get("seconds", event.seconds), 3),
+                status="failed" if failed else "ok", error=event.error)
+
+
+__all__ = ["Event", "Stepped", "build_trial", "run_to_end", "train_through"]
