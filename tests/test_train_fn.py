@@ -97,9 +97,9 @@ def test_a_function_that_fails_everywhere_stops_after_the_first_round(cli, tmp_p
     code, _, err = cli("search", *TINY, "--epochs", "1", "--max-concurrent", "1",
                        "--train", f"{train}:train", "--out", tmp_path / "s")
     last = err.strip().splitlines()[-1]
-    assert code == 2 and last.startswith("scalesearch search: error: every trial of the first "
-                                         "1 candidate(s) failed, so the search stopped: "
-                                         "ValueError: boom at depth"), err
+    assert code == 1 and last.startswith(
+        "scalesearch search: error: the training function failed on every trial of the first "
+        "1 candidate(s), so the search stopped: ValueError: boom at depth"), err
     grid = len(pd.read_json(tmp_path / "s" / "search.json", typ="series")["space"]
                ["candidates"])
     assert grid > 1 and len({k[:2] for k in _trained(tmp_path)}) < grid  # not the whole grid

@@ -126,7 +126,9 @@ class Progress:
         if r["status"] == Status.REJECTED:
             self.log(f"[rejected] {_coef(r)}: {r['error']}")
             return
-        self.trained.append(any(x["status"] != Status.FAILED for x in rows))
+        trained = any(x["status"] != Status.FAILED for x in rows)
+        if trained or result.get("function_failed"):  # a failed build, a NaN: the candidate's
+            self.trained.append(trained)
         self.first_error = self.first_error or next(
             (x.get("error") for x in rows if x["status"] == Status.FAILED), None)
         scores = [x["top1"] for x in rows if x.get("top1") is not None]
@@ -144,8 +146,10 @@ class Progress:
         self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")
 
     def hopeless(self) -> str | None:
-        """Once the first round of candidates finished with every seed failed: the first
-        error (the search stops: the training function fails everywhere); else None."""
+        """Once the first round of candidates finished with every seed's training function
+        raising (a bug in it: not a network that failed to build, nor a non-finite loss or a
+        bad report, which are a candidate's outcome and leave the search going): the first
+        error (the search stops); else None."""
         if len(self.trained) >= self.first_round and not any(self.trained):
             return self.first_error or "every trial failed"
         return None

@@ -32,7 +32,7 @@ from scalesearch.coefsearch.space import (
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path, history_at
 from scalesearch.data.loader import chance_top1
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import TrainingStopped
 from scalesearch.scaling.registry import portable_spec
 from scalesearch.settings.search import SearchConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks
@@ -214,9 +214,10 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
 
         cfg.schedule.run(Runs())
         if (error := progress.hopeless()) is not None:
-            raise ScalesearchError(
-                f"every trial of the first {progress.first_round} candidate(s) failed, so the "
-                f"search stopped: {error} ({store.path} keeps their rows)")
+            raise TrainingStopped(
+                f"the training function failed on every trial of the first "
+                f"{progress.first_round} candidate(s), so the search stopped: {error} "
+                f"({store.path} keeps their rows)")
         return progress.count
 
 

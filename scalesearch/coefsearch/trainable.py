@@ -98,6 +98,7 @@ class _SeedRun:
         self.history: list[float | None] = []
         self.trial: Trial | None = None
         self.stepped: Stepped | None = None
+        self.function_failed = False  # it raised (a bug; not a failed build, a NaN loss)
         setup = context.setup
         try:
             self.trial, flops = build_trial(
@@ -146,6 +147,7 @@ class _SeedRun:
             event = end if end.kind == "failed" else event
         if event.kind != "report":
             self.fail(event.error or "the training function ended early")
+            self.function_failed = event.crashed
             return
         m = event.metrics
         self.row.update(top1=event.value, loss=m.get("loss"))
@@ -211,7 +213,7 @@ def _lockstep(runs: list[_SeedRun], context: TrialContext, start: int, stop: int
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
         metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
                    "rows": [dict(r.row) for r in runs], "final": epoch == epochs,
-                   "unsaved": unsaved}
+                   "unsaved": unsaved, "function_failed": any(r.function_failed for r in runs)}
         if context.checkpoint and epoch < epochs and any(r.live for r in runs):
             _report_checkpoint(metrics, runs)
         else:

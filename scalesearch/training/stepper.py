@@ -37,6 +37,7 @@ class Event:
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0  # wall time since the function started (or was restored)
     error: str | None = None
+    crashed: bool = False  # failed by raising (a bug), not by a TrainingFailed or a bad report
 
 
 class Stepped:
@@ -73,7 +74,8 @@ class Stepped:
         except _Stop:
             self._event = Event("end", self.epoch)
         except BaseException as err:  # a user's function: anything it raises fails this seed
-            self._event = Event("failed", self.epoch, error=first_line(err))
+            self._event = Event("failed", self.epoch, error=first_line(err),
+                                crashed=not isinstance(err, TrainingFailed))
         self._back.release()
 
     def _on_report(self, epoch: int, value: float | None, metrics: dict) -> None:
