@@ -168,8 +168,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(reliability_lines(summary.reliability)))
     found = "best" if best["ranks"] != "does not rank" else \
         "no winner found (the ranking does not reproduce); the tie-break's pick"
-    print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} (top-1 "
-          f"{mean_spread(best['top1_mean'], best['top1_std'])}%, {best['seeds']} seed(s)) → "
-          f"{args.out}/best.json")
+    ranked = best.get("ranked") or "top-1"  # --metric (and --mode min: "-NAME")
+    print(f"{found}: α={best['alpha']:g} β={best['beta']:g} γ={best['gamma']:g} ({ranked} "
+          f"{mean_spread(best['top1_mean'], best['top1_std'])}{'%' * (ranked == 'top-1')}, "
+          f"{best['seeds']} seed(s)) → {args.out}/best.json")
     print(f"report (one page to open or send): {summary.report}")
     return status

@@ -156,7 +156,8 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
             param_space={"index": tune.grid_search(indices)}, stop=stop)
 
-    chance = chance_top1(cfg.setup.data)  # a rung within noise of a guess never cuts
+    chance = chance_top1(cfg.setup.data) if cfg.setup.builtin else None  # a guess's top-1:
+    # a rung within its noise never cuts (a function of your own has no known chance level)
     if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
                    cfg.reduction_factor, store, launch, cfg.sampler_seed, log,
                    None if cfg.cut_unrankable else chance, not cfg.cut_unrankable):

@@ -140,7 +140,8 @@ def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dic
         write_study(out, rows, ranked.to_dict("records"), cfg.ranges, dict(
             {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
                                   "complete", "chance")},
-            objective=cfg.objective.kind, seeds=cfg.seeds,
+            objective=cfg.objective.kind, seeds=cfg.seeds, metric=cfg.setup.metric,
+            mode=cfg.setup.mode,
             chosen=[best["alpha"], best["beta"], best["gamma"]] if best else None,
             ranks=best.get("ranks") if best else None))
     except WriteError as err:
@@ -196,8 +197,10 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                     sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
                     candidates=len(space.candidates), trials=len(store.rows),
                     tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
-                    rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
-                    flops_ratio_range=list(space.ratios() or ()) or None)
+                    rungs=cfg.milestones(),
+                    chance=chance_top1(cfg.setup.data) if cfg.setup.builtin else None,
+                    flops_ratio_range=list(space.ratios() or ()) or None,
+                    metric=cfg.setup.metric, mode=cfg.setup.mode, ranked=cfg.setup.ranked)
         latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
             if cfg.latency else None
         meta.update(objective=cfg.objective.to_dict(),

@@ -149,11 +149,13 @@ class _SeedRun:
             self.fail(event.error or "the training function ended early")
             self.function_failed = event.crashed
             return
-        m = event.metrics
-        self.row.update(top1=event.value, loss=m.get("loss"))
+        m, value = event.metrics, event.value
+        if value is not None and self.trial is not None:  # --mode min: stored negated
+            value *= self.trial.settings.sign
+        self.row.update(top1=value, loss=m.get("loss"))
         if last:
             self.row.update(status=Status.OK, error=None)
-        self.history.append(None if event.value is None else round(event.value, 4))
+        self.history.append(None if value is None else round(value, 4))
         seconds, images = m.get("seconds", event.seconds), m.get("images")
         self.row.update(epochs=event.epoch, images=None if images is None else int(images),
                         seconds=round(seconds, 3),
@@ -213,7 +215,8 @@ def _lockstep(runs: list[_SeedRun], context: TrialContext, start: int, stop: int
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
         metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
                    "rows": [dict(r.row) for r in runs], "final": epoch == epochs,
-                   "unsaved": unsaved, "function_failed": any(r.function_failed for r in runs)}
+                   "unsaved": unsaved, "function_failed": any(r.function_failed for r in runs),
+                   "metric": context.setup.metric, "sign": context.setup.sign}
         if context.checkpoint and epoch < epochs and any(r.live for r in runs):
             _report_checkpoint(metrics, runs)
         else:

@@ -35,7 +35,8 @@ def train_job(spec: str, p: dict, setup: ProxySetup, seed: int) -> dict:
         rec = train_through(resolve_trainer(setup.trainer), baseline, mult, setup, seed)
     except Exception as err:  # one broken network must not sink the comparison
         return dict(p, seed=seed, status=Status.FAILED, error=f"{type(err).__name__}: {err}")
-    return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
+    top1 = None if rec["top1"] is None else rec["top1"] * setup.sign  # --mode min: negated
+    return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=top1,
                 loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
                 error=rec["error"])
 

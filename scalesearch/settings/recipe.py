@@ -173,9 +173,23 @@ class ProxySetup:
         return stored(asdict(self))
 
     @property
-    def lower_is_better(self) -> bool:
-        """``--mode min``: the ranking negates the metric (:mod:`scalesearch.coefsearch`)."""
-        return self.mode == "min"
+    def builtin(self) -> bool:
+        """Whether the built-in proxy training runs (its top-1 has a chance level: a guess's)."""
+        return self.trainer == DEFAULT_TRAINER
+
+    @property
+    def sign(self) -> int:
+        """+1, or −1 under ``--mode min``: trials.csv's ``top1`` column holds sign × the
+        reported metric, so every ranking decision reads "higher is better"."""
+        return -1 if self.mode == "min" else 1
+
+    @property
+    def ranked(self) -> str:
+        """What trials.csv's ``top1`` column holds, as reports label it: "top-1" (the
+        default), the --metric's name, or "-NAME" under --mode min."""
+        if self.metric == "top1" and self.mode == "max":
+            return "top-1"
+        return f"-{self.metric}" if self.mode == "min" else self.metric
 
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:

@@ -252,6 +252,9 @@ class SearchConfig:
         if self.latency is None and (self.objective.needs_latency
                                      or self.tie_break == "latency"):
             object.__setattr__(self, "latency", LatencySpec())  # asked for implicitly
+        if self.objective.kind == "mnas" and self.setup.mode == "min":
+            raise ScalesearchError("--objective mnas multiplies a higher-is-better score by a "
+                                   "cost factor: it cannot rank a --mode min metric")
         if self.sampler == "grid" and self.trials:
             raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
         if self.sampler == "tpe" and not self.trials:
