@@ -1,0 +1,72 @@
+"""The examples/ training functions (README, "Your own training") run as the README shows:
+a dense-prediction search ranked by mIoU, a --mode min regression, a plain PyTorch loop
+driving a comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SMALL = ["--beta-range", "1:1", "--grid-step", "0.1", "--no-match-flops",
+         "--flops-tolerance", "0.5", "--proxy-size", "32", "--num-train", "32",
+         "--num-val", "16", "--batch-size", "16", "--epochs", "1", "--family-phi", "1",
+         "--seeds", "2", "--lr", "0.01"]
+
+
+def _study(out: Path):
+    import optuna
+
+    return optuna.load_study(study_name=None, storage=f"sqlite:///{out / 'optuna.db'}")
+
+
+def test_segmentation_is_ranked_by_miou_and_every_report_says_so(cli, tmp_path):
+    seg = f"{EXAMPLES / 'segmentation.py'}"
+    out = tmp_path / "seg"
+    code, stdout, err = cli("search", "--baseline", f"{seg}:NET", "--train", f"{seg}:train",
+                            "--metric", "miou", "--mode", "max", *SMALL, "--out", out)
+    assert code == 0, err
+    best = json.loads((out / "best.json").read_text())
+    assert (best["metric"], best["mode"], best["ranked"]) == ("miou", "max", "miou")
+    rows = pd.read_csv(out / "trials.csv")
+    assert (rows["status"] == "ok").all() and rows["top1"].between(0, 100).all()
+    assert f"(miou {best['top1_mean']:.1f}" in stdout.splitlines()[-2]
+    assert "miou" in (out / "report.html").read_text()
+    study = _study(out)
+    assert study.metric_names == ["miou"] and study.direction.name == "MAXIMIZE"
+    saved = json.loads((out / "search.json").read_text())
+    assert saved["config"]["setup"]["trainer"] == f"{seg}:train"
+    assert saved["trainer_fingerprint"]["file"] == seg
+
+
+def test_a_lower_is_better_metric_ranks_with_mode_min(cli, tmp_path):
+    reg = f"{EXAMPLES / 'regression.py'}"
+    out = tmp_path / "reg"
+    code, _, err = cli("search", "--baseline", f"{reg}:NET", "--train", f"{reg}:train",
+                       "--metric", "mse", "--mode", "min", *SMALL, "--out", out)
+    assert code == 0, err
+    rows = pd.read_csv(out / "trials.csv")
+    assert (rows["top1"] < 0).all()  # -mse: higher is better for every decision
+    means = rows.groupby(["alpha", "beta", "gamma"])["top1"].mean()
+    best = json.loads((out / "best.json").read_text())
+    assert best["ranked"] == "-mse" and best["top1_mean"] == pytest.approx(
+        means.loc[tuple(best[k] for k in ("alpha", "beta", "gamma"))])
+    study = _study(out)
+    assert study.direction.name == "MINIMIZE" and study.metric_names == ["mse"]
+    assert study.best_value == pytest.approx(-means.max())  # the user's sign, the lowest mse
+
+
+def test_a_plain_pytorch_loop_trains_every_strategy_of_a_comparison(cli, tmp_path):
+    out = tmp_path / "cmp"
+    code, _, err = cli("compare", "--baseline", f"{EXAMPLES / 'tinynet.py'}:TINY",
+                       "--train", f"{EXAMPLES / 'plain_loop.py'}:train", "--flops-ratio", "2",
+                       "--strategies", "depth,width", "--proxy-size", "32", "--num-train",
+                       "32", "--num-val", "16", "--batch-size", "16", "--epochs", "1",
+                       "--seeds", "1", "--out", out)
+    assert code == 0, err
+    rows = pd.read_csv(out / "compare.csv")
+    assert len(rows) == 3 and (rows["status"] == "ok").all()  # baseline, depth, width
+    assert rows["top1"].between(0, 100).all()
