@@ -103,3 +103,33 @@ def test_a_function_that_fails_everywhere_stops_after_the_first_round(cli, tmp_p
     grid = len(pd.read_json(tmp_path / "s" / "search.json", typ="series")["space"]
                ["candidates"])
     assert grid > 1 and len({k[:2] for k in _trained(tmp_path)}) < grid  # not the whole grid
+
+
+def test_a_study_says_which_training_file_it_runs_and_refuses_a_module(tmp_path):
+    from scalesearch.errors import ScalesearchError
+    from scalesearch.study import _plugin_files, load_study
+
+    study = tmp_path / "s.yaml"
+    body = f"kind: compare\nbaseline: {EXAMPLES / 'tinynet.py'}:TINY\ntrain: TRAIN\n"
+    study.write_text(body.replace("TRAIN", f"{EXAMPLES / 'plain_loop.py'}:train"))
+    assert _plugin_files(load_study(study)) == [EXAMPLES / "tinynet.py",
+                                                EXAMPLES / "plain_loop.py"]
+    study.write_text(body.replace("TRAIN", "this:s"))  # would import the standard library's
+    with pytest.raises(ScalesearchError, match=r"train 'this:s': a study names the built-in "
+                       r"training \(proxy\) or a file"):
+        load_study(study)
+
+
+def test_a_fidelity_check_runs_a_search_s_trainer_file_only_when_named_again(tmp_path):
+    from scalesearch.coefsearch.fidelity import check_trusted_trainer
+    from scalesearch.errors import ScalesearchError
+
+    spec = f"{EXAMPLES / 'plain_loop.py'}:train"
+    with pytest.raises(ScalesearchError, match="names the training function .* name it again "
+                       "with --train"):
+        check_trusted_trainer(tmp_path, spec, None, trust=False)
+    with pytest.raises(ScalesearchError, match="is not the training function the search"):
+        check_trusted_trainer(tmp_path, spec, "other.py:train", trust=False)
+    check_trusted_trainer(tmp_path, spec, spec, trust=False)  # named again
+    check_trusted_trainer(tmp_path, spec, None, trust=True)
+    check_trusted_trainer(tmp_path, "proxy", None, trust=False)  # the built-in imports no file
