@@ -10,9 +10,9 @@ background on held-out scenes after every epoch."""
 
 import torch
 import torch.nn.functional as F
+from scene_task import fit
 from torch import nn
 
-from scalesearch.data.synthetic import generate, targets
 from scalesearch.scaling.scalable import Scalable
 
 
@@ -48,23 +48,5 @@ def miou(logits: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def train(trial):
-    def scenes(n, seed):
-        x, _ = generate(n, trial.image_size, seed)
-        return x.float().div(255).to(trial.device), targets(n, trial.image_size, seed)[0]
-
-    (x, m), (xv, mv) = scenes(trial.num_train or 256, 0), scenes(trial.num_val or 128, 1)
-    model, gen = trial.model, torch.Generator().manual_seed(trial.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=trial.lr)
-    for epoch in range(1, trial.epochs + 1):
-        model.train()
-        for idx in torch.randperm(len(x), generator=gen).split(trial.batch_size):
-            if len(idx) > 1:  # BatchNorm cannot train on one image
-                loss = F.binary_cross_entropy_with_logits(model(x[idx]), m[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        model.eval()
-        with torch.no_grad():
-            logits = model(xv)
-        trial.report(epoch, miou=miou(logits, mv),
-                     loss=F.binary_cross_entropy_with_logits(logits, mv).item())
+    fit(trial, "mask", F.binary_cross_entropy_with_logits, lambda logits, mask: dict(
+        miou=miou(logits, mask), loss=F.binary_cross_entropy_with_logits(logits, mask).item()))

@@ -23,12 +23,18 @@ def _study(out: Path):
     return optuna.load_study(study_name=None, storage=f"sqlite:///{out / 'optuna.db'}")
 
 
-def test_segmentation_is_ranked_by_miou_and_every_report_says_so(cli, tmp_path):
-    seg = f"{EXAMPLES / 'segmentation.py'}"
-    out = tmp_path / "seg"
-    code, stdout, err = cli("search", "--baseline", f"{seg}:NET", "--train", f"{seg}:train",
-                            "--metric", "miou", "--mode", "max", *SMALL, "--out", out)
+def _search(cli, example: str, metric: str, mode: str, out: Path) -> str:
+    """Search examples/EXAMPLE.py's NET trained by its train, as the README shows; stdout."""
+    spec = f"{EXAMPLES / example}"
+    code, stdout, err = cli("search", "--baseline", f"{spec}:NET", "--train", f"{spec}:train",
+                            "--metric", metric, "--mode", mode, *SMALL, "--out", out)
     assert code == 0, err
+    return stdout
+
+
+def test_segmentation_is_ranked_by_miou_and_every_report_says_so(cli, tmp_path):
+    seg, out = f"{EXAMPLES / 'segmentation.py'}", tmp_path / "seg"
+    stdout = _search(cli, "segmentation.py", "miou", "max", out)
     best = json.loads((out / "best.json").read_text())
     assert (best["metric"], best["mode"], best["ranked"]) == ("miou", "max", "miou")
     rows = pd.read_csv(out / "trials.csv")
@@ -43,11 +49,8 @@ def test_segmentation_is_ranked_by_miou_and_every_report_says_so(cli, tmp_path):
 
 
 def test_a_lower_is_better_metric_ranks_with_mode_min(cli, tmp_path):
-    reg = f"{EXAMPLES / 'regression.py'}"
     out = tmp_path / "reg"
-    code, _, err = cli("search", "--baseline", f"{reg}:NET", "--train", f"{reg}:train",
-                       "--metric", "mse", "--mode", "min", *SMALL, "--out", out)
-    assert code == 0, err
+    _search(cli, "regression.py", "mse", "min", out)
     rows = pd.read_csv(out / "trials.csv")
     assert (rows["top1"] < 0).all()  # -mse: higher is better for every decision
     means = rows.groupby(["alpha", "beta", "gamma"])["top1"].mean()

@@ -133,3 +133,28 @@ def test_a_fidelity_check_runs_a_search_s_trainer_file_only_when_named_again(tmp
     check_trusted_trainer(tmp_path, spec, spec, trust=False)  # named again
     check_trusted_trainer(tmp_path, spec, None, trust=True)
     check_trusted_trainer(tmp_path, "proxy", None, trust=False)  # the built-in imports no file
+
+
+@pytest.mark.slow
+def test_a_training_function_file_reaches_the_workers_of_a_two_node_cluster(cli, tmp_path,
+                                                                            monkeypatch):
+    """--address: the function's file is named by its absolute path (portable_spec), which
+    every node of a one-machine cluster reads; the epochs it logged were trained there."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    _trainer(tmp_path)
+    monkeypatch.chdir(tmp_path)  # a relative spec: the workers' folder is not this one
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        code, _, err = cli("search", *TINY, "--epochs", "1", "--seeds", "1", "--train",
+                           "mytrain.py:train", "--address", cluster.address, "--out",
+                           tmp_path / "s")
+        assert code == 0, err
+        assert "(2 CPUs, 1 per trial" in err
+        rows = pd.read_csv(tmp_path / "s" / "trials.csv")
+        assert (rows["status"] == "ok").all() and len(_trained(tmp_path)) == len(rows)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
