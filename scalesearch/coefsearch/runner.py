@@ -156,7 +156,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
             param_space={"index": tune.grid_search(indices)}, stop=stop)
 
-    chance = chance_top1(cfg.setup.data) if cfg.setup.builtin else None  # a guess's top-1:
+    chance = chance_top1(cfg.setup.data) if cfg.setup.ranks_top1 else None  # a guess's top-1:
     # a rung within its noise never cuts (a function of your own has no known chance level)
     if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
                    cfg.reduction_factor, store, launch, cfg.sampler_seed, log,

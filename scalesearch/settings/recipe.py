@@ -174,8 +174,14 @@ class ProxySetup:
 
     @property
     def builtin(self) -> bool:
-        """Whether the built-in proxy training runs (its top-1 has a chance level: a guess's)."""
+        """Whether the built-in proxy training runs."""
         return self.trainer == DEFAULT_TRAINER
+
+    @property
+    def ranks_top1(self) -> bool:
+        """Whether the ranking reads the built-in's val top-1 (it has a chance level: a guess's;
+        a function of your own, or another --metric, has none known)."""
+        return self.builtin and self.metric == "top1" and self.mode == "max"
 
     @property
     def sign(self) -> int:
