@@ -55,6 +55,12 @@ class Progress:
     def _elapsed(self) -> str:
         return f"{time.perf_counter() - self.start:.0f} s"
 
+    def _value(self, value: float, top1: str = "val top-1") -> str:
+        """A stored score as the logs say it: "val top-1 71.2%" (``top1`` names it), or the
+        --metric's name ("-mse -0.031" under --mode min: trials.csv's sign)."""
+        ranked = self.cfg.setup.ranked
+        return f"{top1} {value:.1f}%" if ranked == "top-1" else f"{ranked} {value:.4g}"
+
     def report(self, result: dict) -> None:
         """Log a line for an epoch report of a running trial."""
         rows = result.get("rows") or []
@@ -65,11 +71,8 @@ class Progress:
         if not rows or result.get("final") or not result.get("epoch"):
             return
         score = result.get("score")
-        metric = self.cfg.setup.metric
-        subset = f", {EVAL_IMAGES}-image val subset" if self.cfg.setup.trainer == "proxy" \
-            else ""
-        top1 = (f"{'val top-1' if metric == 'top1' else metric} {score:.4g}"
-                f"{'%' if metric == 'top1' else ''} (mean of {len(rows)} seed(s){subset})"
+        subset = f", {EVAL_IMAGES}-image val subset" if self.cfg.setup.builtin else ""
+        top1 = (f"{self._value(score)} (mean of {len(rows)} seed(s){subset})"
                 if score is not None and score == score else "trained")
         self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"
                  f"  ({self._elapsed()})")
@@ -134,10 +137,10 @@ class Progress:
         scores = [x["top1"] for x in rows if x.get("top1") is not None]
         if paused:
             self.log(f"  {_coef(r)}: paused at rung {r['rung']} after epoch {r['epochs']}, "
-                     f"mean val top-1 {statistics.fmean(scores):.1f}%  ({self._elapsed()})")
+                     f"mean {self._value(statistics.fmean(scores))}  ({self._elapsed()})")
             return
         self.count += 1
-        text = (f"top-1 {statistics.fmean(scores):.1f}%" if scores else "failed: "
+        text = (self._value(statistics.fmean(scores), "top-1") if scores else "failed: "
                 f"{r.get('error')}")
         if len(scores) > 1:
             text += f" ± {statistics.stdev(scores):.1f} ({len(scores)} seeds)"
