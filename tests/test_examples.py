@@ -73,3 +73,21 @@ def test_a_plain_pytorch_loop_trains_every_strategy_of_a_comparison(cli, tmp_pat
     rows = pd.read_csv(out / "compare.csv")
     assert len(rows) == 3 and (rows["status"] == "ok").all()  # baseline, depth, width
     assert rows["top1"].between(0, 100).all()
+
+
+@pytest.mark.slow
+def test_fidelity_retrains_with_the_search_s_function_and_its_mode(cli, tmp_path):
+    """The reference trains with the same function (named again: --train) at a higher budget
+    and ranks with the search's --mode min."""
+    reg = f"{EXAMPLES / 'regression.py'}"
+    out = tmp_path / "reg"
+    _search(cli, "regression.py", "mse", "min", out)
+    code, _, err = cli("fidelity", out, "--baseline", f"{reg}:NET", "--top", "2",
+                       "--random", "0", "--epochs", "2", "--seeds", "2")
+    assert "name it again with --train" in err and code == 2, err
+    code, _, err = cli("fidelity", out, "--baseline", f"{reg}:NET", "--train", f"{reg}:train",
+                       "--top", "2", "--random", "0", "--epochs", "2", "--seeds", "2")
+    assert code == 0, err
+    rows = pd.read_csv(out / "fidelity" / "trials.csv")
+    assert (rows["status"] == "ok").all() and (rows["top1"] < 0).all()  # -mse, as the search
+    assert (rows["epochs"] == 2).all()
