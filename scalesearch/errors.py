@@ -41,6 +41,14 @@ class RunIncomplete(ScalesearchError):
     exit_code = 1
 
 
+class TrainingStopped(ScalesearchError):
+    """A search stopped because its training function failed on every candidate of the first
+    round: one line, exit 1 like a search none of whose trials trained (trials.csv keeps the
+    failed rows), not 2 — it trained, and was refused nothing up front."""
+
+    exit_code = 1
+
+
 class TooLarge(ScalesearchError):
     """A network beyond :data:`MAX_BLOCKS`, :data:`MAX_CHANNELS` or :data:`MAX_PARAMS`."""
 

@@ -189,19 +189,22 @@ def run_fidelity_options(run_dir: str | Path, args: argparse.Namespace | dict,
     result = run_fidelity(Path(run_dir), opt.fidelity_config(args),
                           resume=bool(opt.option(args, "resume")), placement=placement, log=log,
                           baseline=opt.option(args, "baseline"),
-                          trust_baseline=bool(opt.option(args, "trust_baseline")))
+                          trust_baseline=bool(opt.option(args, "trust_baseline")),
+                          train=opt.option(args, "train"))
     _report(Path(run_dir))  # the search's page, linking the check's own
     return FidelityResult(dict(result, report=str(Path(result["out"]) / "report.html")))
 
 
 def fidelity(run_dir: str | Path, *, resume: bool = False, baseline: str | None = None,
-             trust_baseline: bool = False, log: Log = stderr, **options) -> FidelityResult:
+             trust_baseline: bool = False, train: str | None = None, log: Log = stderr,
+             **options) -> FidelityResult:
     """Retrain the best and random candidates of the search in ``run_dir`` at a higher
     fidelity and compare the rankings; options as ``scalesearch fidelity --help`` lists them.
     A search of a plug-in baseline is retrained only when ``baseline`` names it again, or
-    with ``trust_baseline=True`` (its code is imported)."""
+    with ``trust_baseline=True`` (its code is imported); so is one trained by a training
+    function's file (``train``)."""
     values = opt.api_options(options, "fidelity", FidelityConfig, Placement, resume=resume,
-                             baseline=baseline, trust_baseline=trust_baseline)
+                             baseline=baseline, trust_baseline=trust_baseline, train=train)
     return run_fidelity_options(run_dir, values, log)
 
 

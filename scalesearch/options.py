@@ -50,8 +50,12 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", metavar="SPEC", help="the search's plug-in baseline "
                    "(file.py:NAME or module:attr), named again: retraining imports its code, "
                    "so a folder's plug-in is not run unless you name it (or --trust-baseline)")
+    p.add_argument("--train", metavar="SPEC", help="the search's training function file "
+                   "(file.py:fn), named again: the reference trains with it, so a folder's "
+                   "function is not run unless you name it (or --trust-baseline)")
     p.add_argument("--trust-baseline", action="store_true", help="retrain the plug-in baseline "
-                   "RUN_DIR/search.json names without naming it (its code is imported)")
+                   "(and the training function) RUN_DIR/search.json names without naming it "
+                   "(its code is imported)")
     add_flags(p, FidelityConfig, Placement)  # placement for this run, whatever the search used
 
 

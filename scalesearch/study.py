@@ -172,10 +172,29 @@ def load_study(path: Path) -> dict:
 
 
 def _plugin_files(spec: dict) -> list[Path]:
-    """The plug-in files a loaded study runs (its baselines that are files); a baseline that
-    is neither a registered name nor a file is refused (:func:`registry.plugin_file`)."""
+    """The plug-in files a loaded study runs (its baselines and training function that are
+    files); a baseline that is neither a registered name nor a file is refused
+    (:func:`registry.plugin_file`), and so is a module as ``train:``."""
     names = spec.get("baselines", [spec.get("baseline")])
-    return list(dict.fromkeys(f for f in map(plugin_file, names) if f is not None))
+    files = [f for f in map(plugin_file, names) if f is not None]
+    if (train := spec.get("train")) is not None:  # the training function: built-in or a file
+        files += [f for f in [_trainer_file(train)] if f is not None]
+    return list(dict.fromkeys(files))
+
+
+def _trainer_file(spec: str) -> Path | None:
+    """A study's ``train:`` — the built-in (None) or a file ``path/to/file.py:fn`` (its path):
+    a module would be imported, as for baselines, so it is refused."""
+    from scalesearch.settings.recipe import DEFAULT_TRAINER
+    from scalesearch.training.contract import trainer_file
+
+    if spec == DEFAULT_TRAINER:
+        return None
+    if (path := trainer_file(spec)) is None:
+        raise ScalesearchError(f"train {spec!r:.80}: a study names the built-in training "
+                               f"({DEFAULT_TRAINER}) or a file (path/to/file.py:fn), not a "
+                               "module")
+    return path
 
 
 def _compare_config(spec: dict, folder: Path, placement: Placement | None = None,

@@ -54,6 +54,23 @@ class Failing(TableBaseline):
 NET = Failing(EFFICIENTNET_B0.table)
 '''
 
+# a training function file (--train): train raises on every trial, N is no function, two
+# takes two arguments, nan reports a NaN score
+MYTRAIN = '''def train(trial):
+    raise ValueError("my loader is broken")
+
+
+def two(model, epochs):
+    pass
+
+
+def nan(trial):
+    trial.report(1, float("nan"))
+
+
+N = 42
+'''
+
 TABLE3 = "baseline,strategy,flops,paper_flops\nresnet50,baseline,4.1,4.1\n"  # its schema's columns
 
 TEXT = {
@@ -66,6 +83,7 @@ TEXT = {
     "nan.json": '{"alpha": NaN, "beta": 1.1, "gamma": 1.15}',
     "bool.json": '{"alpha": true, "beta": true, "gamma": 1.4142}',
     "failing.py": FAILING,
+    "mytrain.py": MYTRAIN,
     "afile": "",
     "notyaml.yaml": "kind: [compare\n",
     "nokind.yaml": "baseline: resnet50\n",

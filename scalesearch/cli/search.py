@@ -52,7 +52,7 @@ def _ci(r: Ranked) -> str:
     return "" if lo is None or lo != lo else f"[{lo:.1f}, {hi:.1f}]"
 
 
-def ranking_table(rank: list[Ranked]) -> str:
+def ranking_table(rank: list[Ranked], ranked: str = "top1") -> str:
     """The ranking: candidates, cost (FLOPs, activations, latency), evidence."""
     rows = []
     for r in rank:
@@ -62,13 +62,19 @@ def ranking_table(rank: list[Ranked]) -> str:
         ms = r.get("latency_ms")
         if ms is not None and ms == ms:  # measured (not NaN)
             row["ms"] = round(ms, 2)
-        row.update(epochs=r["epochs"], status=r["status"], top1=_mean_std(r), ci95=_ci(r))
+        row.update({"epochs": r["epochs"], "status": r["status"], _header(ranked): _mean_std(r),
+                    "ci95": _ci(r)})
         if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
                 r["score_mean"] == r["score_mean"]:
             row["score"] = round(r["score_mean"], 2)
         row.update(p_best=percent(r["p_best"]), seeds=r["seeds"], failed=r["failed"] or "")
         rows.append(row)
     return render_table(rows)
+
+
+def _header(ranked: object) -> str:
+    """The ranked value's column: "top1", or the --metric ("-mse" under --mode min)."""
+    return "top1" if ranked in (None, "top-1") else str(ranked)
 
 
 def _round(v, digits: int = 3):
@@ -83,7 +89,8 @@ def tied_lines(best: Best) -> list[str]:
     lines = ["", "tied set (p_best ≥ 5%: probability of being the best, under the seed noise "
              "pooled over candidates):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
-                                top1=mean_spread(t["top1_mean"], t["top1_std"]),
+                                **{_header(dict(best).get("ranked")): mean_spread(t["top1_mean"],
+                                                                            t["top1_std"])},
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
                            for t in best["tied"]])]
     lines += stopped_lines(best)
@@ -144,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         return status if best else 1
     rank = summary.ranking
     print(f"φ=1 search: {summary.space}; {len(rank)} trained; {summary.seconds:.0f} s")
-    print(ranking_table(rank))
+    print(ranking_table(rank, _header(dict(best or {}).get("ranked"))))
     failures = summary.failures
     if failures:
         print("\nfailed trainings:")
@@ -172,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
         print(model)
     if best["ranks"] == "does not rank":
         print("no winner found (the ranking does not reproduce); the pick is a tie-break's")
-    print(f"{headline(best)}; top-1 {mean_spread(best['top1_mean'], best['top1_std'])}%, "
-          f"{best['seeds']} seed(s) → {args.out}/best.json")
+    ranked = best.get("ranked") or "top-1"  # --metric (and --mode min: "-NAME")
+    print(f"{headline(best)}; {ranked} {mean_spread(best['top1_mean'], best['top1_std'])}"
+          f"{'%' * (ranked == 'top-1')}, {best['seeds']} seed(s) → {args.out}/best.json")
     print(f"report (one page to open or send): {summary.report}")
     return status

@@ -31,8 +31,9 @@ def headline(best: Mapping[str, Any]) -> str:
     tied = best.get("tied") or []
     if not tied:
         return f"pick {pick} (p_best unmeasured: one seed per candidate; by {pick_rule(best)})"
-    members = ", ".join(f"{_point(t)} {t['top1_mean']:.1f}% p_best {percent(t['p_best'])}"
-                        for t in tied)
+    unit = "%" if (best.get("ranked") or "top-1") == "top-1" else ""  # --metric's own
+    members = ", ".join(f"{_point(t)} {t['top1_mean']:.1f}{unit} p_best "
+                        f"{percent(t['p_best'])}" for t in tied)
     return f"tied set {members}; pick {pick} (p_best {p}, by {pick_rule(best)})"
 
 

@@ -86,6 +86,19 @@ def _proxy_flops(baseline: Scalable, c: Candidate, cfg: SearchConfig) -> int:
     return measure(baseline, c.mult.depth, c.mult.width, size).flops
 
 
+def _time_function(baseline: Scalable, c: Candidate, setup) -> float:
+    """Seconds one epoch of the training function takes (trial.num_train images: a function
+    that ignores it is not planned by --budget); a failing function: one line."""
+    from scalesearch.training.contract import resolve_trainer
+    from scalesearch.training.stepper import train_through
+
+    t = time.perf_counter()
+    rec = train_through(resolve_trainer(setup.trainer), baseline, c.mult, setup, 0)
+    if rec["status"] != "ok":
+        raise ScalesearchError(f"--budget: the pilot's training function failed: {rec['error']}")
+    return time.perf_counter() - t
+
+
 def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilot, dict]:
     """(the pilot, each candidate's proxy FLOPs by key): one epoch of :data:`PILOT_BATCHES` + 1
     training steps and an evaluation of :data:`PILOT_VAL` images, timed, for the cheapest and
@@ -99,6 +112,10 @@ def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilo
         train=replace(cfg.setup.train, epochs=1.0)))
     train_s, eval_s = [], []
     for c in ends:
+        if not setup.builtin:  # a function of your own: its whole epoch, evaluation included
+            train_s.append(_time_function(baseline, c, setup) / ((PILOT_BATCHES + 1) * batch))
+            eval_s.append(0.0)
+            continue
         trainer, _ = build_trainer(baseline, c.mult, setup, 0,
                                    1 if c.matched_resolution is not None else None)
         t = time.perf_counter()

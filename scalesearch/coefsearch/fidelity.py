@@ -38,6 +38,7 @@ from scalesearch.settings.search import (
     Objective,
     SearchConfig,
 )
+from scalesearch.training.contract import trainer_file
 from scalesearch.training.rundir import RunFolder
 from scalesearch.training.runfiles import damaged, read_json
 from scalesearch.util.io import write_frame, write_json
@@ -74,6 +75,19 @@ def check_trusted(run_dir: Path, stored: str, named: str | None, trust: bool) ->
         raise ScalesearchError(f"{run_dir}/search.json names the plug-in baseline {stored!r}: "
                                f"retraining it runs its code; if you trust it, name it again "
                                f"with --baseline {stored} (or pass --trust-baseline)")
+
+
+def check_trusted_trainer(run_dir: Path, stored: str, named: str | None, trust: bool) -> None:
+    """Refuse to retrain with a training function's file that ``run_dir``'s search.json names
+    unless the user ``named`` it again (``--train``) or passed ``trust``: a run folder never
+    imports a trainer file on its own (an installed one needs neither)."""
+    if named is not None and portable_spec(named) != portable_spec(stored):
+        raise ScalesearchError(f"--train {named} is not the training function the search in "
+                               f"{run_dir} trained with ({stored})")
+    if named is None and not trust and trainer_file(stored) is not None:
+        raise ScalesearchError(f"{run_dir}/search.json names the training function {stored!r}: "
+                               f"retraining runs its code; if you trust it, name it again with "
+                               f"--train {stored} (or pass --trust-baseline)")
 
 
 def _best(run_dir: Path) -> dict | None:
@@ -195,7 +209,7 @@ def compare_rankings(proxy: pd.DataFrame, ref: pd.DataFrame, search_best: Mappin
 def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
                  resume: bool = False, placement: Placement | None = None,
                  log: Log = stderr, baseline: str | None = None,
-                 trust_baseline: bool = False) -> dict:
+                 trust_baseline: bool = False, train: str | None = None) -> dict:
     """Retrain the chosen candidates at the reference fidelity and compare the rankings.
     ``placement`` (Ray address, CPUs and GPUs per trial, device, amp…) places this run's
     trainings; it does not change what is compared. A plug-in baseline is retrained only when
@@ -203,8 +217,9 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     run_dir, fcfg = Path(run_dir), fcfg or FidelityConfig()
     cfg, space_info, store = _load_search(run_dir)
     check_trusted(run_dir, cfg.baseline, baseline, trust_baseline)
+    check_trusted_trainer(run_dir, cfg.setup.trainer, train, trust_baseline)
     objective, latency = _search_objective(run_dir, log)
-    chance = chance_top1(cfg.setup.data)
+    chance = chance_top1(cfg.setup.data) if cfg.setup.ranks_top1 else None
     proxy = ranking(store.rows, objective, latency, chance=chance)
     search_best = _best(run_dir) or proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed,

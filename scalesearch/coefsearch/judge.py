@@ -38,7 +38,7 @@ def final_scores(rows: Iterable[Mapping]) -> dict[Key, list[float]]:
     """Per candidate, the scores of the trainings that finished (status ok) at the most epochs
     any of its trainings reached — a scheduler's stopped trainings are not final scores."""
     rows = [r for r in rows if r["status"] == Status.OK and r.get("top1") is not None]
-    top = {}
+    top: dict[Key, int] = {}
     for r in rows:
         top[key_of(r)] = max(top.get(key_of(r), 0), int(r.get("epochs") or 0))
     out: dict[Key, list[float]] = {}

@@ -66,30 +66,32 @@ def _status(rank: dict | None, rows: list[dict]) -> str:
     return "finished" if status == Status.OK else "failed"
 
 
-def _intermediate(rows: list[dict]) -> dict[int, float]:
-    """{epoch: mean val top-1 of the seeds evaluated after it}."""
+def _intermediate(rows: list[dict], sign: int = 1) -> dict[int, float]:
+    """{epoch: mean val top-1 (or sign × the stored --metric) of the seeds evaluated after
+    it}."""
     last = max((r.get("epochs") or 0 for r in rows), default=0)  # a rejected row has none
     out = {}
     for epoch in range(1, last + 1):
         scores = [s for r in rows if (s := history_at(r, epoch)) is not None]
         if scores:
-            out[epoch] = statistics.fmean(scores)
+            out[epoch] = sign * statistics.fmean(scores)
     return out
 
 
-def _trial(rows: list[dict], rank: dict | None, distributions: dict):
+def _trial(rows: list[dict], rank: dict | None, distributions: dict, sign: int = 1):
     from optuna.trial import TrialState, create_trial
 
     status = _status(rank, rows)
     state = (TrialState.COMPLETE if status == "finished" else TrialState.FAIL
              if status in ("failed", "rejected") else TrialState.PRUNED)
     value = cast(float | None, _plain(rank["score_mean"])) if rank is not None else None
+    value = None if value is None else sign * value  # --mode min: the metric's own sign
     attrs = {k: _plain(rank[k]) for k in EVIDENCE} if rank is not None else {}
     errors = sorted({r["error"] for r in rows if r.get("error")})
     return create_trial(
         state=state, value=None if state == TrialState.FAIL else value,
         params={k: rows[0][k] for k in KEY}, distributions=distributions,
-        intermediate_values=_intermediate(rows),
+        intermediate_values=_intermediate(rows, sign),
         user_attrs=dict(attrs, status=status, seeds=sorted(r["seed"] for r in rows),
                         top1_per_seed={str(r["seed"]): r.get("top1") for r in rows},
                         **({"error": errors[0]} if errors else {})))
@@ -114,7 +116,9 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
         values = [r[k] for r in rows]
         lo, hi = getattr(ranges, k)
         distributions[k] = FloatDistribution(min([lo, *values]), max([hi, *values]))
-    trials = [_trial(sorted(g, key=lambda r: r["seed"]), ranked.get(key), distributions)
+    metric, mode = attrs.get("metric") or "top1", attrs.get("mode") or "max"
+    sign = -1 if mode == "min" else 1
+    trials = [_trial(sorted(g, key=lambda r: r["seed"]), ranked.get(key), distributions, sign)
               for key, g in by_key.items()]
     path = Path(out) / STUDY_FILE
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -122,7 +126,8 @@ def write_study(out: Path, rows: list[dict], ranking: list[dict], ranges: Ranges
         try:
             storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
             study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
-                                        direction="maximize")
+                                        direction="minimize" if sign < 0 else "maximize")
+            study.set_metric_names([metric])  # optuna-dashboard's name for the objective
             for name, value in attrs.items():
                 study.set_user_attr(name, _plain(value))
             study.add_trials(trials)

@@ -41,7 +41,9 @@ def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
               for a, b, g, s, e in zip(ok["alpha"], ok["beta"], ok["gamma"], ok["status"],
                                        ok["epochs"].fillna(0).astype(int), strict=True)]
     ax.set_yticks(y, labels, fontsize=7)
-    ax.set_xlabel("proxy val top-1 (%): mean and 95% t-interval over seeds")
+    ranked = (best or {}).get("ranked") or "top-1"  # --metric ("-NAME" under --mode min)
+    ax.set_xlabel(f"proxy {'val top-1 (%)' if ranked == 'top-1' else ranked}: mean and 95% "
+                  "t-interval over seeds")
     ax.scatter([], [], c="tab:red", s=18, label="tied set (p_best ≥ 0.05)")
     if (ok["status"] == Status.STOPPED).any():
         ax.scatter([], [], c="0.6", s=18, label="stopped by a rung (score at its last rung)")

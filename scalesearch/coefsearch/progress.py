@@ -11,15 +11,10 @@ from pathlib import Path
 from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.halving import drop_checkpoint, stored_path
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.trainable import (
-    EVAL_IMAGES,
-    RUNNING,
-    TrialContext,
-    base_row,
-    candidate_of,
-)
+from scalesearch.coefsearch.trainable import RUNNING, TrialContext, base_row, candidate_of
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import SearchConfig
+from scalesearch.training.proxy import EVAL_IMAGES
 from scalesearch.util.status import Status
 
 
@@ -32,7 +27,8 @@ class Progress:
     (synchronous halving) the rows of paused candidates with their latest checkpoint."""
 
     def __init__(self, cfg: SearchConfig, store: TrialStore, total: int, context: TrialContext,
-                 log: Callable[[str], None], pace: Pace | None = None):
+                 log: Callable[[str], None], pace: Pace | None = None,
+                 first_round: int = 1):
         from ray import tune
 
         outer = self
@@ -56,18 +52,33 @@ class Progress:
         self.pace = pace  # --budget's plan, judged as trials finish
         if pace:
             pace.trials_begin()
+        self.first_round = first_round  # candidates trained at once: the first round
+        self.trained: list[bool] = []  # per finished candidate: did any seed train?
+        self.first_error: str | None = None
+        self.said_unsaved = False
 
     def _elapsed(self) -> str:
         return f"{time.perf_counter() - self.start:.0f} s"
 
+    def _value(self, value: float, top1: str = "val top-1") -> str:
+        """A stored score as the logs say it: "val top-1 71.2%" (``top1`` names it), or the
+        --metric's name ("-mse -0.031" under --mode min: trials.csv's sign)."""
+        ranked = self.cfg.setup.ranked
+        return f"{top1} {value:.1f}%" if ranked == "top-1" else f"{ranked} {value:.4g}"
+
     def report(self, result: dict) -> None:
         """Log a line for an epoch report of a running trial."""
         rows = result.get("rows") or []
+        if result.get("unsaved") and not self.said_unsaved:
+            self.said_unsaved = True
+            self.log("  the training function saves no state (trial.save): a candidate that "
+                     "goes on to the next rung retrains from epoch 0")
         if not rows or result.get("final") or not result.get("epoch"):
             return
         score = result.get("score")
-        top1 = (f"val top-1 {score:.1f}% (mean of {len(rows)} seed(s), {EVAL_IMAGES}-image "
-                "val subset)" if score is not None and score == score else "trained")
+        subset = f", {EVAL_IMAGES}-image val subset" if self.cfg.setup.builtin else ""
+        top1 = (f"{self._value(score)} (mean of {len(rows)} seed(s){subset})"
+                if score is not None and score == score else "trained")
         self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"
                  f"  ({self._elapsed()})")
 
@@ -123,21 +134,35 @@ class Progress:
         if r["status"] == Status.REJECTED:
             self.log(f"[rejected] {_coef(r)}: {r['error']}")
             return
+        trained = any(x["status"] != Status.FAILED for x in rows)
+        if trained or result.get("function_failed"):  # a failed build, a NaN: the candidate's
+            self.trained.append(trained)
+        self.first_error = self.first_error or next(
+            (x.get("error") for x in rows if x["status"] == Status.FAILED), None)
         scores = [x["top1"] for x in rows if x.get("top1") is not None]
         if paused:
             self.log(f"  {_coef(r)}: paused at rung {r['rung']} after epoch {r['epochs']}, "
-                     f"mean val top-1 {statistics.fmean(scores):.1f}%  ({self._elapsed()})")
+                     f"mean {self._value(statistics.fmean(scores))}  ({self._elapsed()})")
             return
         self.count += 1
         if self.pace:
             self.pace.finished(self.count, self.total, self.log)
-        text = (f"top-1 {statistics.fmean(scores):.1f}%" if scores else "failed: "
+        text = (self._value(statistics.fmean(scores), "top-1") if scores else "failed: "
                 f"{r.get('error')}")
         if len(scores) > 1:
             text += f" ± {statistics.stdev(scores):.1f} ({len(scores)} seeds)"
         if r["status"] == Status.STOPPED:
             text += f", stopped by ASHA after {r['epochs']} epoch(s) (rung {r['rung']})"
         self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")
+
+    def hopeless(self) -> str | None:
+        """Once the first round of candidates finished with every seed's training function
+        raising (a bug in it: not a network that failed to build, nor a non-finite loss or a
+        bad report, which are a candidate's outcome and leave the search going): the first
+        error (the search stops); else None."""
+        if len(self.trained) >= self.first_round and not any(self.trained):
+            return self.first_error or "every trial failed"
+        return None
 
     def crashed(self, trial) -> None:
         """A trial Ray itself lost (worker died): its pending seeds are recorded as failed."""

@@ -33,6 +33,8 @@ from scalesearch.coefsearch.space import (
 from scalesearch.coefsearch.trainable import TrialContext, trial
 from scalesearch.coefsearch.trials import CHECKPOINTS, TrialStore, checkpoint_path, history_at
 from scalesearch.data.loader import chance_top1
+from scalesearch.errors import TrainingStopped
+from scalesearch.scaling.registry import portable_spec
 from scalesearch.settings.search import SearchConfig
 from scalesearch.settings.trackers import callbacks as tracker_callbacks
 from scalesearch.training.cluster import describe, fit, runtime
@@ -108,8 +110,10 @@ def preload_rungs(sched, scores_at: Callable[[int], dict]) -> None:
 def trial_context(cfg: SearchConfig, space: Space, store: TrialStore) -> TrialContext:
     """What every trial needs (Ray ships it to the workers once)."""
     evaluate_at = cfg.evaluate_at()
+    setup = cfg.placement.trial_setup(cfg.setup)
     return TrialContext(
-        baseline=cfg.baseline, setup=cfg.placement.trial_setup(cfg.setup), ranges=cfg.ranges,
+        baseline=cfg.baseline, ranges=cfg.ranges, last_epoch=cfg.epochs,
+        setup=replace(setup, trainer=portable_spec(setup.trainer)),  # workers find the file
         candidates=tuple(space.candidates), flops_tolerance=cfg.flops_tolerance,
         match_flops=cfg.match_flops, seeds=tuple(cfg.training_seeds()),
         evaluate_at=None if evaluate_at is None else tuple(evaluate_at),
@@ -128,7 +132,7 @@ def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
 
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialContext,
-           callbacks: list, concurrent: int, log: Callable[[str], None]) -> None:
+           callbacks: list, concurrent: int, log: Callable[[str], None], stop=None) -> None:
     """Synchronous successive halving: one Ray Tune run per rung, each trial restored from
     its candidate's checkpoint (the paused rows of trials.csv name it)."""
     from ray import tune
@@ -151,12 +155,14 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
                                checkpoint=True, restore=restore)
         fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
             f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
-            param_space={"index": tune.grid_search(indices)})
+            param_space={"index": tune.grid_search(indices)}, stop=stop)
 
-    guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts
+    guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts (a
+    # function of your own has no known chance level); best-arm cuts at every rung
+    chance = chance_top1(cfg.setup.data) if guard and cfg.setup.ranks_top1 else None
     if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
                    cfg.reduction_factor, store, launch, cfg.sampler_seed, log,
-                   chance_top1(cfg.setup.data) if guard else None, guard):
+                   chance, guard):
         import shutil
 
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # every candidate is finished
@@ -174,21 +180,23 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
         from ray import tune
 
         context = trial_context(cfg, space, store)
-        progress = Progress(cfg, store, n, context, log, pace)
+        progress = Progress(cfg, store, n, context, log, pace, first_round=min(n, concurrent))
         callbacks = [progress.callback, *tracker_callbacks(cfg.tracking,
             store.path.parent, partial(describe_trial, context), "search")]
         log(f"training {n} candidate(s) × {cfg.seeds} seed(s) on Ray "
             f"({describe(cfg.placement, cpus, concurrent)}{cfg.schedule.describe()})")
-        budget = None
-        if cfg.sampler == "tpe":  # stop once the budget of trained candidates is spent
-            class Budget(tune.stopper.Stopper):
-                def __call__(self, trial_id, result):
-                    return False
+        class Budget(tune.stopper.Stopper):
+            """Stop once TPE's budget of trained candidates is spent, or once the first
+            round failed everywhere (the training function cannot train)."""
 
-                def stop_all(self):
-                    return len(trained_candidates(store)) >= cfg.trials
+            def __call__(self, trial_id, result):
+                return False
 
-            budget = Budget()
+            def stop_all(self):
+                return progress.hopeless() is not None or (
+                    cfg.sampler == "tpe" and len(trained_candidates(store)) >= cfg.trials)
+
+        budget = Budget()
 
         class Runs:
             """How a scheduler runs its trials (:class:`~scalesearch.settings.schedulers.Runs`)."""
@@ -198,7 +206,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     fit(trial, context, cfg.placement, concurrent, storage, "search",
                         callbacks, stop=budget, search_alg=_search_alg(cfg, pending, store),
                         scheduler=scheduler,
-                        num_samples=n * MAX_REJECTIONS if budget else n)
+                        num_samples=n * MAX_REJECTIONS if cfg.sampler == "tpe" else n)
 
             def preload(self, scheduler) -> None:
                 """ASHA's rungs warm-started from trials.csv."""
@@ -206,9 +214,14 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     store, lambda x: history_at(x, m)))
 
             def halve(self) -> None:
-                _halve(cfg, space, store, context, callbacks, concurrent, log)
+                _halve(cfg, space, store, context, callbacks, concurrent, log, budget)
 
         cfg.schedule.run(Runs())
+        if (error := progress.hopeless()) is not None:
+            raise TrainingStopped(
+                f"the training function failed on every trial of the first "
+                f"{progress.first_round} candidate(s), so the search stopped: {error} "
+                f"({store.path} keeps their rows)")
         return progress.count
 
 

@@ -22,6 +22,11 @@ from scalesearch.data.scan import report_data
 from scalesearch.errors import RunIncomplete, ScalesearchError, WriteError
 from scalesearch.scaling.registry import portable_spec, resolve
 from scalesearch.settings.search import SearchConfig
+from scalesearch.training.contract import (
+    check_same_trainer,
+    resolve_trainer,
+    trainer_fingerprint,
+)
 from scalesearch.training.proxy import check_proxy_size
 from scalesearch.util.fmt import format_duration
 from scalesearch.util.logs import Log, stderr
@@ -141,7 +146,8 @@ def _reports(cfg: SearchConfig, out: Path, rows: list[dict], baseline, meta: dic
         write_study(out, rows, ranked.to_dict("records"), cfg.ranges, dict(
             {k: meta[k] for k in ("baseline", "data", "proxy_size", "epochs", "scheduler",
                                   "complete", "chance")},
-            objective=cfg.objective.kind, seeds=cfg.seeds,
+            objective=cfg.objective.kind, seeds=cfg.seeds, metric=cfg.setup.metric,
+            mode=cfg.setup.mode,
             chosen=[best["alpha"], best["beta"], best["gamma"]] if best else None,
             ranks=best.get("ranks") if best else None))
     except WriteError as err:
@@ -156,12 +162,16 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     ``best`` is None when no candidate trained successfully."""
     out = Path(out)
     baseline = resolve(cfg.baseline)
+    resolve_trainer(cfg.setup.trainer)  # a spec that does not resolve: one line, before training
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     folder = search_folder(out)
     start = time.perf_counter()
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
     fingerprint = _same_baseline(folder, baseline, resume)
+    trainer = trainer_fingerprint(cfg.setup.trainer)
+    if resume:
+        check_same_trainer(folder.saved().get("trainer_fingerprint"), trainer, out)
     check_search(cfg)  # before search.json is written
     if space is None:  # the budget's pilot built it already
         space = _space(cfg, baseline, log)
@@ -177,7 +187,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                 candidates=[dict(c.to_dict(), aliases=[list(a) for a in c.aliases])
                             for c in space.candidates])
     store = folder.start(cfg.to_dict(), skipped_files=skipped, space=grid,
-                         baseline_fingerprint=fingerprint)
+                         baseline_fingerprint=fingerprint,
+                         **({"trainer_fingerprint": trainer} if trainer else {}))
     assert isinstance(store, TrialStore)  # search_folder's store
     try:
         pace = Pace(planned["budget_s"], planned["estimated_s"], start) if planned else None
@@ -191,8 +202,10 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                     sampler=cfg.sampler, scheduler=cfg.scheduler, match_flops=cfg.match_flops,
                     candidates=len(space.candidates), trials=len(store.rows),
                     tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
-                    rungs=cfg.milestones(), chance=chance_top1(cfg.setup.data),
-                    flops_ratio_range=list(space.ratios() or ()) or None)
+                    rungs=cfg.milestones(),
+                    chance=chance_top1(cfg.setup.data) if cfg.setup.ranks_top1 else None,
+                    flops_ratio_range=list(space.ratios() or ()) or None,
+                    metric=cfg.setup.metric, mode=cfg.setup.mode, ranked=cfg.setup.ranked)
         latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \
             if cfg.latency else None
         meta.update(objective=cfg.objective.to_dict(),

@@ -1,17 +1,22 @@
 """The Ray Tune trainable of the φ=1 search: one candidate (α, β, γ), all its pending seeds
-trained in lockstep, one report after every epoch.
+trained in lockstep by the training function (``--train``, :mod:`scalesearch.training.contract`:
+the search reaches training only through ``train(trial)``), one report after every epoch.
 
-The unit of early stopping is the candidate: every report carries the mean val top-1 over its
-seeds (``score``), so a scheduler keeps or stops a candidate as a whole and a candidate that
-reaches the top rung has all ``--seeds`` seeds. Intermediate epochs are evaluated on a fixed,
-evenly strided subset of the validation set (``EVAL_IMAGES``) after BatchNorm recalibration —
-every epoch under ``asha`` and ``--curves``, only the rungs' epochs under ``sha`` (the cuts read
-nothing else; an evaluation costs about a sixth of a training epoch); the last epoch is always
-evaluated on the whole validation set. An epoch not evaluated leaves its history slot empty.
+The unit of early stopping is the candidate: every report carries the mean over its seeds of
+the ranked value (``score``: val top-1 for the built-in ``proxy``), so a scheduler keeps or
+stops a candidate as a whole and a candidate that reaches the top rung has all ``--seeds``
+seeds. Each seed's function runs in its own thread, paused in ``trial.report`` until the next
+epoch's turn (:mod:`scalesearch.training.stepper`). A trial tells the function which epochs a
+scheduler reads (``trial.scored``): the built-in evaluates those on a fixed val subset
+(``EVAL_IMAGES``) — every epoch under ``asha`` and ``--curves``, only the rungs' under ``sha``
+— and the last one on the whole validation set; an epoch reported without a score leaves its
+history slot empty.
 
 Synchronous successive halving (``sha``) trains a candidate up to the rung's epoch (``target``)
-and reports a Ray Tune checkpoint after every epoch (every seed's trainer state and row); the
-next rung's trial restores it (``restore``) and continues, so survivors are never retrained.
+and reports a Ray Tune checkpoint after every epoch (the state each seed's function saved with
+``trial.save``, and its row); the next rung's trial restores it (``restore``, ``trial.load()``)
+and continues, so survivors are never retrained — unless the function saves nothing: then it
+retrains from epoch 0, and the driver says so once.
 """
 
 from __future__ import annotations
@@ -22,18 +27,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
 from scalesearch.settings.recipe import ProxySetup
-from scalesearch.settings.search import Ranges, evaluates
-from scalesearch.training.proxy import build_trainer
+from scalesearch.settings.search import Ranges
+from scalesearch.training.contract import TrainFn, Trial, resolve_trainer
+from scalesearch.training.stepper import Stepped, build_trial
 from scalesearch.util.status import Status
 
-if TYPE_CHECKING:
-    from scalesearch.training.trainer import ProxyTrainer
-
-EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
 RUNNING = "running"  # a row whose trial has not finished (stored as stopped or paused)
 STATE_FILE = "state.pt"  # in each Ray Tune checkpoint: {seed: (trainer state, row)}
 
@@ -51,6 +52,7 @@ class TrialContext:
     match_flops: bool
     seeds: tuple[int, ...]  # the training seeds of every candidate
     evaluate_at: tuple[int, ...] | None  # epochs evaluated on the val subset (None: every one)
+    last_epoch: int  # the run's final epoch (SearchConfig.epochs)
     done: frozenset[tuple] = frozenset()  # (α, β, γ, seed) already in trials.csv
     target: int | None = None  # train up to this epoch (a rung), not to the end
     checkpoint: bool = False  # report a checkpoint after every epoch (sha)
@@ -87,33 +89,37 @@ def base_row(baseline, cand: Candidate, seed: int) -> dict:
 
 
 class _SeedRun:
-    """One seed of the candidate: its trainer and the row it reports."""
+    """One seed of the candidate: its trial (the training function's view), the function
+    run a report at a time, and the row it reports."""
 
-    def __init__(self, baseline, cand: Candidate, setup: ProxySetup, seed: int, divisor):
+    def __init__(self, baseline, cand: Candidate, context: TrialContext, seed: int, divisor,
+                 stop: int):
         self.row = dict(base_row(baseline, cand, seed), status=RUNNING, epochs=0)
         self.history: list[float | None] = []
-        self.trainer: ProxyTrainer | None = None
+        self.trial: Trial | None = None
+        self.stepped: Stepped | None = None
+        self.function_failed = False  # it raised (a bug; not a failed build, a NaN loss)
+        setup = context.setup
         try:
-            self.trainer, record = build_trainer(baseline, cand.mult, setup, seed, divisor)
-            self.row.update(image_size=record["image_size"], proxy_flops=record["flops"])
+            self.trial, flops = build_trial(
+                baseline, cand.mult, setup, seed, divisor, epochs=stop,
+                last_epoch=context.last_epoch, scored_epochs=context.evaluate_at,
+                checkpointing=context.checkpoint)
+            self.row.update(image_size=self.trial.image_size, proxy_flops=flops)
         except Exception as err:  # a broken candidate is a failed trial, not a failed search
             self.fail(f"{type(err).__name__}: {err}")
 
     def state(self) -> dict:
-        """The trainer's state, the row and the top-1 history (see :meth:`restore`)."""
-        return dict(trainer=self._trainer.state_dict(), row=dict(self.row),
-                    history=list(self.history))
+        """What :meth:`restore` continues from: the state the function saved (None: it saves
+        none), the row and the score history."""
+        assert self.trial is not None, "a live seed has a trial"
+        return dict(trainer=self.trial._saved, row=dict(self.row), history=list(self.history))
 
     def restore(self, state: dict) -> None:
         """Continue from :meth:`state` (a checkpoint of an earlier rung or epoch)."""
-        self._trainer.load_state_dict(state["trainer"])
+        assert self.trial is not None, "a live seed has a trial"
+        self.trial._saved = state["trainer"]
         self.row, self.history = dict(state["row"]), list(state["history"])
-
-    @property
-    def _trainer(self) -> ProxyTrainer:
-        """The trainer of a seed that has one (a failed build has none, and is not live)."""
-        assert self.trainer is not None, "a candidate that failed to build has no trainer"
-        return self.trainer
 
     def fail(self, error: str | None) -> None:
         """Mark the row failed with ``error``."""
@@ -124,36 +130,42 @@ class _SeedRun:
         """Whether this seed is still training (its row is running)."""
         return self.row["status"] == RUNNING
 
-    def epoch(self, last: bool, intermediate: bool) -> None:
-        """Train one epoch; evaluate on the val subset (intermediate) or all of it (last);
-        otherwise the history's slot for this epoch stays empty."""
-        t = self._trainer
-        try:
-            if not t.train_epoch():
-                self.fail(t.error)
-            elif last:
-                res = t.result()
-                self.row.update(status=res.status, top1=res.top1, loss=res.loss, error=res.error)
-                if res.top1 is not None:
-                    self.history.append(round(res.top1, 4))
-            elif intermediate:
-                top1, loss = t.evaluate(EVAL_IMAGES)
-                self.row.update(top1=top1, loss=loss)
-                self.history.append(round(top1, 4))
-            else:
-                self.row.update(top1=None, loss=None)
-                self.history.append(None)
-        except Exception as err:
-            self.fail(f"{type(err).__name__}: {err}")
-        rate = t.seen / t.seconds if t.seconds else 0.0
-        self.row.update(epochs=t.epoch, images=t.seen, seconds=round(t.seconds, 3),
-                        images_per_sec=rate,
+    def start(self, fn: TrainFn, epoch: int) -> None:
+        """Start the function (paused until the first :meth:`epoch`), continuing after
+        ``epoch``."""
+        assert self.trial is not None, "a live seed has a trial"
+        self.stepped = Stepped(fn, self.trial, epoch)
+
+    def epoch(self, last: bool, close: bool) -> None:
+        """Let the function train its next epoch and take its report (``last``: the run's
+        final epoch, the row is done); ``close``: the last epoch this trial trains, after
+        which the function must return."""
+        assert self.stepped is not None, "started"
+        event = self.stepped.advance()
+        if event.kind == "report" and close:
+            end = self.stepped.close()
+            event = end if end.kind == "failed" else event
+        if event.kind != "report":
+            self.fail(event.error or "the training function ended early")
+            self.function_failed = event.crashed
+            return
+        m, value = event.metrics, event.value
+        if value is not None and self.trial is not None:  # --mode min: stored negated
+            value *= self.trial.settings.sign
+        self.row.update(top1=value, loss=m.get("loss"))
+        if last:
+            self.row.update(status=Status.OK, error=None)
+        self.history.append(None if value is None else round(value, 4))
+        seconds, images = m.get("seconds", event.seconds), m.get("images")
+        self.row.update(epochs=event.epoch, images=None if images is None else int(images),
+                        seconds=round(seconds, 3),
+                        images_per_sec=images / seconds if images and seconds else 0.0,
                         history=";".join("" if h is None else f"{h:g}" for h in self.history))
 
 
 def trial(config: dict, context: TrialContext) -> None:
     """Ray Tune trainable: train one candidate for every pending seed, reporting after every
-    epoch ``{"epoch", "score", "rows", "key"}`` (score = mean val top-1 of the seeds)."""
+    epoch ``{"epoch", "score", "rows", "key"}`` (score = mean of the seeds' ranked values)."""
     from ray import tune
 
     from scalesearch.scaling.registry import resolve
@@ -167,28 +179,48 @@ def trial(config: dict, context: TrialContext) -> None:
                 for s in seeds]
         tune.report({"epoch": 0, "score": 0.0, "rows": rows, "key": key, "final": True})
         return
+    fn = resolve_trainer(context.setup.trainer)
     divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
-    runs = [_SeedRun(baseline, cand, context.setup, s, divisor) for s in seeds]
-    start = _restore(runs, context.restore.get(config.get("index", -1)))
-    epochs = max((r.trainer.epochs for r in runs if r.trainer), default=0)
+    epochs = context.last_epoch
     stop = min(epochs, context.target or epochs)
+    runs = [_SeedRun(baseline, cand, context, s, divisor, stop) for s in seeds]
+    if not any(r.live for r in runs):  # every seed failed before training
+        tune.report({"epoch": 0, "score": 0.0, "rows": [r.row for r in runs], "key": key,
+                     "final": True})
+        return
+    start, unsaved = _restore(runs, context.restore.get(config.get("index", -1)))
+    for run in runs:
+        if run.live:
+            run.start(fn, start)
+    try:
+        _lockstep(runs, context, start, stop, key, unsaved)
+    finally:
+        for run in runs:
+            if run.stepped is not None:
+                run.stepped.close()  # a seed that failed, or a Ray stop: its thread ends
+
+
+def _lockstep(runs: list[_SeedRun], context: TrialContext, start: int, stop: int, key: list,
+              unsaved: bool) -> None:
+    """Epochs ``start`` + 1 … ``stop``: each live seed trains one, then one Ray report."""
+    from ray import tune
+
+    epochs = context.last_epoch
     for epoch in range(start + 1, stop + 1):
         for run in runs:
             if run.live:
-                run.epoch(last=epoch == epochs,
-                          intermediate=evaluates(epoch, context.evaluate_at))
+                run.epoch(last=epoch == epochs, close=epoch == stop)
         scores = [r.row["top1"] for r in runs if r.row.get("top1") is not None
                   and r.row["status"] in (RUNNING, Status.OK)]
         score = statistics.fmean(scores) if scores else (0.0 if epoch == epochs else math.nan)
         metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
-                   "rows": [dict(r.row) for r in runs], "final": epoch == epochs}
+                   "rows": [dict(r.row) for r in runs], "final": epoch == epochs,
+                   "unsaved": unsaved, "function_failed": any(r.function_failed for r in runs),
+                   "metric": context.setup.metric, "sign": context.setup.sign}
         if context.checkpoint and epoch < epochs and any(r.live for r in runs):
             _report_checkpoint(metrics, runs)
         else:
             tune.report(metrics)
-    if not epochs:  # every seed failed before training
-        tune.report({"epoch": 0, "score": 0.0, "rows": [r.row for r in runs], "key": key,
-                     "final": True})
 
 
 def _report_checkpoint(metrics: dict, runs: list[_SeedRun]) -> None:
@@ -203,16 +235,19 @@ def _report_checkpoint(metrics: dict, runs: list[_SeedRun]) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def _restore(runs: list[_SeedRun], path: str | None) -> int:
-    """Load the seeds' states from a checkpoint folder; returns the epoch to continue from."""
+def _restore(runs: list[_SeedRun], path: str | None) -> tuple[int, bool]:
+    """Load the seeds' states from a checkpoint folder: the epoch to continue from, and
+    whether a checkpoint was there but the function saved no state (it retrains)."""
     if not path:
-        return 0
+        return 0, False
     import torch
 
     states = torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=True)
     live = [r for r in runs if r.live]
     if any(str(r.row["seed"]) not in states for r in live):
-        return 0  # not this set of seeds' checkpoint: train from the start (lockstep)
+        return 0, False  # not this set of seeds' checkpoint: train from the start (lockstep)
+    if any(states[str(r.row["seed"])]["trainer"] is None for r in live):
+        return 0, True  # the function saves nothing (trial.save): retrain from the start
     for run in live:
         run.restore(states[str(run.row["seed"])])
-    return min((r._trainer.epoch for r in live), default=0)
+    return min((r.row["epochs"] for r in live), default=0), False

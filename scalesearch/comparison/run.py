@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -68,8 +69,9 @@ def train_points(cfg: CompareConfig, points: list[dict], store: CompareRows,
         job = jobs[index]
         arrived([dict(job["point"], seed=job["seed"], status=Status.FAILED, error=error)])
 
+    setup = cfg.placement.trial_setup(cfg.setup)
     context = CompareContext(portable_spec(cfg.baseline), tuple(jobs),
-                             cfg.placement.trial_setup(cfg.setup))
+                             replace(setup, trainer=portable_spec(setup.trainer)))
     what = "network × seed trainings" + (f" ({finished} already done)" if finished else "")
     run_jobs(trial, context, len(jobs), cfg.placement, on_rows=arrived, on_lost=lost, log=log,
              what=what, callbacks=tracker_callbacks(cfg.tracking, store.path.parent, partial(
@@ -82,9 +84,11 @@ def _check_training(cfg: CompareConfig, out: Path | None, resume: bool,
     """Refuse what would stop a training run, before the strategies are solved; returns the
     settings compare.json stores."""
     from scalesearch.data.scan import report_data
+    from scalesearch.training.contract import resolve_trainer
 
     if out is None:
         raise ScalesearchError("training needs an output folder (out=…, or train=False)")
+    resolve_trainer(cfg.setup.trainer)  # one line before anything trains
     report_data(cfg.setup, log)
     check_placement(cfg.placement)  # refuse what the cluster cannot place, before writing
     settings = cfg.recipe()

@@ -1,5 +1,6 @@
 """The Ray Tune trainable of a comparison: one network × seed per trial, trained with the
-comparison's proxy budget; it reports its compare.csv row."""
+comparison's proxy budget by the training function (``--train``: every strategy is trained by
+the same function); it reports its compare.csv row."""
 
 from __future__ import annotations
 
@@ -23,17 +24,19 @@ class CompareContext:
 
 def train_job(spec: str, p: dict, setup: ProxySetup, seed: int) -> dict:
     """One network × seed, trained with the comparison's proxy budget."""
-    from scalesearch.training.proxy import run_proxy
+    from scalesearch.training.contract import resolve_trainer
+    from scalesearch.training.stepper import train_through
 
     try:
         baseline, depth = resolve(spec), p["depth"]
         if isinstance(p.get("stage_repeats"), str):  # nonuniform: the depth is in the repeats
             baseline, depth = with_repeats(baseline, parse_repeats(p["stage_repeats"])), 1.0
         mult = Multipliers(depth, p["width"], p["resolution"])
-        rec = run_proxy(baseline, mult, setup, seed=seed)
+        rec = train_through(resolve_trainer(setup.trainer), baseline, mult, setup, seed)
     except Exception as err:  # one broken network must not sink the comparison
         return dict(p, seed=seed, status=Status.FAILED, error=f"{type(err).__name__}: {err}")
-    return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=rec["top1"],
+    top1 = None if rec["top1"] is None else rec["top1"] * setup.sign  # --mode min: negated
+    return dict(p, seed=seed, proxy_image_size=rec["image_size"], top1=top1,
                 loss=rec["loss"], seconds=rec["seconds"], status=rec["status"],
                 error=rec["error"])
 

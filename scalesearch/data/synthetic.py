@@ -106,3 +106,15 @@ def generate(n: int, size: int, seed: int = 0,
         part = {k: v[start:start + chunk] for k, v in params.items()}
         images[start:start + chunk] = _render(part, size)
     return images, params["label"]
+
+
+def targets(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense and geometric labels of the scenes :func:`generate` draws for (n, seed): the
+    target disc's mask (float [n, size, size], its antialiased coverage) and its centre
+    (float [n, 2], x and y in [0, 1]) — for tasks other than classification (examples/)."""
+    p = _scene_params(n, torch.Generator().manual_seed(seed))
+    coords = (torch.arange(size) + 0.5) / size
+    y, x = coords.view(1, size, 1), coords.view(1, 1, size)
+    t = p["target"]
+    dist = ((x - t[:, 0, None, None]) ** 2 + (y - t[:, 1, None, None]) ** 2).sqrt()
+    return _coverage(dist - p["target_radius"].view(n, 1, 1), 1.0 / size), t.clone()

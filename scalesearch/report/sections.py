@@ -70,6 +70,19 @@ def _abc(r: dict) -> str:
     return f"({_g(r['alpha'])}, {_g(r['beta'])}, {_g(r['gamma'])})"
 
 
+def _ranked(best: dict) -> str:
+    """What the ranking read, as best.json records it: "val top-1", or the --metric of a
+    training function of your own ("-NAME" under --mode min)."""
+    ranked = best.get("ranked") or "top-1"
+    return "val top-1" if ranked == "top-1" else ranked
+
+
+def _column(best: dict) -> str:
+    """The ranked value's column header: "top-1 %", or the --metric's name."""
+    ranked = _ranked(best)
+    return "top-1 %" if ranked == "val top-1" else ranked
+
+
 def _frame(rows: list[dict], columns: dict[str, object]) -> pd.DataFrame:
     """One column per label of ``columns``: a row key, or a function of the row."""
     return pd.DataFrame([{label: (get(r) if callable(get) else r.get(get))
@@ -167,8 +180,10 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         return s
     tied, open_ = best.get("tied", []), best.get("not_ruled_out", [])
     s.notes.append(headline(best) + ".")
+    ranked = _ranked(best)
     s.notes.append(f"α, β, γ = {_g(best['alpha'])}, {_g(best['beta'])}, {_g(best['gamma'])}: "
-                   f"val top-1 {mean_spread(best['top1_mean'], best['top1_std'])}% over "
+                   f"{ranked} {mean_spread(best['top1_mean'], best['top1_std'])}"
+                   f"{'%' if ranked == 'val top-1' else ''} over "
                    f"{best['seeds']} seed(s), p_best "
                    f"{percent(best.get('p_best')) or 'unmeasured'}.")
     if len(tied) > 1:
@@ -196,7 +211,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
     s.tables.append(("Tied set (p_best ≥ 5%: the probability of being the best under the "
                      "seed noise pooled over the candidates)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
-                         "top-1 %": lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
+                         _column(best): lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
                          "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds"}), "tied")))
     if best.get("stopped"):
         s.tables.append(("Stopped by the scheduler", html_table(_frame(best["stopped"], dict(
@@ -224,7 +239,8 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
 
     frame = _frame(rank.to_dict("records"), {
         "α": "alpha", "β": "beta", "γ": "gamma", "": mark, "status": "status",
-        "epochs": "epochs", "top-1 %": lambda r: mean_spread(r["top1_mean"], r["top1_std"])
+        "epochs": "epochs", _column(best or {}): lambda r: mean_spread(r["top1_mean"],
+                                                                     r["top1_std"])
         if r["top1_mean"] == r["top1_mean"] else "",
         "95% interval": lambda r: f"[{r['ci_lo']:.1f}, {r['ci_hi']:.1f}]"
         if r["ci_lo"] == r["ci_lo"] else "",

@@ -66,21 +66,30 @@ def _networks(module: ModuleType) -> list[str]:
                       and obj.__module__ == module.__name__))
 
 
-def _attribute(module: ModuleType, attr: str, where: str, spec: str) -> object:
+def _functions(module: ModuleType) -> list[str]:
+    """Names in ``module`` that --train could take: the functions it defines."""
+    return sorted(name for name, obj in vars(module).items() if not name.startswith("_")
+                  and callable(obj) and getattr(obj, "__module__", None) == module.__name__
+                  and not isinstance(obj, type))
+
+
+def _attribute(module: ModuleType, attr: str, where: str, spec: str,
+               what: str = "baseline") -> object:
     if not hasattr(module, attr):
-        found = ", ".join(_networks(module)) or "none"
-        raise ScalesearchError(f"cannot load baseline {spec!r}: {where} has no attribute "
-                               f"{attr!r}; its Scalable / StageTable attributes: {found}")
+        kind, found = ("functions", _functions(module)) if what != "baseline" else \
+            ("Scalable / StageTable attributes", _networks(module))
+        raise ScalesearchError(f"cannot load {what} {spec!r}: {where} has no attribute "
+                               f"{attr!r}; its {kind}: {', '.join(found) or 'none'}")
     return getattr(module, attr)
 
 
-def _load_file(path: Path, attr: str, spec: str) -> object:
+def _load_file(path: Path, attr: str, spec: str, what: str = "baseline") -> object:
     if not path.is_file():
         raise ScalesearchError(f"plug-in file not found: {path}")
     module_name = f"scalesearch_plugin_{abs(hash(path.resolve()))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ScalesearchError(f"cannot load baseline {spec!r}: {path} is not a Python (.py) "
+        raise ScalesearchError(f"cannot load {what} {spec!r}: {path} is not a Python (.py) "
                                "file")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
@@ -89,7 +98,20 @@ def _load_file(path: Path, attr: str, spec: str) -> object:
         sys.path.insert(0, folder)
     with contextlib.redirect_stdout(sys.stderr):  # --format json owns stdout
         module_spec.loader.exec_module(module)
-    return _attribute(module, attr, str(path), spec)
+    return _attribute(module, attr, str(path), spec, what)
+
+
+def load_spec(spec: str, what: str) -> object:
+    """The object a ``path/to/file.py:attr`` or ``package.module:attr`` spec names (a plug-in
+    of another kind than a baseline: ``what`` names it in the one-line errors)."""
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not target or not attr:
+        raise ScalesearchError(f"cannot load {what} {spec!r}: give path/to/file.py:NAME or "
+                               "package.module:NAME")
+    if _is_file(target):
+        return _load(lambda: _load_file(Path(target), attr, spec, what), spec, what)
+    return _load(lambda: _attribute(importlib.import_module(target), attr, target, spec, what),
+                 spec, what)
 
 
 def resolve(spec: str | Scalable | StageTable) -> Scalable:
@@ -136,16 +158,17 @@ def plugin_file(spec: str) -> Path | None:
     return Path(target).resolve()
 
 
-def _load(loader, spec: str) -> object:
+def _load(loader, spec: str, what: str = "baseline") -> object:
     try:
         return loader()
     except ScalesearchError:
         raise
     except AttributeError as err:
-        raise ScalesearchError(f"cannot load baseline {spec!r}: {err}") from err
+        raise ScalesearchError(f"cannot load {what} {spec!r}: {err}") from err
     except Exception as err:  # a plug-in's own import error, syntax error, …
-        raise ScalesearchError(f"cannot load baseline {spec!r}: "
-                               f"{type(err).__name__}: {err}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ScalesearchError(f"cannot load {what} {spec!r}: "
+                               f"{type(err).__name__}: {first}") from err
 
 
 def registered(spec: object) -> bool:

@@ -14,7 +14,7 @@ from scalesearch.errors import MAX_SEEDS, ScalesearchError, check_whole, check_w
 from scalesearch.scaling.scaler import PAPER_COEFFICIENTS, check_coefficients
 from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import ProxySetup
+from scalesearch.settings.recipe import ProxySetup, stored
 from scalesearch.util.argtypes import integer, number, read_coefficients
 
 SINGLE = ("depth", "width", "resolution")
@@ -93,5 +93,5 @@ class CompareConfig:
         settings = asdict(self)
         settings.pop("placement")
         settings.pop("tracking")
-        settings["setup"]["train"] = self.setup.train.recipe()
+        settings["setup"] = stored(dict(settings["setup"], train=self.setup.train.recipe()))
         return json.loads(json.dumps(settings))

@@ -22,6 +22,9 @@ MIN_TRAIN = 2  # images: a training batch of one cannot train BatchNorm
 DEFAULT_PROXY_SIZE = 64  # px: a base of 224 would cost 12× the FLOPs on a CPU
 MAX_PROXY_SIZE = 1024  # px: above B7's 600; 100000 px trained until a 622 GB allocation failed
 HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how fast, not what
+DEFAULT_TRAINER = "proxy"  # the built-in training function (scalesearch.training.proxy.train)
+MODES = ("max", "min")
+TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}  # defaults: not stored
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,11 +135,31 @@ class ProxySetup:
     dropout: float | None = 0.0  # None keeps the baseline's own rates
     drop_path: float | None = 0.0
     train: TrainConfig = nested(TrainConfig, skip=tuple(Hardware.__dataclass_fields__))
+    trainer: str = setting(
+        DEFAULT_TRAINER, flag="--train", group="training function", metavar="SPEC",
+        help="the training function every candidate is trained with, called as train(trial): "
+        "path/to/file.py:fn, package.module:fn or an installed trainer ({default}: the "
+        "built-in proxy training; README 'Your own training')")
+    metric: str = setting("top1", flag="--metric", group="training function", metavar="NAME",
+                          help="what the ranking reads: the value the training function "
+                          "reports under this name, or its score (default: {default})")
+    mode: str = setting("max", flag="--mode", group="training function", choices=MODES,
+                        help="whether a higher (max) or a lower (min) --metric is better "
+                        "(default: {default})")
 
     def __post_init__(self) -> None:
         plain_numbers(self)
         if not isinstance(self.data, str) or not self.data:
             raise ScalesearchError(f"--data must be 'synthetic' or a folder, got {self.data!r}")
+        if not isinstance(self.trainer, str) or not self.trainer.strip():
+            raise ScalesearchError(f"--train must name a training function (file.py:fn, "
+                                   f"module:fn or an installed trainer), got {self.trainer!r}")
+        if not isinstance(self.metric, str) or not self.metric.isidentifier():
+            raise ScalesearchError(f"--metric must be a name (a Python identifier, as "
+                                   f"trial.report(epoch, {self.metric}=…) takes it), got "
+                                   f"{self.metric!r}")
+        if self.mode not in MODES:
+            raise ScalesearchError(f"--mode must be max or min, got {self.mode!r}")
         check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
         for flag, value, low in (("--num-train", self.num_train, MIN_TRAIN),
                                  ("--num-val", self.num_val, 1)):
@@ -144,8 +167,35 @@ class ProxySetup:
         check_whole("data_seed", self.data_seed, 0)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (inverse of :meth:`from_dict`)."""
-        return asdict(self)
+        """Plain-JSON form (inverse of :meth:`from_dict`); the training function, metric and
+        mode only where they are not the defaults, so a folder written before they existed
+        resumes."""
+        return stored(asdict(self))
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the built-in proxy training runs."""
+        return self.trainer == DEFAULT_TRAINER
+
+    @property
+    def ranks_top1(self) -> bool:
+        """Whether the ranking reads the built-in's val top-1 (it has a chance level: a guess's;
+        a function of your own, or another --metric, has none known)."""
+        return self.builtin and self.metric == "top1" and self.mode == "max"
+
+    @property
+    def sign(self) -> int:
+        """+1, or −1 under ``--mode min``: trials.csv's ``top1`` column holds sign × the
+        reported metric, so every ranking decision reads "higher is better"."""
+        return -1 if self.mode == "min" else 1
+
+    @property
+    def ranked(self) -> str:
+        """What trials.csv's ``top1`` column holds, as reports label it: "top-1" (the
+        default), the --metric's name, or "-NAME" under --mode min."""
+        if self.metric == "top1" and self.mode == "max":
+            return "top-1"
+        return f"-{self.metric}" if self.mode == "min" else self.metric
 
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:
@@ -154,3 +204,9 @@ class ProxySetup:
         if "workers" in train:  # written before 0.3: TrainConfig.workers, now loader_workers
             train["loader_workers"] = train.pop("workers")
         return cls(**{**d, "train": TrainConfig(**train)})
+
+
+def stored(setup: dict) -> dict:
+    """A :class:`ProxySetup`'s dict without the training function's fields at their defaults
+    (:data:`TRAINING`): the form search.json and compare.json store."""
+    return {k: v for k, v in setup.items() if not (k in TRAINING and v == TRAINING[k])}

@@ -23,7 +23,7 @@ from scalesearch.scaling.matching import MATCH_TOLERANCE
 from scalesearch.scaling.scaler import PHI_RANGE
 from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup
+from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup, stored
 from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
 from scalesearch.util.argtypes import duration, integer, number, value_range
 from scalesearch.util.fmt import parse_duration
@@ -255,6 +255,9 @@ class SearchConfig:
         if self.latency is None and (self.objective.needs_latency
                                      or self.tie_break == "latency"):
             object.__setattr__(self, "latency", LatencySpec())  # asked for implicitly
+        if self.objective.kind == "mnas" and self.setup.mode == "min":
+            raise ScalesearchError("--objective mnas multiplies a higher-is-better score by a "
+                                   "cost factor: it cannot rank a --mode min metric")
         if self.sampler == "grid" and self.trials:
             raise ScalesearchError("--trials is the TPE budget; use it with --sampler tpe")
         if self.sampler == "tpe" and not self.trials:
@@ -307,7 +310,7 @@ class SearchConfig:
         for reporting_only in ("placement", "tracking", "tie_break", "objective", "latency",
                                "family_phi", "budget"):  # the budget's plan: setup.num_train
             d.pop(reporting_only)
-        d["setup"]["train"] = self.setup.train.recipe()  # hardware is not maths
+        d["setup"] = stored(dict(d["setup"], train=self.setup.train.recipe()))  # not hardware
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}
         return d
 

@@ -7,8 +7,9 @@ refuses ``./mlruns`` folders unless told to).
 One run per candidate (a comparison: per network × seed), named after it, with α, β, γ (or the
 network's d, w, px) as parameters; the step is the epoch, so the
 rungs of synchronous halving — separate Ray Tune runs — continue one run per candidate. Logged
-after every evaluated epoch: ``top1`` (the mean val top-1 over the seeds) and each seed's
-``top1/seedN`` and ``loss/seedN``. Both trackers are optional extras: a missing one is refused
+after every evaluated epoch: ``top1`` (the mean val top-1 over the seeds; the --metric's
+name and sign with a training function of your own) and each seed's ``top1/seedN`` and
+``loss/seedN``. Both trackers are optional extras: a missing one is refused
 in one line that names the ``pip install`` to run.
 
 A tracker is one entry of :data:`TRACKERS` (name → the package it needs, its extra, its help,
@@ -56,13 +57,14 @@ def tracked(result: dict) -> dict[str, float]:
     score = result.get("score")
     if score is not None and not math.isfinite(score):
         return out
+    name, sign = result.get("metric") or "top1", result.get("sign") or 1  # --metric, --mode
     if score is not None and "key" in result:  # a search trial's mean over its seeds
-        out["top1"] = score
+        out[name] = sign * score  # the user's sign (trials.csv holds sign × it)
     for r in rows:
-        for metric in ("top1", "loss"):
-            v = r.get(metric)
+        for metric, factor in ((name, sign), ("loss", 1)):
+            v = r.get("top1" if metric == name else metric)
             if isinstance(v, int | float) and math.isfinite(v):
-                out[f"{metric}/seed{r['seed']}"] = v
+                out[f"{metric}/seed{r['seed']}"] = factor * v
     return out
 
 

@@ -14,6 +14,7 @@ from scalesearch.scaling.counter import measure
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.scaling.scaler import Multipliers, round_image_size
 from scalesearch.settings.recipe import ProxySetup
+from scalesearch.training.contract import TrainingFailed, Trial
 from scalesearch.training.trainer import ProxyTrainer
 
 
@@ -69,6 +70,41 @@ def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed
     record = dict(depth=mult.depth, width=mult.width, resolution=mult.resolution,
                   image_size=image_size, params=counts.params, flops=counts.flops, seed=seed)
     return ProxyTrainer(model, train, val, setup.train, seed=seed), record
+
+
+EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
+
+
+def train(trial: Trial) -> None:
+    """The built-in training function (``--train proxy``): :class:`ProxyTrainer` on the
+    ``--data`` images, reporting val top-1 and loss — on a fixed subset of ``EVAL_IMAGES``
+    val images at an intermediate epoch a scheduler reads, on all of them at the last, not
+    at all at the others — and saving its state after every epoch (sha continues from it)."""
+    from scalesearch.data import load_data
+
+    setup = trial.settings
+    data, val = load_data(setup.data, trial.image_size, num_train=setup.num_train,
+                          num_val=setup.num_val, seed=setup.data_seed,
+                          max_memory_gb=setup.train.max_memory_gb)
+    trainer = ProxyTrainer(trial.model, data, val, setup.train, seed=trial.seed)
+    state = trial.load()
+    if state is not None:
+        trainer.load_state_dict(state)
+    while trainer.epoch < min(trial.epochs, trainer.epochs):
+        if not trainer.train_epoch():
+            raise TrainingFailed(trainer.error or "training failed")
+        top1 = loss = None
+        if trainer.epoch == trainer.epochs:
+            res = trainer.result()
+            if res.status != "ok":
+                raise TrainingFailed(res.error or "training failed")
+            top1, loss = res.top1, res.loss
+        elif trial.scored(trainer.epoch):
+            top1, loss = trainer.evaluate(EVAL_IMAGES)
+        if trial.checkpointing:
+            trial.save(trainer.state_dict())
+        trial.report(trainer.epoch, top1, loss=loss, images=trainer.seen,
+                     seconds=trainer.seconds)
 
 
 def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
