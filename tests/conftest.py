@@ -64,10 +64,23 @@ def shared_ray(request, monkeypatch):
     yield
 
 
+@pytest.fixture(scope="session")
+def _session_grid_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("grid-cache-shared")
+
+
 @pytest.fixture(autouse=True)
+def _shared_grid_cache(_session_grid_cache, monkeypatch):
+    """One grid cache for the test session (per worker), never the user's: a grid the suite
+    searches again is read, not counted again. Its key holds everything the counts depend on
+    (:mod:`scalesearch.coefsearch.gridcache`), so sharing it changes no result — only the
+    suite's time (the same grids were counted in test after test)."""
+    monkeypatch.setenv("SCALESEARCH_GRID_CACHE", str(_session_grid_cache))
+
+
+@pytest.fixture
 def grid_cache(tmp_path_factory, monkeypatch):
-    """Each test's own, empty grid cache (:mod:`scalesearch.coefsearch.gridcache`), never the
-    user's: a test sees the grid counted, as before the cache, unless it counts twice."""
+    """A test's own, empty grid cache: for the tests of the cache itself."""
     folder = tmp_path_factory.mktemp("grid-cache")
     monkeypatch.setenv("SCALESEARCH_GRID_CACHE", str(folder))
     return folder
