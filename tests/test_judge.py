@@ -72,3 +72,21 @@ def test_bench_answer_scores_the_committed_reference():
     assert sorted(map(tuple, got["reference"]["tied"])) == [A, B]
     row = got["table"][0]
     assert row["replicates"] == 1 and row["in_tied"] == 1
+
+
+@pytest.mark.parametrize("folder, rule, in_tied, regret", [
+    ("today/3m", "p_best", False, 21.1),  # studies/results/answer/README.md's table
+    ("best-arm/8m", "p_best", False, 21.8),
+    ("best-arm/20m", "p_best", True, 0.0),
+    ("best-arm/20m", "balanced", False, 21.1),
+])
+def test_the_committed_answer_table_is_what_its_trials_give(folder, rule, in_tied, regret):
+    """The published figures, recomputed from the committed trials.csv files."""
+    answer = ROOT / "studies/results/answer/synthetic"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
+                          "--reference", str(answer / "reference"), str(answer / folder),
+                          "--rule", rule, "--format", "json"],
+                         capture_output=True, text=True, check=True)
+    (row,) = json.loads(out.stdout)["table"]
+    assert row["in_tied"] == int(in_tied) and row["regret_median"] == pytest.approx(regret,
+                                                                                   abs=0.05)
