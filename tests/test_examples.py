@@ -39,7 +39,7 @@ def test_segmentation_is_ranked_by_miou_and_every_report_says_so(cli, tmp_path):
     assert (best["metric"], best["mode"], best["ranked"]) == ("miou", "max", "miou")
     rows = pd.read_csv(out / "trials.csv")
     assert (rows["status"] == "ok").all() and rows["top1"].between(0, 100).all()
-    assert f"(miou {best['top1_mean']:.1f}" in stdout.splitlines()[-2]
+    assert f"; miou {best['top1_mean']:.1f}" in stdout.splitlines()[-2]  # the answer line
     assert stdout.splitlines()[1].split()[9] == "miou"  # the ranking's column header
     assert "miou" in (out / "report.html").read_text()
     study = _study(out)
