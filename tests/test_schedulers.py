@@ -23,15 +23,17 @@ def _cfg(scheduler: str, **kw) -> SearchConfig:
 
 
 def test_the_map_is_the_flags_choices_and_the_runs_answers():
-    assert list(SCHEDULERS) == ["none", "sha", "asha"]
-    none, sha, asha = (_cfg(name) for name in SCHEDULERS)
-    assert [c.milestones() for c in (none, sha, asha)] == [[], [1, 3], [1, 3]]
-    assert [c.evaluate_at() for c in (none, sha, asha)] == [[], [1, 3], None]
-    assert [c.rung(3) for c in (none, sha, asha)] == [None, 1, 1]
-    assert [c.schedule.running for c in (none, sha, asha)] == [Status.STOPPED, Status.PAUSED,
-                                                               Status.STOPPED]
+    assert list(SCHEDULERS) == ["none", "sha", "asha", "best-arm"]
+    none, sha, asha, best_arm = (_cfg(name) for name in SCHEDULERS)
+    assert [c.milestones() for c in (none, sha, asha, best_arm)] == [[], [1, 3], [1, 3], [1, 3]]
+    assert [c.evaluate_at() for c in (none, sha, asha, best_arm)] == [[], [1, 3], None, [1, 3]]
+    assert [c.rung(3) for c in (none, sha, asha, best_arm)] == [None, 1, 1, 1]
+    assert [c.schedule.running for c in (none, sha, asha, best_arm)] == [
+        Status.STOPPED, Status.PAUSED, Status.STOPPED, Status.PAUSED]
     assert none.schedule.describe() == ""
     assert "synchronous halving rungs at epoch(s) [1, 3] of 9" in sha.schedule.describe()
+    assert "best-arm (sequential halving) rungs at epoch(s) [1, 3] of 9" in \
+        best_arm.schedule.describe()
 
 
 def test_each_scheduler_runs_its_own_way():
@@ -50,7 +52,7 @@ def test_each_scheduler_runs_its_own_way():
     for name in SCHEDULERS:
         _cfg(name).schedule.run(Runs())
     assert calls == [("tune", "NoneType"), ("halve",), ("preload", "AsyncHyperBandScheduler"),
-                     ("tune", "AsyncHyperBandScheduler")]
+                     ("tune", "AsyncHyperBandScheduler"), ("halve",)]  # best-arm: sha's rounds
 
 
 def test_a_scheduler_refuses_what_it_cannot_run():
