@@ -29,9 +29,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalesearch.coefsearch.judge import Reference, final_scores, judge, key_of, summarize
+import pandas as pd
+
+from scalesearch.coefsearch.judge import Reference, final_scores, judge, summarize
 from scalesearch.coefsearch.results import ranking
-from scalesearch.coefsearch.stats import tie_break
+from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.surface import pick as search_pick
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.training.runfiles import read_json
 
@@ -69,25 +72,26 @@ def reference(folder: Path) -> Reference:
 
 
 def replicate(folder: Path, ref: Reference, rule: str) -> dict:
-    """One replicate folder judged under a pick rule, with its seconds."""
-    rows = TrialStore(folder / "trials.csv").rows
-    rank = ranking(rows)
-    tied = [r for r in rank.to_dict("records") if r["tied"]]
+    """One replicate folder judged under a pick rule (chosen as the search chooses:
+    :func:`~scalesearch.coefsearch.surface.pick`), with its seconds; {} when the rule has no
+    pick there (``model`` where no model was fitted)."""
+    rank = ranking(TrialStore(folder / "trials.csv").rows)
+    records = rank.to_dict("records")
+    tied = [r for r in records if r["tied"]]
     if rule == "recorded":
-        pick = key_of(read_json(folder / "best.json"))
+        pick = read_json(folder / "best.json")
     elif rule == "model":  # the pooled model's most likely best (surface.py; not calibrated)
-        fitted = [r for r in rank.to_dict("records") if r.get("model_p_best") == r.get(
-            "model_p_best") and r.get("model_p_best") is not None]
+        fitted = [r for r in records if pd.notna(r["model_p_best"])]
         if not fitted:
             return {}
-        pick = key_of(max(fitted, key=lambda c: (c["model_p_best"], c["score_mean"])))
+        pick = max(fitted, key=lambda c: (c["model_p_best"], c["score_mean"]))
     else:
-        pick = key_of(tie_break(tied, rule))
-    means = {key_of(r): r["score_mean"] for r in rank.to_dict("records")
-             if r["status"] == "ok"}
+        pick = search_pick(tied, rule, pd.notna(tied[0]["p_best"]), rank.attrs["surface"])[0]
+    means = {Candidate.key_of(r): r["score_mean"] for r in records if r["status"] == "ok"}
     wall = json.loads((folder / "wall.json").read_text()) if (folder / "wall.json").exists() \
         else {}
-    return dict(judge(pick, [key_of(r) for r in tied], means, ref), **wall)
+    return dict(judge(Candidate.key_of(pick), [Candidate.key_of(r) for r in tied], means, ref),
+                **wall)
 
 
 def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalesearch.coefsearch.reliability import kendall_tau_b
+from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import pooled_sd
 from scalesearch.util.status import Status
 
@@ -28,23 +29,18 @@ Key = tuple[float, float, float]
 SE_TIED = 2.0  # the reference's tied set: within this many standard errors of a difference
 
 
-def key_of(row: Mapping) -> Key:
-    """A candidate's (α, β, γ), rounded as trials.csv stores it."""
-    return (round(float(row["alpha"]), 6), round(float(row["beta"]), 6),
-            round(float(row["gamma"]), 6))
-
-
 def final_scores(rows: Iterable[Mapping]) -> dict[Key, list[float]]:
     """Per candidate, the scores of the trainings that finished (status ok) at the most epochs
     any of its trainings reached — a scheduler's stopped trainings are not final scores."""
-    rows = [r for r in rows if r["status"] == Status.OK and r.get("top1") is not None]
+    done = [(Candidate.key_of(r), int(r.get("epochs") or 0), float(r["top1"])) for r in rows
+            if r["status"] == Status.OK and r.get("top1") is not None]
     top: dict[Key, int] = {}
-    for r in rows:
-        top[key_of(r)] = max(top.get(key_of(r), 0), int(r.get("epochs") or 0))
+    for k, epochs, _ in done:
+        top[k] = max(top.get(k, 0), epochs)
     out: dict[Key, list[float]] = {}
-    for r in rows:
-        if int(r.get("epochs") or 0) == top[key_of(r)]:
-            out.setdefault(key_of(r), []).append(float(r["top1"]))
+    for k, epochs, score in done:
+        if epochs == top[k]:
+            out.setdefault(k, []).append(score)
     return out
 
 

@@ -37,7 +37,7 @@ from scalesearch.scaling.matching import match_ratio
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.scaling.scaled import scale
 from scalesearch.scaling.scaler import PAPER_COEFFICIENTS
-from scalesearch.settings.search import Objective
+from scalesearch.settings.search import PICK_RULE, Objective
 from scalesearch.util.io import json_safe, write_frame, write_json
 from scalesearch.util.status import Status
 
@@ -280,7 +280,7 @@ def _tied_entry(r: dict) -> Tied:
                 top1_std=r["top1_std"], p_best=r["p_best"], seeds=int(r["seeds"]))
 
 
-def best_record(rank: pd.DataFrame, meta: dict, rule: str = "p_best",
+def best_record(rank: pd.DataFrame, meta: dict, rule: str = PICK_RULE,
                 aliases: dict | None = None) -> Best | None:
     """The winner as ``scale --coefficients`` reads it (alpha, beta, gamma), chosen within the
     tied set by ``rule`` (:func:`.surface.pick`), with its evidence and the search's metadata."""
@@ -358,7 +358,7 @@ def _members(baseline: Scalable, source: str, coef: tuple[float, float, float],
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
-                  rule: str = "p_best", aliases: dict | None = None,
+                  rule: str = PICK_RULE, aliases: dict | None = None,
                   objective: Objective | None = None,
                   latency: dict[tuple, float] | None = None, phis=FAMILY_PHIS,
                   ) -> tuple[Best | None, pd.DataFrame, list[Member] | None]:

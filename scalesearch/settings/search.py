@@ -30,6 +30,7 @@ from scalesearch.util.fmt import parse_duration
 
 SAMPLERS = ("grid", "tpe")
 TIE_BREAKS = ("p_best", "balanced", "score", "params", "latency")
+PICK_RULE = "p_best"  # the default --tie-break: the tied candidate most likely to be best
 OBJECTIVES = ("accuracy", "mnas")
 LATENCY_WEIGHT = -0.07  # MnasNet's soft constraint, EfficientNet §4
 LEGACY_PLACEMENT = ("address", "cpus_per_trial", "gpus_per_trial")  # flat in 0.2.0 folders
@@ -212,7 +213,7 @@ class SearchConfig:
         "trials.csv's history): learning curves, to choose where rungs go (docs/search.md)",
         action="store_true")
     tie_break: str = _evidence(
-        "p_best", "--tie-break", "choose within the tied set (p_best ≥ 0.05): p_best = the "
+        PICK_RULE, "--tie-break", "choose within the tied set (p_best ≥ 0.05): p_best = the "
         "most likely to be best, balanced = most even log α, 2·log β, 2·log γ (the paper's "
         "case for compound scaling), score, params, latency (default: {default})",
         choices=TIE_BREAKS)  # reporting only
