@@ -15,9 +15,12 @@ deterministic — its scores do not depend on the machine's load, only its wall 
 ``score`` prints, per folder and pick rule, the picks in the reference's tied set with their
 95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
 90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
-``--rule recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the
-pick from its trials.csv; ``model`` takes the pooled surface model's most likely best
-(coefsearch/surface.py, reported but not used for the pick: it is not calibrated).
+``--score loss`` ranks by the validation loss the same evaluation recorded (negated: lower is
+better), at equal CPU time (issue 36 §5). ``--rule recorded`` reads each replicate's
+best.json; any ``--tie-break`` rule recomputes the pick from its trials.csv; ``model`` takes
+the pooled surface model's most likely best (coefsearch/surface.py, reported but not used for
+the pick: it is not calibrated). The training share is the trainings' seconds over the slots
+(one CPU a trial) and the search's wall (issue 36 §6); ``load ≤`` the highest load met.
 """
 
 from __future__ import annotations
@@ -71,11 +74,27 @@ def reference(folder: Path) -> Reference:
     return Reference.of(scores)
 
 
-def replicate(folder: Path, ref: Reference, rule: str) -> dict:
+SCORES = ("top1", "loss")  # what ranks a replicate's candidates (issue 36 §5)
+
+
+def scored_rows(rows: list[dict], score: str) -> list[dict]:
+    """The rows ranked by ``score``: ``top1`` as recorded, or ``loss`` — the validation
+    cross-entropy the same evaluation recorded (at the rung for a stopped candidate), negated
+    so that higher is better — in top-1's place, so p_best, the tied set and the pick are
+    computed by the search's own rules on it. Same trainings, same CPU seconds."""
+    if score == "top1":
+        return rows
+    return [dict(r, top1=None if r.get("loss") is None else -r["loss"]) for r in rows]
+
+
+def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1") -> dict:
     """One replicate folder judged under a pick rule (chosen as the search chooses:
-    :func:`~scalesearch.coefsearch.surface.pick`), with its seconds; {} when the rule has no
-    pick there (``model`` where no model was fitted)."""
-    rank = ranking(TrialStore(folder / "trials.csv").rows)
+    :func:`~scalesearch.coefsearch.surface.pick`) and a ranking score (:func:`scored_rows`),
+    with its seconds; {} when the rule has no pick there (``model`` where no model was
+    fitted)."""
+    if rule == "recorded" and score != "top1":
+        raise SystemExit("--rule recorded reads best.json, which top-1 decided: use another rule")
+    rank = ranking(scored_rows(TrialStore(folder / "trials.csv").rows, score))
     records = rank.to_dict("records")
     tied = [r for r in records if r["tied"]]
     if rule == "recorded":
@@ -88,27 +107,35 @@ def replicate(folder: Path, ref: Reference, rule: str) -> dict:
     else:
         pick = search_pick(tied, rule, pd.notna(tied[0]["p_best"]), rank.attrs["surface"])[0]
     means = {Candidate.key_of(r): r["score_mean"] for r in records if r["status"] == "ok"}
+    # τ against the reference's top-1 means: a loss ranks the other way round, negated above
     wall = json.loads((folder / "wall.json").read_text()) if (folder / "wall.json").exists() \
         else {}
     return dict(judge(Candidate.key_of(pick), [Candidate.key_of(r) for r in tied], means, ref),
                 **wall)
 
 
-def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool) -> None:
+def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
+          scores: tuple[str, ...] = ("top1",)) -> None:
     ref = reference(ref_dir)
     table = []
     for out in outs:
         folders = sorted(p for p in out.iterdir() if (p / "trials.csv").exists()) \
             if not (out / "trials.csv").exists() else [out]
-        for rule in rules:
-            judged = [j for f in folders if (j := replicate(f, ref, rule))]
+        for rule, by in ((r, b) for b in scores for r in rules):
+            judged = [j for f in folders if (j := replicate(f, ref, rule, by))]
             if not judged:
                 continue
             walls = [j["search_s"] for j in judged if "search_s" in j]
             trains = [j["train_s"] for j in judged if "train_s" in j]
-            table.append(dict(summarize(judged), runs=str(out), rule=rule,
+            # issue 36 §6: the trainings' seconds over the slots that ran them (1 CPU a trial)
+            shares = [j["train_s"] / (j["cpus"] * j["search_s"]) for j in judged
+                      if j.get("search_s") and j.get("cpus")]
+            loads = [j["load_1min"] for j in judged if "load_1min" in j]
+            table.append(dict(summarize(judged), runs=str(out), rule=rule, score=by,
                               search_s=sum(walls) / len(walls) if walls else None,
                               train_s=sum(trains) / len(trains) if trains else None,
+                              train_share=sum(shares) / len(shares) if shares else None,
+                              load_max=max(loads) if loads else None,
                               replicates_detail=judged))
     if as_json:
         print(json.dumps(dict(reference=dict(
@@ -120,17 +147,22 @@ def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool) -> N
           f"best {ref.best} {ref.means[ref.best]:.1f}%; tied set "
           + ", ".join(f"{k} {ref.means[k]:.1f}%" for k in sorted(ref.tied, key=ref.means.get,
                                                                   reverse=True)))
-    print("| runs | pick rule | picks in ref. tied set [95% CI] | ref. best in tied set | "
-          "median regret | p90 regret | median τ | search s | training CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| runs | score | pick rule | picks in ref. tied set [95% CI] | ref. best in tied set | "
+          "median regret | p90 regret | median τ | search s | training CPU s | "
+          "training share | load ≤ |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in table:
         lo, hi = t["in_tied_ci95"]
-        wall = f"{t['search_s']:.0f}" if t["search_s"] else "–"
-        train = f"{t['train_s']:.0f}" if t["train_s"] else "–"
-        print(f"| {t['runs']} | {t['rule']} | {t['in_tied']}/{t['replicates']} "
+        wall, train = _fmt(t["search_s"], ".0f"), _fmt(t["train_s"], ".0f")
+        print(f"| {t['runs']} | {t['score']} | {t['rule']} | {t['in_tied']}/{t['replicates']} "
               f"[{lo:.2f}, {hi:.2f}] | {t['best_in_tied']}/{t['replicates']} | "
               f"{t['regret_median']:.1f} | {t['regret_p90']:.1f} | {t['tau_median']:.2f} | "
-              f"{wall} | {train} |")
+              f"{wall} | {train} | {_fmt(t['train_share'], '.0%')} | "
+              f"{_fmt(t['load_max'], '.1f')} |")
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
 
 
 def main() -> None:
@@ -145,6 +177,9 @@ def main() -> None:
     s.add_argument("outs", type=Path, nargs="+")
     s.add_argument("--rule", action="append", choices=["recorded", "p_best", "balanced",
                                                        "score", "params", "model"])
+    s.add_argument("--score", action="append", choices=SCORES,
+                   help="rank each replicate by this (repeatable; default top1): loss is the "
+                        "validation loss the same evaluation recorded (issue 36 §5)")
     s.add_argument("--format", choices=["table", "json"], default="table")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # after "--": the search's flags
@@ -152,7 +187,8 @@ def main() -> None:
     if a.cmd == "run":
         run(a.out, a.replicates, a.seeds, argv[cut + 1:])
     else:
-        score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json")
+        score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json",
+              tuple(a.score or ["top1"]))
 
 
 if __name__ == "__main__":
