@@ -87,14 +87,16 @@ def scored_rows(rows: list[dict], score: str) -> list[dict]:
     return [dict(r, top1=None if r.get("loss") is None else -r["loss"]) for r in rows]
 
 
-def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1") -> dict:
+def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",
+              noise: str = "pooled") -> dict:
     """One replicate folder judged under a pick rule (chosen as the search chooses:
     :func:`~scalesearch.coefsearch.surface.pick`) and a ranking score (:func:`scored_rows`),
     with its seconds; {} when the rule has no pick there (``model`` where no model was
     fitted)."""
     if rule == "recorded" and score != "top1":
         raise SystemExit("--rule recorded reads best.json, which top-1 decided: use another rule")
-    rank = ranking(scored_rows(TrialStore(folder / "trials.csv").rows, score))
+    rank = ranking(scored_rows(TrialStore(folder / "trials.csv").rows, score),
+                   own_sd=noise == "own")
     records = rank.to_dict("records")
     tied = [r for r in records if r["tied"]]
     if rule == "recorded":
@@ -115,14 +117,14 @@ def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1") -> d
 
 
 def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
-          scores: tuple[str, ...] = ("top1",)) -> None:
+          scores: tuple[str, ...] = ("top1",), noises: tuple[str, ...] = ("pooled",)) -> None:
     ref = reference(ref_dir)
     table = []
     for out in outs:
         folders = sorted(p for p in out.iterdir() if (p / "trials.csv").exists()) \
             if not (out / "trials.csv").exists() else [out]
-        for rule, by in ((r, b) for b in scores for r in rules):
-            judged = [j for f in folders if (j := replicate(f, ref, rule, by))]
+        for rule, by, noise in ((r, b, n) for n in noises for b in scores for r in rules):
+            judged = [j for f in folders if (j := replicate(f, ref, rule, by, noise))]
             if not judged:
                 continue
             walls = [j["search_s"] for j in judged if "search_s" in j]
@@ -131,7 +133,7 @@ def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
             shares = [j["train_s"] / (j["cpus"] * j["search_s"]) for j in judged
                       if j.get("search_s") and j.get("cpus")]
             loads = [j["load_1min"] for j in judged if "load_1min" in j]
-            table.append(dict(summarize(judged), runs=str(out), rule=rule, score=by,
+            table.append(dict(summarize(judged), runs=str(out), rule=rule, score=by, noise=noise,
                               search_s=sum(walls) / len(walls) if walls else None,
                               train_s=sum(trains) / len(trains) if trains else None,
                               train_share=sum(shares) / len(shares) if shares else None,
@@ -147,18 +149,20 @@ def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
           f"best {ref.best} {ref.means[ref.best]:.1f}%; tied set "
           + ", ".join(f"{k} {ref.means[k]:.1f}%" for k in sorted(ref.tied, key=ref.means.get,
                                                                   reverse=True)))
-    print("| runs | score | pick rule | picks in ref. tied set [95% CI] | ref. best in tied set | "
-          "median regret | p90 regret | median τ | search s | training CPU s | "
-          "training share | load ≤ |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    heads = ["runs", "score", "noise", "pick rule", "picks in ref. tied set [95% CI]",
+             "ref. best in tied set", "median regret", "p90 regret", "median τ", "search s",
+             "training CPU s", "training share", "load ≤"]
+    print("| " + " | ".join(heads) + " |")
+    print("|" + "---|" * len(heads))
     for t in table:
         lo, hi = t["in_tied_ci95"]
-        wall, train = _fmt(t["search_s"], ".0f"), _fmt(t["train_s"], ".0f")
-        print(f"| {t['runs']} | {t['score']} | {t['rule']} | {t['in_tied']}/{t['replicates']} "
-              f"[{lo:.2f}, {hi:.2f}] | {t['best_in_tied']}/{t['replicates']} | "
-              f"{t['regret_median']:.1f} | {t['regret_p90']:.1f} | {t['tau_median']:.2f} | "
-              f"{wall} | {train} | {_fmt(t['train_share'], '.0%')} | "
-              f"{_fmt(t['load_max'], '.1f')} |")
+        n = t["replicates"]
+        cells = [t["runs"], t["score"], t["noise"], t["rule"],
+                 f"{t['in_tied']}/{n} [{lo:.2f}, {hi:.2f}]", f"{t['best_in_tied']}/{n}",
+                 f"{t['regret_median']:.1f}", f"{t['regret_p90']:.1f}", f"{t['tau_median']:.2f}",
+                 _fmt(t["search_s"], ".0f"), _fmt(t["train_s"], ".0f"),
+                 _fmt(t["train_share"], ".0%"), _fmt(t["load_max"], ".1f")]
+        print("| " + " | ".join(cells) + " |")
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -180,6 +184,9 @@ def main() -> None:
     s.add_argument("--score", action="append", choices=SCORES,
                    help="rank each replicate by this (repeatable; default top1): loss is the "
                         "validation loss the same evaluation recorded (issue 36 §5)")
+    s.add_argument("--noise", action="append", choices=["pooled", "own"],
+                   help="p_best's noise per candidate (repeatable; default pooled, the "
+                        "search's): own = the larger of the pooled sd and its own")
     s.add_argument("--format", choices=["table", "json"], default="table")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # after "--": the search's flags
@@ -188,7 +195,7 @@ def main() -> None:
         run(a.out, a.replicates, a.seeds, argv[cut + 1:])
     else:
         score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json",
-              tuple(a.score or ["top1"]))
+              tuple(a.score or ["top1"]), tuple(a.noise or ["pooled"]))
 
 
 if __name__ == "__main__":

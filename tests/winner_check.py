@@ -1,8 +1,9 @@
 """The search's answer recomputed from trials.csv alone, with pandas, numpy and scipy (issue
 25 item 6): the finished candidates' means, p_best of two candidates as the Student-t
-probability of the pooled noise model, and the pick: by default the tied candidate with the
-highest p_best (issue 36 §2), or the balanced tie-break (the most even log α, 2 log β, 2 log γ;
-a higher mean first on equal balance)."""
+probability of the search's noise model (each candidate's noise the larger of the pooled sd
+and its own), and the pick: by default the tied candidate with the highest p_best (issue 36
+§2), or the balanced tie-break (the most even log α, 2 log β, 2 log γ; a higher mean first on
+equal balance)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ def finished_scores(trials: pd.DataFrame) -> dict[tuple, list[float]]:
 
 
 def p_best_of_two(scores: dict[tuple, list[float]]) -> dict[tuple, float]:
-    """P(each has the higher true score): the t probability of the difference of means, with
-    the noise pooled over both candidates (df = n₁ + n₂ − 2)."""
+    """P(each has the higher true score): the t probability of the difference of means, each
+    candidate's noise the larger of the pooled sd (over both, df = n₁ + n₂ − 2) and its own
+    (the search's noise model, stats.SEARCH_OWN_SD)."""
     (a, xa), (b, xb) = scores.items()
     df = len(xa) + len(xb) - 2
     sd = math.sqrt((np.sum((np.array(xa) - np.mean(xa)) ** 2)
                     + np.sum((np.array(xb) - np.mean(xb)) ** 2)) / df)
-    z = (np.mean(xa) - np.mean(xb)) / (sd * math.sqrt(1 / len(xa) + 1 / len(xb)))
+    sa, sb = (max(sd, float(np.std(x, ddof=1))) for x in (xa, xb))
+    z = (np.mean(xa) - np.mean(xb)) / math.sqrt(sa**2 / len(xa) + sb**2 / len(xb))
     pa = float(stats.t.cdf(z, df))
     return {a: pa, b: 1 - pa}
 

@@ -18,7 +18,7 @@ import statistics
 from typing import TypedDict
 
 from scalesearch.coefsearch.space import Candidate
-from scalesearch.coefsearch.stats import TIE_P, p_best
+from scalesearch.coefsearch.stats import SEARCH_OWN_SD, TIE_P, p_best
 from scalesearch.coefsearch.trials import scores_at
 from scalesearch.util.status import Status
 
@@ -48,7 +48,7 @@ def stopped_evidence(rows: list[dict]) -> dict[tuple, dict]:
             continue
         means = {key: statistics.fmean(v) for key, v in scores.items()}
         on = [means[key] for key in scores if reached.get(key, (0, None))[0] > epoch]
-        p = p_best(scores)  # None: one seed measures no noise
+        p = p_best(scores, own_sd=SEARCH_OWN_SD)  # None: one seed measures no noise
         cut = min(on) if on else math.nan
         for key in here:
             if key not in scores:

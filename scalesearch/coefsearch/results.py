@@ -28,7 +28,7 @@ from scalesearch.coefsearch.evidence import (
 )
 from scalesearch.coefsearch.gridcache import cached_members
 from scalesearch.coefsearch.reliability import reliability
-from scalesearch.coefsearch.stats import TIE_P, p_best, pooled_interval, pooled_sd
+from scalesearch.coefsearch.stats import SEARCH_OWN_SD, TIE_P, p_best, pooled_interval, pooled_sd
 from scalesearch.coefsearch.surface import fit, pick, surface_record
 from scalesearch.coefsearch.trials import COLUMNS as ROW_COLUMNS  # a trial failed early lacks some
 from scalesearch.coefsearch.trials import seed_scores_at
@@ -187,13 +187,14 @@ def _status(statuses: pd.Series) -> str:
 
 def ranking(rows: list[dict], objective: Objective | None = None,
             latency: dict[tuple, float] | None = None, rungs: list[int] | None = None,
-            chance: float | None = None) -> pd.DataFrame:
+            chance: float | None = None, own_sd: bool = SEARCH_OWN_SD) -> pd.DataFrame:
     """One line per trained candidate with its evidence, best first (module docstring). The
     objective's score (top-1, or MnasNet's top1·(cost/T)^w) orders candidates and decides
     p_best and the tied set; the interval is top-1's, from the noise pooled over the
     candidates that trained as long (same status and epochs). ``attrs["reliability"]``: the
     finished candidates' and each of ``rungs``' (epochs) reliability; ``chance``: a guess's
-    top-1 (%)."""
+    top-1 (%); ``own_sd``: p_best with each candidate's noise the larger of the pooled sd and
+    its own (:func:`~scalesearch.coefsearch.stats.p_best`)."""
     objective = objective or Objective()
     df = pd.DataFrame(rows)
     df = df.reindex(columns=[*df.columns, *(c for c in ROW_COLUMNS if c not in df)])
@@ -245,7 +246,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     table = {tuple(rank.loc[j, KEY]): per_seed[i]
              for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
     scores = {k: list(v.values()) for k, v in table.items()}
-    p = p_best(scores)
+    p = p_best(scores, own_sd=own_sd)
     if len(eligible) and p is not None:  # None: one seed measures no seed noise
         rank.loc[eligible, "p_best"] = [p[k] for k in table]
         rank.loc[eligible, "tied"] = rank.loc[eligible, "p_best"] >= TIE_P

@@ -23,6 +23,11 @@ from typing import Any
 import numpy as np
 
 TIE_P = 0.05  # a candidate with p_best ≥ this is statistically tied with the best
+# p_best's noise per candidate in the search (ranking, rung evidence): the larger of the pooled
+# sd and its own, so a candidate whose seeds disagree (bimodal seeds) is not narrowed by quiet
+# ones — calibrated in more simulated settings than the pooled sd alone and the same answers on
+# every committed replicate (docs/search.md, "Is it calibrated?")
+SEARCH_OWN_SD = True
 DRAWS = 10_000  # Monte Carlo draws of p_best
 DRAW_SEED = 0
 
@@ -70,7 +75,8 @@ def p_best(scores: Mapping[Any, Sequence[float]], draws: int = DRAWS,
     """Per candidate key, the probability that its true score is the highest (module
     docstring); sums to 1, exact ties split the vote. None when the noise is unmeasured (no
     candidate has two scores). ``own_sd``: each candidate's noise is the larger of the pooled
-    sd and its own (measured by benchmarks/bench_calibration.py; not what the search uses)."""
+    sd and its own (what the search uses: :data:`SEARCH_OWN_SD`; benchmarks/bench_calibration.py
+    measures both)."""
     keys = [k for k, v in scores.items() if len(v)]
     sd, df = pooled_sd([scores[k] for k in keys])
     if df == 0:
