@@ -37,6 +37,7 @@ import pandas as pd
 from scalesearch.coefsearch.judge import Reference, final_scores, judge, summarize
 from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.space import Candidate
+from scalesearch.coefsearch.stats import SEARCH_OWN_SD
 from scalesearch.coefsearch.surface import pick as search_pick
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.training.runfiles import read_json
@@ -74,6 +75,7 @@ def reference(folder: Path) -> Reference:
     return Reference.of(scores)
 
 
+SEARCH_NOISE = "own" if SEARCH_OWN_SD else "pooled"  # p_best's noise model in the search
 SCORES = ("top1", "loss")  # what ranks a replicate's candidates (issue 36 §5)
 
 
@@ -88,7 +90,7 @@ def scored_rows(rows: list[dict], score: str) -> list[dict]:
 
 
 def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",
-              noise: str = "pooled") -> dict:
+              noise: str = SEARCH_NOISE) -> dict:
     """One replicate folder judged under a pick rule (chosen as the search chooses:
     :func:`~scalesearch.coefsearch.surface.pick`) and a ranking score (:func:`scored_rows`),
     with its seconds; {} when the rule has no pick there (``model`` where no model was
@@ -117,11 +119,12 @@ def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",
 
 
 def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
-          scores: tuple[str, ...] = ("top1",), noises: tuple[str, ...] = ("pooled",)) -> None:
+          scores: tuple[str, ...] = ("top1",), noises: tuple[str, ...] = (SEARCH_NOISE,)) -> None:
     ref = reference(ref_dir)
     table = []
     for out in outs:
-        folders = sorted(p for p in out.iterdir() if (p / "trials.csv").exists()) \
+        # a replicate counts once its search finished (best.json written), not while it runs
+        folders = sorted(p for p in out.iterdir() if (p / "best.json").exists()) \
             if not (out / "trials.csv").exists() else [out]
         for rule, by, noise in ((r, b, n) for n in noises for b in scores for r in rules):
             judged = [j for f in folders if (j := replicate(f, ref, rule, by, noise))]
@@ -185,8 +188,8 @@ def main() -> None:
                    help="rank each replicate by this (repeatable; default top1): loss is the "
                         "validation loss the same evaluation recorded (issue 36 §5)")
     s.add_argument("--noise", action="append", choices=["pooled", "own"],
-                   help="p_best's noise per candidate (repeatable; default pooled, the "
-                        "search's): own = the larger of the pooled sd and its own")
+                   help="p_best's noise per candidate (repeatable; default the search's, "
+                        "own): own = the larger of the pooled sd and its own")
     s.add_argument("--format", choices=["table", "json"], default="table")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # after "--": the search's flags
@@ -195,7 +198,7 @@ def main() -> None:
         run(a.out, a.replicates, a.seeds, argv[cut + 1:])
     else:
         score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json",
-              tuple(a.score or ["top1"]), tuple(a.noise or ["pooled"]))
+              tuple(a.score or ["top1"]), tuple(a.noise or [SEARCH_NOISE]))
 
 
 if __name__ == "__main__":
