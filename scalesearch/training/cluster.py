@@ -44,6 +44,11 @@ def connect(address: str | None):
     kwargs: dict[str, Any] = dict(include_dashboard=False, configure_logging=False,
                                   log_to_driver=False)
     if not address:  # "local": a new runtime even when another run's Ray is up on this machine
+        # Ray starts its workers at nice 15: the trials — the work the user asked for — would
+        # then yield to any other process, and the budget's pilot (run here, at the driver's
+        # priority) would plan for a speed they do not get. RAY_worker_niceness set by the
+        # user wins.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         try:
             with _token_auth():
                 ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
