@@ -193,8 +193,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     p_best and the tied set; the interval is top-1's, from the noise pooled over the
     candidates that trained as long (same status and epochs). ``attrs["reliability"]``: the
     finished candidates' and each of ``rungs``' (epochs) reliability; ``chance``: a guess's
-    top-1 (%); ``own_sd``: p_best with each candidate's noise the larger of the pooled sd and
-    its own (:func:`~scalesearch.coefsearch.stats.p_best`)."""
+    top-1 (%); ``own_sd``: :func:`~scalesearch.coefsearch.stats.p_best`'s."""
     objective = objective or Objective()
     df = pd.DataFrame(rows)
     df = df.reindex(columns=[*df.columns, *(c for c in ROW_COLUMNS if c not in df)])
