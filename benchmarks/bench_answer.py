@@ -123,6 +123,8 @@ def score(ref_dir: Path, outs: list[Path], rules: list[str], as_json: bool,
     ref = reference(ref_dir)
     table = []
     for out in outs:
+        if not out.is_dir():
+            sys.exit(f"bench_answer.py score: {out}: no such folder")
         # a replicate counts once its search finished (best.json written), not while it runs
         folders = sorted(p for p in out.iterdir() if (p / "best.json").exists()) \
             if not (out / "trials.csv").exists() else [out]
