@@ -87,7 +87,7 @@ def tied_lines(best: Best) -> list[str]:
         return ["one seed per candidate: seed noise is not measured, so the tied set and "
                 "p_best are unknown (search with --seeds 2 or more)"]
     lines = ["", "tied set (p_best ≥ 5%: probability of being the best, under the seed noise "
-             "pooled over candidates):",
+             "pooled over candidates, or a candidate's own where larger):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
                                 **{_header(dict(best).get("ranked")): mean_spread(t["top1_mean"],
                                                                             t["top1_std"])},

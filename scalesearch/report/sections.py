@@ -209,7 +209,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         s.facts += [(f"reliability at rung {r['rung']} (epoch {r['epoch']})", describe(r))
                     for r in evidence.get("rungs", [])]
     s.tables.append(("Tied set (p_best ≥ 5%: the probability of being the best under the "
-                     "seed noise pooled over the candidates)", html_table(_frame(tied, {
+                     "seeds' noise; docs/search.md)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
                          _column(best): lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
                          "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds"}), "tied")))
