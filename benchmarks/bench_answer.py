@@ -95,8 +95,6 @@ def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",
     :func:`~scalesearch.coefsearch.surface.pick`) and a ranking score (:func:`scored_rows`),
     with its seconds; {} when the rule has no pick there (``model`` where no model was
     fitted)."""
-    if rule == "recorded" and score != "top1":
-        raise SystemExit("--rule recorded reads best.json, which top-1 decided: use another rule")
     rank = ranking(scored_rows(TrialStore(folder / "trials.csv").rows, score),
                    own_sd=noise == "own")
     records = rank.to_dict("records")
@@ -198,9 +196,12 @@ def main() -> None:
     a = p.parse_args(argv[:cut])
     if a.cmd == "run":
         run(a.out, a.replicates, a.seeds, argv[cut + 1:])
-    else:
-        score(a.reference, a.outs, a.rule or ["recorded"], a.format == "json",
-              tuple(a.score or ["top1"]), tuple(a.noise or [SEARCH_NOISE]))
+        return
+    rules, scores = a.rule or ["recorded"], tuple(a.score or ["top1"])
+    if "recorded" in rules and scores != ("top1",):
+        p.error("--rule recorded reads best.json, which top-1 decided: give --rule with --score")
+    score(a.reference, a.outs, rules, a.format == "json", scores,
+          tuple(a.noise or [SEARCH_NOISE]))
 
 
 if __name__ == "__main__":
