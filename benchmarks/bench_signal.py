@@ -7,7 +7,8 @@ validation size, images against epochs, batch size (optimizer steps), proxy imag
 training recipe, or seeds against candidates. For each it prints the seed-split Kendall τ with
 its 95% interval, ICC and the ANOVA's p (:mod:`scalesearch.coefsearch.reliability`), the best mean
 top-1 above chance, the training CPU-seconds (the trials' own seconds, one CPU each) and the
-wall time, and the noise budget: the pooled seed-to-seed variance of a score split into its
+wall time (Ray is started once, before the first variant, so no wall holds it), and the noise
+budget: the pooled seed-to-seed variance of a score split into its
 validation-sampling part — the binomial p(1 − p)/n_val that scoring on n_val images adds — and
 the training part, the rest. All variants run in one process, one after the other, so their
 costs are comparable within the run.
@@ -38,6 +39,7 @@ from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.data.loader import DEFAULT_SYNTHETIC_SIZES, SYNTHETIC, chance_top1
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import Ranges, SearchConfig
+from scalesearch.training.cluster import runtime
 
 # one change each from base (SearchConfig fields, or "train." for TrainConfig, "setup." for
 # ProxySetup); costs in the comment are relative to base's training images × epochs
@@ -151,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{base.seeds} seeds, no scheduler")
     print(f"{'variant':22s} cand×s   τ   [95% interval]  ICC  ANOVA p  best−chance  cpu-s "
           f"wall-s  seed sd = √(val-sampling + training var, %²)  verdict")
-    with tempfile.TemporaryDirectory(prefix="bench-signal-") as tmp:
+    # one Ray runtime for every variant, started before any is timed: each wall-s leaves out
+    # Ray's start alike (it was the first variant's alone), and a run starts Ray once
+    with tempfile.TemporaryDirectory(prefix="bench-signal-") as tmp, runtime(base.placement):
         root = Path(args.out or tmp)
         for name in names:
             row = measure(name, variant(base, changes_of(name)), root / name, chance)
