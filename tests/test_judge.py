@@ -84,6 +84,7 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     # studies/results/answer/README.md's table: picks in the reference's tied set (k, R) and
     # the median regret, recomputed from the committed trials.csv files
     ("synthetic/today/3m", "p_best", "top1", (0, 2), 21.4),
+    ("synthetic/today/8m", "p_best", "top1", (0, 1), 21.7),
     ("synthetic/best-arm/3m", "p_best", "top1", (1, 3), 21.7),
     ("synthetic/best-arm/8m", "p_best", "top1", (0, 3), 21.1),
     ("synthetic/best-arm/20m", "p_best", "top1", (1, 1), 0.0),
@@ -115,7 +116,7 @@ def test_the_noise_model_changes_no_committed_answer():
     """p_best with each candidate's own sd where larger (the search's) or the pooled sd alone:
     the same pick, the same tied-set verdict and regret in every committed replicate."""
     answer = ROOT / "studies/results/answer/synthetic"
-    folders = [str(answer / f) for f in ("today/3m", "best-arm/3m", "best-arm/8m",
+    folders = [str(answer / f) for f in ("today/3m", "today/8m", "best-arm/3m", "best-arm/8m",
                                          "best-arm/20m")]
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
                           "--reference", str(answer / "reference"), *folders, "--rule",
@@ -124,7 +125,7 @@ def test_the_noise_model_changes_no_committed_answer():
     table = json.loads(out.stdout)["table"]
     by = {(t["runs"], t["noise"]): [(j["pick"], j["pick_in_tied"], j["regret"])
                                     for j in t["replicates_detail"]] for t in table}
-    assert len(by) == 8 and sum(len(v) for v in by.values()) == 2 * 9
+    assert len(by) == 2 * len(folders) and sum(len(v) for v in by.values()) == 2 * 10
     assert all(by[(f, "own")] == by[(f, "pooled")] for f in folders)
 
 
