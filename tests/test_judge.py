@@ -20,6 +20,15 @@ from scalesearch.coefsearch.judge import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+ANSWER = ROOT / "studies/results/answer"
+
+
+def _score(reference: Path, *args: str) -> dict:
+    """``bench_answer.py score --reference REFERENCE ARGS… --format json``, parsed."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
+                          "--reference", str(reference), *args, "--format", "json"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 A, B, C = (1.0, 1.0, 1.4), (1.0, 1.05, 1.35), (1.25, 1.1, 1.15)
 
 
@@ -68,12 +77,8 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     its tied set with the pooled noise; with each candidate's own sd where larger (the
     search's), its two low-mode high-resolution candidates widen and the tied set takes in
     (1, 1.2, 1.15), which balanced prefers (docs/search.md, "Is it calibrated?")."""
-    ref = ROOT / "studies/results/answer/synthetic/reference"
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
-                          "--reference", str(ref), str(ref / "seeds0-1"), "--rule", "balanced",
-                          "--noise", noise, "--format", "json"],
-                         capture_output=True, text=True, check=True)
-    got = json.loads(out.stdout)
+    ref = ANSWER / "synthetic/reference"
+    got = _score(ref, str(ref / "seeds0-1"), "--rule", "balanced", "--noise", noise)
     # the reference: 13 candidates × 4 seeds; its two high-resolution candidates lead
     assert sorted(map(tuple, got["reference"]["tied"])) == [A, B]
     row = got["table"][0]
@@ -101,13 +106,9 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
 def test_the_committed_answer_table_is_what_its_trials_give(folder, rule, score, in_tied,
                                                              regret):
     """The published figures, recomputed from the committed trials.csv files."""
-    answer = ROOT / "studies/results/answer" / folder.split("/")[0]
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
-                          "--reference", str(answer / "reference"),
-                          str(ROOT / "studies/results/answer" / folder),
-                          "--rule", rule, "--score", score, "--format", "json"],
-                         capture_output=True, text=True, check=True)
-    (row,) = json.loads(out.stdout)["table"]
+    data = folder.split("/")[0]
+    (row,) = _score(ANSWER / data / "reference", str(ANSWER / folder), "--rule", rule,
+                    "--score", score)["table"]
     assert row["score"] == score
     assert (row["in_tied"], row["replicates"]) == in_tied
     assert row["regret_median"] == pytest.approx(regret, abs=0.05)
@@ -116,14 +117,11 @@ def test_the_committed_answer_table_is_what_its_trials_give(folder, rule, score,
 def test_the_noise_model_changes_no_committed_answer():
     """p_best with each candidate's own sd where larger (the search's) or the pooled sd alone:
     the same pick, the same tied-set verdict and regret in every committed replicate."""
-    answer = ROOT / "studies/results/answer/synthetic"
+    answer = ANSWER / "synthetic"
     folders = [str(answer / f) for f in ("today/3m", "today/8m", "best-arm/3m", "best-arm/8m",
                                          "best-arm/20m")]
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_answer.py"), "score",
-                          "--reference", str(answer / "reference"), *folders, "--rule",
-                          "p_best", "--noise", "own", "--noise", "pooled", "--format", "json"],
-                         capture_output=True, text=True, check=True)
-    table = json.loads(out.stdout)["table"]
+    table = _score(answer / "reference", *folders, "--rule", "p_best", "--noise", "own",
+                   "--noise", "pooled")["table"]
     by = {(t["runs"], t["noise"]): [(j["pick"], j["pick_in_tied"], j["regret"])
                                     for j in t["replicates_detail"]] for t in table}
     assert len(by) == 2 * len(folders) and sum(len(v) for v in by.values()) == 2 * 10
