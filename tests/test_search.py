@@ -560,11 +560,11 @@ def test_the_trial_context_is_typed_frozen_and_crosses_to_a_worker_intact(tmp_pa
     context = runner.trial_context(cfg, space, TrialStore(tmp_path / "trials.csv"))
     assert isinstance(context, TrialContext) and pickle.loads(pickle.dumps(context)) == context
     assert context.seeds == (0, 1) and context.done == frozenset()
-    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'target'"):
-        context.target = 2
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'done'"):
+        context.done = frozenset()
     first = space.candidates[0]
     assert candidate_of({"index": 0}, context, b0) == (first, None)
     assert runner.describe_trial(context, {"index": 0})[1] == dict(
         zip(("alpha", "beta", "gamma"), first.key, strict=True))
-    rung = dataclasses.replace(context, target=1, checkpoint=True, restore={0: "x"})
-    assert (rung.target, rung.restore, rung.candidates) == (1, {0: "x"}, context.candidates)
+    rung = dataclasses.replace(context, checkpoint=True)
+    assert (rung.checkpoint, rung.candidates) == (True, context.candidates)

@@ -1,5 +1,6 @@
 """Synchronous successive halving (SHA; Jamieson & Talwalkar 2016, the synchronous form of
-Li et al.'s ASHA) over the φ=1 grid, one Ray Tune run per rung.
+Li et al.'s ASHA) over the φ=1 grid, as a plan of rungs (:func:`rung_plan`) that
+:mod:`scalesearch.coefsearch.runner` plays in one Ray Tune run.
 
 Rungs sit at ``min_epochs``·η^k epochs below the last one. At rung k every live candidate
 trains to m_k (from its checkpoint of the previous rung), and only once every one of them has
@@ -19,7 +20,7 @@ import math
 import random
 import shutil
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
@@ -89,16 +90,18 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
     store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])
 
 
-def run_halving(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
-                store: TrialStore, launch: Callable[[list[int], int], None],
-                order_seed: int = 0, log: Callable[[str], None] = print,
-                chance: float | None = None, guard: bool = True) -> bool:
-    """Train the candidates ``keys`` (their grid indices are their positions) rung by rung,
-    ``launch(indices, epoch)`` running one Ray Tune run that trains those candidates to
-    ``epoch``; True once every candidate is finished. Trials start in an order shuffled by
-    ``order_seed`` — which must not, and does not, change any decision. ``chance``: the top-1 of
-    a guess (%), below whose noise no rung cuts; ``guard`` False cuts at every rung, rankable
-    or not (``--cut-unrankable``)."""
+def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
+              store: TrialStore, order_seed: int = 0, log: Callable[[str], None] = print,
+              chance: float | None = None, guard: bool = True
+              ) -> Generator[tuple[list[int], int], None, bool]:
+    """Successive halving over the candidates ``keys`` (their grid indices are their
+    positions) as a plan: yields (grid indices, epoch) — train these candidates to ``epoch``
+    — and is resumed once they have; returns True once every candidate is finished, False
+    when a rung's trainings did not all arrive (interrupted, or trials lost: ``--resume``
+    continues there). Trials start in an order shuffled by ``order_seed`` — which must not,
+    and does not, change any decision. ``chance``: the top-1 of a guess (%), below whose
+    noise no rung cuts; ``guard`` False cuts at every rung, rankable or not
+    (``--cut-unrankable``)."""
 
     def live(key: tuple) -> bool:
         done = store.done()
@@ -113,9 +116,9 @@ def run_halving(keys: list[tuple], seeds: list[int], rungs: list[int], eta: floa
             random.Random(order_seed + k).shuffle(behind)
             log(f"rung {k}: training {len(behind)} candidate(s) to epoch {epoch} of "
                 f"{rungs[-1]}")
-            launch(behind, epoch)
+            yield behind, epoch
             if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
-                return False  # interrupted, or trials lost: --resume continues here
+                return False
         if epoch < rungs[-1]:
             cut(store, k, epoch, eta, log, chance, guard)
     return not any(live(key) for key in keys)

@@ -1,8 +1,9 @@
 """Run the φ=1 search (§3.3 step 1) on Ray Tune, and :mod:`scalesearch.coefsearch.trainable`
-trains each candidate's seeds. Schedulers: ``sha`` — synchronous successive halving, one Ray
-Tune run per rung restored from the previous rung's checkpoints (:mod:`.halving`); ``asha`` —
-OptunaSearch (grid or TPE) with Ray Tune's asynchronous ASHA, which stops weak candidates at
-rungs ``min_epochs``·η^k as they arrive; ``none`` — every candidate trains to the end.
+trains each candidate's seeds. Schedulers: ``sha`` — synchronous successive halving, its rungs
+played in one Ray Tune run, each trial restored from the previous rung's checkpoint
+(:mod:`.halving`); ``asha`` — OptunaSearch (grid or TPE) with Ray Tune's asynchronous ASHA,
+which stops weak candidates at rungs ``min_epochs``·η^k as they arrive; ``none`` — every
+candidate trains to the end.
 
 ``trials.csv`` — written by the driver as trials report — is the source of truth: ``--resume``
 re-plans only the (candidate, seed) pairs it does not hold finished (a candidate stopped by a
@@ -21,7 +22,7 @@ from dataclasses import replace
 from functools import partial
 
 from scalesearch.coefsearch.budget import Pace
-from scalesearch.coefsearch.halving import run_halving
+from scalesearch.coefsearch.halving import rung_plan
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
     Candidate,
@@ -133,14 +134,22 @@ def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialContext,
            callbacks: list, concurrent: int, log: Callable[[str], None], stop=None) -> None:
-    """Synchronous successive halving: one Ray Tune run per rung, each trial restored from
-    its candidate's checkpoint (the paused rows of trials.csv name it)."""
-    from ray import tune
+    """Synchronous successive halving in one Ray Tune run: :func:`.halving.rung_plan` names
+    the candidates each rung trains, :class:`.rungsearch.RungSearcher` hands them out as
+    trials (each restored from the checkpoint its candidate's paused rows in trials.csv name),
+    and the trial actors carry over from rung to rung."""
+    from scalesearch.coefsearch.rungsearch import RungSearcher
 
     out = store.path.parent.resolve()
-    keys = [c.key for c in space.candidates]
+    keys, seeds = [c.key for c in space.candidates], cfg.training_seeds()
+    guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts (a
+    # function of your own has no known chance level); best-arm cuts at every rung
+    chance = chance_top1(cfg.setup.data) if guard and cfg.setup.ranks_top1 else None
+    plan = rung_plan(keys, seeds, [*cfg.milestones(), cfg.epochs], cfg.reduction_factor,
+                     store, cfg.sampler_seed, log, chance, guard)
 
-    def launch(indices: list[int], epoch: int) -> None:
+    def configs(indices: list[int], epoch: int) -> list[dict]:
+        """The rung's trials: candidate, epoch to reach, checkpoint, seeds still to train."""
         paths = {Candidate.key_of(r): checkpoint_path(out, r["checkpoint"]) for r in store.rows
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
         restore = {i: str(path) for i in indices
@@ -151,18 +160,17 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
             log(f"  {len(restore)} of them continue from their checkpoints (epoch(s) "
                 f"{', '.join(map(str, at))})"
                 + (", the others from epoch 0" if len(restore) < len(indices) else ""))
-        rung_context = replace(context, done=frozenset(store.done()), target=epoch,
-                               checkpoint=True, restore=restore)
-        fit(trial, rung_context, cfg.placement, concurrent, str(out / CHECKPOINTS),
-            f"epoch{epoch}-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
-            param_space={"index": tune.grid_search(indices)}, stop=stop)
+        done = store.done()
+        return [dict(index=i, target=epoch, restore=restore.get(i),
+                     seeds=[s for s in seeds if (*keys[i], s) not in done]) for i in indices]
 
-    guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts (a
-    # function of your own has no known chance level); best-arm cuts at every rung
-    chance = chance_top1(cfg.setup.data) if guard and cfg.setup.ranks_top1 else None
-    if run_halving(keys, cfg.training_seeds(), [*cfg.milestones(), cfg.epochs],
-                   cfg.reduction_factor, store, launch, cfg.sampler_seed, log,
-                   chance, guard):
+    rungs = RungSearcher(plan, configs)
+    fit(trial, replace(context, checkpoint=True), cfg.placement, concurrent,
+        str(out / CHECKPOINTS), f"halving-{time.strftime('%Y%m%d-%H%M%S')}", callbacks,
+        stop=stop, search_alg=rungs, num_samples=-1)
+    if rungs.error is not None:
+        raise rungs.error
+    if rungs.finished:
         import shutil
 
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # every candidate is finished

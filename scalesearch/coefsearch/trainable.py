@@ -24,8 +24,7 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
@@ -41,8 +40,9 @@ STATE_FILE = "state.pt"  # in each Ray Tune checkpoint: {seed: (trainer state, r
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of one search needs; Ray ships it to the workers once. A rung of
-    synchronous halving is the same context with ``target``, ``checkpoint`` and ``restore``."""
+    """What every trial of one search needs; Ray ships it to the workers once. Synchronous
+    halving sets ``checkpoint``; each of its trials' configs names the epoch to reach
+    (``target``), the checkpoint to continue from (``restore``) and the ``seeds`` to train."""
 
     baseline: str  # a registry name or a plug-in spec (resolved in the worker)
     setup: ProxySetup  # the proxy every candidate trains with
@@ -54,9 +54,7 @@ class TrialContext:
     evaluate_at: tuple[int, ...] | None  # epochs evaluated on the val subset (None: every one)
     last_epoch: int  # the run's final epoch (SearchConfig.epochs)
     done: frozenset[tuple] = frozenset()  # (α, β, γ, seed) already in trials.csv
-    target: int | None = None  # train up to this epoch (a rung), not to the end
     checkpoint: bool = False  # report a checkpoint after every epoch (sha)
-    restore: Mapping[int, str] = field(default_factory=dict)  # grid index → checkpoint folder
 
 
 def candidate_of(config: dict, context: TrialContext, baseline) -> tuple[Candidate, str | None]:
@@ -182,14 +180,16 @@ class _SeedRun:
 
 def trial(config: dict, context: TrialContext) -> None:
     """Ray Tune trainable: train one candidate for every pending seed, reporting after every
-    epoch ``{"epoch", "score", "rows", "key"}`` (score = mean of the seeds' ranked values)."""
+    epoch ``{"epoch", "score", "rows", "key"}`` (score = mean of the seeds' ranked values).
+    ``config``: the candidate (``index``, or a TPE point) and, for a rung of synchronous
+    halving, ``target``, ``restore`` and ``seeds`` (:class:`TrialContext`)."""
     from ray import tune
 
     from scalesearch.scaling.registry import resolve
 
     baseline = resolve(context.baseline)
     cand, reject = candidate_of(config, context, baseline)
-    seeds = [s for s in context.seeds if (*cand.key, s) not in context.done]
+    seeds = config.get("seeds", [s for s in context.seeds if (*cand.key, s) not in context.done])
     key = list(cand.key)
     if reject:
         rows = [dict(base_row(baseline, cand, s), status=Status.REJECTED, error=reject)
@@ -199,13 +199,13 @@ def trial(config: dict, context: TrialContext) -> None:
     fn = resolve_trainer(context.setup.trainer)
     divisor = 1 if cand.matched_resolution is not None else None  # keep the matched size
     epochs = context.last_epoch
-    stop = min(epochs, context.target or epochs)
+    stop = min(epochs, config.get("target") or epochs)  # a rung: up to its epoch
     runs = [_SeedRun(baseline, cand, context, s, divisor, stop) for s in seeds]
     if not any(r.live for r in runs):  # every seed failed before training
         tune.report({"epoch": 0, "score": 0.0, "rows": [r.row for r in runs], "key": key,
                      "final": True})
         return
-    start, unsaved = _restore(runs, context.restore.get(config.get("index", -1)))
+    start, unsaved = _restore(runs, config.get("restore"))
     for run in runs:
         if run.live:
             run.start(fn, start)
