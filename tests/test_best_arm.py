@@ -58,3 +58,56 @@ def test_it_cuts_where_sha_would_not(tmp_path):
 def test_it_halves_a_fixed_grid():
     with pytest.raises(ScalesearchError, match="--scheduler sha halves a fixed set"):
         SearchConfig("efficientnet-b0", scheduler="best-arm", sampler="tpe", trials=4)
+
+
+class _Clock:
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _pace(now_at_cut: float, budget_s: float = 520.0) -> budget.Pace:
+    """A --budget pace whose trials began at 20 s (grid, pilot, Ray) and whose first rung ended
+    at ``now_at_cut``."""
+    clock = _Clock(20.0)
+    pace = budget.Pace(budget_s, budget_s, start=0.0, clock=clock)
+    pace.trials_begin()
+    clock.now = now_at_cut
+    return pace
+
+
+def test_a_pace_behind_its_plan_keeps_fewer_at_the_cut():
+    """Rung 0 of 13 candidates (13 candidate-epochs on 2 slots), rungs at epochs 1, 3, 4,
+    η = 3: with k going on the halving's rest costs ⌈k/2⌉·2 + ⌈⌈k/3⌉/2⌉·1 candidate-epochs per
+    slot — 7 for k = 5, 5 for k = 4 or 3, 3 for k = 2."""
+    def replan(pace, planned=5, rungs=(1, 3, 4)):
+        logged: list[str] = []
+        return pace.replan(0, planned, list(rungs), 3.0, 13, 2, logged.append), logged
+
+    on_pace = _pace(85.0)  # 10 s a candidate-epoch per slot: ends at 85 + 70 = 155 s of 520
+    assert replan(on_pace) == (5, []) and on_pace.replans == []
+    behind = _pace(300.0)  # 43.1 s each: 5 would end at 601.5 s (> 520 · 1.15), 4 at 515.4 s
+    keep, logged = replan(behind)
+    assert keep == 4 and len(logged) == 1 and "4 go on instead" in logged[0]
+    assert "still over" not in logged[0]
+    assert behind.replans == [dict(rung=0, planned=5, keep=4, at_s=300.0, projected_s=601.5,
+                                   replanned_s=515.4)]
+    far_behind = _pace(450.0)  # even two end at 648 s: two go on all the same, and it says so
+    keep, logged = replan(far_behind)
+    assert keep == 2 and "still over the budget" in logged[0]
+    assert replan(far_behind, planned=2, rungs=(3, 4)) == (2, [])  # two left: nothing to cut
+
+
+def test_a_replanned_cut_keeps_the_best_of_fewer(tmp_path):
+    store = _paused(tmp_path, _table(signal=3.0, noise=0.5, seed=2))  # 12, clearly ranked
+    asked: list[int] = []
+
+    def replan(planned: int) -> int:
+        asked.append(planned)
+        return 2
+
+    cut(store, 0, 2, 3.0, lambda m: None, guard=False, replan=replan)
+    going = {r["alpha"] for r in store.rows if r["status"] == Status.PAUSED}
+    assert asked == [4] and going == {1.55, 1.5}  # ⌈12/3⌉ = 4 planned; the best two go on

@@ -197,7 +197,7 @@ def test_a_search_behind_its_plan_says_once_by_how_much():
     line = lines[0]
     assert line.startswith("budget 3m00s: 4 of 12 trials took 1m40s")
     assert "about 5m20s (planned 2m50s), 2m20s (78%) over the budget" in line
-    assert "Every candidate still trains as planned" in line
+    assert "Every candidate still trains on the planned images" in line
 
 
 def test_the_pace_is_judged_only_after_a_third_of_the_trials():

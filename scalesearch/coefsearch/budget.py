@@ -192,9 +192,10 @@ class Pace:
     """Keeps the plan honest as the trials finish (issue 36 §6): once a third of them have, it
     projects the search's end at the pace measured so far and, when that passes the budget by
     more than :data:`KEPT` (other load on the machine: two 2-core runs of the README main job
-    took 3 and 6 minutes for one ``--budget 3m``), says so once, with by how much. Nothing is
-    cut: fewer images for the trials not yet started would make the candidates unequal, and
-    skipping candidates or seeds would leave the ranking without them."""
+    took 3 and 6 minutes for one ``--budget 3m``), says so once, with by how much. Nothing of
+    a full training is cut: fewer images for the trials not yet started would make the
+    candidates unequal, and skipping candidates or seeds would leave the ranking without them;
+    a halving's cut by rank can keep fewer instead (:meth:`replan`)."""
 
     def __init__(self, budget_s: float, estimated_s: float, start: float,
                  clock=time.perf_counter):
@@ -202,6 +203,7 @@ class Pace:
             clock
         self.trials_start: float | None = None  # when the first trial was planned to begin
         self.projected_s: float | None = None  # the overrun said (None: on plan)
+        self.replans: list[dict] = []  # rungs that kept fewer than planned (search.json)
 
     def trials_begin(self) -> None:
         """The trials start now (after the grid, the pilot and Ray's start)."""
@@ -224,7 +226,44 @@ class Pace:
             f"{format_duration(projected)} (planned {format_duration(self.estimated_s)}), "
             f"{format_duration(over)} "
             f"({over / self.budget_s:.0%}) over the budget. Every candidate still trains "
-            "as planned: fewer images for some would make them unequal")
+            "on the planned images: fewer for some would make them unequal")
+
+
+    def replan(self, rung: int, planned: int, rungs: list[int], eta: float, trained: float,
+               concurrent: int, log) -> int:
+        """How many of a rung's candidates go on (``planned``: ⌈n/η⌉) so that the halving ends
+        within the budget at the pace measured so far (issue 36 §6). ``rungs``: the epochs
+        from this rung's to the last; ``trained``: candidate-epochs trained so far by this
+        run. Where ``planned`` would end more than :data:`KEPT` over the budget, the most
+        that end within it go on (at least two, so the last rung still compares), and the log
+        says so; a cut by rank keeps the candidates equal, unlike fewer images for some."""
+        if self.trials_start is None or trained <= 0 or planned <= 2:
+            return planned
+        now = self.clock()
+        slot_s = (now - self.trials_start) * concurrent / trained  # one candidate-epoch, one slot
+
+        def end(keep: int) -> float:
+            """When the search's trainings end if ``keep`` go on (the planned halving after)."""
+            t, n = now - self.start, keep
+            for a, b in zip(rungs, rungs[1:], strict=False):
+                t += math.ceil(n / concurrent) * (b - a) * slot_s
+                n = math.ceil(n / eta)
+            return t
+
+        if end(planned) <= self.budget_s * (1 + KEPT):
+            return planned
+        keep = max((m for m in range(2, planned) if end(m) <= self.budget_s), default=2)
+        self.replans.append(dict(rung=rung, planned=planned, keep=keep,
+                                 at_s=round(now - self.start, 1),
+                                 projected_s=round(end(planned), 1),
+                                 replanned_s=round(end(keep), 1)))
+        log(f"budget {format_duration(self.budget_s)}: behind the plan (other load on this "
+            f"machine?): with {planned} going on after rung {rung} the trainings would end "
+            f"after about {format_duration(end(planned))}; {keep} go on instead, ending after "
+            f"about {format_duration(end(keep))}"
+            + ("" if end(keep) <= self.budget_s else
+               " — still over the budget: the last rung needs two to compare"))
+        return keep
 
 
 def concurrency(cfg: SearchConfig) -> int:

@@ -21,6 +21,7 @@ import random
 import shutil
 import statistics
 from collections.abc import Callable, Generator
+from functools import partial
 from pathlib import Path
 
 from scalesearch.coefsearch.reliability import describe, in_seed_order, reliability
@@ -30,12 +31,14 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.util.status import Status
 
 
-def survivors(scores: dict[tuple, list[float]], eta: float) -> set[tuple]:
-    """The ⌈n/η⌉ candidates with the best mean score, and any tied with the last of them."""
+def survivors(scores: dict[tuple, list[float]], eta: float,
+              keep: int | None = None) -> set[tuple]:
+    """The ⌈n/η⌉ candidates with the best mean score (``keep`` of them where given: a
+    re-planned cut), and any tied with the last of them."""
     if not scores:
         return set()
     means = {k: round(statistics.fmean(v), 9) for k, v in scores.items()}
-    keep = math.ceil(len(means) / eta)
+    keep = min(len(means), keep or math.ceil(len(means) / eta))
     cut = sorted(means.values(), reverse=True)[keep - 1]
     return {k for k, m in means.items() if m >= cut}
 
@@ -64,10 +67,12 @@ def _paused(store: TrialStore, key: tuple) -> list[dict]:
 
 
 def cut(store: TrialStore, rung: int, epoch: int, eta: float,
-        log: Callable[[str], None], chance: float | None = None, guard: bool = True) -> None:
+        log: Callable[[str], None], chance: float | None = None, guard: bool = True,
+        replan: Callable[[int], int] | None = None) -> None:
     """Stop the candidates paused at ``epoch`` that are not among the rung's survivors, if the
     seeds can rank the rung or ``guard`` is off (module docstring); ``chance`` is the top-1 of
-    a guess (%)."""
+    a guess (%); ``replan(⌈n/η⌉)``: how many go on instead (``--budget`` behind its pace,
+    :meth:`.budget.Pace.replan`)."""
     table = seed_scores_at(store.rows, epoch)
     scores = in_seed_order(table)
     evidence = reliability(table, chance)
@@ -75,7 +80,8 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
         log(f"rung {rung} (epoch {epoch}): no cut, all {len(scores)} candidates go on: the "
             f"seeds cannot rank them here ({describe(evidence)})")
         return
-    keep = survivors(scores, eta)
+    planned = math.ceil(len(scores) / eta)
+    keep = survivors(scores, eta, replan(planned) if replan else planned)
     out = store.path.parent
     stopped = [r for r in store.rows if r["status"] == Status.PAUSED and r["epochs"] == epoch
                and Candidate.key_of(r) not in keep]
@@ -92,7 +98,8 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
 
 def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
               store: TrialStore, order_seed: int = 0, log: Callable[[str], None] = print,
-              chance: float | None = None, guard: bool = True
+              chance: float | None = None, guard: bool = True,
+              replan: Callable[[int, int], int] | None = None
               ) -> Generator[tuple[list[int], int], None, bool]:
     """Successive halving over the candidates ``keys`` (their grid indices are their
     positions) as a plan: yields (grid indices, epoch) — train these candidates to ``epoch``
@@ -101,7 +108,7 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
     continues there). Trials start in an order shuffled by ``order_seed`` — which must not,
     and does not, change any decision. ``chance``: the top-1 of a guess (%), below whose
     noise no rung cuts; ``guard`` False cuts at every rung, rankable or not
-    (``--cut-unrankable``)."""
+    (``--cut-unrankable``); ``replan(k, ⌈n/η⌉)``: how many go on at rung k instead."""
 
     def live(key: tuple) -> bool:
         done = store.done()
@@ -120,5 +127,6 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
             if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
                 return False
         if epoch < rungs[-1]:
-            cut(store, k, epoch, eta, log, chance, guard)
+            cut(store, k, epoch, eta, log, chance, guard,
+                None if replan is None else partial(replan, k))
     return not any(live(key) for key in keys)

@@ -133,11 +133,13 @@ def describe_trial(context: TrialContext, config: dict) -> tuple[str, dict]:
 
 
 def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialContext,
-           callbacks: list, concurrent: int, log: Callable[[str], None], stop=None) -> None:
+           callbacks: list, concurrent: int, log: Callable[[str], None], stop=None,
+           pace: Pace | None = None) -> None:
     """Synchronous successive halving in one Ray Tune run: :func:`.halving.rung_plan` names
     the candidates each rung trains, :class:`.rungsearch.RungSearcher` hands them out as
     trials (each restored from the checkpoint its candidate's paused rows in trials.csv name),
-    and the trial actors carry over from rung to rung."""
+    and the trial actors carry over from rung to rung. ``pace`` (``--budget``): a cut keeps
+    fewer where the plan's would end over the budget (:meth:`.budget.Pace.replan`)."""
     from scalesearch.coefsearch.rungsearch import RungSearcher
 
     out = store.path.parent.resolve()
@@ -145,8 +147,15 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
     guard = cfg.schedule.guarded()  # sha: a rung within noise of a guess never cuts (a
     # function of your own has no known chance level); best-arm cuts at every rung
     chance = chance_top1(cfg.setup.data) if guard and cfg.setup.ranks_top1 else None
-    plan = rung_plan(keys, seeds, [*cfg.milestones(), cfg.epochs], cfg.reduction_factor,
-                     store, cfg.sampler_seed, log, chance, guard)
+    epochs, eta = [*cfg.milestones(), cfg.epochs], cfg.reduction_factor
+    trained = [0]  # candidate-epochs this run has trained (every rung's trials end before a cut)
+
+    def replan(k: int, planned: int) -> int:
+        assert pace is not None
+        return pace.replan(k, planned, epochs[k:], eta, trained[0], concurrent, log)
+
+    plan = rung_plan(keys, seeds, epochs, eta, store, cfg.sampler_seed, log, chance, guard,
+                     replan if pace else None)
 
     def configs(indices: list[int], epoch: int) -> list[dict]:
         """The rung's trials: candidate, epoch to reach, checkpoint, seeds still to train."""
@@ -154,12 +163,13 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
         restore = {i: str(path) for i in indices
                    if (path := paths.get(keys[i])) is not None and path.is_dir()}
+        start = {i: min(r["epochs"] or 0 for r in store.rows if r["status"] == Status.PAUSED
+                        and Candidate.key_of(r) == keys[i]) for i in restore}
         if restore:
-            at = sorted({r["epochs"] for r in store.rows if r["status"] == Status.PAUSED
-                         and Candidate.key_of(r) in {keys[i] for i in restore}})
             log(f"  {len(restore)} of them continue from their checkpoints (epoch(s) "
-                f"{', '.join(map(str, at))})"
+                f"{', '.join(map(str, sorted(set(start.values()))))})"
                 + (", the others from epoch 0" if len(restore) < len(indices) else ""))
+        trained[0] += sum(epoch - start.get(i, 0) for i in indices)
         done = store.done()
         return [dict(index=i, target=epoch, restore=restore.get(i),
                      seeds=[s for s in seeds if (*keys[i], s) not in done]) for i in indices]
@@ -222,7 +232,7 @@ def run_trials(cfg: SearchConfig, space: Space, store: TrialStore,
                     store, lambda x: history_at(x, m)))
 
             def halve(self) -> None:
-                _halve(cfg, space, store, context, callbacks, concurrent, log, budget)
+                _halve(cfg, space, store, context, callbacks, concurrent, log, budget, pace)
 
         cfg.schedule.run(Runs())
         if (error := progress.hopeless()) is not None:

@@ -219,6 +219,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
         planned["actual_s"] = round(seconds, 1)
         # the end projected mid-run when the pace fell behind (None: it kept to the plan)
         planned["projected_s"] = pace and pace.projected_s and round(pace.projected_s, 1)
+        planned["replanned"] = pace.replans if pace else []  # rungs that kept fewer (halving)
         log(f"budget {format_duration(planned['budget_s'])}: planned "
             f"{format_duration(planned['estimated_s'])}, took {format_duration(seconds)}")
     return SearchSummary(
