@@ -97,10 +97,12 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     concurrent = budget.concurrency(cfg)
     n, estimated = budget.plan(cfg, flops, pilot, seconds, concurrent,
                                spent=time.perf_counter() - start)
+    share = cfg.schedule.trained_share(len(flops))
+    trained = "every candidate to the end" if share == 1 else \
+        f"the halving's cuts planned ({share:.0%} of the full trainings)"
     log(f"plan: {len(flops)} candidates × {cfg.seeds} seeds × {cfg.setup.train.epochs:g} "
         f"epochs of {n} images (batch {cfg.setup.train.batch_size}, {pilot.val_images} val), "
-        f"{concurrent} at once, every candidate to the end: estimated (grid and pilot "
-        f"included) "
+        f"{concurrent} at once, {trained}: estimated (grid and pilot included) "
         f"{format_duration(estimated)} of {format_duration(seconds)} (pilot: "
         f"{1 / pilot.train_s[0]:.0f}–{1 / pilot.train_s[1]:.0f} training images/s)")
     plan = dict(budget_s=cfg.budget, estimated_s=round(estimated, 1), num_train=n,
