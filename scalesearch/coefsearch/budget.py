@@ -228,7 +228,6 @@ class Pace:
             f"({over / self.budget_s:.0%}) over the budget. Every candidate still trains "
             "on the planned images: fewer for some would make them unequal")
 
-
     def replan(self, rung: int, planned: int, rungs: list[int], eta: float, trained: float,
                concurrent: int, log) -> int:
         """How many of a rung's candidates go on (``planned``: ⌈n/η⌉) so that the halving ends

@@ -125,7 +125,7 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
                 f"{rungs[-1]}")
             yield behind, epoch
             if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
-                return False
+                return False  # interrupted, or trials lost: --resume continues here
         if epoch < rungs[-1]:
             cut(store, k, epoch, eta, log, chance, guard,
                 None if replan is None else partial(replan, k))
