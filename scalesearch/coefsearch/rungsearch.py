@@ -1,6 +1,7 @@
 """Synchronous halving's rungs (:func:`.halving.rung_plan`) as a Ray Tune searcher, so that
 one Tune run trains every rung and its trial actors — each of which spends seconds importing
-torch and Ray before it trains — carry over from rung to rung (issue 36 §6)."""
+torch and Ray before it trains — can carry over from rung to rung (as far as Tune's actor
+cache keeps them: one idle actor; no speed-up measured beyond the noise, docs/search.md)."""
 
 from __future__ import annotations
 
