@@ -11,7 +11,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.settings.search import SearchConfig
 from scalesearch.util.status import Status
-from tests.test_budget import FLOPS, PILOT
+from tests.test_budget import FLOPS, PILOT, _Clock
 from tests.test_reliability import _paused, _table
 
 
@@ -60,18 +60,11 @@ def test_it_halves_a_fixed_grid():
         SearchConfig("efficientnet-b0", scheduler="best-arm", sampler="tpe", trials=4)
 
 
-class _Clock:
-    def __init__(self, now: float = 0.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _pace(now_at_cut: float, budget_s: float = 520.0) -> budget.Pace:
     """A --budget pace whose trials began at 20 s (grid, pilot, Ray) and whose first rung ended
     at ``now_at_cut``."""
-    clock = _Clock(20.0)
+    clock = _Clock()
+    clock.now = 20.0
     pace = budget.Pace(budget_s, budget_s, start=0.0, clock=clock)
     pace.trials_begin()
     clock.now = now_at_cut

@@ -249,18 +249,20 @@ class Pace:
                 n = math.ceil(n / eta)
             return t
 
-        if end(planned) <= self.budget_s * (1 + KEPT):
+        projected = end(planned)
+        if projected <= self.budget_s * (1 + KEPT):
             return planned
         keep = max((m for m in range(2, planned) if end(m) <= self.budget_s), default=2)
+        replanned = end(keep)
         self.replans.append(dict(rung=rung, planned=planned, keep=keep,
                                  at_s=round(now - self.start, 1),
-                                 projected_s=round(end(planned), 1),
-                                 replanned_s=round(end(keep), 1)))
+                                 projected_s=round(projected, 1),
+                                 replanned_s=round(replanned, 1)))
         log(f"budget {format_duration(self.budget_s)}: behind the plan (other load on this "
             f"machine?): with {planned} going on after rung {rung} the trainings would end "
-            f"after about {format_duration(end(planned))}; {keep} go on instead, ending after "
-            f"about {format_duration(end(keep))}"
-            + ("" if end(keep) <= self.budget_s else
+            f"after about {format_duration(projected)}; {keep} go on instead, ending after "
+            f"about {format_duration(replanned)}"
+            + ("" if replanned <= self.budget_s else
                " — still over the budget: the last rung needs two to compare"))
         return keep
 

@@ -62,8 +62,10 @@ def drop_checkpoint(out: Path, stored: str | None) -> None:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def _paused(store: TrialStore, key: tuple) -> list[dict]:
-    return [r for r in store.rows if Candidate.key_of(r) == key and r["status"] == Status.PAUSED]
+def reached(store: TrialStore, key: tuple) -> int:
+    """The epoch a candidate's paused seeds have all reached (0: none paused)."""
+    return min((r["epochs"] or 0 for r in store.rows
+                if Candidate.key_of(r) == key and r["status"] == Status.PAUSED), default=0)
 
 
 def cut(store: TrialStore, rung: int, epoch: int, eta: float,
@@ -114,17 +116,14 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
         done = store.done()
         return any((*key, s) not in done for s in seeds)
 
-    def reached(key: tuple) -> int:
-        return min((r["epochs"] or 0 for r in _paused(store, key)), default=0)
-
     for k, epoch in enumerate(rungs):
-        behind = [i for i, key in enumerate(keys) if live(key) and reached(key) < epoch]
+        behind = [i for i, key in enumerate(keys) if live(key) and reached(store, key) < epoch]
         if behind:
             random.Random(order_seed + k).shuffle(behind)
             log(f"rung {k}: training {len(behind)} candidate(s) to epoch {epoch} of "
                 f"{rungs[-1]}")
             yield behind, epoch
-            if any(live(keys[i]) and reached(keys[i]) < epoch for i in behind):
+            if any(live(keys[i]) and reached(store, keys[i]) < epoch for i in behind):
                 return False  # interrupted, or trials lost: --resume continues here
         if epoch < rungs[-1]:
             cut(store, k, epoch, eta, log, chance, guard,

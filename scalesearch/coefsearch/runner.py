@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import partial
 
 from scalesearch.coefsearch.budget import Pace
-from scalesearch.coefsearch.halving import rung_plan
+from scalesearch.coefsearch.halving import reached, rung_plan
 from scalesearch.coefsearch.progress import Progress
 from scalesearch.coefsearch.space import (
     Candidate,
@@ -148,28 +148,28 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
     # function of your own has no known chance level); best-arm cuts at every rung
     chance = chance_top1(cfg.setup.data) if guard and cfg.setup.ranks_top1 else None
     epochs, eta = [*cfg.milestones(), cfg.epochs], cfg.reduction_factor
-    trained = [0]  # candidate-epochs this run has trained (every rung's trials end before a cut)
+    trained = 0  # candidate-epochs this run has trained (every rung's trials end before a cut)
 
     def replan(k: int, planned: int) -> int:
         assert pace is not None
-        return pace.replan(k, planned, epochs[k:], eta, trained[0], concurrent, log)
+        return pace.replan(k, planned, epochs[k:], eta, trained, concurrent, log)
 
     plan = rung_plan(keys, seeds, epochs, eta, store, cfg.sampler_seed, log, chance, guard,
                      replan if pace else None)
 
     def configs(indices: list[int], epoch: int) -> list[dict]:
         """The rung's trials: candidate, epoch to reach, checkpoint, seeds still to train."""
+        nonlocal trained
         paths = {Candidate.key_of(r): checkpoint_path(out, r["checkpoint"]) for r in store.rows
                  if r["status"] == Status.PAUSED and r.get("checkpoint")}
         restore = {i: str(path) for i in indices
                    if (path := paths.get(keys[i])) is not None and path.is_dir()}
-        start = {i: min(r["epochs"] or 0 for r in store.rows if r["status"] == Status.PAUSED
-                        and Candidate.key_of(r) == keys[i]) for i in restore}
+        start = {i: reached(store, keys[i]) for i in restore}
         if restore:
             log(f"  {len(restore)} of them continue from their checkpoints (epoch(s) "
                 f"{', '.join(map(str, sorted(set(start.values()))))})"
                 + (", the others from epoch 0" if len(restore) < len(indices) else ""))
-        trained[0] += sum(epoch - start.get(i, 0) for i in indices)
+        trained += sum(epoch - start.get(i, 0) for i in indices)
         done = store.done()
         return [dict(index=i, target=epoch, restore=restore.get(i),
                      seeds=[s for s in seeds if (*keys[i], s) not in done]) for i in indices]
