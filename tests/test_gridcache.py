@@ -151,3 +151,27 @@ def test_a_familys_members_are_counted_once_and_equal_a_fresh_count(grid_cache, 
             rows = results.family(r50, (2.0, 1.0, 1.0), phis=(1, 10))
         assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
                                                             ("paper", 10)]
+
+
+def test_the_official_presets_are_counted_once_and_equal_a_fresh_count(grid_cache,
+                                                                       monkeypatch):
+    """family.png's B1–B7 markers (results.official_presets) are counted for the first search
+    of a baseline and read back after; a baseline without presets draws none."""
+    from scalesearch.coefsearch import results
+    from scalesearch.scaling.scaled import scale
+
+    built: list[str] = []
+    inner = results.scale
+
+    def counting_scale(baseline, **kw):
+        built.append(kw.get("preset"))
+        return inner(baseline, **kw)
+
+    monkeypatch.setattr(results, "scale", counting_scale)
+    b0 = resolve("efficientnet-b0")
+    first = results.official_presets(b0)
+    assert sorted(built) == [f"b{i}" for i in range(1, 8)]
+    assert results.official_presets(b0) == first and len(built) == 7  # read back
+    b3 = scale(b0, preset="b3")
+    assert first[2] == dict(phi=3, flops=b3.counts.flops, params=b3.counts.params)
+    assert results.official_presets(resolve("resnet50")) == []

@@ -14,7 +14,8 @@ that counts (scaling/, space.py) — and holds that key in full; it is read with
 check, and a file that is unreadable, damaged or for another key is counted again and
 replaced, never an error. Writes are atomic (temp file + rename); a cache that cannot be
 written (a read-only home) is skipped with one line. A search's family (:func:`cached_members`:
-the paper's in every search, the found one whenever it wins again) is kept the same way.
+the paper's in every search, the found one whenever it wins again) and the baseline's official
+presets drawn beside it (:func:`cached_presets`) are kept the same way.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ MEMBERS = {"members": [{"source": str, "phi": NUM, "alpha": NUM, "beta": NUM, "g
                         "flops": int, "flops_ratio": NUM, "px_matched": int,
                         "width_matched": NUM, "ratio_matched": NUM}],
            "stopped": (str, type(None))}
+# the official presets' counts (results.official_presets)
+PRESETS = {"presets": [{"phi": int, "flops": int, "params": int}]}
 _PACKAGE = Path(__file__).resolve().parents[1]
 # the code the counts come from: the rounding, the builders, the counter, the matcher, the grid
 _CODE = (*sorted((_PACKAGE / "scaling").glob("*.py")), Path(__file__).with_name("space.py"))
@@ -185,19 +188,40 @@ def cached_space(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tol
     return space
 
 
+def _cached(baseline: Scalable, kind: str, schema: dict, count: Callable[[], dict],
+            log: Log, **settings) -> dict:
+    """``count()``'s value for ``kind`` and ``settings``, from the cache when it holds it; a
+    damaged file is counted again, in silence."""
+    key = _key(baseline, (*_CODE, Path(__file__).with_name("results.py")), kind=kind,
+               **settings)
+    path = _path(kind, key)
+    stored, _ = read_cached(path, key, schema) if path else (None, None)
+    if stored is not None:
+        return stored
+    value = count()
+    if path is not None:
+        _keep(path, key, value, log)
+    return value
+
+
 def cached_members(baseline: Scalable, source: str, coefficients: tuple[float, float, float],
                    phis: tuple, count: Callable[[], tuple[list, str | None]],
                    log: Log = stderr) -> tuple[list, str | None]:
     """A family's members (``count()``: the members and where they stopped, or None), from
     the cache when it holds them: the paper's family is the same in every search, and the found
-    one whenever the same coefficients win; a damaged file is counted again, in silence."""
-    key = _key(baseline, (*_CODE, Path(__file__).with_name("results.py")), kind="family",
-               source=source, coefficients=list(coefficients), phis=list(phis))
-    path = _path("family", key)
-    stored, _ = read_cached(path, key, MEMBERS) if path else (None, None)
-    if stored is not None:
-        return stored["members"], stored["stopped"]
-    members, stopped = count()
-    if path is not None:
-        _keep(path, key, dict(members=[dict(m) for m in members], stopped=stopped), log)
-    return members, stopped
+    one whenever the same coefficients win."""
+    def counted() -> dict:
+        members, stopped = count()
+        return dict(members=[dict(m) for m in members], stopped=stopped)
+
+    value = _cached(baseline, "family", MEMBERS, counted, log, source=source,
+                    coefficients=list(coefficients), phis=list(phis))
+    return value["members"], value["stopped"]
+
+
+def cached_presets(baseline: Scalable, count: Callable[[], list[dict]],
+                   log: Log = stderr) -> list[dict]:
+    """The baseline's official presets as ``count()`` gives them ({phi, flops, params} each,
+    drawn in family.png), from the cache: the same for every search of the baseline (B1–B7's
+    count took ~3 s of each EfficientNet search's outputs)."""
+    return _cached(baseline, "presets", PRESETS, lambda: dict(presets=count()), log)["presets"]

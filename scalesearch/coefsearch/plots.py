@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalesearch.scaling.scalable import Scalable
 from scalesearch.util.plotting import pyplot, save_figure
 from scalesearch.util.status import Status
 
@@ -54,11 +53,9 @@ def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
 
 
 def plot_family(rows: Sequence[Mapping[str, Any]], name: str, path: Path,
-                baseline: Scalable | None = None) -> None:
+                presets: Sequence[Mapping[str, int]] = ()) -> None:
     """FLOPs and params of ``name``'s family φ = 1…N (found vs paper coefficients), and the
-    official presets of ``baseline`` (when given) as markers."""
-    from scalesearch.scaling.scaled import scale
-
+    baseline's official presets ({phi, flops, params}: B1–B7) as markers."""
     plt = pyplot()
     df = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -70,14 +67,11 @@ def plot_family(rows: Sequence[Mapping[str, Any]], name: str, path: Path,
                  f"γ={part['gamma'].iloc[0]:g}")
         axes[0].plot(part["phi"], part["flops"] / 1e9, style, label=label)
         axes[1].plot(part["phi"], part["params"] / 1e6, style, label=label)
-    presets = [k for k in (baseline.presets if baseline else ())
-               if k[1:].isdigit() and 1 <= int(k[1:]) <= 7]
-    if baseline is not None and presets:
-        nets = [scale(baseline, preset=k) for k in presets]
-        phis = [int(k[1:]) for k in presets]
+    if presets:
+        phis = [p["phi"] for p in presets]
         label = "official B1–B7 (hand-rounded, drawn at x = 1…7)"
-        axes[0].plot(phis, [n.counts.flops / 1e9 for n in nets], "k^", label=label)
-        axes[1].plot(phis, [n.counts.params / 1e6 for n in nets], "k^", label=label)
+        axes[0].plot(phis, [p["flops"] / 1e9 for p in presets], "k^", label=label)
+        axes[1].plot(phis, [p["params"] / 1e6 for p in presets], "k^", label=label)
     for ax, unit in zip(axes, ("FLOPs (B multiply-adds)", "params (M)"), strict=True):
         ax.set_yscale("log")
         ax.set_xlabel("compound coefficient φ")

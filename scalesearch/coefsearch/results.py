@@ -26,7 +26,7 @@ from scalesearch.coefsearch.evidence import (
     stopped_evidence,
     stopped_summary,
 )
-from scalesearch.coefsearch.gridcache import cached_members
+from scalesearch.coefsearch.gridcache import cached_members, cached_presets
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import SEARCH_OWN_SD, TIE_P, p_best, pooled_interval, pooled_sd
 from scalesearch.coefsearch.surface import fit, pick, surface_record
@@ -357,6 +357,18 @@ def _members(baseline: Scalable, source: str, coef: tuple[float, float, float],
     return rows, None
 
 
+def official_presets(baseline: Scalable) -> list[dict]:
+    """The baseline's official presets B1–B7 ({phi, flops, params}, φ = the preset's number),
+    counted once (:func:`~scalesearch.coefsearch.gridcache.cached_presets`)."""
+    def count() -> list[dict]:
+        nets = {int(k[1:]): scale(baseline, preset=k) for k in baseline.presets
+                if k[1:].isdigit() and 1 <= int(k[1:]) <= 7}
+        return [dict(phi=phi, flops=n.counts.flops, params=n.counts.params)
+                for phi, n in sorted(nets.items())]
+
+    return cached_presets(baseline, count)
+
+
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
                   rule: str = PICK_RULE, aliases: dict | None = None,
                   objective: Objective | None = None,
@@ -377,7 +389,7 @@ def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
         write_json(out / "best.json", best)
         fam = family(baseline, (best["alpha"], best["beta"], best["gamma"]), phis)
         write_frame(out / "family.csv", pd.DataFrame(fam))
-        plot_family(fam, baseline.name, out / "family.png", baseline)
+        plot_family(fam, baseline.name, out / "family.png", official_presets(baseline))
     else:
         (out / "best.json").unlink(missing_ok=True)
     return best, rank, fam
@@ -398,6 +410,7 @@ def replot(out: Path) -> list[Path]:
     written = [out / "search.png"]
     if best and (out / "family.csv").exists():
         rows = read_csv(out / "family.csv").to_dict("records")
-        plot_family(rows, name, out / "family.png", resolve(name) if registered(name) else None)
+        plot_family(rows, name, out / "family.png",
+                    official_presets(resolve(name)) if registered(name) else ())
         written.append(out / "family.png")
     return written
