@@ -96,13 +96,13 @@ def judge(pick: Key, tied: Iterable[Key], means: Mapping[Key, float], ref: Refer
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper–Pearson) interval of a binomial proportion k/n."""
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # = scipy.stats.beta.ppf
 
     if n == 0:
         return math.nan, math.nan
     a = (1 - level) / 2
-    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, a))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - a))
     return lo, hi
 
 
