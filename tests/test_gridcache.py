@@ -155,23 +155,20 @@ def test_a_familys_members_are_counted_once_and_equal_a_fresh_count(grid_cache, 
 
 def test_the_official_presets_are_counted_once_and_equal_a_fresh_count(grid_cache,
                                                                        monkeypatch):
-    """family.png's B1–B7 markers (results.official_presets) are counted for the first search
+    """family.png's B1–B7 markers (gridcache.official_presets) are counted for the first search
     of a baseline and read back after; a baseline without presets draws none."""
-    from scalesearch.coefsearch import results
-    from scalesearch.scaling.scaled import scale
-
     built: list[str] = []
-    inner = results.scale
+    inner = gridcache.scale
 
     def counting_scale(baseline, **kw):
         built.append(kw.get("preset"))
         return inner(baseline, **kw)
 
-    monkeypatch.setattr(results, "scale", counting_scale)
+    monkeypatch.setattr(gridcache, "scale", counting_scale)
     b0 = resolve("efficientnet-b0")
-    first = results.official_presets(b0)
+    first = gridcache.official_presets(b0)
     assert sorted(built) == [f"b{i}" for i in range(1, 8)]
-    assert results.official_presets(b0) == first and len(built) == 7  # read back
-    b3 = scale(b0, preset="b3")
+    assert gridcache.official_presets(b0) == first and len(built) == 7  # read back
+    b3 = inner(b0, preset="b3")
     assert first[2] == dict(phi=3, flops=b3.counts.flops, params=b3.counts.params)
-    assert results.official_presets(resolve("resnet50")) == []
+    assert gridcache.official_presets(resolve("resnet50")) == []

@@ -26,7 +26,7 @@ from scalesearch.coefsearch.evidence import (
     stopped_evidence,
     stopped_summary,
 )
-from scalesearch.coefsearch.gridcache import cached_members, cached_presets
+from scalesearch.coefsearch.gridcache import cached_members, official_presets
 from scalesearch.coefsearch.reliability import reliability
 from scalesearch.coefsearch.stats import SEARCH_OWN_SD, TIE_P, p_best, pooled_interval, pooled_sd
 from scalesearch.coefsearch.surface import fit, pick, surface_record
@@ -355,18 +355,6 @@ def _members(baseline: Scalable, source: str, coef: tuple[float, float, float],
                            flops_ratio=round(net.flops_ratio, 3), px_matched=px,
                            width_matched=round(width, 4), ratio_matched=round(ratio, 3)))
     return rows, None
-
-
-def official_presets(baseline: Scalable) -> list[dict]:
-    """The baseline's official presets B1–B7 ({phi, flops, params}, φ = the preset's number),
-    counted once (:func:`~scalesearch.coefsearch.gridcache.cached_presets`)."""
-    def count() -> list[dict]:
-        nets = {int(k[1:]): scale(baseline, preset=k) for k in baseline.presets
-                if k[1:].isdigit() and 1 <= int(k[1:]) <= 7}
-        return [dict(phi=phi, flops=n.counts.flops, params=n.counts.params)
-                for phi, n in sorted(nets.items())]
-
-    return cached_presets(baseline, count)
 
 
 def write_outputs(out: Path, rows: list[dict], baseline: Scalable, meta: dict,
