@@ -190,11 +190,11 @@ def cached_space(baseline: Scalable, ranges: Ranges, tolerance: float, flops_tol
 
 
 def _cached(baseline: Scalable, kind: str, schema: dict, count: Callable[[], dict],
-            log: Log, **settings) -> dict:
-    """``count()``'s value for ``kind`` and ``settings``, from the cache when it holds it; a
-    damaged file is counted again, in silence."""
-    key = _key(baseline, (*_CODE, Path(__file__).with_name("results.py")), kind=kind,
-               **settings)
+            counted_in: Path, log: Log, **settings) -> dict:
+    """``count()``'s value for ``kind`` and ``settings``, from the cache when it holds it (the
+    key holds the source of ``counted_in``, the file ``count`` lives in); a damaged file is
+    counted again, in silence."""
+    key = _key(baseline, (*_CODE, counted_in), kind=kind, **settings)
     path = _path(kind, key)
     stored, _ = read_cached(path, key, schema) if path else (None, None)
     if stored is not None:
@@ -215,8 +215,8 @@ def cached_members(baseline: Scalable, source: str, coefficients: tuple[float, f
         members, stopped = count()
         return dict(members=[dict(m) for m in members], stopped=stopped)
 
-    value = _cached(baseline, "family", MEMBERS, counted, log, source=source,
-                    coefficients=list(coefficients), phis=list(phis))
+    value = _cached(baseline, "family", MEMBERS, counted, Path(__file__).with_name("results.py"),
+                    log, source=source, coefficients=list(coefficients), phis=list(phis))
     return value["members"], value["stopped"]
 
 
@@ -230,4 +230,4 @@ def official_presets(baseline: Scalable, log: Log = stderr) -> list[dict]:
         return dict(presets=[dict(phi=phi, flops=n.counts.flops, params=n.counts.params)
                              for phi, n in sorted(nets.items())])
 
-    return _cached(baseline, "presets", PRESETS, count, log)["presets"]
+    return _cached(baseline, "presets", PRESETS, count, Path(__file__), log)["presets"]
