@@ -429,6 +429,8 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     for r in after:  # FLOPs matching: every candidate trains at 2× ± 3% measured FLOPs
         assert r["matched_resolution"] >= 1 and abs(r["flops_ratio"] / 2 - 1) <= 0.03
         assert len(r["history"].split(";")) == r["epochs"]
+        losses = [float(x) for x in r["train_loss"].split(";")]  # each epoch's, resumed too
+        assert len(losses) == r["epochs"] and all(0 < x < math.inf for x in losses)
     best = json.loads((out / "best.json").read_text())
     assert best["scheduler"] == "asha"
     assert (best["alpha"], best["beta"], best["gamma"]) in {

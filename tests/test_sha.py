@@ -70,6 +70,29 @@ def test_trainer_continues_exactly_from_its_state_dict():
         if "running" not in name and "num_batches" not in name:  # BN stats: re-estimated
             assert torch.equal(a, b), name
     assert resumed.seen == straight.seen and resumed.step == straight.step
+    assert resumed.train_losses == straight.train_losses  # the checkpoint carries them
+
+
+def test_train_losses_are_each_epochs_mean_training_loss(monkeypatch):
+    """``train_losses`` (trials.csv's train_loss) is each epoch's mean of the losses the
+    optimiser stepped on, read by a spy on the loss function, not by the trainer's own sum."""
+    import torch.nn.functional as F
+
+    real, seen = F.cross_entropy, []
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen.append(float(out))
+        return out
+
+    trainer = _trainer(5)
+    monkeypatch.setattr(F, "cross_entropy", spy)
+    for _ in range(3):
+        trainer.train_epoch()
+    per = trainer.steps_per_epoch
+    assert len(seen) == 3 * per and len(trainer.train_losses) == 3
+    for e, mean in enumerate(trainer.train_losses):
+        assert mean == pytest.approx(sum(seen[e * per:(e + 1) * per]) / per, rel=1e-6)
 
 
 def _row(key, seed, status, epochs, history, rung=None):
@@ -119,7 +142,7 @@ def test_one_seed_measures_nothing_at_the_rung():
 def _decisions(path) -> list[tuple]:
     rows = TrialStore(path).rows
     return sorted((r["alpha"], r["beta"], r["gamma"], r["seed"], r["status"], r["epochs"],
-                   r["rung"], r["top1"], r["history"]) for r in rows)
+                   r["rung"], r["top1"], r["history"], r["train_loss"]) for r in rows)
 
 
 def _search(tmp_path, name, **changes) -> dict:

@@ -102,6 +102,11 @@ def unpacked(saved) -> bytes | None:
     return saved if saved is None or isinstance(saved, bytes) else saved.numpy().tobytes()
 
 
+def _joined(values: list[float | None], digits: int) -> str:
+    """Per-epoch values as trials.csv stores them: ';'-separated, an empty slot for None."""
+    return ";".join("" if v is None else f"{round(v, digits):g}" for v in values)
+
+
 class _SeedRun:
     """One seed of the candidate: its trial (the training function's view), the function
     run a report at a time, and the row it reports."""
@@ -110,6 +115,7 @@ class _SeedRun:
                  stop: int):
         self.row = dict(base_row(baseline, cand, seed), status=RUNNING, epochs=0)
         self.history: list[float | None] = []
+        self.train_losses: list[float | None] = []  # each epoch's, as reported
         self.trial: Trial | None = None
         self.stepped: Stepped | None = None
         self.function_failed = False  # it raised (a bug; not a failed build, a NaN loss)
@@ -125,16 +131,17 @@ class _SeedRun:
 
     def state(self) -> dict:
         """What :meth:`restore` continues from: the state the function saved (None: it saves
-        none), the row and the score history."""
+        none), the row, the score history and the training losses."""
         assert self.trial is not None, "a live seed has a trial"
         return dict(trainer=packed(self.trial._saved), row=dict(self.row),
-                    history=list(self.history))
+                    history=list(self.history), train_losses=list(self.train_losses))
 
     def restore(self, state: dict) -> None:
         """Continue from :meth:`state` (a checkpoint of an earlier rung or epoch)."""
         assert self.trial is not None, "a live seed has a trial"
         self.trial._saved = unpacked(state["trainer"])
         self.row, self.history = dict(state["row"]), list(state["history"])
+        self.train_losses = list(state.get("train_losses", []))  # none before 0.4
 
     def fail(self, error: str | None) -> None:
         """Mark the row failed with ``error``."""
@@ -171,11 +178,14 @@ class _SeedRun:
         if last:
             self.row.update(status=Status.OK, error=None)
         self.history.append(None if value is None else round(value, 4))
+        self.train_losses.append(m.get("train_loss"))
         seconds, images = m.get("seconds", event.seconds), m.get("images")
         self.row.update(epochs=event.epoch, images=None if images is None else int(images),
                         seconds=round(seconds, 3),
                         images_per_sec=images / seconds if images and seconds else 0.0,
-                        history=";".join("" if h is None else f"{h:g}" for h in self.history))
+                        history=_joined(self.history, 4),
+                        train_loss=_joined(self.train_losses, 6) if any(
+                            x is not None for x in self.train_losses) else None)
 
 
 def trial(config: dict, context: TrialContext) -> None:

@@ -30,6 +30,9 @@ class TrialRow(TypedDict):
     at γ; image_size: the proxy size trained; activations(_ratio): output elements of
     conv/linear layers (pycls), like FLOPs; epochs: epochs trained; rung: the highest rung
     reached (0 = the first); history: the val top-1 after each evaluated epoch, ';'-separated;
+    train_loss: each epoch's mean training loss, ';'-separated (their sum is the "sum of
+    training losses" of Ru et al., a ranking score measured in issue 36 §5; empty when the
+    training function reports none);
     status: a :class:`~scalesearch.util.status.Status`; checkpoint: a paused row's Ray Tune
     checkpoint folder (relative to the run folder when inside it)."""
 
@@ -55,6 +58,7 @@ class TrialRow(TypedDict):
     top1: float | None
     loss: float | None
     history: str | None
+    train_loss: str | None
     images: int | None
     seconds: float | None
     images_per_sec: float | None

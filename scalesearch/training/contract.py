@@ -38,7 +38,9 @@ from scalesearch.settings.recipe import DEFAULT_TRAINER, ProxySetup
 
 GROUP = "scalesearch.trainers"
 BUILTIN = {DEFAULT_TRAINER: "scalesearch.training.proxy:train"}  # also registered in GROUP
-RESERVED = ("loss", "images", "seconds")  # metrics that fill trials.csv's columns of that name
+# metrics that fill trials.csv's columns of that name (train_loss: the epoch's mean training
+# loss, one entry of the row's ';'-separated train_loss)
+RESERVED = ("loss", "images", "seconds", "train_loss")
 
 
 class TrainingFailed(ScalesearchError):
@@ -107,8 +109,9 @@ class Trial:
     def report(self, epoch: int, score: float | None = None,
                **metrics: float | None) -> None:
         """Report ``epoch`` (1, 2, … in order, at most :attr:`epochs`): ``score`` (or the
-        metric named by --metric) is what the ranking reads; ``loss``, ``images`` and
-        ``seconds`` fill trials.csv's columns of that name."""
+        metric named by --metric) is what the ranking reads; ``loss``, ``images``,
+        ``seconds`` and ``train_loss`` (the epoch's mean training loss) fill trials.csv's
+        columns of that name."""
         value = metrics.get(self.metric, score)
         checked = {k: _number(k, v, epoch) for k, v in metrics.items() if v is not None}
         if value is None and self.scored(epoch):

@@ -104,7 +104,7 @@ def train(trial: Trial) -> None:
         if trial.checkpointing:
             trial.save(trainer.state_dict())
         trial.report(trainer.epoch, top1, loss=loss, images=trainer.seen,
-                     seconds=trainer.seconds)
+                     seconds=trainer.seconds, train_loss=trainer.train_losses[-1])
 
 
 def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:

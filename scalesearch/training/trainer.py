@@ -150,7 +150,9 @@ class ProxyTrainer:
     ``cfg.epochs`` makes the last epoch partial. Evaluating between epochs does not change the
     training (BN statistics are re-estimated from scratch at every evaluation). The loss is
     never read on the host per step: a device-side flag collects non-finite losses and is read
-    every ``cfg.check_every`` steps and at the end of each epoch. Between epochs,
+    every ``cfg.check_every`` steps and at the end of each epoch; each epoch's mean training
+    loss (:attr:`train_losses`; their sum is Ru et al.'s "sum of training losses", a ranking
+    score of issue 36 §5) is summed on the device and read with it. Between epochs,
     :meth:`state_dict` is a checkpoint that :meth:`load_state_dict` continues exactly."""
 
     def __init__(self, model: nn.Module, train: Data, val: Data, cfg: TrainConfig, *,
@@ -180,6 +182,7 @@ class ProxyTrainer:
         self.step = self.seen = self.epoch = 0
         self.seconds = 0.0
         self.error: str | None = None
+        self.train_losses: list[float] = []  # each epoch's mean training loss (Ru et al.)
 
     @property
     def done(self) -> bool:
@@ -199,7 +202,8 @@ class ProxyTrainer:
         scaler = self.precision.scaler
         return dict(model=self.model.state_dict(), opt=self.opt.state_dict(),
                     scaler=scaler.state_dict() if scaler else None, step=self.step,
-                    seen=self.seen, epoch=self.epoch, seconds=self.seconds, error=self.error)
+                    seen=self.seen, epoch=self.epoch, seconds=self.seconds, error=self.error,
+                    train_losses=list(self.train_losses))
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict` (same model, data and config)."""
@@ -209,6 +213,7 @@ class ProxyTrainer:
             self.precision.scaler.load_state_dict(state["scaler"])
         for key in ("step", "seen", "epoch", "seconds", "error"):
             setattr(self, key, state[key])
+        self.train_losses = list(state.get("train_losses", []))  # none before 0.4
 
     def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> bool:
         """Train up to the next epoch boundary; False (and ``error`` set) on a non-finite loss."""
@@ -217,7 +222,8 @@ class ProxyTrainer:
         cfg, start = self.cfg, time.perf_counter()
         stop = min(self.total, (self.epoch + 1) * self.steps_per_epoch)
         bad = torch.zeros((), dtype=torch.bool, device=self.device)
-        first = self.step  # first step since the flag was last read
+        total = torch.zeros((), dtype=torch.float64, device=self.device)  # Σ training loss
+        first, begin = self.step, self.step  # first step since the flag was last read
         self.model.train()
         # Every random draw of the epoch (order, crops, dropout, drop-path) is seeded by
         # (seed, epoch), not by what ran before in this process: seeds trained in lockstep do not
@@ -234,6 +240,7 @@ class ProxyTrainer:
                 with self.precision.autocast():
                     loss = F.cross_entropy(self.net(x), y, label_smoothing=cfg.label_smoothing)
                 bad |= ~torch.isfinite(loss.detach())
+                total += loss.detach()
                 self.opt.zero_grad(set_to_none=True)
                 self.precision.backward_step(loss, self.opt)
                 self.seen, self.step = self.seen + len(y), self.step + 1
@@ -247,6 +254,8 @@ class ProxyTrainer:
             batches.close()  # stops DataLoader workers of a streamed split
         self.seconds += time.perf_counter() - start
         self.epoch += 1
+        if self.error is None:  # read once an epoch, after the flag's own host sync
+            self.train_losses.append(total.item() / max(1, self.step - begin))
         return self.error is None
 
     def evaluate(self, max_images: int | None = None) -> tuple[float, float]:
