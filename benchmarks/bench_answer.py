@@ -15,12 +15,14 @@ deterministic — its scores do not depend on the machine's load, only its wall 
 ``score`` prints, per folder and pick rule, the picks in the reference's tied set with their
 95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
 90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
-``--score loss`` ranks by the validation loss the same evaluation recorded (negated: lower is
-better), at equal CPU time (issue 36 §5). ``--rule recorded`` reads each replicate's
-best.json; any ``--tie-break`` rule recomputes the pick from its trials.csv; ``model`` takes
-the pooled surface model's most likely best (coefsearch/surface.py, reported but not used for
-the pick: it is not calibrated). The training share is the trainings' seconds over the slots
-(one CPU a trial) and the search's wall (issue 36 §6); ``load ≤`` the highest load met.
+``--score loss`` ranks by the validation loss the same evaluation recorded, ``sotl`` by the
+sum of the epochs' mean training losses (trials.csv's train_loss), ``sotl-e`` by the last
+epoch's (each negated: lower is better), at equal CPU time (issue 36 §5). ``--rule
+recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the pick from
+its trials.csv; ``model`` takes the pooled surface model's most likely best
+(coefsearch/surface.py, reported but not used for the pick: it is not calibrated). The
+training share is the trainings' seconds over the slots (one CPU a trial) and the search's
+wall (issue 36 §6); ``load ≤`` the highest load met.
 """
 
 from __future__ import annotations
@@ -76,17 +78,37 @@ def reference(folder: Path) -> Reference:
 
 
 SEARCH_NOISE = "own" if SEARCH_OWN_SD else "pooled"  # p_best's noise model in the search
-SCORES = ("top1", "loss")  # what ranks a replicate's candidates (issue 36 §5)
+SCORES = ("top1", "loss", "sotl", "sotl-e")  # what ranks a replicate's candidates (§5)
+
+
+def _train_losses(row: dict) -> list[float] | None:
+    """The row's per-epoch mean training losses (trials.csv's train_loss); None when any
+    epoch's is missing (a run recorded before the column, or a function reporting none)."""
+    parts = (row.get("train_loss") or "").split(";")
+    return [float(x) for x in parts] if all(parts) else None
+
+
+def _negated(row: dict, score: str) -> float | None:
+    """``score``'s value of one row, negated where lower is better."""
+    if score == "loss":
+        return None if row.get("loss") is None else -row["loss"]
+    losses = _train_losses(row)
+    if losses is None:
+        return None
+    return -(sum(losses) if score == "sotl" else losses[-1])
 
 
 def scored_rows(rows: list[dict], score: str) -> list[dict]:
-    """The rows ranked by ``score``: ``top1`` as recorded, or ``loss`` — the validation
-    cross-entropy the same evaluation recorded (at the rung for a stopped candidate), negated
-    so that higher is better — in top-1's place, so p_best, the tied set and the pick are
-    computed by the search's own rules on it. Same trainings, same CPU seconds."""
+    """The rows ranked by ``score`` in top-1's place, so p_best, the tied set and the pick are
+    computed by the search's own rules on it (same trainings, same CPU seconds): ``top1`` as
+    recorded; ``loss``, the validation cross-entropy the same evaluation recorded (at the rung
+    for a stopped candidate); ``sotl``, the sum of the epochs' mean training losses (Ru et al.'s
+    "sum of training losses"; comparable between rows that trained the same epochs, as every
+    candidate does under ``--scheduler none``); ``sotl-e``, the last epoch's (their SoTL-E,
+    E = 1). Each negated: lower is better. A row without the score is unscored."""
     if score == "top1":
         return rows
-    return [dict(r, top1=None if r.get("loss") is None else -r["loss"]) for r in rows]
+    return [dict(r, top1=_negated(r, score)) for r in rows]
 
 
 def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",

@@ -132,6 +132,11 @@ def test_a_loss_ranks_lower_as_better():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_answer import scored_rows
 
-    rows = [dict(top1=50.0, loss=1.2), dict(top1=40.0, loss=0.9), dict(top1=None, loss=None)]
+    rows = [dict(top1=50.0, loss=1.2, train_loss="2;1.5;1"),
+            dict(top1=40.0, loss=0.9, train_loss="2.5;1;0.75"),
+            dict(top1=None, loss=None, train_loss=None), dict(top1=30.0, train_loss="2;;1")]
     assert scored_rows(rows, "top1") is rows
-    assert [r["top1"] for r in scored_rows(rows, "loss")] == [-1.2, -0.9, None]
+    assert [r["top1"] for r in scored_rows(rows, "loss")] == [-1.2, -0.9, None, None]
+    # Ru et al.'s sum of training losses, and its last epoch's; a missing epoch: unscored
+    assert [r["top1"] for r in scored_rows(rows, "sotl")] == [-4.5, -4.25, None, None]
+    assert [r["top1"] for r in scored_rows(rows, "sotl-e")] == [-1.0, -0.75, None, None]
