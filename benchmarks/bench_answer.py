@@ -8,9 +8,10 @@ the answer").
     python benchmarks/bench_answer.py score --reference REF OUT [OUT …] [--rule p_best]
 
 ``run`` writes ``OUT/r1 … rR`` (each a search's run folder: trials.csv, best.json,
-search.json, and ``wall.json``: the search's own seconds, its training CPU-seconds and the
-machine's load when it ended). A replicate with a fixed plan (no ``--budget``) is
-deterministic — its scores do not depend on the machine's load, only its wall does.
+search.json, and ``wall.json``: the search's own seconds, its training CPU-seconds, the
+machine's load when it ended and the CPU kernels it trained with). A replicate with a fixed
+plan (no ``--budget``) is deterministic on machines with the same CPU kernels — its scores do
+not depend on the machine's load, only its wall does.
 
 ``score`` prints, per folder and pick rule, the picks in the reference's tied set with their
 95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
@@ -47,6 +48,16 @@ from scalesearch.training.runfiles import read_json
 SEED_BASE = 100  # replicates train seeds 100 + 2r, …: never the reference's 0–3
 
 
+def cpu_kernels() -> str:
+    """The CPU kernels the trainings use (ATen's capability, oneDNN's cap if set): a fixed
+    plan's scores are the same on any machine with the same kernels, not across them (AVX2 and
+    AVX-512 sum in another order, and a seeded training diverges)."""
+    import torch
+
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return torch.backends.cpu.get_cpu_capability() + (f", oneDNN ≤ {cap}" if cap else "")
+
+
 def run(out: Path, replicates: int, seeds: int, args: list[str]) -> None:
     """R searches, each with its own training seeds and sampler seed."""
     for r in range(1, replicates + 1):
@@ -63,7 +74,8 @@ def run(out: Path, replicates: int, seeds: int, args: list[str]) -> None:
         rows = TrialStore(folder / "trials.csv").rows
         wall = dict(search_s=summary["seconds"],
                     train_s=round(sum(r_["seconds"] or 0 for r_ in rows), 1),
-                    load_1min=round(os.getloadavg()[0], 2), cpus=os.cpu_count())
+                    load_1min=round(os.getloadavg()[0], 2), cpus=os.cpu_count(),
+                    kernels=cpu_kernels())
         (folder / "wall.json").write_text(json.dumps(wall, indent=1) + "\n")
         print(f"r{r}: {wall}", flush=True)
 
