@@ -140,7 +140,9 @@ def test_the_loop_reads_the_device_only_at_checks(monkeypatch):
     cfg = TrainConfig(epochs=1, batch_size=8, threads=1, check_every=3, optimizer="sgd")
     trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(64, 0), _bright_vs_dark(16, 1), cfg)
     assert trainer.train_epoch() and trainer.step == 8
-    assert reads == ["item"] * 3  # after steps 3, 6 and at the epoch end (8)
+    # the flag after steps 3, 6 and at the epoch end (8), then the epoch's training-loss sum
+    # (train_loss): one read an epoch, after the device was already synced by the flag's
+    assert reads == ["item"] * 4
 
 
 def test_same_seed_same_result_with_channels_last_and_deferred_checks():
