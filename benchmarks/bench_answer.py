@@ -128,9 +128,11 @@ def replicate(folder: Path, ref: Reference, rule: str, score: str = "top1",
     """One replicate folder judged under a pick rule (chosen as the search chooses:
     :func:`~scalesearch.coefsearch.surface.pick`) and a ranking score (:func:`scored_rows`),
     with its seconds; {} when the rule has no pick there (``model`` where no model was
-    fitted)."""
-    rank = ranking(scored_rows(TrialStore(folder / "trials.csv").rows, score),
-                   own_sd=noise == "own")
+    fitted) or the score was not recorded (``sotl`` before trials.csv had train_loss)."""
+    rows = scored_rows(TrialStore(folder / "trials.csv").rows, score)
+    if all(r.get("top1") is None for r in rows):  # recorded before the score's column
+        return {}
+    rank = ranking(rows, own_sd=noise == "own")
     records = rank.to_dict("records")
     tied = [r for r in records if r["tied"]]
     if rule == "recorded":
