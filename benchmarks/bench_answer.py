@@ -17,7 +17,7 @@ not depend on the machine's load, only its wall does.
 95% Clopper–Pearson interval, the reference's best in the replicates' tied sets, median and
 90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
 ``--score loss`` ranks by the validation loss the same evaluation recorded, ``sotl`` by the
-sum of the epochs' mean training losses (trials.csv's train_loss), ``sotl-e`` by the last
+mean of the epochs' training losses (trials.csv's train_loss), ``sotl-e`` by the last
 epoch's (each negated: lower is better), at equal CPU time (issue 36 §5). ``--rule
 recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the pick from
 its trials.csv; ``model`` takes the pooled surface model's most likely best
@@ -107,7 +107,7 @@ def _negated(row: dict, score: str) -> float | None:
     losses = _train_losses(row)
     if losses is None:
         return None
-    return -(sum(losses) if score == "sotl" else losses[-1])
+    return -(sum(losses) / len(losses) if score == "sotl" else losses[-1])
 
 
 def scored_rows(rows: list[dict], score: str) -> list[dict]:
@@ -115,9 +115,10 @@ def scored_rows(rows: list[dict], score: str) -> list[dict]:
     computed by the search's own rules on it (same trainings, same CPU seconds): ``top1`` as
     recorded; ``loss``, the validation cross-entropy the same evaluation recorded (at the rung
     for a stopped candidate); ``sotl``, the sum of the epochs' mean training losses (Ru et al.'s
-    "sum of training losses"; comparable between rows that trained the same epochs, as every
-    candidate does under ``--scheduler none``); ``sotl-e``, the last epoch's (their SoTL-E,
-    E = 1). Each negated: lower is better. A row without the score is unscored."""
+    "sum of training losses") over the epochs trained, divided by their number — what the
+    built-in training reports as ``sotl``, so ``--metric sotl --mode min`` picks what this
+    scores; ``sotl-e``, the last epoch's (their SoTL-E, E = 1). Each negated: lower is
+    better. A row without the score is unscored."""
     if score == "top1":
         return rows
     return [dict(r, top1=_negated(r, score)) for r in rows]

@@ -3,6 +3,7 @@ behind it, and a user's function is checked as it reports."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -188,3 +189,22 @@ def test_a_checkpoint_keeps_a_saved_state_as_a_tensor_and_reads_old_bytes(tmp_pa
     assert isinstance(back, torch.Tensor) and back.dtype == torch.uint8
     assert unpacked(back) == saved
     assert unpacked(saved) == saved and packed(None) is None and unpacked(None) is None
+
+
+@pytest.mark.slow
+def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, tmp_path):
+    """``--metric sotl --mode min``: the built-in reports ``sotl``, the mean of the epochs'
+    training losses so far (Ru et al.'s sum, per epoch), and the search ranks by it — trials.csv's
+    top1 is −sotl, recomputed here from the row's own train_loss column."""
+    out = tmp_path / "sotl"
+    code, _, err = cli("search", *ACCEPT, "--epochs", "2", "--metric", "sotl", "--mode", "min",
+                       "--out", out)
+    assert code == 0, err
+    rows = pd.read_csv(out / "trials.csv")
+    assert (rows["status"] == "ok").all() and len(rows) >= 4
+    epochs = rows["train_loss"].map(lambda s: [float(x) for x in s.split(";")])
+    assert (epochs.map(len) == 2).all()
+    # train_loss keeps 6 significant digits, top1 6 decimals
+    assert rows["top1"].tolist() == pytest.approx([-sum(e) / 2 for e in epochs], abs=1e-5)
+    best = json.loads((out / "best.json").read_text())
+    assert (best["metric"], best["mode"], best["ranked"]) == ("sotl", "min", "-sotl")

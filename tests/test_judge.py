@@ -141,6 +141,7 @@ def test_a_loss_ranks_lower_as_better():
             dict(top1=None, loss=None, train_loss=None), dict(top1=30.0, train_loss="2;;1")]
     assert scored_rows(rows, "top1") is rows
     assert [r["top1"] for r in scored_rows(rows, "loss")] == [-1.2, -0.9, None, None]
-    # Ru et al.'s sum of training losses, and its last epoch's; a missing epoch: unscored
-    assert [r["top1"] for r in scored_rows(rows, "sotl")] == [-4.5, -4.25, None, None]
+    # Ru et al.'s sum of training losses (per epoch), and the last epoch's; a gap: unscored
+    assert [r["top1"] for r in scored_rows(rows, "sotl")] == [-1.5, pytest.approx(-4.25 / 3),
+                                                              None, None]
     assert [r["top1"] for r in scored_rows(rows, "sotl-e")] == [-1.0, -0.75, None, None]

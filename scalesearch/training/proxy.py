@@ -79,7 +79,11 @@ def train(trial: Trial) -> None:
     """The built-in training function (``--train proxy``): :class:`ProxyTrainer` on the
     ``--data`` images, reporting val top-1 and loss — on a fixed subset of ``EVAL_IMAGES``
     val images at an intermediate epoch a scheduler reads, on all of them at the last, not
-    at all at the others — and saving its state after every epoch (sha continues from it)."""
+    at all at the others — and saving its state after every epoch (sha continues from it).
+    Every epoch it also reports ``train_loss`` (the epoch's mean training loss) and ``sotl``,
+    the mean of the epochs' so far — Ru et al.'s sum of training losses over the epochs
+    trained, per epoch so that a rung compares like with like: ``--metric sotl --mode min``
+    ranks by it (docs/search.md, "Judging the answer")."""
     from scalesearch.data import load_data
 
     setup = trial.settings
@@ -104,7 +108,8 @@ def train(trial: Trial) -> None:
         if trial.checkpointing:
             trial.save(trainer.state_dict())
         trial.report(trainer.epoch, top1, loss=loss, images=trainer.seen,
-                     seconds=trainer.seconds, train_loss=trainer.train_losses[-1])
+                     seconds=trainer.seconds, train_loss=trainer.train_losses[-1],
+                     sotl=sum(trainer.train_losses) / len(trainer.train_losses))
 
 
 def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
