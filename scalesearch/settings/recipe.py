@@ -142,7 +142,9 @@ class ProxySetup:
         "built-in proxy training; README 'Your own training')")
     metric: str = setting("top1", flag="--metric", group="training function", metavar="NAME",
                           help="what the ranking reads: the value the training function "
-                          "reports under this name, or its score (default: {default})")
+                          "reports under this name, or its score (default: {default}; the "
+                          "built-in also reports sotl, its mean training loss: --metric sotl "
+                          "--mode min)")
     mode: str = setting("max", flag="--mode", group="training function", choices=MODES,
                         help="whether a higher (max) or a lower (min) --metric is better "
                         "(default: {default})")
