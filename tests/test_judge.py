@@ -102,6 +102,8 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     # where top-1 does not (today/8m), and its last epoch alone does not
     ("synthetic/today/8m", "p_best", "sotl", (5, 5), 0.0),
     ("synthetic/today/8m", "p_best", "sotl-e", (2, 5), 21.1),
+    ("synthetic/today/3m", "p_best", "sotl", (3, 5), 1.25),  # p90 31: deep picks at 160 images
+    ("synthetic/today/3m", "p_best", "sotl-e", (3, 5), 1.25),
     # flower_photos against its 10-candidate, 3-seed reference (trained with today's code)
     ("flower_photos/today", "p_best", "top1", (2, 5), 5.7),
     ("flower_photos/today", "balanced", "top1", (1, 5), 6.2),
