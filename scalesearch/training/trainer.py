@@ -223,7 +223,7 @@ class ProxyTrainer:
         stop = min(self.total, (self.epoch + 1) * self.steps_per_epoch)
         bad = torch.zeros((), dtype=torch.bool, device=self.device)
         total = torch.zeros((), dtype=torch.float64, device=self.device)  # Σ training loss
-        first, begin = self.step, self.step  # first step since the flag was last read
+        first = begin = self.step  # first: since the flag was last read; begin: the epoch's
         self.model.train()
         # Every random draw of the epoch (order, crops, dropout, drop-path) is seeded by
         # (seed, epoch), not by what ran before in this process: seeds trained in lockstep do not
