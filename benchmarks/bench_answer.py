@@ -18,10 +18,10 @@ not depend on the machine's load, only its wall does.
 90th-percentile regret (reference points), median τ, and the mean wall and training seconds.
 ``--score loss`` ranks by the validation loss the same evaluation recorded, ``sotl`` by the
 mean of the epochs' training losses (trials.csv's train_loss), ``sotl-e`` by the last
-epoch's (each negated: lower is better), at equal CPU time (issue 36 §5). ``--rule
-recorded`` reads each replicate's best.json; any ``--tie-break`` rule recomputes the pick from
-its trials.csv; ``model`` takes the pooled surface model's most likely best
-(coefsearch/surface.py, reported but not used for the pick: it is not calibrated). The
+epoch's, ``tl1`` by the first epoch's (each negated: lower is better), at equal CPU time
+(issue 36 §5). ``--rule recorded`` reads each replicate's best.json; any ``--tie-break``
+rule recomputes the pick from its trials.csv; ``model`` takes the pooled surface model's most
+likely best (coefsearch/surface.py, reported but not used for the pick: it is not calibrated). The
 training share is the trainings' seconds over the slots (one CPU a trial) and the search's
 wall (issue 36 §6); ``load ≤`` the highest load met.
 """
@@ -42,7 +42,7 @@ from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import SEARCH_OWN_SD
 from scalesearch.coefsearch.surface import pick as search_pick
-from scalesearch.coefsearch.trials import TrialStore
+from scalesearch.coefsearch.trials import TrialStore, train_losses
 from scalesearch.training.runfiles import read_json
 
 SEED_BASE = 100  # replicates train seeds 100 + 2r, …: never the reference's 0–3
@@ -90,23 +90,18 @@ def reference(folder: Path) -> Reference:
 
 
 SEARCH_NOISE = "own" if SEARCH_OWN_SD else "pooled"  # p_best's noise model in the search
-SCORES = ("top1", "loss", "sotl", "sotl-e")  # what ranks a replicate's candidates (§5)
-
-
-def _train_losses(row: dict) -> list[float] | None:
-    """The row's per-epoch mean training losses (trials.csv's train_loss); None when any
-    epoch's is missing (a run recorded before the column, or a function reporting none)."""
-    parts = (row.get("train_loss") or "").split(";")
-    return [float(x) for x in parts] if all(parts) else None
+SCORES = ("top1", "loss", "sotl", "sotl-e", "tl1")  # what ranks a replicate's candidates (§5)
 
 
 def _negated(row: dict, score: str) -> float | None:
     """``score``'s value of one row, negated where lower is better."""
     if score == "loss":
         return None if row.get("loss") is None else -row["loss"]
-    losses = _train_losses(row)
+    losses = train_losses(row)
     if losses is None:
         return None
+    if score == "tl1":  # every image's loss before any step on it: held out (prequential)
+        return -losses[0]
     return -(sum(losses) / len(losses) if score == "sotl" else losses[-1])
 
 
@@ -117,8 +112,10 @@ def scored_rows(rows: list[dict], score: str) -> list[dict]:
     for a stopped candidate); ``sotl``, the sum of the epochs' mean training losses (Ru et al.'s
     "sum of training losses") over the epochs trained, divided by their number — what the
     built-in training reports as ``sotl``, so ``--metric sotl --mode min`` picks what this
-    scores; ``sotl-e``, the last epoch's (their SoTL-E, E = 1). Each negated: lower is
-    better. A row without the score is unscored."""
+    scores; ``sotl-e``, the last epoch's (their SoTL-E, E = 1); ``tl1``, the first epoch's,
+    where each image's loss is taken before the network has trained on it (a prequential,
+    held-out loss: it cannot reward memorising). Each negated: lower is better. A row
+    without the score is unscored."""
     if score == "top1":
         return rows
     return [dict(r, top1=_negated(r, score)) for r in rows]
@@ -223,7 +220,8 @@ def main() -> None:
                                                        "score", "params", "model"])
     s.add_argument("--score", action="append", choices=SCORES,
                    help="rank each replicate by this (repeatable; default top1): loss is the "
-                        "validation loss the same evaluation recorded (issue 36 §5)")
+                        "validation loss the same evaluation recorded; sotl, sotl-e, tl1 the "
+                        "mean training loss over all, the last, the first epoch (§5)")
     s.add_argument("--noise", action="append", choices=["pooled", "own"],
                    help="p_best's noise per candidate (repeatable; default the search's, "
                         "own): own = the larger of the pooled sd and its own")

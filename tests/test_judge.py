@@ -149,3 +149,5 @@ def test_a_loss_ranks_lower_as_better():
     assert [r["top1"] for r in scored_rows(rows, "sotl")] == [-1.5, pytest.approx(-4.25 / 3),
                                                               None, None]
     assert [r["top1"] for r in scored_rows(rows, "sotl-e")] == [-1.0, -0.75, None, None]
+    # the first epoch's: each image's loss before a step on it
+    assert [r["top1"] for r in scored_rows(rows, "tl1")] == [-2.0, -2.5, None, None]

@@ -189,6 +189,13 @@ def history_at(row: dict, epoch: int) -> float | None:
     return float(parts[epoch - 1]) if len(parts) >= epoch and parts[epoch - 1] else None
 
 
+def train_losses(row: dict) -> list[float] | None:
+    """The row's per-epoch mean training losses (its ';'-separated train_loss); None when an
+    epoch's is missing (a run recorded before the column, or a function reporting none)."""
+    parts = (row.get("train_loss") or "").split(";")
+    return [float(x) for x in parts] if all(parts) else None
+
+
 def seed_scores_at(rows: list[dict], epoch: int) -> dict[tuple, dict[int, float]]:
     """Per candidate (α, β, γ), {seed: val top-1 after ``epoch``} (seeds that got there)."""
     out: dict[tuple, dict[int, float]] = {}
