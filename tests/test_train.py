@@ -14,7 +14,7 @@ from scalesearch.scaling.registry import resolve
 from scalesearch.scaling.scaler import Multipliers
 from scalesearch.settings.recipe import ProxySetup, TrainConfig
 from scalesearch.training.proxy import run_proxy
-from scalesearch.training.trainer import recalibrate_bn, train_proxy
+from scalesearch.training.trainer import ProxyTrainer, recalibrate_bn, train_proxy
 
 
 def _bright_vs_dark(n: int, seed: int) -> ImageSet:
@@ -79,7 +79,8 @@ def test_recalibrate_bn_uses_the_training_images():
     (dict(optimizer="lamb"), "unknown optimizer 'lamb'"),
     (dict(schedule="step"), "unknown schedule 'step'"),
     (dict(epochs=0), "--epochs must be a finite number > 0, got 0"),
-    (dict(lr=-1.0), "--lr must be a finite number > 0, got -1")])
+    (dict(lr=-1.0), "--lr must be a finite number > 0, got -1"),
+    (dict(head_init="xavier"), "unknown head init 'xavier'")])
 def test_bad_config(bad, message):
     with pytest.raises(ScalesearchError, match=message):  # refused for this reason, no other
         TrainConfig(**bad)
@@ -92,3 +93,59 @@ def test_run_proxy_record():
     assert row["image_size"] == 36 and row["status"] == "ok"
     assert 0 <= row["top1"] <= 100 and row["steps"] == 2
     assert row["params"] > 0 and row["flops"] > 0 and row["depth"] == 1.2
+
+
+def test_head_init_zero_starts_a_built_in_at_ln_classes(monkeypatch):
+    """The reference init (uniform ±1/√classes, made for 1,000 classes) starts an 8-class
+    B0 far above ln 8; ``--head-init zero`` starts it at ln 8 exactly, and changes nothing
+    else of the network (no random draw either)."""
+    import torch.nn.functional as F
+
+    from scalesearch.data import load_data
+
+    real, seen = F.cross_entropy, []
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen.append(float(out))
+        return out
+
+    monkeypatch.setattr(F, "cross_entropy", spy)
+    data, _ = load_data("synthetic", 32, num_train=32, num_val=8)
+    trainers = {}
+    for head in ("reference", "zero"):
+        torch.manual_seed(0)
+        model = resolve("efficientnet-b0").build(1.0, 1.0, num_classes=8, dropout=0.0,
+                                                 drop_path=0.0)
+        cfg = TrainConfig(epochs=1, batch_size=16, threads=1, head_init=head)
+        trainers[head] = ProxyTrainer(model, data, data, cfg, seed=3)
+    ref, zero = (trainers[h].model.state_dict() for h in ("reference", "zero"))
+    assert [k for k in ref if not torch.equal(ref[k], zero[k])] == ["classifier.weight"]
+    assert not zero["classifier.weight"].any() and not zero["classifier.bias"].any()
+    for head in ("reference", "zero"):
+        seen.clear()
+        trainers[head].train_epoch()
+        assert (seen[0] == pytest.approx(math.log(8), abs=1e-5)) == (head == "zero"), seen[0]
+    assert seen[1] != seen[0]  # it trains on from there
+
+
+def test_head_init_zero_finds_a_custom_networks_last_linear():
+    """A network without ``classifier``: its last ``nn.Linear`` is zeroed, the others kept;
+    one without any is refused with a clear error."""
+    model = _small_cnn()
+    conv = model[0].weight.clone()
+    ProxyTrainer(model, _bright_vs_dark(32, 0), _bright_vs_dark(16, 1),
+                 TrainConfig(epochs=1, batch_size=16, threads=1, head_init="zero"))
+    assert not model[5].weight.any() and not model[5].bias.any()
+    assert torch.equal(model[0].weight, conv)
+    with pytest.raises(ScalesearchError, match="needs a classifier"):
+        ProxyTrainer(nn.Sequential(nn.Conv2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+                     _bright_vs_dark(32, 0), _bright_vs_dark(16, 1),
+                     TrainConfig(epochs=1, batch_size=16, threads=1, head_init="zero"))
+
+
+def test_head_init_is_stored_only_away_from_its_default():
+    """A folder written before ``--head-init`` existed (no such key in its search.json) resumes
+    with the default; another init is part of the recipe, so a resume with it is refused."""
+    assert "head_init" not in TrainConfig().recipe()
+    assert TrainConfig(head_init="zero").recipe()["head_init"] == "zero"

@@ -18,6 +18,7 @@ from scalesearch.util.hardware import AMPS, check_amp, check_device
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "constant", "exponential")
+HEAD_INITS = ("reference", "zero")
 MIN_TRAIN = 2  # images: a training batch of one cannot train BatchNorm
 DEFAULT_PROXY_SIZE = 64  # px: a base of 224 would cost 12× the FLOPs on a CPU
 MAX_PROXY_SIZE = 1024  # px: above B7's 600; 100000 px trained until a 622 GB allocation failed
@@ -25,6 +26,8 @@ HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how
 DEFAULT_TRAINER = "proxy"  # the built-in training function (scalesearch.training.proxy.train)
 MODES = ("max", "min")
 TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}  # defaults: not stored
+ADDED = {"head_init": "reference"}  # recipe fields added in 0.4: not stored at their default,
+# so a folder of an older version resumes (its search.json has no such key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +80,11 @@ class TrainConfig(Hardware):
         0.0, flag="--label-smoothing", type=number, metavar="ε", help="label smoothing of the "
         "cross-entropy, in [0, 1) ({default}; 0.1 ranked less reproducibly in "
         "benchmarks/bench_signal.py: docs/search.md)")
+    head_init: str = setting(
+        "reference", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
+        "weights: reference = the network's own (the built-ins: uniform ±1/√classes, made for "
+        "1,000 classes; at 5–8 the first loss is 2–10× ln(classes)), zero = zeros, so the "
+        "first loss is ln(classes) (default: {default}; docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
     augment: bool = True  # random-resized crop + flip where the data allows it
@@ -90,6 +98,8 @@ class TrainConfig(Hardware):
         super().__post_init__()
         if self.optimizer not in OPTIMIZERS:
             raise ScalesearchError(f"unknown optimizer {self.optimizer!r}; one of {OPTIMIZERS}")
+        if self.head_init not in HEAD_INITS:
+            raise ScalesearchError(f"unknown head init {self.head_init!r}; one of {HEAD_INITS}")
         if self.schedule not in SCHEDULES:
             raise ScalesearchError(f"unknown schedule {self.schedule!r}; one of {SCHEDULES}")
         check_number("--epochs", self.epochs, 0, strict=True)
@@ -113,7 +123,8 @@ class TrainConfig(Hardware):
     def recipe(self) -> dict:
         """The fields that decide what a run computes, as a resume compares them: all but
         where and how fast it runs (:data:`HARDWARE`)."""
-        return {k: v for k, v in asdict(self).items() if k not in HARDWARE}
+        return {k: v for k, v in asdict(self).items()
+                if k not in HARDWARE and not (k in ADDED and v == ADDED[k])}
 
 
 @dataclass(frozen=True)

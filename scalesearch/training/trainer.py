@@ -58,6 +58,24 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.peak_lr)
 
 
+def zero_classifier(model: nn.Module) -> None:
+    """Zero the classifier (``model.classifier``, else the last ``nn.Linear``): every logit
+    starts at 0, so the first loss is ln(classes) whatever the class count — the reference
+    init (uniform ±1/√classes, EfficientNet's for 1,000 classes) starts 5–8-class proxies at
+    2–10× that (docs/search.md)."""
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, nn.Linear):
+        head = next((m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)),
+                    None)
+    if head is None:
+        raise ScalesearchError("--head-init zero needs a classifier: the network has no "
+                               "nn.Linear")
+    with torch.no_grad():
+        head.weight.zero_()
+        if head.bias is not None:
+            head.bias.zero_()
+
+
 def _lr_factor(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
     warmup = cfg.warmup_epochs * steps_per_epoch
     if step < warmup:
@@ -164,6 +182,8 @@ class ProxyTrainer:
         self.train_set, self.val_set = train.to(self.device), val.to(self.device)
         self.precision = Precision(cfg.amp, self.device)
         torch.manual_seed(seed)
+        if cfg.head_init == "zero":
+            zero_classifier(model)
         self.model = model.to(self.device)
         if cfg.channels_last:
             # Module.to takes memory_format; torch's overloads leave it out
