@@ -110,6 +110,17 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     ("flower_photos/best-arm", "p_best", "top1", (3, 5), 1.2),
     # on real photos sotl picks deep candidates
     ("flower_photos/today", "p_best", "sotl", (0, 5), 9.6),
+    # the first epoch's training loss (10 steps) ranks by the size of the first-step blow-up
+    # of the reference head init (docs/search.md, "Proxy training"), narrowest first
+    ("flower_photos/today", "p_best", "tl1", (5, 5), 0.0),
+    ("synthetic/today/8m", "p_best", "tl1", (0, 5), 32.1),
+    # --head-init zero (same seeds 100–109): the losses rank, sotl meets the flowers target
+    ("flower_photos/head-zero", "p_best", "top1", (3, 5), 1.2),
+    ("flower_photos/head-zero", "p_best", "sotl", (4, 5), 0.0),
+    ("flower_photos/head-zero", "p_best", "loss", (4, 5), 1.2),
+    # one pass over 1,600 photos (each seen once, so its training loss is held out): still
+    # deep picks by sotl
+    ("flower_photos/one-pass", "p_best", "sotl", (0, 2), 9.65),
 ])
 def test_the_committed_answer_table_is_what_its_trials_give(folder, rule, score, in_tied,
                                                              regret):
