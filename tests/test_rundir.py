@@ -28,6 +28,14 @@ def test_marker_round_trip_and_format(tmp_path):
     folder.check(config, True)
     with pytest.raises(ScalesearchError, match=r"different settings \(seeds\)"):
         folder.check(dict(config, seeds=3), True)
+    # a nested setting is named by its path, a key on either side only counts too (a stored
+    # --head-init zero against today's recipe without it)
+    nested = dict(config, setup=dict(config["setup"], num_val=10))
+    with pytest.raises(ScalesearchError, match=r"different settings \(setup\.num_val\)"):
+        folder.check(nested, True)
+    less = dict(config, setup={k: v for k, v in config["setup"].items() if k != "data"})
+    with pytest.raises(ScalesearchError, match=r"different settings \(setup\.data\)"):
+        folder.check(less, True)
 
 
 @pytest.mark.parametrize("saved, reader", [

@@ -356,7 +356,7 @@ def test_out_folder_guards(cli, tmp_path):
     code, _, err = cli("search", *TINY, "--out", out)
     assert code == 2 and "--resume" in err
     code, _, err = cli("search", *TINY, "--out", out, "--resume", "--epochs", "2")
-    assert code == 2 and "different settings (setup)" in err
+    assert code == 2 and "different settings (setup.train.epochs)" in err
     code, _, err = cli("search", *TINY, "--out", out, "--resume")
     assert code == 0 and "nothing left to train" in err
 

@@ -26,8 +26,9 @@ HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how
 DEFAULT_TRAINER = "proxy"  # the built-in training function (scalesearch.training.proxy.train)
 MODES = ("max", "min")
 TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}  # defaults: not stored
-ADDED = {"head_init": "reference"}  # recipe fields added in 0.4: not stored at their default,
-# so a folder of an older version resumes (its search.json has no such key)
+# what a folder written before a recipe field existed trained with: absent from its
+# search.json, so such a value is not stored (that folder resumes with it given)
+BEFORE = {"head_init": "reference"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +82,11 @@ class TrainConfig(Hardware):
         "cross-entropy, in [0, 1) ({default}; 0.1 ranked less reproducibly in "
         "benchmarks/bench_signal.py: docs/search.md)")
     head_init: str = setting(
-        "reference", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
-        "weights: reference = the network's own (the built-ins: uniform ±1/√classes, made for "
-        "1,000 classes; at 5–8 the first loss is 2–10× ln(classes)), zero = zeros, so the "
-        "first loss is ln(classes) (default: {default}; docs/search.md)")
+        "zero", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
+        "weights: zero = zeros, so the first loss is ln(classes); reference = the network's "
+        "own (the built-ins: uniform ±1/√classes, made for 1,000 classes: at 5–8 the first "
+        "loss is 2–10× ln(classes); the default before 0.4) (default: {default}; "
+        "docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
     augment: bool = True  # random-resized crop + flip where the data allows it
@@ -124,7 +126,7 @@ class TrainConfig(Hardware):
         """The fields that decide what a run computes, as a resume compares them: all but
         where and how fast it runs (:data:`HARDWARE`)."""
         return {k: v for k, v in asdict(self).items()
-                if k not in HARDWARE and not (k in ADDED and v == ADDED[k])}
+                if k not in HARDWARE and not (k in BEFORE and v == BEFORE[k])}
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class ProxySetup:
         train = dict(d["train"])
         if "workers" in train:  # written before 0.3: TrainConfig.workers, now loader_workers
             train["loader_workers"] = train.pop("workers")
+        train = {**BEFORE, **train}  # a field it does not hold: what it trained with
         return cls(**{**d, "train": TrainConfig(**train)})
 
 

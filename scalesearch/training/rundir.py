@@ -304,6 +304,14 @@ class RowStore:
             self.write()
 
 
+def _differ(before, now, path: str) -> list[str]:
+    """Where two stored settings differ, as dotted paths (``setup.train.head_init``)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return [p for k in sorted(set(before) | set(now))
+                for p in _differ(before.get(k), now.get(k), f"{path}.{k}")]
+    return [] if before == now else [path]
+
+
 class RunFolder:
     """One run's output folder: ``what`` (for messages), its marker file, and its rows file
     kept by ``store`` (a :class:`RowStore` type). :meth:`check` before any work,
@@ -335,7 +343,7 @@ class RunFolder:
         self._check_links()
         before = self.saved()["config"]
         now = json.loads(json.dumps(recipe))
-        changed = sorted(k for k in now if before.get(k) != now[k])
+        changed = sorted(p for k in now for p in _differ(before.get(k), now[k], k))
         if changed:
             raise ScalesearchError(f"--resume with different settings ({', '.join(changed)}) "
                                    f"than the {self.what} in {self.path}; use the same flags "
