@@ -35,7 +35,7 @@ def test_the_builtin_training_behind_the_contract_changes_no_result(cli, tmp_pat
     evaluation of the rungs; ``curves`` the subset evaluation of every epoch (220 val
     images > EVAL_IMAGES, so a subset is a subset)."""
     out = tmp_path / plan
-    # the fixtures' code had the reference head init, the default until --head-init zero
+    # the fixtures' code knew only the reference head init (the default; named, so it stays)
     code, _, err = cli("search", *ACCEPT, *PLANS[plan], "--head-init", "reference", "--out",
                        out)
     assert code == 0, err

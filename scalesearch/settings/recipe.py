@@ -82,11 +82,11 @@ class TrainConfig(Hardware):
         "cross-entropy, in [0, 1) ({default}; 0.1 ranked less reproducibly in "
         "benchmarks/bench_signal.py: docs/search.md)")
     head_init: str = setting(
-        "zero", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
-        "weights: zero = zeros, so the first loss is ln(classes); reference = the network's "
-        "own (the built-ins: uniform ±1/√classes, made for 1,000 classes: at 5–8 the first "
-        "loss is 2–10× ln(classes); the default before 0.4) (default: {default}; "
-        "docs/search.md)")
+        "reference", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
+        "weights: reference = the network's own (the built-ins: uniform ±1/√classes, made for "
+        "1,000 classes: at 5–8 the first loss is 2–10× ln(classes)), zero = zeros, so the "
+        "first loss is ln(classes); with --metric sotl --mode min it found the long run's "
+        "answer most often (default: {default}; docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
     augment: bool = True  # random-resized crop + flip where the data allows it
