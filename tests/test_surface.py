@@ -194,6 +194,9 @@ def test_the_model_has_one_line():
     assert line.startswith("pooled model (quadratic over 32 trainings, noise sd ")
     assert f"most likely best ({top['alpha']:g}, {top['beta']:g}, {top['gamma']:g})" in line
     assert line.endswith("it is not calibrated (docs/search.md)") != surface.PICK_BY_MODEL
+    # top-1 in %, another --metric in its own units (a search under --metric sotl --mode min)
+    assert "% (95%: α" in line
+    assert "% (95%: α" not in surface_line(dict(best, ranked="-sotl"))
 
 
 def test_report_html_opens_the_answer_with_the_headline(tmp_path):

@@ -31,10 +31,15 @@ def headline(best: Mapping[str, Any]) -> str:
     tied = best.get("tied") or []
     if not tied:
         return f"pick {pick} (p_best unmeasured: one seed per candidate; by {pick_rule(best)})"
-    unit = "%" if (best.get("ranked") or "top-1") == "top-1" else ""  # --metric's own
+    unit = _unit(best)
     members = ", ".join(f"{_point(t)} {t['top1_mean']:.1f}{unit} p_best "
                         f"{percent(t['p_best'])}" for t in tied)
     return f"tied set {members}; pick {pick} (p_best {p}, by {pick_rule(best)})"
+
+
+def _unit(best: Mapping[str, Any]) -> str:
+    """"%" for top-1; none for another --metric's own values (best.json's ``ranked``)."""
+    return "%" if (best.get("ranked") or "top-1") == "top-1" else ""
 
 
 def surface_line(best: Mapping[str, Any]) -> str | None:
@@ -48,7 +53,8 @@ def surface_line(best: Mapping[str, Any]) -> str | None:
     use = "the pick uses it" if s["used_for_pick"] else \
         "reported beside the per-candidate figures: it is not calibrated (docs/search.md)"
     return (f"pooled model ({s['kind']} over {s['trainings']} trainings, noise sd "
-            f"{s['noise_sd']:.1f}): its best point {_point(b)} {b['mean']:.1f} ± {b['se']:.1f}%"
+            f"{s['noise_sd']:.1f}): its best point {_point(b)} {b['mean']:.1f} ± "
+            f"{b['se']:.1f}{_unit(best)}"
             f" (95%: α {ci['alpha'][0]:g}–{ci['alpha'][1]:g}, β {ci['beta'][0]:g}–"
             f"{ci['beta'][1]:g}); most likely best {_point(top)} model p_best "
             f"{percent(top['model_p_best'])}; {use}")
