@@ -84,7 +84,7 @@ class TrainConfig(Hardware):
     head_init: str = setting(
         "reference", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
         "weights: reference = the network's own (the built-ins: uniform ±1/√classes, made for "
-        "1,000 classes: at 5–8 the first loss is 2–10× ln(classes)), zero = zeros, so the "
+        "1,000 classes: at 5–8 the first loss is 1.5–10× ln(classes)), zero = zeros, so the "
         "first loss is ln(classes); with --metric sotl --mode min it found the long run's "
         "answer most often (default: {default}; docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)

@@ -62,7 +62,7 @@ def zero_classifier(model: nn.Module) -> None:
     """Zero the classifier (``model.classifier``, else the last ``nn.Linear``): every logit
     starts at 0, so the first loss is ln(classes) whatever the class count — the reference
     init (uniform ±1/√classes, EfficientNet's for 1,000 classes) starts 5–8-class proxies at
-    2–10× that (docs/search.md)."""
+    1.5–10× that (docs/search.md)."""
     head = getattr(model, "classifier", None)
     if not isinstance(head, nn.Linear):
         head = next((m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)),
