@@ -118,6 +118,23 @@ def real_dataset():
 
 
 @pytest.fixture
+def losses_seen(monkeypatch):
+    """Every loss the trainer computes, in order, read by a spy on the loss function
+    (``F.cross_entropy``), not by the trainer's own bookkeeping."""
+    import torch.nn.functional as F
+
+    real, seen = F.cross_entropy, []
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen.append(float(out))
+        return out
+
+    monkeypatch.setattr(F, "cross_entropy", spy)
+    return seen
+
+
+@pytest.fixture
 def cli(capsys):
     """Run ``scalesearch ARGS…`` in-process; returns (exit code, stdout, stderr)."""
     from scalesearch.cli.main import main

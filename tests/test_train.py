@@ -95,22 +95,13 @@ def test_run_proxy_record():
     assert row["params"] > 0 and row["flops"] > 0 and row["depth"] == 1.2
 
 
-def test_head_init_zero_starts_a_built_in_at_ln_classes(monkeypatch):
+def test_head_init_zero_starts_a_built_in_at_ln_classes(losses_seen):
     """The reference init (uniform ±1/√classes, made for 1,000 classes) starts an 8-class
     B0 far above ln 8; ``--head-init zero`` starts it at ln 8 exactly, and changes nothing
     else of the network (no random draw either)."""
-    import torch.nn.functional as F
-
     from scalesearch.data import load_data
 
-    real, seen = F.cross_entropy, []
-
-    def spy(*args, **kwargs):
-        out = real(*args, **kwargs)
-        seen.append(float(out))
-        return out
-
-    monkeypatch.setattr(F, "cross_entropy", spy)
+    seen = losses_seen
     data, _ = load_data("synthetic", 32, num_train=32, num_val=8)
     trainers = {}
     for head in ("reference", "zero"):
