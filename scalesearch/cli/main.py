@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (2 on a user error, 130 on Ctrl-C)."""
     from scalesearch.errors import ScalesearchError
     from scalesearch.training.cluster import term_as_interrupt
-    from scalesearch.training.rundir import held
+    from scalesearch.training.runlock import held
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
