@@ -43,6 +43,7 @@ from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.stats import SEARCH_OWN_SD
 from scalesearch.coefsearch.surface import pick as search_pick
 from scalesearch.coefsearch.trials import TrialStore, train_losses
+from scalesearch.training.proxy import sotl
 from scalesearch.training.runfiles import read_json
 
 SEED_BASE = 100  # replicates train seeds 100 + 2r, …: never the reference's 0–3
@@ -102,7 +103,7 @@ def _negated(row: dict, score: str) -> float | None:
         return None
     if score == "tl1":  # every image's loss before any step on it: held out (prequential)
         return -losses[0]
-    return -(sum(losses) / len(losses) if score == "sotl" else losses[-1])
+    return -(sotl(losses) if score == "sotl" else losses[-1])
 
 
 def scored_rows(rows: list[dict], score: str) -> list[dict]:

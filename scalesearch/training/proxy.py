@@ -75,6 +75,13 @@ def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
 
 
+def sotl(losses: list[float]) -> float:
+    """The sum of training losses over the epochs trained (Ru et al., "Speedy performance
+    estimation", 2021), divided by their number so that candidates at one rung compare alike:
+    lower is better (``--metric sotl --mode min``)."""
+    return sum(losses) / len(losses)
+
+
 def train(trial: Trial) -> None:
     """The built-in training function (``--train proxy``): :class:`ProxyTrainer` on the
     ``--data`` images, reporting val top-1 and loss — on a fixed subset of ``EVAL_IMAGES``
@@ -109,7 +116,7 @@ def train(trial: Trial) -> None:
             trial.save(trainer.state_dict())
         trial.report(trainer.epoch, top1, loss=loss, images=trainer.seen,
                      seconds=trainer.seconds, train_loss=trainer.train_losses[-1],
-                     sotl=sum(trainer.train_losses) / len(trainer.train_losses))
+                     sotl=sotl(trainer.train_losses))
 
 
 def run_proxy(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: int = 0) -> dict:
