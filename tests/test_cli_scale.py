@@ -97,8 +97,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, args,
 
 
 def test_real_process_exit_code_and_no_traceback(tmp_path):
-    """The installed console script itself: exit 2, one line, for a bad baseline."""
-    proc = subprocess.run([sys.executable, "-m", "scalesearch.cli.main", "scale", "--baseline",
+    """A real process (`python -m scalesearch`, the console script's main): exit 2, one line,
+    for a bad baseline."""
+    proc = subprocess.run([sys.executable, "-m", "scalesearch", "scale", "--baseline",
                            "resnet51"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 2

@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scalesearch"
 # the modules at the top of the package, beside the folders: the errors and the version at the
 # bottom, the Python API (experiments, its options, studies) above report/, the front door
 # (renamed, with __init__: the old import paths) above everything
-TOP = {"errors": 0, "version": 0, "options": 6, "experiments": 6, "study": 6, "renamed": 8}
+TOP = {"errors": 0, "version": 0, "options": 6, "experiments": 6, "study": 6, "renamed": 8,
+       "__main__": 8}
 
 
 @functools.cache
