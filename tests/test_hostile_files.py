@@ -82,7 +82,7 @@ def _embedded(page: str) -> list[bytes]:
 
 
 def test_report_embeds_only_regular_png_files_inside_the_folder(tmp_path, monkeypatch):
-    from scalesearch.report import sections as reportdata
+    from scalesearch.report import images
     from scalesearch.report.page import write_report
 
     run = _table3_run(tmp_path / "run")
@@ -93,11 +93,11 @@ def test_report_embeds_only_regular_png_files_inside_the_folder(tmp_path, monkey
     (run / "table3.png").symlink_to(secret)  # a link named as the page's own plot
     (run / "link.png").symlink_to(outside)  # a real PNG, but not the folder's
     (run / "notes.png").write_text("not a png")
-    (run / "huge.png").write_bytes(reportdata.PNG_SIGNATURE + bytes(4096))
+    (run / "huge.png").write_bytes(images.PNG_SIGNATURE + bytes(4096))
     (run / "folder.png").mkdir()
     os.mkfifo(run / "pipe.png")
     kept = _png(run / "plot.png")
-    monkeypatch.setattr(reportdata, "PNG_CAP", 2048)
+    monkeypatch.setattr(images, "PNG_CAP", 2048)
     with pytest.warns(UserWarning) as caught:
         page = write_report(run).read_text()
     assert _embedded(page) == [kept]

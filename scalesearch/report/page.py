@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import cast
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind, png_bytes
+from scalesearch.report.images import png_bytes
+from scalesearch.report.sections import KINDS, SECTIONS, Section, folder_kind
 from scalesearch.util.io import write_text
 
 REPORT = "report.html"

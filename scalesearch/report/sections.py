@@ -13,17 +13,15 @@ results folder). Every file is checked against its schema as it is read
 from __future__ import annotations
 
 import json
-import os
-import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from scalesearch.errors import ScalesearchError
+from scalesearch.report.images import plots
 from scalesearch.training.runfiles import markdown_rows, read_csv, read_json
-from scalesearch.util.fmt import human, mean_spread, percent, printable
+from scalesearch.util.fmt import human, mean_spread, percent
 
 KINDS = {"fidelity": ("fidelity.json",), "search": ("search.json",),
          "compare": ("compare.json", "compare.csv", "compare.md"),
@@ -104,54 +102,6 @@ def settings_section(config: dict, source: str) -> Section:
     return Section("settings", "Settings as run", notes=[f"From {source}."], tables=[
         (name or "the run", html_table(g.assign(setting=g["setting"].str.rpartition(".")[2]),
                                        "settings")) for name, g in frame.groupby(group)])
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_CAP = 16 << 20  # bytes embedded per image at most (a plot is ~100 kB)
-
-
-def _png_file(path: Path, folder: Path) -> bytes:
-    """The bytes of ``path``; ValueError saying why it is not a PNG the page may embed."""
-    if path.is_symlink():
-        raise ValueError("is a symbolic link")
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise ValueError("lies outside the run folder")
-    try:  # no link followed, no FIFO waited on, even if the file changed since
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as err:
-        raise ValueError(f"cannot be read ({err.strerror})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("is not a regular file")
-        if st.st_size > PNG_CAP:
-            raise ValueError(f"is over {PNG_CAP:,} bytes")
-        data = os.read(fd, PNG_CAP + 1)
-    finally:
-        os.close(fd)
-    if len(data) > PNG_CAP or not data.startswith(PNG_SIGNATURE):
-        raise ValueError("is not a PNG image")
-    return data
-
-
-def png_bytes(path: Path, folder: Path) -> bytes | None:
-    """The bytes of ``path`` if it is a PNG the page may embed: a regular file, not a link,
-    inside ``folder`` (resolved), at most :data:`PNG_CAP` bytes, starting with the PNG
-    signature; else None, with a one-line warning (a link named search.png could embed any
-    file the user can read, an SSH key, into a page meant to be sent)."""
-    try:
-        return _png_file(path, folder)
-    except ValueError as why:
-        warnings.warn(f"left out of report.html: {printable(path)} {why}", stacklevel=2)
-        return None
-
-
-def plots(folder: Path, names: list[str], patterns=("*.png",)) -> list[tuple[str, Path]]:
-    """The PNGs of ``folder``: ``names`` first (where present), then any other match; only
-    those :func:`png_bytes` embeds."""
-    found = [folder / n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
-    found += sorted(p for pat in patterns for p in folder.glob(pat) if p not in found)
-    return [(p.name, p) for p in found if png_bytes(p, folder) is not None]
 
 
 # --- search --------------------------------------------------------------------------------
