@@ -199,8 +199,8 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     training losses so far (Ru et al.'s sum, per epoch), and the search ranks by it — trials.csv's
     top1 is −sotl, recomputed here from the row's own train_loss column."""
     out = tmp_path / "sotl"
-    code, _, err = cli("search", *ACCEPT, "--epochs", "2", "--metric", "sotl", "--mode", "min",
-                       "--out", out)
+    code, printed, err = cli("search", *ACCEPT, "--epochs", "2", "--metric", "sotl", "--mode",
+                             "min", "--out", out)
     assert code == 0, err
     rows = pd.read_csv(out / "trials.csv")
     assert (rows["status"] == "ok").all() and len(rows) >= 4
@@ -210,3 +210,5 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     assert rows["top1"].tolist() == pytest.approx([-sum(e) / 2 for e in epochs], abs=1e-5)
     best = json.loads((out / "best.json").read_text())
     assert (best["metric"], best["mode"], best["ranked"]) == ("sotl", "min", "-sotl")
+    # a loss is shown to 3 decimals (its candidates differ there), top-1 % to 1
+    assert f"; -sotl {best['top1_mean']:.3f}" in printed

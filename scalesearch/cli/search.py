@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.coefsearch.answer import headline, surface_line
 from scalesearch.options import add_search_args
-from scalesearch.util.fmt import human, mean_spread, percent, render_table
+from scalesearch.util.fmt import human, mean_spread, percent, render_table, score_digits
 from scalesearch.util.status import Status
 
 if TYPE_CHECKING:  # the records the search returns (imported when it runs: Ray, Optuna)
@@ -40,21 +40,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _mean_std(r: Ranked) -> str:
+def _mean_std(r: Ranked, digits: int) -> str:
     mean = r["top1_mean"]
     if mean is None or mean != mean:  # NaN: every seed failed
         return Status.FAILED
-    return mean_spread(mean, r["top1_std"])
+    return mean_spread(mean, r["top1_std"], digits)
 
 
-def _ci(r: Ranked) -> str:
+def _ci(r: Ranked, digits: int) -> str:
     lo, hi = r.get("ci_lo"), r.get("ci_hi")
-    return "" if lo is None or lo != lo else f"[{lo:.1f}, {hi:.1f}]"
+    return "" if lo is None or lo != lo else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def ranking_table(rank: list[Ranked], ranked: str = "top1") -> str:
-    """The ranking: candidates, cost (FLOPs, activations, latency), evidence."""
-    rows = []
+def ranking_table(rank: list[Ranked], ranked: object = None) -> str:
+    """The ranking: candidates, cost (FLOPs, activations, latency), evidence; ``ranked``:
+    best.json's (None or "top-1": val top-1)."""
+    rows, digits = [], score_digits(ranked)
     for r in rank:
         row = dict(alpha=r["alpha"], beta=r["beta"], gamma=r["gamma"],
                    ratio=round(r["flops_ratio"], 3), acts=_round(r.get("activations_ratio")),
@@ -62,8 +63,8 @@ def ranking_table(rank: list[Ranked], ranked: str = "top1") -> str:
         ms = r.get("latency_ms")
         if ms is not None and ms == ms:  # measured (not NaN)
             row["ms"] = round(ms, 2)
-        row.update({"epochs": r["epochs"], "status": r["status"], _header(ranked): _mean_std(r),
-                    "ci95": _ci(r)})
+        row.update({"epochs": r["epochs"], "status": r["status"],
+                    _header(ranked): _mean_std(r, digits), "ci95": _ci(r, digits)})
         if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
                 r["score_mean"] == r["score_mean"]:
             row["score"] = round(r["score_mean"], 2)
@@ -86,11 +87,12 @@ def tied_lines(best: Best) -> list[str]:
     if not best["tied"]:
         return ["one seed per candidate: seed noise is not measured, so the tied set and "
                 "p_best are unknown (search with --seeds 2 or more)"]
+    ranked = dict(best).get("ranked")
     lines = ["", "tied set (p_best ≥ 5%: probability of being the best, under the seed noise "
              "pooled over candidates, or a candidate's own where larger):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
-                                **{_header(dict(best).get("ranked")): mean_spread(t["top1_mean"],
-                                                                            t["top1_std"])},
+                                **{_header(ranked): mean_spread(t["top1_mean"], t["top1_std"],
+                                                                score_digits(ranked))},
                                 p_best=f"{100 * t['p_best']:.1f}%", seeds=t["seeds"])
                            for t in best["tied"]])]
     lines += stopped_lines(best)
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         return status if best else 1
     rank = summary.ranking
     print(f"φ=1 search: {summary.space}; {len(rank)} trained; {summary.seconds:.0f} s")
-    print(ranking_table(rank, _header(dict(best or {}).get("ranked"))))
+    print(ranking_table(rank, dict(best or {}).get("ranked")))
     failures = summary.failures
     if failures:
         print("\nfailed trainings:")
@@ -180,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     if best["ranks"] == "does not rank":
         print("no winner found (the ranking does not reproduce); the pick is a tie-break's")
     ranked = best.get("ranked") or "top-1"  # --metric (and --mode min: "-NAME")
-    print(f"{headline(best)}; {ranked} {mean_spread(best['top1_mean'], best['top1_std'])}"
+    spread = mean_spread(best["top1_mean"], best["top1_std"], score_digits(ranked))
+    print(f"{headline(best)}; {ranked} {spread}"
           f"{'%' * (ranked == 'top-1')}, {best['seeds']} seed(s) → {args.out}/best.json")
     print(f"report (one page to open or send): {summary.report}")
     return status

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalesearch.util.fmt import percent
+from scalesearch.util.fmt import percent, score_digits
 
 
 def _point(c: Mapping[str, Any]) -> str:
@@ -31,8 +31,8 @@ def headline(best: Mapping[str, Any]) -> str:
     tied = best.get("tied") or []
     if not tied:
         return f"pick {pick} (p_best unmeasured: one seed per candidate; by {pick_rule(best)})"
-    unit = _unit(best)
-    members = ", ".join(f"{_point(t)} {t['top1_mean']:.1f}{unit} p_best "
+    unit, digits = _unit(best), score_digits(best.get("ranked"))
+    members = ", ".join(f"{_point(t)} {t['top1_mean']:.{digits}f}{unit} p_best "
                         f"{percent(t['p_best'])}" for t in tied)
     return f"tied set {members}; pick {pick} (p_best {p}, by {pick_rule(best)})"
 
@@ -48,13 +48,13 @@ def surface_line(best: Mapping[str, Any]) -> str | None:
     s = best.get("surface")
     if not s:
         return None
-    b, ci = s["best"], s["best"]["ci95"]
+    b, ci, digits = s["best"], s["best"]["ci95"], score_digits(best.get("ranked"))
     top = max(s["candidates"], key=lambda c: c["model_p_best"])
     use = "the pick uses it" if s["used_for_pick"] else \
         "reported beside the per-candidate figures: it is not calibrated (docs/search.md)"
     return (f"pooled model ({s['kind']} over {s['trainings']} trainings, noise sd "
-            f"{s['noise_sd']:.1f}): its best point {_point(b)} {b['mean']:.1f} ± "
-            f"{b['se']:.1f}{_unit(best)}"
+            f"{s['noise_sd']:.{digits}f}): its best point {_point(b)} {b['mean']:.{digits}f} ± "
+            f"{b['se']:.{digits}f}{_unit(best)}"
             f" (95%: α {ci['alpha'][0]:g}–{ci['alpha'][1]:g}, β {ci['beta'][0]:g}–"
             f"{ci['beta'][1]:g}); most likely best {_point(top)} model p_best "
             f"{percent(top['model_p_best'])}; {use}")

@@ -15,6 +15,7 @@ from scalesearch.coefsearch.trainable import RUNNING, TrialContext, base_row, ca
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import SearchConfig
 from scalesearch.training.proxy import EVAL_IMAGES
+from scalesearch.util.fmt import score_digits
 from scalesearch.util.status import Status
 
 
@@ -150,7 +151,8 @@ class Progress:
         text = (self._value(statistics.fmean(scores), "top-1") if scores else "failed: "
                 f"{r.get('error')}")
         if len(scores) > 1:
-            text += f" ± {statistics.stdev(scores):.1f} ({len(scores)} seeds)"
+            text += (f" ± {statistics.stdev(scores):.{score_digits(self.cfg.setup.ranked)}f} "
+                     f"({len(scores)} seeds)")
         if r["status"] == Status.STOPPED:
             text += f", stopped by ASHA after {r['epochs']} epoch(s) (rung {r['rung']})"
         self.log(f"[{self.count}/{self.total}] {_coef(r)}: {text}  ({self._elapsed()})")

@@ -21,7 +21,7 @@ import pandas as pd
 from scalesearch.errors import ScalesearchError
 from scalesearch.report.images import plots
 from scalesearch.training.runfiles import markdown_rows, read_csv, read_json
-from scalesearch.util.fmt import human, mean_spread, percent
+from scalesearch.util.fmt import human, mean_spread, percent, score_digits
 
 KINDS = {"fidelity": ("fidelity.json",), "search": ("search.json",),
          "compare": ("compare.json", "compare.csv", "compare.md"),
@@ -130,9 +130,9 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         return s
     tied, open_ = best.get("tied", []), best.get("not_ruled_out", [])
     s.notes.append(headline(best) + ".")
-    ranked = _ranked(best)
+    ranked, digits = _ranked(best), score_digits(best.get("ranked"))
     s.notes.append(f"α, β, γ = {_g(best['alpha'])}, {_g(best['beta'])}, {_g(best['gamma'])}: "
-                   f"{ranked} {mean_spread(best['top1_mean'], best['top1_std'])}"
+                   f"{ranked} {mean_spread(best['top1_mean'], best['top1_std'], digits)}"
                    f"{'%' if ranked == 'val top-1' else ''} over "
                    f"{best['seeds']} seed(s), p_best "
                    f"{percent(best.get('p_best')) or 'unmeasured'}.")
@@ -146,7 +146,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                    "not the chosen point, as the answer.")
     lo, hi = best.get("top1_ci95") or (None, None)
     chance = best.get("chance")
-    s.facts += [("95% t-interval", f"[{lo:.1f}, {hi:.1f}]" if lo is not None else ""),
+    s.facts += [("95% t-interval", f"[{lo:.{digits}f}, {hi:.{digits}f}]" if lo is not None
+                 else ""),
                 ("chance (a guess's top-1)", f"{chance:.1f}%" if chance is not None else "—"),
                 ("α·β²·γ²", _f(best.get("product"), ".3f")),
                 ("FLOPs ratio as trained", _f(best.get("flops_ratio"), ".3f") + "×"),
@@ -161,7 +162,8 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
     s.tables.append(("Tied set (p_best ≥ 5%: the probability of being the best under the "
                      "seeds' noise; docs/search.md)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
-                         _column(best): lambda r: mean_spread(r["top1_mean"], r["top1_std"]),
+                         _column(best): lambda r: mean_spread(r["top1_mean"], r["top1_std"],
+                                                              digits),
                          "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds"}), "tied")))
     if best.get("stopped"):
         s.tables.append(("Stopped by the scheduler", html_table(_frame(best["stopped"], dict(
@@ -181,6 +183,7 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
     from scalesearch.coefsearch.evidence import not_ruled_out
 
     chosen = tuple(best[k] for k in KEY) if best else None
+    digits = score_digits((best or {}).get("ranked"))
 
     def mark(r):
         if tuple(r[k] for k in KEY) == chosen:
@@ -190,9 +193,9 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
     frame = _frame(rank.to_dict("records"), {
         "α": "alpha", "β": "beta", "γ": "gamma", "": mark, "status": "status",
         "epochs": "epochs", _column(best or {}): lambda r: mean_spread(r["top1_mean"],
-                                                                     r["top1_std"])
+                                                                     r["top1_std"], digits)
         if r["top1_mean"] == r["top1_mean"] else "",
-        "95% interval": lambda r: f"[{r['ci_lo']:.1f}, {r['ci_hi']:.1f}]"
+        "95% interval": lambda r: f"[{r['ci_lo']:.{digits}f}, {r['ci_hi']:.{digits}f}]"
         if r["ci_lo"] == r["ci_lo"] else "",
         "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds",
         "FLOPs ×": lambda r: f"{r['flops_ratio']:.3f}", "px": "image_size",

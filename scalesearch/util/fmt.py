@@ -42,6 +42,12 @@ def percent(p: float | None) -> str:
     return "" if p is None or p != p else f"{100 * p:.1f}%"
 
 
+def score_digits(ranked: object) -> int:
+    """Decimals a ranked value is shown with: 1 for val top-1 in % (None or "top-1"), 3 for
+    another --metric in its own units (a loss such as -sotl differs in the second decimal)."""
+    return 1 if ranked in (None, "top-1") else 3
+
+
 def mean_spread(mean: float | None, std: float | None, digits: int = 1) -> str:
     """'42.9 ± 1.2'; '42.9' where no spread was measured (one seed: std None or NaN)."""
     if std is None or std != std:
