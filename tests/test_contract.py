@@ -11,7 +11,7 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TIMING = ["seconds", "images_per_sec"]
-NEWER = ["train_loss"]  # columns added after the fixtures were written (issue 36 §5)
+NEWER = ["train_loss", "own_score"]  # columns added after the fixtures were written (issue 36)
 ACCEPT = ["--baseline", "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",
           "--no-match-flops", "--proxy-size", "32", "--num-train", "48", "--num-val", "220",
           "--batch-size", "16", "--family-phi", "1", "--seeds", "2"]
@@ -212,3 +212,17 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     assert (best["metric"], best["mode"], best["ranked"]) == ("sotl", "min", "-sotl")
     # a loss is shown to 3 decimals (its candidates differ there), top-1 % to 1
     assert f"; -sotl {best['top1_mean']:.3f}" in printed
+    # the built-in's val top-1 is kept beside the ranked value: the same trainings ranked by
+    # the default metric score exactly that top-1
+    plain = tmp_path / "top1"
+    code, _, err = cli("search", *ACCEPT, "--epochs", "2", "--out", plain)
+    assert code == 0, err
+    key = ["alpha", "beta", "gamma", "seed"]
+    top1 = pd.read_csv(plain / "trials.csv").sort_values(key)
+    kept = pd.read_csv(out / "trials.csv").sort_values(key)
+    assert top1["own_score"].isna().all()  # nothing kept twice where top-1 is ranked
+    assert kept["own_score"].tolist() == top1["top1"].tolist()
+    # and shown: a column of the ranking table and of report.html's ranking
+    assert "own_score" in printed and "own score" in (out / "report.html").read_text()
+    assert "own_score" not in cli("search", *ACCEPT, "--epochs", "2", "--out", plain,
+                                  "--resume")[1]

@@ -65,6 +65,9 @@ def ranking_table(rank: list[Ranked], ranked: object = None) -> str:
             row["ms"] = round(ms, 2)
         row.update({"epochs": r["epochs"], "status": r["status"],
                     _header(ranked): _mean_std(r, digits), "ci95": _ci(r, digits)})
+        own = r.get("own_mean")
+        if own is not None and own == own:  # another --metric ranked: the function's own score
+            row["own_score"] = round(own, 1)
         if r.get("score_mean") is not None and r["score_mean"] != r["top1_mean"] and \
                 r["score_mean"] == r["score_mean"]:
             row["score"] = round(r["score_mean"], 2)

@@ -67,6 +67,7 @@ class Ranked(TypedDict):
     ci_lo: float
     ci_hi: float
     score_mean: float
+    own_mean: float  # the function's own score (val top-1) where another --metric is ranked
     seeds: int
     failed: int
     p_best: float
@@ -213,6 +214,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     tops: list[list[float]] = []
     for key, g in df.sort_values("seed").groupby(KEY, sort=False):
         top1 = g["top1_ok"].dropna().tolist()
+        own = g["own_score"].where(g["top1_ok"].notna()).dropna()
         tops.append(top1)
         first = g.iloc[0]
         per_seed.append(dict(zip(g["seed"], g["score"], strict=True)))
@@ -226,7 +228,7 @@ def ranking(rows: list[dict], objective: Objective | None = None,
                         top1_mean=np.mean(top1) if top1 else np.nan,
                         top1_std=np.std(top1, ddof=1) if len(top1) > 1 else np.nan,
                         score_mean=np.mean(list(per_seed[-1].values())) if per_seed[-1]
-                        else np.nan,
+                        else np.nan, own_mean=own.mean() if len(own) else np.nan,
                         seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),
                         images=g["images"].sum(), seconds=g["seconds"].sum(), _i=len(out)))
     rank = pd.DataFrame(out)

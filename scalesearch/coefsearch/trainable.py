@@ -30,7 +30,7 @@ from pathlib import Path
 from scalesearch.coefsearch.space import Candidate, tpe_point, with_ratio
 from scalesearch.settings.recipe import ProxySetup
 from scalesearch.settings.search import Ranges
-from scalesearch.training.contract import TrainFn, Trial, resolve_trainer
+from scalesearch.training.contract import OWN_SCORE, TrainFn, Trial, resolve_trainer
 from scalesearch.training.stepper import Stepped, build_trial
 from scalesearch.util.status import Status
 
@@ -174,7 +174,7 @@ class _SeedRun:
         m, value = event.metrics, event.value
         if value is not None and self.trial is not None:  # --mode min: stored negated
             value *= self.trial.settings.sign
-        self.row.update(top1=value, loss=m.get("loss"))
+        self.row.update(top1=value, loss=m.get("loss"), own_score=m.get(OWN_SCORE))
         if last:
             self.row.update(status=Status.OK, error=None)
         self.history.append(None if value is None else round(value, 4))

@@ -29,7 +29,10 @@ class TrialRow(TypedDict):
     and the resolution it is trained at (γ, or the matched resolution); nominal_ratio: the same
     at γ; image_size: the proxy size trained; activations(_ratio): output elements of
     conv/linear layers (pycls), like FLOPs; epochs: epochs trained; rung: the highest rung
-    reached (0 = the first); history: the val top-1 after each evaluated epoch, ';'-separated;
+    reached (0 = the first); own_score: the training function's own score (the built-in's val
+    top-1) where --metric ranks another value (top1 then holds that value, negated under
+    --mode min; empty otherwise); history: the ranked value after each evaluated epoch,
+    ';'-separated;
     train_loss: each epoch's mean training loss, ';'-separated (their sum is the "sum of
     training losses" of Ru et al., a ranking score measured in issue 36 §5; empty when the
     training function reports none);
@@ -57,6 +60,7 @@ class TrialRow(TypedDict):
     rung: int | None
     top1: float | None
     loss: float | None
+    own_score: float | None
     history: str | None
     train_loss: str | None
     images: int | None

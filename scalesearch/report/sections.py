@@ -197,6 +197,8 @@ def _ranking_section(rank: pd.DataFrame, best: dict) -> Section:
         if r["top1_mean"] == r["top1_mean"] else "",
         "95% interval": lambda r: f"[{r['ci_lo']:.{digits}f}, {r['ci_hi']:.{digits}f}]"
         if r["ci_lo"] == r["ci_lo"] else "",
+        **({"own score": lambda r: "" if r["own_mean"] != r["own_mean"] else f"{r['own_mean']:.1f}"}
+           if "own_mean" in rank and rank["own_mean"].notna().any() else {}),
         "p_best": lambda r: percent(r["p_best"]), "seeds": "seeds",
         "FLOPs ×": lambda r: f"{r['flops_ratio']:.3f}", "px": "image_size",
         "params": lambda r: human(r["params"]), "seconds": lambda r: f"{r['seconds']:.0f}"})

@@ -41,6 +41,7 @@ BUILTIN = {DEFAULT_TRAINER: "scalesearch.training.proxy:train"}  # also register
 # metrics that fill trials.csv's columns of that name (train_loss: the epoch's mean training
 # loss, one entry of the row's ';'-separated train_loss)
 RESERVED = ("loss", "images", "seconds", "train_loss")
+OWN_SCORE = "own_score"  # trials.csv's column for the function's score, where another is ranked
 
 
 class TrainingFailed(ScalesearchError):
@@ -111,9 +112,12 @@ class Trial:
         """Report ``epoch`` (1, 2, … in order, at most :attr:`epochs`): ``score`` (or the
         metric named by --metric) is what the ranking reads; ``loss``, ``images``,
         ``seconds`` and ``train_loss`` (the epoch's mean training loss) fill trials.csv's
-        columns of that name."""
+        columns of that name. Where --metric names another value, ``score`` is kept beside it
+        (trials.csv's ``own_score``: the built-in's val top-1 under ``--metric sotl``)."""
         value = metrics.get(self.metric, score)
         checked = {k: _number(k, v, epoch) for k, v in metrics.items() if v is not None}
+        if self.metric in metrics and score is not None:  # ranked by another value
+            checked[OWN_SCORE] = _number("score", score, epoch)
         if value is None and self.scored(epoch):
             said = ", ".join(["score"] * (score is not None) + sorted(metrics)) or "nothing"
             raise TrainingFailed(f"epoch {epoch} reported no {self.metric} (it reported "
