@@ -222,6 +222,9 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     kept = pd.read_csv(out / "trials.csv").sort_values(key)
     assert top1["own_score"].isna().all()  # nothing kept twice where top-1 is ranked
     assert kept["own_score"].tolist() == top1["top1"].tolist()
+    # a guess's top-1 is checked on that val top-1, not on the loss
+    final = best["reliability"]["final"]
+    assert (final["chance"], final["chance_on"]) == (12.5, "own_score")
     # and shown: a column of the ranking table and of report.html's ranking
     assert "own_score" in printed and "own score" in (out / "report.html").read_text()
     assert "own_score" not in cli("search", *ACCEPT, "--epochs", "2", "--out", plain,

@@ -16,7 +16,13 @@ import pytest
 from scipy import stats as sps
 
 from scalesearch.coefsearch.halving import cut
-from scalesearch.coefsearch.reliability import anova, kendall_tau_b, reliability, seed_tau
+from scalesearch.coefsearch.reliability import (
+    anova,
+    describe,
+    kendall_tau_b,
+    reliability,
+    seed_tau,
+)
 from scalesearch.coefsearch.results import ranking
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.util.status import Status
@@ -111,6 +117,20 @@ def test_one_seed_is_unmeasured_and_chance_level_does_not_rank():
     r = reliability(near, chance=12.5)
     assert r["near_chance"] and r["verdict"] == "does not rank" and not r["rankable"]
     assert not reliability(_table(2.0, 1.0), chance=12.5)["near_chance"]
+
+
+def test_chance_is_checked_on_val_top1_where_another_metric_ranks():
+    """Ranked by −sotl (about −2), every value lies "below" 12.5: chance is checked on the same
+    trainings' val top-1 (own_score) instead, and only that decides."""
+    ranked = {k: {s: -2.0 + 0.01 * i + 0.005 * s for s in range(2)}
+              for i, k in enumerate(_key(i) for i in range(12))}
+    near = {k: {s: 12.5 + 0.1 * i + v for s, v in enumerate((-3.0, 3.0))}
+            for i, k in enumerate(_key(i) for i in range(12))}
+    r = reliability(ranked, chance=12.5, top1=near)
+    assert r["near_chance"] and r["verdict"] == "does not rank"
+    assert "every val top-1 is within noise of chance" in describe(r)
+    far = reliability(ranked, chance=12.5, top1=_table(2.0, 1.0))
+    assert not far["near_chance"] and far["verdict"] == "ranks reproducibly"
 
 
 def test_anova_handles_unequal_seeds_like_scipy():

@@ -219,7 +219,7 @@ def run_fidelity(run_dir: str | Path, fcfg: FidelityConfig | None = None, *,
     check_trusted(run_dir, cfg.baseline, baseline, trust_baseline)
     check_trusted_trainer(run_dir, cfg.setup.trainer, train, trust_baseline)
     objective, latency = _search_objective(run_dir, log)
-    chance = chance_top1(cfg.setup.data) if cfg.setup.ranks_top1 else None
+    chance = chance_top1(cfg.setup.data) if cfg.setup.keeps_top1 else None
     proxy = ranking(store.rows, objective, latency, chance=chance)
     search_best = _best(run_dir) or proxy.iloc[0].to_dict()
     keys = choose(proxy, fcfg.top, fcfg.random, fcfg.sample_seed,

@@ -126,15 +126,19 @@ def near_chance(groups: list[list[float]], chance: float | None) -> bool:
     return all(pooled_interval(float(np.mean(g)), len(g), sd, df)[0] <= chance for g in groups)
 
 
-def reliability(table: SeedTable, chance: float | None = None) -> dict:
+def reliability(table: SeedTable, chance: float | None = None,
+                top1: SeedTable | None = None) -> dict:
     """τ with its interval, the ANOVA (f, p, icc), the pooled noise (noise_sd, df), whether
-    every mean is near ``chance``, the verdict (a key of :data:`VERDICTS`) and ``rankable``."""
+    every mean is near ``chance``, the verdict (a key of :data:`VERDICTS`) and ``rankable``;
+    ``top1``: the val top-1 of the same trainings where ``table`` ranks another value
+    (``--metric sotl``: trials.csv's own_score), which is what ``chance`` is checked on."""
     scores = in_seed_order(table)
     groups = [scores[k] for k in sorted(table, key=repr)]
     tau, (lo, hi) = seed_tau(table)
     a = anova(groups)
     sd, df = pooled_sd(groups)
-    chance_only = near_chance(groups, chance)
+    chance_only = near_chance(groups if top1 is None else list(in_seed_order(top1).values()),
+                              chance)
     if tau != tau:
         verdict = "unmeasured"
     elif chance_only or (not lo > 0 and not a["p"] < SIGNIFICANCE):
@@ -145,7 +149,8 @@ def reliability(table: SeedTable, chance: float | None = None) -> dict:
         verdict = "cannot tell"
     return dict(candidates=len(groups), seeds=max(map(len, groups), default=0), tau=tau,
                 tau_ci95=[lo, hi], anova_f=a["f"], anova_p=a["p"], icc=a["icc"],
-                noise_sd=sd, df=df, chance=chance, near_chance=chance_only, verdict=verdict,
+                noise_sd=sd, df=df, chance=chance, near_chance=chance_only,
+                chance_on="ranked" if top1 is None else "own_score", verdict=verdict,
                 rankable=verdict != "unmeasured" and bool(lo > 0) and not chance_only)
 
 
@@ -157,5 +162,5 @@ def describe(r: dict) -> str:
     return (f"seed-split τ = {r['tau']:.2f} [{lo:.2f}, {hi:.2f}] over {r['candidates']} "
             f"candidates × {r['seeds']} seeds, ICC = {r['icc']:.2f} (ANOVA p = "
             f"{r['anova_p']:.2g}): {VERDICTS[r['verdict']]}"
-            + (f" (every mean is within noise of chance, {r['chance']:.1f}%)"
-               if r["near_chance"] else ""))
+            + (f" (every {'val top-1' if r.get('chance_on') == 'own_score' else 'mean'} is "
+               f"within noise of chance, {r['chance']:.1f}%)" if r["near_chance"] else ""))

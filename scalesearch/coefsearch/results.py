@@ -211,10 +211,12 @@ def ranking(rows: list[dict], objective: Objective | None = None,
         for r, ok in zip(df.to_dict("records"), scored, strict=True)])
     out: list[dict] = []
     per_seed: list[dict[int, float]] = []
+    own_seed: list[dict[int, float]] = []  # val top-1 where another --metric is ranked
     tops: list[list[float]] = []
     for key, g in df.sort_values("seed").groupby(KEY, sort=False):
         top1 = g["top1_ok"].dropna().tolist()
         own = g["own_score"].where(g["top1_ok"].notna()).dropna()
+        own_seed.append({int(s): float(own[i]) for i, s in g["seed"].items() if i in own.index})
         tops.append(top1)
         first = g.iloc[0]
         per_seed.append(dict(zip(g["seed"], g["score"], strict=True)))
@@ -258,9 +260,14 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     for column, figure in (("model_mean", "mean"), ("model_se", "se"), ("model_p_best", "p_best")):
         rank[column] = [getattr(model, figure).get(k, np.nan) if model else np.nan for k in keys]
     rank.attrs["surface"] = model.summary() if model else None
+    own = {tuple(rank.loc[j, KEY]): own_seed[i]
+           for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
+    own_kept = any(own.values())  # chance is checked on val top-1, never on another metric
     rank.attrs["reliability"] = dict(
-        final=reliability(table, chance if objective.kind == "accuracy" else None),
-        rungs=[dict(rung=k, epoch=e, **reliability(seed_scores_at(rows, e), chance))
+        final=reliability(table, chance if objective.kind == "accuracy" else None,
+                          own if own_kept else None),
+        rungs=[dict(rung=k, epoch=e, **reliability(seed_scores_at(rows, e),
+                                                   None if own_kept else chance))
                for k, e in enumerate(rungs or [])])
     evidence = stopped_evidence(rows)
     for column in ("rung_p_best", "missed_by", "ruled_out"):

@@ -205,7 +205,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
                     candidates=len(space.candidates), trials=len(store.rows),
                     tolerance=cfg.tolerance, flops_tolerance=cfg.flops_tolerance,
                     rungs=cfg.milestones(),
-                    chance=chance_top1(cfg.setup.data) if cfg.setup.ranks_top1 else None,
+                    chance=chance_top1(cfg.setup.data) if cfg.setup.keeps_top1 else None,
                     flops_ratio_range=list(space.ratios() or ()) or None,
                     metric=cfg.setup.metric, mode=cfg.setup.mode, ranked=cfg.setup.ranked)
         latency = candidate_latencies(baseline, store.rows, cfg.latency, out, log) \

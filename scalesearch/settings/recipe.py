@@ -199,6 +199,12 @@ class ProxySetup:
         return self.builtin and self.metric == "top1" and self.mode == "max"
 
     @property
+    def keeps_top1(self) -> bool:
+        """Whether trials.csv holds the built-in's val top-1, so a guess's top-1 (chance) can
+        be checked: as the ranked value, or as ``own_score`` under another --metric."""
+        return self.builtin and (self.ranks_top1 or self.metric != "top1")
+
+    @property
     def sign(self) -> int:
         """+1, or −1 under ``--mode min``: trials.csv's ``top1`` column holds sign × the
         reported metric, so every ranking decision reads "higher is better"."""
