@@ -122,7 +122,7 @@ def test_a_plugin_beyond_the_parameter_bound_is_refused_before_allocation():
 def test_a_family_stops_before_a_member_beyond_the_size_bound():
     """A winner with α = 2 at φ = 10 is 16,384 blocks deep: the family ends before it (with a
     warning) instead of failing the search that found it."""
-    from scalesearch.coefsearch.results import family
+    from scalesearch.coefsearch.family import family
     from scalesearch.scaling.registry import resolve
 
     with pytest.warns(UserWarning, match="family \\(found\\) stops before φ=10"):

@@ -123,32 +123,32 @@ def test_a_cache_that_cannot_be_written_is_skipped(tmp_path, counted, monkeypatc
 
 
 def test_a_familys_members_are_counted_once_and_equal_a_fresh_count(grid_cache, monkeypatch):
-    """The family (results.family) is the same for the same coefficients: the paper's in every
+    """The family (family.family) is the same for the same coefficients: the paper's in every
     search, the found one whenever it wins again; a hit replays where a family stopped."""
-    from scalesearch.coefsearch import results
+    from scalesearch.coefsearch import family as fam
 
     counted: list[str] = []
-    inner = results._members
+    inner = fam._members
 
     def members(baseline, source, *args):
         counted.append(source)
         return inner(baseline, source, *args)
 
-    monkeypatch.setattr(results, "_members", members)
+    monkeypatch.setattr(fam, "_members", members)
     b0 = resolve("efficientnet-b0")
-    first = results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3))
+    first = fam.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3))
     assert counted == ["found", "paper"]
-    assert results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
+    assert fam.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
     assert counted == ["found", "paper"]  # both read back
-    results.family(b0, (1.3, 1.1, 1.1), phis=(1, 2, 3))
+    fam.family(b0, (1.3, 1.1, 1.1), phis=(1, 2, 3))
     assert counted == ["found", "paper", "found"]  # another winner: the paper's is kept
     monkeypatch.setenv(gridcache.CACHE_ENV, "off")
-    assert results.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
+    assert fam.family(b0, (1.25, 1.05, 1.15), phis=(1, 2, 3)) == first
     monkeypatch.setenv(gridcache.CACHE_ENV, str(grid_cache))
     r50 = resolve("resnet50")
     for _ in range(2):  # counted, then read: both say where the found family stops
         with pytest.warns(UserWarning, match="family \\(found\\) stops before φ=10"):
-            rows = results.family(r50, (2.0, 1.0, 1.0), phis=(1, 10))
+            rows = fam.family(r50, (2.0, 1.0, 1.0), phis=(1, 10))
         assert [(r["source"], r["phi"]) for r in rows] == [("found", 1), ("paper", 1),
                                                             ("paper", 10)]
 

@@ -257,7 +257,7 @@ def test_family_members_are_matched_to_two_to_the_phi(baseline):
     """family.csv's px_matched / ratio_matched: within ±3% of 2^φ for φ = 1…4, with the paper's
     coefficients and with a width-free found-like set, on every built-in; a member already
     within 3% at its matched size keeps its width."""
-    from scalesearch.coefsearch.results import family
+    from scalesearch.coefsearch.family import family
     from scalesearch.scaling.registry import resolve
 
     for member in family(resolve(baseline), (1.25, 1.0, 1.25), phis=range(1, 5)):

@@ -48,7 +48,7 @@ GRID = {"total": int, "removed_formula": int, "removed_measured": int, "matched"
         "merged": int, "candidates": [{"alpha": NUM, "beta": NUM, "gamma": NUM,
                                        "nominal_ratio": NUM, "matched_resolution": OPT_NUM,
                                        "matched_ratio": OPT_NUM, "aliases": [[NUM, 3]]}]}
-# a family's members (results.Member) and the line said where it stopped (a large α)
+# a family's members (family.Member) and the line said where it stopped (a large α)
 MEMBERS = {"members": [{"source": str, "phi": NUM, "alpha": NUM, "beta": NUM, "gamma": NUM,
                         "depth": NUM, "width": NUM, "image_size": int, "params": int,
                         "flops": int, "flops_ratio": NUM, "px_matched": int,

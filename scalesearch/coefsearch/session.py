@@ -10,10 +10,11 @@ from typing import Any, TypedDict
 
 from scalesearch.coefsearch.budget import Pace
 from scalesearch.coefsearch.costs import candidate_latencies
+from scalesearch.coefsearch.family import Member
 from scalesearch.coefsearch.gridcache import cached_space
 from scalesearch.coefsearch.optuna_study import write_study
 from scalesearch.coefsearch.precheck import check_search
-from scalesearch.coefsearch.results import Best, Member, Ranked, write_outputs
+from scalesearch.coefsearch.results import Best, Ranked, write_outputs
 from scalesearch.coefsearch.runner import plan, run_trials
 from scalesearch.coefsearch.space import Space, trained_resolutions
 from scalesearch.coefsearch.trials import TrialStore, search_folder
