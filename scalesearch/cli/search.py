@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from scalesearch.cli.common import add_format, print_json
 from scalesearch.coefsearch.answer import headline, surface_line
 from scalesearch.options import add_search_args
-from scalesearch.util.fmt import human, mean_spread, percent, render_table, score_digits
+from scalesearch.util.fmt import (
+    human,
+    is_top1,
+    mean_spread,
+    percent,
+    render_table,
+    score_digits,
+)
 from scalesearch.util.status import Status
 
 if TYPE_CHECKING:  # the records the search returns (imported when it runs: Ray, Optuna)
@@ -78,7 +85,7 @@ def ranking_table(rank: list[Ranked], ranked: object = None) -> str:
 
 def _header(ranked: object) -> str:
     """The ranked value's column: "top1", or the --metric ("-mse" under --mode min)."""
-    return "top1" if ranked in (None, "top-1") else str(ranked)
+    return "top1" if is_top1(ranked) else str(ranked)
 
 
 def _round(v, digits: int = 3):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scalesearch.util.fmt import percent, score_digits
+from scalesearch.util.fmt import is_top1, percent, score_digits
 
 
 def _point(c: Mapping[str, Any]) -> str:
@@ -39,7 +39,7 @@ def headline(best: Mapping[str, Any]) -> str:
 
 def _unit(best: Mapping[str, Any]) -> str:
     """"%" for top-1; none for another --metric's own values (best.json's ``ranked``)."""
-    return "%" if (best.get("ranked") or "top-1") == "top-1" else ""
+    return "%" if is_top1(best.get("ranked")) else ""
 
 
 def surface_line(best: Mapping[str, Any]) -> str | None:

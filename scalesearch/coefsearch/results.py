@@ -162,6 +162,11 @@ def _status(statuses: pd.Series) -> str:
     return Status.FAILED
 
 
+def _by_seed(g: pd.DataFrame, column: str) -> dict[int, float]:
+    """{seed: value} of one candidate's rows where ``column`` is measured (not NaN)."""
+    return {int(s): v for s, v in zip(g["seed"], g[column], strict=True) if v == v}
+
+
 def ranking(rows: list[dict], objective: Objective | None = None,
             latency: dict[tuple, float] | None = None, rungs: list[int] | None = None,
             chance: float | None = None, own_sd: bool = SEARCH_OWN_SD) -> pd.DataFrame:
@@ -182,7 +187,8 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     keys = list(zip(*(df[k] for k in KEY), strict=True))
     df = df.assign(latency_ms=[(latency or {}).get(k) for k in keys])
     scored = df["status"].isin([Status.OK, Status.STOPPED, Status.PAUSED]) & df["top1"].notna()
-    df = df.assign(top1_ok=df["top1"].where(scored), score=[
+    own = pd.to_numeric(df["own_score"])  # None (no value kept) → NaN
+    df = df.assign(top1_ok=df["top1"].where(scored), own_ok=own.where(scored), score=[
         objective.score(r["top1"], r["latency_ms"], r.get("flops")) if ok else np.nan
         for r, ok in zip(df.to_dict("records"), scored, strict=True)])
     out: list[dict] = []
@@ -191,12 +197,10 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     tops: list[list[float]] = []
     for key, g in df.sort_values("seed").groupby(KEY, sort=False):
         top1 = g["top1_ok"].dropna().tolist()
-        own = g["own_score"].where(g["top1_ok"].notna()).dropna()
-        own_seed.append({int(s): float(own[i]) for i, s in g["seed"].items() if i in own.index})
         tops.append(top1)
         first = g.iloc[0]
-        per_seed.append(dict(zip(g["seed"], g["score"], strict=True)))
-        per_seed[-1] = {int(s): v for s, v in per_seed[-1].items() if v == v}
+        per_seed.append(_by_seed(g, "score"))
+        own_seed.append(_by_seed(g, "own_ok"))
         out.append(dict(zip(KEY, key, strict=True), product=first["product"],
                         flops_ratio=first["flops_ratio"],
                         activations_ratio=first.get("activations_ratio"),
@@ -206,7 +210,8 @@ def ranking(rows: list[dict], objective: Objective | None = None,
                         top1_mean=np.mean(top1) if top1 else np.nan,
                         top1_std=np.std(top1, ddof=1) if len(top1) > 1 else np.nan,
                         score_mean=np.mean(list(per_seed[-1].values())) if per_seed[-1]
-                        else np.nan, own_mean=own.mean() if len(own) else np.nan,
+                        else np.nan,
+                        own_mean=np.mean(list(own_seed[-1].values())) if own_seed[-1] else np.nan,
                         seeds=len(top1), failed=int((g["status"] == Status.FAILED).sum()),
                         images=g["images"].sum(), seconds=g["seconds"].sum(), _i=len(out)))
     rank = pd.DataFrame(out)
@@ -222,8 +227,11 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     rank = rank.sort_values(["_o", "_r", "_m", *KEY]).reset_index(drop=True)
     eligible = rank.index[(rank["status"] == Status.OK) & (rank["seeds"] > 0)]
     rank["p_best"], rank["tied"] = np.nan, False
-    table = {tuple(rank.loc[j, KEY]): per_seed[i]
-             for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
+    def by_key(seeds: list[dict[int, float]]) -> dict[tuple, dict[int, float]]:
+        return {tuple(rank.loc[j, KEY]): seeds[i]
+                for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
+
+    table = by_key(per_seed)
     scores = {k: list(v.values()) for k, v in table.items()}
     p = p_best(scores, own_sd=own_sd)
     if len(eligible) and p is not None:  # None: one seed measures no seed noise
@@ -236,12 +244,11 @@ def ranking(rows: list[dict], objective: Objective | None = None,
     for column, figure in (("model_mean", "mean"), ("model_se", "se"), ("model_p_best", "p_best")):
         rank[column] = [getattr(model, figure).get(k, np.nan) if model else np.nan for k in keys]
     rank.attrs["surface"] = model.summary() if model else None
-    own = {tuple(rank.loc[j, KEY]): own_seed[i]
-           for j, i in zip(eligible, rank.loc[eligible, "_i"], strict=True)}
-    own_kept = any(own.values())  # chance is checked on val top-1, never on another metric
+    own_table = by_key(own_seed)
+    own_kept = any(own_table.values())  # chance is checked on val top-1, never another metric
     rank.attrs["reliability"] = dict(
         final=reliability(table, chance if objective.kind == "accuracy" else None,
-                          own if own_kept else None),
+                          own_table if own_kept else None),
         rungs=[dict(rung=k, epoch=e, **reliability(seed_scores_at(rows, e),
                                                    None if own_kept else chance))
                for k, e in enumerate(rungs or [])])

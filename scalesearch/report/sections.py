@@ -21,7 +21,7 @@ import pandas as pd
 from scalesearch.errors import ScalesearchError
 from scalesearch.report.images import plots
 from scalesearch.training.runfiles import markdown_rows, read_csv, read_json
-from scalesearch.util.fmt import human, mean_spread, percent, score_digits
+from scalesearch.util.fmt import human, is_top1, mean_spread, percent, score_digits
 
 KINDS = {"fidelity": ("fidelity.json",), "search": ("search.json",),
          "compare": ("compare.json", "compare.csv", "compare.md"),
@@ -71,8 +71,7 @@ def _abc(r: dict) -> str:
 def _ranked(best: dict) -> str:
     """What the ranking read, as best.json records it: "val top-1", or the --metric of a
     training function of your own ("-NAME" under --mode min)."""
-    ranked = best.get("ranked") or "top-1"
-    return "val top-1" if ranked == "top-1" else ranked
+    return "val top-1" if is_top1(best.get("ranked")) else best["ranked"]
 
 
 def _column(best: dict) -> str:

@@ -42,10 +42,16 @@ def percent(p: float | None) -> str:
     return "" if p is None or p != p else f"{100 * p:.1f}%"
 
 
+def is_top1(ranked: object) -> bool:
+    """Whether best.json's ``ranked`` names val top-1 ("top-1", or None: written before
+    --metric existed), shown in %; else it is a --metric's own value ("-sotl")."""
+    return ranked in (None, "top-1")
+
+
 def score_digits(ranked: object) -> int:
-    """Decimals a ranked value is shown with: 1 for val top-1 in % (None or "top-1"), 3 for
+    """Decimals a ranked value is shown with: 1 for val top-1 in % (:func:`is_top1`), 3 for
     another --metric in its own units (a loss such as -sotl differs in the second decimal)."""
-    return 1 if ranked in (None, "top-1") else 3
+    return 1 if is_top1(ranked) else 3
 
 
 def mean_spread(mean: float | None, std: float | None, digits: int = 1) -> str:
