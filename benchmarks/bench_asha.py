@@ -67,8 +67,11 @@ def tau_vs(full_means: dict, order: list[tuple]) -> float:
                             [full_means[k] for k in common]).statistic)
 
 
-def replay(rows: list[dict], rungs: list[int], eta: float) -> list[dict]:
-    """The rows synchronous SH with these rungs would have written, from full-budget curves."""
+def replay(rows: list[dict], rungs: list[int], eta: float, every_epoch: bool = False
+           ) -> list[dict]:
+    """The rows synchronous SH with these rungs would have written, from full-budget curves;
+    ``every_epoch``: the ranked value comes with every epoch (the built-in's training loss,
+    the search's default), not only where sha evaluates."""
     rows = [dict(r) for r in rows]
     for k, epoch in enumerate(rungs):
         live = [r for r in rows if r["status"] == "ok"]
@@ -80,7 +83,8 @@ def replay(rows: list[dict], rungs: list[int], eta: float) -> list[dict]:
                          history=";".join(r["history"].split(";")[:epoch]),
                          images=round(r["images"] * share))
     for r in rows:  # sha evaluates only at its rungs (its evaluate_at) and at the end
-        r["history"] = ";".join(h if evaluates(i + 1, rungs) or i + 1 == r["epochs"] else ""
+        r["history"] = ";".join(h if every_epoch or evaluates(i + 1, rungs)
+                                or i + 1 == r["epochs"] else ""
                                 for i, h in enumerate((r["history"] or "").split(";")))
     return rows
 
@@ -181,7 +185,8 @@ def from_run(args: argparse.Namespace) -> int:
     for m in args.min_epochs:
         sha = replace(cfg, scheduler="sha", min_epochs=m, reduction_factor=args.reduction_factor)
         print(replay_line(f"sha{m} {sha.milestones()}",
-                          replay(rows, sha.milestones(), args.reduction_factor), full, tied))
+                          replay(rows, sha.milestones(), args.reduction_factor,
+                                 cfg.setup.ranks_loss), full, tied))
     print_epochs(rows, cfg.epochs, args.reduction_factor)
     return 0
 
@@ -219,7 +224,8 @@ def report(results: dict, runs: dict, args: argparse.Namespace) -> None:
         print(f"{name[:-7]}: the two start orders gave {'identical' if same else 'DIFFERENT'} "
               "results")
     for name in [n for n in results if n.startswith("sha")]:
-        replayed = replay(full["rows"], runs[name].milestones(), args.reduction_factor)
+        replayed = replay(full["rows"], runs[name].milestones(), args.reduction_factor,
+                          runs[name].setup.ranks_loss)
         same = decisions(replayed) == decisions(results[name]["rows"])
         print(f"{name}: replayed from the full run's curves: {'identical' if same else 'DIFFERENT'}"
               " decisions and scores")

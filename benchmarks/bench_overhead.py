@@ -87,6 +87,10 @@ def main() -> None:
     ap.add_argument("--budget", default="3m")
     ap.add_argument("--num-train", type=int, help="a fixed plan (images per epoch) instead of "
                     "--budget: a loaded machine's pilot refuses or shrinks the README's budget")
+    ap.add_argument("--num-val", type=int, default=1000, help="validation images (default: "
+                    "the answer replicates' 1000; the search ranks by the training loss, so "
+                    "they only score the kept top-1)")
+    ap.add_argument("--metric", help="--metric of the search (default: the search's own)")
     ap.add_argument("--cache", help="grid cache folder (default: a fresh one)")
     ap.add_argument("--out", help="keep the run folder here (default: a temporary one)")
     ap.add_argument("--quick", action="store_true")
@@ -108,7 +112,9 @@ def main() -> None:
     clock.wrap(experiments, "_report", "report.html")
     record = Path(scratch.name) / "trials.txt"
     timed_trials(runner, record)
-    options: dict = dict(proxy_size=40, epochs=4, num_val=1000, budget=args.budget)
+    options: dict = dict(proxy_size=40, epochs=4, num_val=args.num_val, budget=args.budget)
+    if args.metric:
+        options["metric"] = args.metric
     if args.num_train:  # the README's plan on an idle machine chose 128 (README, main job)
         options = dict(options, budget=None, num_train=args.num_train)
     if args.quick:

@@ -63,15 +63,17 @@ def ray_vs_loop(trials: int, epochs: float, threads: int, num_train: int | None,
     space = build_space(b0, cfg.ranges, cfg.tolerance, cfg.flops_tolerance, cfg.match_flops)
     space = replace(space, candidates=space.candidates[:trials])
     t = time.perf_counter()  # the trainable's work, one candidate after the other
-    loop_rows = [dict(c.to_dict(), **run_proxy(b0, c.mult, setup)) for c in space.candidates]
+    loop_rows = [dict(c.to_dict(), **run_proxy(b0, c.mult, cfg.setup))  # the search's recipe
+                 for c in space.candidates]
     loop = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         store = TrialStore(os.path.join(tmp, "trials.csv"))
         t = time.perf_counter()
         run_trials(cfg, space, store, log=lambda m: None)
         ray_s = time.perf_counter() - t
+    kept = "top1" if cfg.setup.ranks_top1 else "own_score"  # val top-1 beside the loss
     same = sorted((r["alpha"], r["top1"]) for r in loop_rows) == \
-        sorted((r["alpha"], r["top1"]) for r in store.rows)
+        sorted((r["alpha"], r[kept]) for r in store.rows)
     print(f"(a) {len(space.candidates)} trials, one at a time, {threads} thread(s) each")
     print(f"    plain loop {loop:7.1f} s")
     print(f"    Ray Tune   {ray_s:7.1f} s  (incl. ray.init/shutdown)")

@@ -15,10 +15,12 @@ STATES = {"ok": "COMPLETE", "stopped": "PRUNED", "paused": "PRUNED", "failed": "
 
 def check_study(run_dir: Path) -> optuna.Study:
     """One trial per candidate of trials.csv, none twice; each with its α, β, γ, the state its
-    status gives, the mean top-1 of its scored seeds as value, its seeds, and the per-epoch mean
-    of the seeds' histories as intermediate values."""
+    status gives, the mean top-1 of its scored seeds as value (a minimised study: the metric's
+    own sign, trials.csv holding −metric), its seeds, and the per-epoch mean of the seeds'
+    histories as intermediate values."""
     study = optuna.load_study(study_name="scalesearch",
                               storage=f"sqlite:///{run_dir / 'optuna.db'}")
+    sign = -1 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1
     rows = pd.read_csv(run_dir / "trials.csv")
     groups = {tuple(round(v, 6) for v in k): g for k, g in rows.groupby(KEY)}
     trials = {tuple(round(t.params[k], 6) for k in KEY): t for t in study.trials}
@@ -34,10 +36,10 @@ def check_study(run_dir: Path) -> optuna.Study:
         if t.state.name == "FAIL":
             assert t.value is None
         else:
-            assert abs(t.value - scored.mean()) < 1e-6, (key, t.value, scored.mean())
+            assert abs(t.value - sign * scored.mean()) < 1e-6, (key, t.value, scored.mean())
         histories = [[float(x) if x else None for x in str(h).split(";")]
                      for h in g["history"].dropna()]
         for epoch, value in t.intermediate_values.items():
             at = [h[epoch - 1] for h in histories if len(h) >= epoch and h[epoch - 1] is not None]
-            assert abs(value - sum(at) / len(at)) < 1e-6
+            assert abs(value - sign * sum(at) / len(at)) < 1e-6
     return study

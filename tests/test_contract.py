@@ -35,9 +35,8 @@ def test_the_builtin_training_behind_the_contract_changes_no_result(cli, tmp_pat
     evaluation of the rungs; ``curves`` the subset evaluation of every epoch (220 val
     images > EVAL_IMAGES, so a subset is a subset)."""
     out = tmp_path / plan
-    # the fixtures' code knew only the reference head init (the default; named, so it stays)
-    code, _, err = cli("search", *ACCEPT, *PLANS[plan], "--head-init", "reference", "--out",
-                       out)
+    # the fixtures' code knew only val top-1 from the reference head init (its defaults)
+    code, _, err = cli("search", *ACCEPT, *PLANS[plan], "--metric", "top1", "--out", out)
     assert code == 0, err
     pd.testing.assert_frame_equal(_rows(out / "trials.csv"),
                                   _rows(FIXTURES / f"before_contract_{plan}.trials.csv"))
@@ -194,14 +193,17 @@ def test_a_checkpoint_keeps_a_saved_state_as_a_tensor_and_reads_old_bytes(tmp_pa
 
 
 @pytest.mark.slow
-def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, tmp_path):
-    """``--metric sotl --mode min``: the built-in reports ``sotl``, the mean of the epochs'
-    training losses so far (Ru et al.'s sum, per epoch), and the search ranks by it — trials.csv's
-    top1 is −sotl, recomputed here from the row's own train_loss column."""
+def test_the_builtin_ranks_by_its_sum_of_training_losses_by_default(cli, tmp_path):
+    """The search's default (``--metric sotl --mode min --head-init zero``): the built-in
+    reports ``sotl``, the mean of the epochs' training losses so far (Ru et al.'s sum, per
+    epoch), and the search ranks by it — trials.csv's top1 is −sotl, recomputed here from the
+    row's own train_loss column."""
     out = tmp_path / "sotl"
-    code, printed, err = cli("search", *ACCEPT, "--epochs", "2", "--metric", "sotl", "--mode",
-                             "min", "--out", out)
+    code, printed, err = cli("search", *ACCEPT, "--epochs", "2", "--out", out)
     assert code == 0, err
+    setup = json.loads((out / "search.json").read_text())["config"]["setup"]
+    assert (setup["metric"], setup["mode"], setup["train"]["head_init"]) == ("sotl", "min",
+                                                                            "zero")
     rows = pd.read_csv(out / "trials.csv")
     assert (rows["status"] == "ok").all() and len(rows) >= 4
     epochs = rows["train_loss"].map(lambda s: [float(x) for x in s.split(";")])
@@ -213,9 +215,10 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     # a loss is shown to 3 decimals (its candidates differ there), top-1 % to 1
     assert f"; -sotl {best['top1_mean']:.3f}" in printed
     # the built-in's val top-1 is kept beside the ranked value: the same trainings ranked by
-    # the default metric score exactly that top-1
+    # top-1 score exactly that top-1
     plain = tmp_path / "top1"
-    code, _, err = cli("search", *ACCEPT, "--epochs", "2", "--out", plain)
+    code, _, err = cli("search", *ACCEPT, "--epochs", "2", "--out", plain, "--metric", "top1",
+                       "--head-init", "zero")
     assert code == 0, err
     key = ["alpha", "beta", "gamma", "seed"]
     top1 = pd.read_csv(plain / "trials.csv").sort_values(key)
@@ -227,5 +230,7 @@ def test_the_builtin_ranks_by_its_sum_of_training_losses_with_metric_sotl(cli, t
     assert (final["chance"], final["chance_on"]) == (12.5, "own_score")
     # and shown: a column of the ranking table and of report.html's ranking
     assert "own_score" in printed and "own score" in (out / "report.html").read_text()
+    # resumed without its flags, a top-1 folder stays one (the fields left to the default
+    # take the folder's values)
     assert "own_score" not in cli("search", *ACCEPT, "--epochs", "2", "--out", plain,
                                   "--resume")[1]

@@ -414,7 +414,8 @@ def test_asha_stops_are_recorded_and_a_sigkilled_run_resumes(tmp_path):
     assert 2 <= len(before) < 8 and not (out / "best.json").exists()
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert "epoch 1/2  val top-1" in resumed.stderr  # progress from inside a trial
+    # progress from inside a trial: the default score, the mean training loss (no val subset)
+    assert "epoch 1/2  -sotl " in resumed.stderr and "val subset" not in resumed.stderr
     after = TrialStore(out / "trials.csv").rows
     keys = [(r["alpha"], r["beta"], r["gamma"], r["seed"]) for r in after]
     assert len(keys) == len(set(keys)) == 8

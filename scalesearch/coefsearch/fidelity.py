@@ -123,12 +123,14 @@ def choose(rank: pd.DataFrame, top: int, extra: int, seed: int,
 def reference_config(cfg: SearchConfig, fcfg: FidelityConfig) -> SearchConfig:
     """The search's config at the reference fidelity: grid sampler, no scheduler, ``fcfg``'s
     epochs, proxy size, training images and seeds (default: EPOCHS_FACTOR × the epochs,
-    SIZE_FACTOR × the proxy size, the search's images and seeds)."""
+    SIZE_FACTOR × the proxy size, the search's images and seeds). A search that ranked by the
+    built-in's training loss is checked against what that loss stands in for: the longer
+    training's val top-1 (the same head init)."""
     train = replace(cfg.setup.train, epochs=fcfg.epochs or EPOCHS_FACTOR * cfg.setup.train.epochs)
     size = fcfg.proxy_size or SIZE_FACTOR * (cfg.setup.proxy_size or 0) or None
     return replace(cfg, sampler="grid", trials=None, scheduler="none", curves=False,
                    seeds=fcfg.seeds or cfg.seeds,
-                   setup=replace(cfg.setup, proxy_size=size, train=train,
+                   setup=replace(cfg.setup.judged(), proxy_size=size, train=train,
                                  num_train=fcfg.num_train or cfg.setup.num_train))
 
 

@@ -77,7 +77,9 @@ class Progress:
         if not rows or result.get("final") or not result.get("epoch"):
             return
         score = result.get("score")
-        subset = f", {EVAL_IMAGES}-image val subset" if self.cfg.setup.builtin else ""
+        setup = self.cfg.setup  # the built-in's validation scores at a rung read a subset
+        subset = f", {EVAL_IMAGES}-image val subset" if setup.builtin and not setup.ranks_loss \
+            else ""
         top1 = (f"{self._value(score)} (mean of {len(rows)} seed(s){subset})"
                 if score is not None and score == score else "trained")
         self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"

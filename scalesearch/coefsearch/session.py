@@ -169,6 +169,9 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     skipped = report_data(cfg.setup, log)  # fail here, not inside every Ray trial
     folder = search_folder(out)
     start = time.perf_counter()
+    folder.check_place(resume)  # before a pilot, and before reading what it stores
+    if resume:  # the defaults it began with (a folder that stores none: top-1)
+        cfg = cfg.resumed(folder.saved()["config"])
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
     folder.check(cfg.to_dict(), resume)
     fingerprint = _same_baseline(folder, baseline, resume)

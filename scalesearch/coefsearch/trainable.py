@@ -243,7 +243,7 @@ def _lockstep(runs: list[_SeedRun], context: TrialContext, start: int, stop: int
         metrics = {"epoch": epoch, "score": score, "epochs": epochs, "key": key,
                    "rows": [dict(r.row) for r in runs], "final": epoch == epochs,
                    "unsaved": unsaved, "function_failed": any(r.function_failed for r in runs),
-                   "metric": context.setup.metric, "sign": context.setup.sign}
+                   "metric": context.setup.plain.metric, "sign": context.setup.sign}
         if context.checkpoint and epoch < epochs and any(r.live for r in runs):
             _report_checkpoint(metrics, runs)
         else:

@@ -77,7 +77,7 @@ class CompareConfig:
         for r in ratios:
             check_ratio(r)
         object.__setattr__(self, "ratios", tuple(float(r) for r in ratios))
-        object.__setattr__(self, "setup", self.placement.on(self.setup))
+        object.__setattr__(self, "setup", self.placement.on(self.setup.settled(search=False)))
         object.__setattr__(self, "strategies", parse_strategies(self.strategies))
         coefficients = read_coefficients(self.coefficients) \
             if isinstance(self.coefficients, str) else self.coefficients

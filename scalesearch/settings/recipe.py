@@ -8,7 +8,7 @@ at round(proxy_size · r).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from scalesearch.data import DEFAULT_SYNTHETIC_SIZES
 from scalesearch.errors import ScalesearchError, check_number, check_whole, check_within
@@ -25,10 +25,14 @@ MAX_PROXY_SIZE = 1024  # px: above B7's 600; 100000 px trained until a 622 GB al
 HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how fast, not what
 DEFAULT_TRAINER = "proxy"  # the built-in training function (scalesearch.training.proxy.train)
 MODES = ("max", "min")
-TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}  # defaults: not stored
+LOSS = "sotl"  # the built-in's mean training loss (training.proxy.sotl): a search's default score
+# what an absent training field means in a stored search.json / compare.json: the plain recipe
+# (val top-1, higher is better) and what a folder that stores none ranked by (not stored)
+TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}
 # what a folder written before a recipe field existed trained with: absent from its
 # search.json, so such a value is not stored (that folder resumes with it given)
 BEFORE = {"head_init": "reference"}
+UNSET = ("metric", "mode", "head_init")  # None until the command settles them (ProxySetup.settled)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,12 +85,12 @@ class TrainConfig(Hardware):
         0.0, flag="--label-smoothing", type=number, metavar="ε", help="label smoothing of the "
         "cross-entropy, in [0, 1) ({default}; 0.1 ranked less reproducibly in "
         "benchmarks/bench_signal.py: docs/search.md)")
-    head_init: str = setting(
-        "reference", flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
+    head_init: str | None = setting(
+        None, flag="--head-init", choices=HEAD_INITS, help="the classifier's initial "
         "weights: reference = the network's own (the built-ins: uniform ±1/√classes, made for "
         "1,000 classes: at 5–8 the first loss is 1.5–10× ln(classes)), zero = zeros, so the "
-        "first loss is ln(classes); with --metric sotl --mode min it found the long run's "
-        "answer most often (default: {default}; docs/search.md)")
+        "first loss is ln(classes) (default: zero where the ranking reads the built-in's "
+        f"training loss, --metric {LOSS} --mode min, else reference; docs/search.md)")
     schedule: str = "cosine"  # cosine | constant | exponential (the paper's 0.97 per 2.4 epochs)
     warmup_epochs: float = 0.3
     augment: bool = True  # random-resized crop + flip where the data allows it
@@ -100,7 +104,7 @@ class TrainConfig(Hardware):
         super().__post_init__()
         if self.optimizer not in OPTIMIZERS:
             raise ScalesearchError(f"unknown optimizer {self.optimizer!r}; one of {OPTIMIZERS}")
-        if self.head_init not in HEAD_INITS:
+        if self.head_init is not None and self.head_init not in HEAD_INITS:
             raise ScalesearchError(f"unknown head init {self.head_init!r}; one of {HEAD_INITS}")
         if self.schedule not in SCHEDULES:
             raise ScalesearchError(f"unknown schedule {self.schedule!r}; one of {SCHEDULES}")
@@ -126,7 +130,7 @@ class TrainConfig(Hardware):
         """The fields that decide what a run computes, as a resume compares them: all but
         where and how fast it runs (:data:`HARDWARE`)."""
         return {k: v for k, v in asdict(self).items()
-                if k not in HARDWARE and not (k in BEFORE and v == BEFORE[k])}
+                if k not in HARDWARE and not (k in BEFORE and v in (None, BEFORE[k]))}
 
 
 @dataclass(frozen=True)
@@ -153,14 +157,15 @@ class ProxySetup:
         help="the training function every candidate is trained with, called as train(trial): "
         "path/to/file.py:fn, package.module:fn or an installed trainer ({default}: the "
         "built-in proxy training; README 'Your own training')")
-    metric: str = setting("top1", flag="--metric", group="training function", metavar="NAME",
-                          help="what the ranking reads: the value the training function "
-                          "reports under this name, or its score (default: {default}; the "
-                          "built-in also reports sotl, its mean training loss: --metric sotl "
-                          "--mode min)")
-    mode: str = setting("max", flag="--mode", group="training function", choices=MODES,
-                        help="whether a higher (max) or a lower (min) --metric is better "
-                        "(default: {default})")
+    metric: str | None = setting(
+        None, flag="--metric", group="training function", metavar="NAME", help="what the "
+        "ranking reads: the value the training function reports under this name, or its score "
+        f"(top1). Default: {LOSS}, the built-in's mean training loss (with --mode min and "
+        "--head-init zero), in a search with the built-in training; top1 otherwise (compare, "
+        "your own training, --objective mnas; docs/search.md, 'The default score')")
+    mode: str | None = setting(None, flag="--mode", group="training function", choices=MODES,
+                               help="whether a higher (max) or a lower (min) --metric is "
+                               f"better (default: min for the built-in's {LOSS}, else max)")
 
     def __post_init__(self) -> None:
         plain_numbers(self)
@@ -169,11 +174,12 @@ class ProxySetup:
         if not isinstance(self.trainer, str) or not self.trainer.strip():
             raise ScalesearchError(f"--train must name a training function (file.py:fn, "
                                    f"module:fn or an installed trainer), got {self.trainer!r}")
-        if not isinstance(self.metric, str) or not self.metric.isidentifier():
+        if self.metric is not None and (not isinstance(self.metric, str)
+                                        or not self.metric.isidentifier()):
             raise ScalesearchError(f"--metric must be a name (a Python identifier, as "
                                    f"trial.report(epoch, {self.metric}=…) takes it), got "
                                    f"{self.metric!r}")
-        if self.mode not in MODES:
+        if self.mode is not None and self.mode not in MODES:
             raise ScalesearchError(f"--mode must be max or min, got {self.mode!r}")
         check_whole("--proxy-size", self.proxy_size, 1, MAX_PROXY_SIZE, optional=True)
         for flag, value, low in (("--num-train", self.num_train, MIN_TRAIN),
@@ -192,31 +198,76 @@ class ProxySetup:
         """Whether the built-in proxy training runs."""
         return self.trainer == DEFAULT_TRAINER
 
+    def settled(self, search: bool) -> ProxySetup:
+        """This setup with its unset (None) --metric, --mode and --head-init at the command's
+        defaults: a ``search`` with the built-in training ranks by its mean training loss
+        (``sotl``, lower is better) from a zeroed classifier — it found the long run's answer
+        most often (docs/search.md, 'The default score') —; anything else by val top-1 (or
+        the function's score) with the network's own head."""
+        metric = self.metric or (LOSS if search and self.builtin else TRAINING["metric"])
+        loss = self.builtin and metric == LOSS
+        mode = self.mode or ("min" if loss else TRAINING["mode"])
+        head = self.train.head_init or ("zero" if loss and mode == "min" else BEFORE["head_init"])
+        return replace(self, metric=metric, mode=mode, train=replace(self.train, head_init=head))
+
+    def unset(self) -> tuple[str, ...]:
+        """Which of :data:`UNSET` are None: left to the command's default (:meth:`settled`)."""
+        return tuple(k for k in UNSET if getattr(self.train if k == "head_init" else self, k)
+                     is None)
+
+    def with_fields(self, values: dict) -> ProxySetup:
+        """This setup with ``values`` of :data:`UNSET` (``head_init`` into the recipe)."""
+        train = replace(self.train, head_init=values["head_init"]) if "head_init" in values \
+            else self.train
+        return replace(self, **{k: v for k, v in values.items() if k != "head_init"},
+                       train=train)
+
+    @property
+    def plain(self) -> ProxySetup:
+        """Itself once settled; unsettled (built directly, not by a command), its unset fields
+        at the defaults outside a search: what the properties below read."""
+        return self.settled(search=False) if self.unset() else self
+
+    @property
+    def ranks_loss(self) -> bool:
+        """Whether the ranking reads the built-in's training loss, a stand-in for val top-1
+        (a fidelity check's longer training ranks by top-1 instead)."""
+        return self.builtin and self.plain.metric == LOSS
+
+    def judged(self) -> ProxySetup:
+        """The setup a longer training judges this one's ranking with: ranked by val top-1
+        where this one ranks by the built-in's training loss (what that loss stands in for),
+        else this one (a function's own --metric is what its user asks for)."""
+        if not self.ranks_loss:
+            return self
+        return replace(self, metric=TRAINING["metric"], mode=TRAINING["mode"])
+
     @property
     def ranks_top1(self) -> bool:
         """Whether the ranking reads the built-in's val top-1 (it has a chance level: a guess's;
         a function of your own, or another --metric, has none known)."""
-        return self.builtin and self.metric == "top1" and self.mode == "max"
+        return self.builtin and self.plain.ranked == "top-1"
 
     @property
     def keeps_top1(self) -> bool:
         """Whether trials.csv holds the built-in's val top-1, so a guess's top-1 (chance) can
         be checked: as the ranked value, or as ``own_score`` under another --metric."""
-        return self.builtin and (self.ranks_top1 or self.metric != "top1")
+        return self.builtin and (self.ranks_top1 or self.plain.metric != "top1")
 
     @property
     def sign(self) -> int:
         """+1, or −1 under ``--mode min``: trials.csv's ``top1`` column holds sign × the
         reported metric, so every ranking decision reads "higher is better"."""
-        return -1 if self.mode == "min" else 1
+        return -1 if self.plain.mode == "min" else 1
 
     @property
     def ranked(self) -> str:
-        """What trials.csv's ``top1`` column holds, as reports label it: "top-1" (the
-        default), the --metric's name, or "-NAME" under --mode min."""
-        if self.metric == "top1" and self.mode == "max":
+        """What trials.csv's ``top1`` column holds, as reports label it: "top-1" (val top-1,
+        higher is better), the --metric's name, or "-NAME" under --mode min."""
+        s = self.plain
+        if s.metric == "top1" and s.mode == "max":
             return "top-1"
-        return f"-{self.metric}" if self.mode == "min" else self.metric
+        return f"-{s.metric}" if s.mode == "min" else str(s.metric)
 
     @classmethod
     def from_dict(cls, d: dict) -> ProxySetup:
@@ -225,7 +276,7 @@ class ProxySetup:
         if "workers" in train:  # written before 0.3: TrainConfig.workers, now loader_workers
             train["loader_workers"] = train.pop("workers")
         train = {**BEFORE, **train}  # a field it does not hold: what it trained with
-        return cls(**{**d, "train": TrainConfig(**train)})
+        return cls(**{**TRAINING, **d, "train": TrainConfig(**train)})
 
 
 def stored(setup: dict) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 from scalesearch.errors import (
     MAX_GRID_POINTS,
@@ -23,7 +23,14 @@ from scalesearch.scaling.matching import MATCH_TOLERANCE
 from scalesearch.scaling.scaler import PHI_RANGE
 from scalesearch.settings.fields import nested, plain_numbers, setting
 from scalesearch.settings.placement import LatencySpec, Placement, Tracking, latency_field
-from scalesearch.settings.recipe import MAX_PROXY_SIZE, MIN_TRAIN, ProxySetup, stored
+from scalesearch.settings.recipe import (
+    BEFORE,
+    MAX_PROXY_SIZE,
+    MIN_TRAIN,
+    TRAINING,
+    ProxySetup,
+    stored,
+)
 from scalesearch.settings.schedulers import SCHEDULERS, Scheduler
 from scalesearch.util.argtypes import duration, integer, number, value_range
 from scalesearch.util.fmt import parse_duration
@@ -231,9 +238,16 @@ class SearchConfig:
     setup: ProxySetup = nested(ProxySetup, group="proxy training")  # the training's recipe
     placement: Placement = nested(Placement)  # where: not part of the maths
     tracking: Tracking = nested(Tracking)  # trackers also logged to (not maths)
+    # which of --metric, --mode, --head-init this search's defaults chose (ProxySetup.settled):
+    # a --resume takes those from the folder instead (resumed)
+    defaulted: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         plain_numbers(self)
+        if self.setup.unset():  # the built-in's training loss, unless mnas multiplies top-1
+            object.__setattr__(self, "defaulted", self.setup.unset())
+            object.__setattr__(self, "setup",
+                               self.setup.settled(search=self.objective.kind == "accuracy"))
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),
                                      ("scheduler", self.scheduler, tuple(SCHEDULERS)),
                                      ("tie-break", self.tie_break, TIE_BREAKS)):
@@ -293,6 +307,19 @@ class SearchConfig:
         """Index of the highest rung reached; len(milestones) = trained to the end."""
         return self.schedule.rung(epochs_trained)
 
+    def resumed(self, before: dict) -> SearchConfig:
+        """This search continuing the one stored as ``before`` (search.json's config): the
+        fields it left to the defaults (:attr:`defaulted`) take the stored values — absent
+        ones what a folder storing none ranked by, val top-1 from the network's own
+        head — so an old folder resumes without its flags spelt out."""
+        setup = before.get("setup") if isinstance(before, dict) else None
+        if not self.defaulted or not isinstance(setup, dict):
+            return self
+        train = setup.get("train") if isinstance(setup.get("train"), dict) else {}
+        old = {**TRAINING, **setup, **BEFORE, **train}  # type: ignore[dict-item]
+        return replace(self, defaulted=(),
+                       setup=self.setup.with_fields({k: old[k] for k in self.defaulted}))
+
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
         """Inverse of :meth:`to_dict` (as stored in search.json; the placement is not stored,
@@ -309,7 +336,8 @@ class SearchConfig:
         search computes: the recipe, without the reporting-only fields and the placement."""
         d = asdict(self)
         for reporting_only in ("placement", "tracking", "tie_break", "objective", "latency",
-                               "family_phi", "budget"):  # the budget's plan: setup.num_train
+                               "family_phi", "budget",  # the budget's plan: setup.num_train
+                               "defaulted"):
             d.pop(reporting_only)
         d["setup"] = stored(dict(d["setup"], train=self.setup.train.recipe()))  # not hardware
         d["ranges"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["ranges"].items()}

@@ -176,10 +176,17 @@ class RunFolder:
         self._resume: bool | None = None  # as :meth:`check` was told
 
     def check(self, recipe: dict, resume: bool) -> None:
+        """Refuse what :meth:`check_place` refuses, and a ``resume`` whose recipe differs from
+        the stored one."""
+        self.check_place(resume)
+        if resume:
+            self._check_same(recipe)
+
+    def check_place(self, resume: bool) -> None:
         """Refuse a fresh run into a folder holding one (marker or rows file present) or
         anything else but an unfinished start's lock, a folder of another kind of run, a
-        ``resume`` whose recipe differs from the stored one (or that finds nothing), and a
-        folder another run holds."""
+        ``resume`` that finds nothing or a link in the folder, and a folder another run holds:
+        after it, :meth:`saved` may be read."""
         check_folder_path(self.path)
         probe_lock(self.path)
         self._resume = resume
@@ -193,6 +200,8 @@ class RunFolder:
         if not self.marker_path.exists():
             raise ScalesearchError(f"nothing to resume: {self.marker_path} not found")
         self._check_links()
+
+    def _check_same(self, recipe: dict) -> None:
         before = self.saved()["config"]
         now = json.loads(json.dumps(recipe))
         changed = sorted(p for k in now for p in _differ(before.get(k), now[k], k))

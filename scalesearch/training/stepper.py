@@ -128,6 +128,8 @@ def build_trial(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed: 
     from scalesearch.training.proxy import proxy_image_size
     from scalesearch.util.hardware import resolve_device
 
+    setup = setup.plain  # a command settled it; built directly, the plain defaults
+    assert setup.metric is not None  # settled
     image_size = proxy_image_size(baseline, mult, setup.proxy_size, divisor)
     train, _ = load_data(setup.data, image_size, num_train=setup.num_train,
                          num_val=setup.num_val, seed=setup.data_seed,
