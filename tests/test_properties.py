@@ -65,18 +65,30 @@ def _flops(base: TableBaseline, depth: float, width: float, size: int) -> int:
     return scalesearch.count(lambda: base.build(depth, width), size).flops
 
 
+def _convs(base: TableBaseline, depth: float, width: float) -> int:
+    return sum(isinstance(m, torch.nn.Conv2d) for m in base.build(depth, width).modules())
+
+
 @FAST
 @given(tables(), st.lists(st.floats(0.25, 3.0), min_size=2, max_size=2),
        st.lists(st.floats(0.25, 3.0), min_size=2, max_size=2),
        st.lists(st.integers(8, 96), min_size=2, max_size=2))
 def test_flops_never_decrease_as_depth_width_or_image_size_grow(table, ds, ws, sizes):
+    """Wider never costs less where the layers are the same: a wider stage whose rounded
+    channels come to equal its input's loses its projection shortcut (a 1×1 conv), as in
+    torchvision's ResNet, and may cost less (hypothesis found it: a bottleneck of 15 channels
+    after an 18-channel stem, width 1 → 1.25, 77,344 → 62,256 FLOPs at 8 px)."""
     base = TableBaseline(table)
     (d0, d1), (w0, w1), (s0, s1) = sorted(ds), sorted(ws), sorted(sizes)
     start = _flops(base, d0, w0, s0)
     assert _flops(base, d1, w0, s0) >= start
-    assert _flops(base, d0, w1, s0) >= start
+    same = {d: _convs(base, d, w0) == _convs(base, d, w1) for d in (d0, d1)}
+    if same[d0]:
+        assert _flops(base, d0, w1, s0) >= start
     assert _flops(base, d0, w0, s1) >= start
-    assert _flops(base, d1, w1, s1) >= max(_flops(base, d1, w0, s0), _flops(base, d0, w1, s0))
+    assert _flops(base, d1, w1, s1) >= _flops(base, d0, w1, s0)
+    if same[d1]:
+        assert _flops(base, d1, w1, s1) >= _flops(base, d1, w0, s0)
 
 
 @settings(max_examples=300, deadline=None)
