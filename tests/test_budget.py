@@ -47,6 +47,22 @@ def test_the_estimate_written_out():
     assert budget.estimate(_cfg(), FLOPS, PILOT, 200, 1) == pytest.approx(10 + 1 + 34.4)
 
 
+def test_a_rung_is_evaluated_only_where_the_ranking_needs_it():
+    """sha's rung at epoch 2 of 4 scores 100 val images (the subset is 200, capped) after a
+    recalibration on 200 training images, for each of 2 seeds × 2 candidates, 2 at once, ×1.25:
+    (100 + 200) × 0.002 × 4 / 2 × 1.25 = 1.5 s more by val top-1; ranked by the training loss
+    (the default), which comes with every epoch, the rung costs nothing to score."""
+    def sha(metric):
+        return SearchConfig("efficientnet-b0", seeds=2, scheduler="sha", min_epochs=2,
+                            setup=ProxySetup(num_val=100, metric=metric,
+                                             train=TrainConfig(epochs=4, batch_size=10)))
+
+    by_top1, by_loss = (budget.estimate(sha(m), FLOPS, PILOT, 200, 2) for m in ("top1", None))
+    assert sha(None).evaluate_at() == [2]
+    assert by_top1 - by_loss == pytest.approx(1.5)
+    assert by_loss == pytest.approx(budget.estimate(_cfg(), FLOPS, PILOT, 200, 2))
+
+
 def test_the_plan_is_the_most_whole_batches_that_fit():
     n, est = budget.plan(_cfg(), FLOPS, PILOT, 60.0, 2)
     assert n % 10 == 0 and est <= 60

@@ -175,6 +175,11 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
     # only, is test_contract's sha case)
     assert {tuple(v != "" for v in r[8].split(";")) for r in reference} == {
         (True,), (True, True, True)}
+    # and the rung evaluates nothing: a stopped candidate has no val top-1 (own_score), the
+    # finished ones theirs from the last epoch's evaluation
+    rows = TrialStore(seed0[0] / "trials.csv").rows
+    assert {r["own_score"] is None for r in rows if r["status"] == Status.STOPPED} == {True}
+    assert {r["own_score"] is None for r in rows if r["status"] == Status.OK} == {False}
     for name in ("seed1_serial",):
         assert _decisions(tmp_path / name / "trials.csv") == reference, name
     keys = ["alpha", "beta", "gamma", "top1_mean", "p_best", "status", "rung_p_best"]

@@ -8,9 +8,10 @@ stops a candidate as a whole and a candidate that reaches the top rung has all `
 seeds. Each seed's function runs in its own thread, paused in ``trial.report`` until the next
 epoch's turn (:mod:`scalesearch.training.stepper`). A trial tells the function which epochs a
 scheduler reads (``trial.scored``): the built-in evaluates those on a fixed val subset
-(``EVAL_IMAGES``) — every epoch under ``asha`` and ``--curves``, only the rungs' under ``sha``
-— and the last one on the whole validation set; an epoch reported without a score leaves its
-history slot empty.
+(``EVAL_IMAGES``) — every epoch under ``asha`` and ``--curves``, only the rungs' under ``sha``;
+none of them where the ranking reads its training loss (the default), which comes with every
+epoch — and the last one on the whole validation set; an epoch reported without a score
+leaves its history slot empty.
 
 Synchronous successive halving (``sha``) trains a candidate up to the rung's epoch (``target``)
 and reports a Ray Tune checkpoint after every epoch (the state each seed's function saved with

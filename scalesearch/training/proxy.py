@@ -73,6 +73,9 @@ def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed
 
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
+# what the built-in reports every epoch without evaluating: ranked by one of these, a scheduler's
+# intermediate epochs need no evaluation (the default score, sotl: docs/search.md)
+UNEVALUATED = ("sotl", "train_loss")
 
 
 def sotl(losses: list[float]) -> float:
@@ -85,12 +88,13 @@ def sotl(losses: list[float]) -> float:
 def train(trial: Trial) -> None:
     """The built-in training function (``--train proxy``): :class:`ProxyTrainer` on the
     ``--data`` images, reporting val top-1 and loss — on a fixed subset of ``EVAL_IMAGES``
-    val images at an intermediate epoch a scheduler reads, on all of them at the last, not
-    at all at the others — and saving its state after every epoch (sha continues from it).
+    val images at an intermediate epoch a scheduler reads (unless it reads a value of
+    :data:`UNEVALUATED`), on all of them at the last, not at all at the others — and saving
+    its state after every epoch (sha continues from it).
     Every epoch it also reports ``train_loss`` (the epoch's mean training loss) and ``sotl``,
     the mean of the epochs' so far — Ru et al.'s sum of training losses over the epochs
-    trained, per epoch so that a rung compares like with like: ``--metric sotl --mode min``
-    ranks by it (docs/search.md, "Judging the answer")."""
+    trained, per epoch so that a rung compares like with like: a search ranks by it by
+    default (``--metric sotl --mode min``; docs/search.md, "The default score")."""
     from scalesearch.data import load_data
 
     setup = trial.settings
@@ -110,7 +114,7 @@ def train(trial: Trial) -> None:
             if res.status != "ok":
                 raise TrainingFailed(res.error or "training failed")
             top1, loss = res.top1, res.loss
-        elif trial.scored(trainer.epoch):
+        elif trial.scored(trainer.epoch) and trial.metric not in UNEVALUATED:
             top1, loss = trainer.evaluate(EVAL_IMAGES)
         if trial.checkpointing:
             trial.save(trainer.state_dict())
