@@ -88,7 +88,7 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
 @pytest.mark.parametrize("folder, rule, score, in_tied, regret", [
     # studies/results/answer/README.md's table: picks in the reference's tied set (k, R) and
     # the median regret, recomputed from the committed trials.csv files
-    ("synthetic/today/3m", "p_best", "top1", (2, 5), 21.1),
+    ("synthetic/today/3m", "p_best", "top1", (4, 10), 21.39),  # r6–r10: seeds 110–119
     ("synthetic/today/8m", "p_best", "top1", (0, 5), 21.7),
     ("synthetic/best-arm/3m", "p_best", "top1", (2, 5), 21.7),
     ("synthetic/best-arm/8m", "p_best", "top1", (0, 5), 21.1),
@@ -97,13 +97,13 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     # issue 36 §5: the validation loss of the same evaluations ranks the finalists the other
     # way round (the high-resolution pair is the more overconfident), so it loses the answer
     ("synthetic/best-arm/20m", "p_best", "loss", (0, 1), 21.1),
-    ("synthetic/today/3m", "p_best", "loss", (0, 5), 26.5),
+    ("synthetic/today/3m", "p_best", "loss", (0, 10), 27.32),
     # the sum of training losses (Ru et al.) of the same trainings finds the long run's answer
     # where top-1 does not (today/8m), and its last epoch alone does not
     ("synthetic/today/8m", "p_best", "sotl", (5, 5), 0.0),
     ("synthetic/today/8m", "p_best", "sotl-e", (2, 5), 21.1),
-    ("synthetic/today/3m", "p_best", "sotl", (3, 5), 1.25),  # p90 31: deep picks at 160 images
-    ("synthetic/today/3m", "p_best", "sotl-e", (3, 5), 1.25),
+    ("synthetic/today/3m", "p_best", "sotl", (7, 10), 1.25),  # p90 30: deep picks at 160 images
+    ("synthetic/today/3m", "p_best", "sotl-e", (7, 10), 1.25),
     # flower_photos against its 10-candidate, 3-seed reference (trained with today's code)
     ("flower_photos/today", "p_best", "top1", (2, 5), 5.7),
     ("flower_photos/today", "balanced", "top1", (1, 5), 6.2),
@@ -118,8 +118,8 @@ def test_bench_answer_scores_the_committed_reference(noise, in_tied):
     ("flower_photos/head-zero", "p_best", "top1", (3, 5), 1.2),
     ("flower_photos/head-zero", "p_best", "sotl", (4, 5), 0.0),
     ("flower_photos/head-zero", "p_best", "loss", (4, 5), 1.2),
-    ("synthetic/head-zero/3m", "p_best", "top1", (1, 5), 21.7),
-    ("synthetic/head-zero/3m", "p_best", "sotl", (4, 5), 0.0),
+    ("synthetic/head-zero/3m", "p_best", "top1", (2, 10), 21.69),
+    ("synthetic/head-zero/3m", "p_best", "sotl", (8, 10), 1.25),  # the default: README
     ("synthetic/head-zero/8m", "p_best", "top1", (5, 8), 1.25),  # r6–r8: seeds 110–115
     ("synthetic/head-zero/8m", "p_best", "sotl", (5, 8), 1.25),
     # one pass over 1,600 photos (each seen once, so its training loss is held out): still
@@ -147,7 +147,8 @@ def test_the_committed_answer_table_is_what_its_trials_give(folder, rule, score,
 
 def test_the_noise_model_changes_no_committed_answer():
     """p_best with each candidate's own sd where larger (the search's) or the pooled sd alone:
-    the same pick, the same tied-set verdict and regret in every committed replicate."""
+    the same tied-set verdict in every committed replicate, and the same pick and regret in all
+    but two of today/3m's later five (seeds 110–119; docs/search.md, "The pooled model")."""
     answer = ANSWER / "synthetic"
     folders = [str(answer / f) for f in ("today/3m", "today/8m", "best-arm/3m", "best-arm/8m",
                                          "best-arm/20m")]
@@ -155,8 +156,14 @@ def test_the_noise_model_changes_no_committed_answer():
                    "--noise", "pooled")["table"]
     by = {(t["runs"], t["noise"]): [(j["pick"], j["pick_in_tied"], j["regret"])
                                     for j in t["replicates_detail"]] for t in table}
-    assert len(by) == 2 * len(folders) and sum(len(v) for v in by.values()) == 2 * 21
-    assert all(by[(f, "own")] == by[(f, "pooled")] for f in folders)
+    assert len(by) == 2 * len(folders) and sum(len(v) for v in by.values()) == 2 * 26
+    verdicts = {k: [in_tied for _, in_tied, _ in v] for k, v in by.items()}
+    assert all(verdicts[(f, "own")] == verdicts[(f, "pooled")] for f in folders)
+    moved = [(f, a[0], b[0]) for f in folders
+             for a, b in zip(by[(f, "own")], by[(f, "pooled")], strict=True) if a != b]
+    assert sorted(m[1:] for m in moved) == [([1.0, 1.05, 1.35], [1.0, 1.0, 1.4]),
+                                           ([1.0, 1.3, 1.1], [1.0, 1.25, 1.15])]
+    assert {m[0] for m in moved} == {folders[0]}
 
 
 def test_a_loss_ranks_lower_as_better():
