@@ -186,7 +186,7 @@ def from_run(args: argparse.Namespace) -> int:
         sha = replace(cfg, scheduler="sha", min_epochs=m, reduction_factor=args.reduction_factor)
         print(replay_line(f"sha{m} {sha.milestones()}",
                           replay(rows, sha.milestones(), args.reduction_factor,
-                                 cfg.setup.ranks_loss), full, tied))
+                                 cfg.setup.ranks_unevaluated), full, tied))
     print_epochs(rows, cfg.epochs, args.reduction_factor)
     return 0
 
@@ -225,7 +225,7 @@ def report(results: dict, runs: dict, args: argparse.Namespace) -> None:
               "results")
     for name in [n for n in results if n.startswith("sha")]:
         replayed = replay(full["rows"], runs[name].milestones(), args.reduction_factor,
-                          runs[name].setup.ranks_loss)
+                          runs[name].setup.ranks_unevaluated)
         same = decisions(replayed) == decisions(results[name]["rows"])
         print(f"{name}: replayed from the full run's curves: {'identical' if same else 'DIFFERENT'}"
               " decisions and scores")

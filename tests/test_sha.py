@@ -205,7 +205,7 @@ def test_sha_decides_the_same_whatever_the_start_order_and_concurrency(tmp_path,
 
     stored = json.loads((tmp_path / "full" / "search.json").read_text())["config"]
     replayed = replay(TrialStore(tmp_path / "full" / "trials.csv").rows, [1], 3.0,
-                      every_epoch=SearchConfig.from_dict(stored).setup.ranks_loss)
+                      every_epoch=SearchConfig.from_dict(stored).setup.ranks_unevaluated)
     assert decisions(replayed) == decisions(TrialStore(seed0[0] / "trials.csv").rows)
     assert not (seed0[0] / "checkpoints").exists()  # spent checkpoints are deleted
     assert full["best"] is not None

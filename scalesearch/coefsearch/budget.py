@@ -26,7 +26,7 @@ from scalesearch.coefsearch.space import Candidate, Space
 from scalesearch.errors import ScalesearchError
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.settings.search import SearchConfig
-from scalesearch.training.proxy import UNEVALUATED, build_trainer, proxy_image_size
+from scalesearch.training.proxy import build_trainer, proxy_image_size
 from scalesearch.util.fmt import format_duration
 
 PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
@@ -138,7 +138,7 @@ def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
     trains every seed to the end (module docstring)."""
     evaluate_at = cfg.evaluate_at()
     rungs = cfg.epochs - 1 if evaluate_at is None else len(evaluate_at)
-    if cfg.setup.builtin and cfg.setup.plain.metric in UNEVALUATED:
+    if cfg.setup.ranks_unevaluated:
         rungs = 0  # the ranked value comes with every epoch: only the last is evaluated
     scored = pilot.val_images + rungs * min(RUNG_SUBSET, pilot.val_images)
     recal = (1 + rungs) * min(RECAL_IMAGES, num_train)

@@ -78,8 +78,8 @@ class Progress:
             return
         score = result.get("score")
         setup = self.cfg.setup  # the built-in's validation scores at a rung read a subset
-        subset = f", {EVAL_IMAGES}-image val subset" if setup.builtin and not setup.ranks_loss \
-            else ""
+        subset = f", {EVAL_IMAGES}-image val subset" \
+            if setup.builtin and not setup.ranks_unevaluated else ""
         top1 = (f"{self._value(score)} (mean of {len(rows)} seed(s){subset})"
                 if score is not None and score == score else "trained")
         self.log(f"  {_coef(rows[0])}: epoch {result['epoch']}/{result.get('epochs')}  {top1}"

@@ -84,7 +84,7 @@ def _planned(cfg: SearchConfig, baseline, folder, resume: bool,
     from scalesearch.coefsearch import budget
 
     start = time.perf_counter()
-    if resume and folder.marker_path.exists():
+    if resume:  # check_place found its marker
         setup = folder.saved()["config"]["setup"]
         return replace(cfg, budget=None, setup=replace(
             cfg.setup, num_train=setup["num_train"], num_val=setup["num_val"])), None, None
@@ -173,7 +173,8 @@ def run_search(cfg: SearchConfig, out: str | Path, *, resume: bool = False,
     if resume:  # the defaults it began with (a folder that stores none: top-1)
         cfg = cfg.resumed(folder.saved()["config"])
     cfg, planned, space = _planned(cfg, baseline, folder, resume, log)
-    folder.check(cfg.to_dict(), resume)
+    if resume:  # the place was checked above; start() checks both again under the lock
+        folder.check_same(cfg.to_dict())
     fingerprint = _same_baseline(folder, baseline, resume)
     trainer = trainer_fingerprint(cfg.setup.trainer)
     if resume:

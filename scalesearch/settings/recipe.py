@@ -26,6 +26,9 @@ HARDWARE = ("device", "compile", "loader_workers", "max_memory_gb")  # where/how
 DEFAULT_TRAINER = "proxy"  # the built-in training function (scalesearch.training.proxy.train)
 MODES = ("max", "min")
 LOSS = "sotl"  # the built-in's mean training loss (training.proxy.sotl): a search's default score
+# what the built-in reports every epoch without evaluating: ranked by one of these, a scheduler's
+# intermediate epochs need no evaluation
+UNEVALUATED = (LOSS, "train_loss")
 # what an absent training field means in a stored search.json / compare.json: the plain recipe
 # (val top-1, higher is better) and what a folder that stores none ranked by (not stored)
 TRAINING = {"trainer": DEFAULT_TRAINER, "metric": "top1", "mode": "max"}
@@ -233,6 +236,12 @@ class ProxySetup:
         """Whether the ranking reads the built-in's training loss, a stand-in for val top-1
         (a fidelity check's longer training ranks by top-1 instead)."""
         return self.builtin and self.plain.metric == LOSS
+
+    @property
+    def ranks_unevaluated(self) -> bool:
+        """Whether the ranked value comes with every epoch of the built-in without an
+        evaluation (:data:`UNEVALUATED`): a scheduler's rungs then evaluate nothing."""
+        return self.builtin and self.plain.metric in UNEVALUATED
 
     def judged(self) -> ProxySetup:
         """The setup a longer training judges this one's ranking with: ranked by val top-1

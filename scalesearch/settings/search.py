@@ -244,8 +244,9 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         plain_numbers(self)
-        if self.setup.unset():  # the built-in's training loss, unless mnas multiplies top-1
-            object.__setattr__(self, "defaulted", self.setup.unset())
+        unset = self.setup.unset()
+        if unset:  # the built-in's training loss, unless mnas multiplies top-1
+            object.__setattr__(self, "defaulted", unset)
             object.__setattr__(self, "setup",
                                self.setup.settled(search=self.objective.kind == "accuracy"))
         for name, value, choices in (("sampler", self.sampler, SAMPLERS),

@@ -13,7 +13,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.scaling.counter import measure
 from scalesearch.scaling.scalable import Scalable
 from scalesearch.scaling.scaler import Multipliers, round_image_size
-from scalesearch.settings.recipe import ProxySetup
+from scalesearch.settings.recipe import UNEVALUATED, ProxySetup
 from scalesearch.training.contract import TrainingFailed, Trial
 from scalesearch.training.trainer import ProxyTrainer
 
@@ -73,9 +73,6 @@ def build_trainer(baseline: Scalable, mult: Multipliers, setup: ProxySetup, seed
 
 
 EVAL_IMAGES = 200  # val images of an intermediate (rung) evaluation
-# what the built-in reports every epoch without evaluating: ranked by one of these, a scheduler's
-# intermediate epochs need no evaluation (the default score, sotl: docs/search.md)
-UNEVALUATED = ("sotl", "train_loss")
 
 
 def sotl(losses: list[float]) -> float:
@@ -89,8 +86,8 @@ def train(trial: Trial) -> None:
     """The built-in training function (``--train proxy``): :class:`ProxyTrainer` on the
     ``--data`` images, reporting val top-1 and loss — on a fixed subset of ``EVAL_IMAGES``
     val images at an intermediate epoch a scheduler reads (unless it reads a value of
-    :data:`UNEVALUATED`), on all of them at the last, not at all at the others — and saving
-    its state after every epoch (sha continues from it).
+    :data:`~scalesearch.settings.recipe.UNEVALUATED`), on all of them at the last, not at
+    all at the others — and saving its state after every epoch (sha continues from it).
     Every epoch it also reports ``train_loss`` (the epoch's mean training loss) and ``sotl``,
     the mean of the epochs' so far — Ru et al.'s sum of training losses over the epochs
     trained, per epoch so that a rung compares like with like: a search ranks by it by

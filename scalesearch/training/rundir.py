@@ -180,7 +180,7 @@ class RunFolder:
         the stored one."""
         self.check_place(resume)
         if resume:
-            self._check_same(recipe)
+            self.check_same(recipe)
 
     def check_place(self, resume: bool) -> None:
         """Refuse a fresh run into a folder holding one (marker or rows file present) or
@@ -201,7 +201,9 @@ class RunFolder:
             raise ScalesearchError(f"nothing to resume: {self.marker_path} not found")
         self._check_links()
 
-    def _check_same(self, recipe: dict) -> None:
+    def check_same(self, recipe: dict) -> None:
+        """Refuse a resume whose recipe differs from the stored one (after
+        :meth:`check_place`)."""
         before = self.saved()["config"]
         now = json.loads(json.dumps(recipe))
         changed = sorted(p for k in now for p in _differ(before.get(k), now[k], k))
