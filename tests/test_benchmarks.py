@@ -54,8 +54,9 @@ def test_bench_signal_quick():
 def test_bench_calibration_quick():
     out = _quick("bench_calibration.py")
     rows = [line for line in out.splitlines() if line.startswith("| reference | bimodal |")]
-    assert len(rows) == 3 and all("| 2 | 40 |" in r for r in rows), out  # 3 methods
-    assert "pooled model, 2 seeds: calibrated (≥ 90% in every setting): False" in out, out
+    assert len(rows) == 3 and all("| 2 | 0.02 | 40 |" in r for r in rows), out  # 3 methods
+    assert "pooled model, 2 seeds, p_best ≥ 0.02: calibrated (≥ 90% in every setting): False" \
+        in out, out
 
 
 def test_bench_overhead_quick():
