@@ -19,6 +19,7 @@ from optuna_check import check_study
 
 from scalesearch.coefsearch.optuna_study import STUDY_FILE, load, write_study
 from scalesearch.coefsearch.results import ranking
+from scalesearch.coefsearch.stats import TIE_P
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import Ranges
 
@@ -48,7 +49,7 @@ def test_the_study_holds_trials_csv_and_a_rebuild_duplicates_nothing(run_dir):
     assert study.user_attrs["baseline"] == "mobilenet-v2"
     finished = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert abs(sum(t.user_attrs["p_best"] for t in finished) - 1) < 1e-3  # over the finishers
-    assert all(t.user_attrs["tied"] == (t.user_attrs["p_best"] >= 0.05) for t in finished)
+    assert all(t.user_attrs["tied"] == (t.user_attrs["p_best"] >= TIE_P) for t in finished)
     assert all(t.user_attrs["ci_lo"] < t.value < t.user_attrs["ci_hi"] for t in finished)
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert all(t.user_attrs["status"].startswith("stopped at rung") for t in pruned)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scalesearch.coefsearch import surface
-from scalesearch.coefsearch.answer import headline, surface_line
+from scalesearch.coefsearch.answer import headline, surface_line, tied_rule
 from scalesearch.coefsearch.results import best_record, ranking
 from scalesearch.coefsearch.surface import coords, fit, implied
 from scalesearch.util.status import Status
@@ -215,6 +215,35 @@ def test_report_html_opens_the_answer_with_the_headline(tmp_path):
     line = html.escape(headline(best), quote=False)
     assert line.startswith("tied set (1, 1.2, 1.15) ") and line.endswith("by balanced)")
     assert line in text and text.index(line) < text.index("Separated: no")
+
+
+def test_the_tied_set_names_the_threshold_that_drew_it():
+    """best.json stores the p_best that drew its tied set; one written before reads 5%."""
+    from scalesearch.coefsearch.stats import TIE_P
+
+    best = best_record(ranking(_rows(_scores(_grid(), noise=3.0))), {})
+    assert best["tie_p"] == TIE_P and tied_rule(best) == "p_best ≥ 2%" == tied_rule()
+    assert all(t["p_best"] >= TIE_P for t in best["tied"])
+    assert tied_rule({k: v for k, v in best.items() if k != "tie_p"}) == "p_best ≥ 5%"
+
+
+def test_the_tied_set_covers_the_true_best_under_the_default_scores_measured_noise():
+    """The threshold is calibrated (issue 36 §4): under the noise of the default score (sotl
+    from a zeroed head) measured on the embedded data's 8m-plan replicates — five near-tied
+    α = 1 candidates — the tied set of 2-seed searches holds the true best in ≥ 90% of them;
+    the old threshold, 5%, in fewer (bench_calibration.py --measured: 93.2% against 88.8%)."""
+    from scalesearch.coefsearch.stats import TIE_P, p_best
+
+    seeds = calib.measured_scores("synthetic/head-zero/8m", "sotl")
+    truth = {k: float(v.mean()) for k, v in seeds.items()}
+    best = max(truth, key=truth.__getitem__)
+    rng = np.random.default_rng(1001)  # bench_calibration's seed for this setting
+    held = {TIE_P: 0, 0.05: 0}
+    for _ in range(500):
+        p = p_best(calib.resample(seeds, rng), own_sd=True)
+        for t in held:
+            held[t] += p[best] >= t
+    assert held[TIE_P] / 500 >= 0.9 > held[0.05] / 500
 
 
 def test_own_sd_widens_only_a_candidate_whose_seeds_disagree():

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.cli.common import add_format, print_json
-from scalesearch.coefsearch.answer import headline, surface_line
+from scalesearch.coefsearch.answer import headline, surface_line, tied_rule
 from scalesearch.options import add_search_args
 from scalesearch.util.fmt import (
     human,
@@ -98,8 +98,8 @@ def tied_lines(best: Best) -> list[str]:
         return ["one seed per candidate: seed noise is not measured, so the tied set and "
                 "p_best are unknown (search with --seeds 2 or more)"]
     ranked = dict(best).get("ranked")
-    lines = ["", "tied set (p_best ≥ 5%: probability of being the best, under the seed noise "
-             "pooled over candidates, or a candidate's own where larger):",
+    lines = ["", f"tied set ({tied_rule(best)}: probability of being the best, under the seed "
+             "noise pooled over candidates, or a candidate's own where larger):",
              render_table([dict(alpha=t["alpha"], beta=t["beta"], gamma=t["gamma"],
                                 **{_header(ranked): mean_spread(t["top1_mean"], t["top1_std"],
                                                                 score_digits(ranked))},
@@ -111,8 +111,8 @@ def tied_lines(best: Best) -> list[str]:
                      "unranked: they did not lose, they were not measured (failed trainings "
                      "above); the winner is not separated from them")
     if best["separated"]:
-        lines.append("the winner is separated: no other candidate has p_best ≥ 5%, at the end "
-                     "or at the rung where it was stopped")
+        lines.append(f"the winner is separated: no other candidate has {tied_rule(best)}, at "
+                     "the end or at the rung where it was stopped")
     elif len(best["tied"]) > 1:
         lines.append(f"{len(best['tied'])} candidates are statistically tied; chosen by "
                      f"--tie-break {best['tie_break']}")
@@ -141,8 +141,8 @@ def stopped_lines(best: Best) -> list[str]:
              f"({s['cut']:.1f}% mean val top-1 on the rung's subset)"
              for s in best.get("stopped", [])]
     if best.get("not_ruled_out"):
-        lines += ["not ruled out (p_best ≥ 5% among every candidate at the rung where it "
-                  "stopped):", render_table([dict(alpha=c["alpha"], beta=c["beta"],
+        lines += [f"not ruled out ({tied_rule(best)} among every candidate at the rung where "
+                  "it stopped):", render_table([dict(alpha=c["alpha"], beta=c["beta"],
                                                  gamma=c["gamma"], rung=c["rung"],
                                                  rung_p_best=percent(c["rung_p_best"]),
                                                  missed_by=round(c["missed_by"], 1))

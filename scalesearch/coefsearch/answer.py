@@ -1,13 +1,15 @@
 """A search's answer in words, as the terminal and report.html say it (issue 36 §2): when the
 pick is not separated, the tied set first, then the pick with its probability of being best and
 the rule that chose it; and one line for the pooled model (:mod:`.surface`). Both read
-best.json alone, so an old folder's (no ``pick_rule``, no ``surface``) reads too."""
+best.json alone, so an old folder's (no ``pick_rule``, no ``surface``, no ``tie_p``) reads
+too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from scalesearch.coefsearch.stats import OLD_TIE_P, TIE_P
 from scalesearch.util.fmt import is_top1, percent, score_digits
 
 
@@ -19,6 +21,12 @@ def pick_rule(best: Mapping[str, Any]) -> str:
     """The figure that chose the pick; a best.json written before ``pick_rule`` was chosen by
     its tie-break (balanced, the default then)."""
     return best.get("pick_rule") or best.get("tie_break") or "balanced"
+
+
+def tied_rule(best: Mapping[str, Any] | None = None) -> str:
+    """'p_best ≥ 2%': the rule that drew this best.json's tied set (an old one's: 5%)."""
+    threshold = TIE_P if best is None else best.get("tie_p") or OLD_TIE_P
+    return f"p_best ≥ {threshold:.0%}"
 
 
 def headline(best: Mapping[str, Any]) -> str:

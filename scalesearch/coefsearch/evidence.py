@@ -5,10 +5,10 @@ every candidate scored at m_k — the survivors' scores at that same epoch, not 
 For each stopped candidate this gives its mean at m_k, the cut (the lowest mean at m_k among the
 candidates that went on), how far it missed the cut, and ``rung_p_best``: its probability of
 being the best of all candidates at m_k (the pooled noise model of :mod:`.stats`). A stopped
-candidate with ``rung_p_best`` ≥ 0.05 is **not ruled out**: when it was stopped, the seeds could
-not tell it from the best. A winner is ``separated`` only if it is alone in the final tied set
-and no stopped candidate is left not ruled out (with one seed nothing is measured, and nothing
-is separated).
+candidate with ``rung_p_best`` ≥ ``stats.TIE_P`` (2%) is **not ruled out**: when it was
+stopped, the seeds could not tell it from the best. A winner is ``separated`` only if it is
+alone in the final tied set and no stopped candidate is left not ruled out (with one seed
+nothing is measured, and nothing is separated).
 """
 
 from __future__ import annotations

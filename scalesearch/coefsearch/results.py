@@ -81,7 +81,7 @@ COLUMNS = list(Ranked.__annotations__)
 
 
 class Tied(TypedDict):
-    """A candidate of the tied set (p_best ≥ 5%)."""
+    """A candidate of the tied set (p_best ≥ stats.TIE_P)."""
 
     alpha: float
     beta: float
@@ -105,9 +105,10 @@ class NotRuledOut(TypedDict):
 
 class Best(TypedDict, total=False):
     """best.json (its schema, written once): the chosen (α, β, γ) as ``scale --coefficients``
-    reads it, its evidence (``pick_rule``: the figure that chose it; ``surface``: the pooled
-    model, surface.py), and the search's metadata (session's ``meta``: baseline, data,
-    proxy_size, epochs, sampler, scheduler, rungs, chance, objective, latency, …)."""
+    reads it, its evidence (``pick_rule``: the figure that chose it; ``tie_p``: the p_best
+    that draws the tied set; ``surface``: the pooled model, surface.py), and the search's
+    metadata (session's ``meta``: baseline, data, proxy_size, epochs, sampler, scheduler,
+    rungs, chance, objective, latency, …)."""
 
     alpha: Required[float]
     beta: Required[float]
@@ -127,6 +128,7 @@ class Best(TypedDict, total=False):
     separated: bool
     tie_break: str
     pick_rule: str
+    tie_p: float
     surface: dict[str, Any] | None
     unranked_failed: list[dict[str, float]]
     tied: list[Tied]
@@ -301,7 +303,7 @@ def best_record(rank: pd.DataFrame, meta: dict, rule: str = PICK_RULE,
                 top1_std=float(top["top1_std"]), top1_ci95=[top["ci_lo"], top["ci_hi"]],
                 p_best=top["p_best"] if measured else None, seeds=int(top["seeds"]),
                 separated=bool(measured and len(tied) == 1 and not open_ and not failed),
-                tie_break=rule, pick_rule=pick_rule, surface=surface_record(rank),
+                tie_break=rule, pick_rule=pick_rule, tie_p=TIE_P, surface=surface_record(rank),
                 unranked_failed=failed,
                 tied=[_tied_entry(r) for r in tied] if measured else [],
                 not_ruled_out=open_, stopped=rank.attrs.get("stopped", []),

@@ -119,7 +119,7 @@ def _ranking(folder: Path, rows: list[dict], best: dict, marker: dict) -> pd.Dat
 
 
 def _answer(best: dict, rank: pd.DataFrame) -> Section:
-    from scalesearch.coefsearch.answer import headline, pick_rule, surface_line
+    from scalesearch.coefsearch.answer import headline, pick_rule, surface_line, tied_rule
     from scalesearch.coefsearch.reliability import describe
 
     s = Section("answer", "The answer")
@@ -136,7 +136,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
                    f"{best['seeds']} seed(s), p_best "
                    f"{percent(best.get('p_best')) or 'unmeasured'}.")
     if len(tied) > 1:
-        s.notes.append(f"{len(tied)} candidates are statistically tied (p_best ≥ 5%); the "
+        s.notes.append(f"{len(tied)} candidates are statistically tied ({tied_rule(best)}); the "
                        f"{pick_rule(best)} rule chose this one.")
     if surface_line(best):
         s.notes.append(f"{surface_line(best)}.")
@@ -158,7 +158,7 @@ def _answer(best: dict, rank: pd.DataFrame) -> Section:
         s.facts.append(("reliability", f"{describe(evidence['final'])} — from {where}"))
         s.facts += [(f"reliability at rung {r['rung']} (epoch {r['epoch']})", describe(r))
                     for r in evidence.get("rungs", [])]
-    s.tables.append(("Tied set (p_best ≥ 5%: the probability of being the best under the "
+    s.tables.append((f"Tied set ({tied_rule(best)}: the probability of being the best under the "
                      "seeds' noise; docs/search.md)", html_table(_frame(tied, {
                          "α": "alpha", "β": "beta", "γ": "gamma",
                          _column(best): lambda r: mean_spread(r["top1_mean"], r["top1_std"],

@@ -38,7 +38,7 @@ JSON_FILES: dict[str, dict] = {
     "compare.json": {**MARKER, "config": dict},
     "best.json": {
         **KEY, "top1_mean": NUM, "top1_std": OPT_NUM, "seeds": int, "baseline": str,
-        "tie_break?": str, "pick_rule?": str, "surface?": (dict, type(None)),
+        "tie_break?": str, "pick_rule?": str, "tie_p?": NUM, "surface?": (dict, type(None)),
         "top1_ci95?": ([OPT_NUM, 2], type(None)), "p_best?": OPT_NUM,
         "chance?": OPT_NUM, "product?": OPT_NUM, "flops_ratio?": OPT_NUM,
         "gamma_trained?": OPT_NUM, "objective?": ({"kind": str}, type(None)),
