@@ -101,10 +101,10 @@ def test_search_end_to_end_and_coefficients_round_trip(cli, tmp_path):
     assert len(check_study(out).trials) == 2  # optuna.db: one trial per candidate
     fingerprint = json.loads((out / "search.json").read_text())["baseline_fingerprint"]
     assert fingerprint["params"] == count(lambda: resolve("efficientnet-b0").build(), 224).params
-    assert best["tied"] and all(t["p_best"] >= 0.05 for t in best["tied"])
+    assert best["tied"] and all(t["p_best"] >= 0.02 for t in best["tied"])
     if (best["alpha"], best["gamma"]) == (1.9, 1.0):
         assert best["aliases"] == [[2.0, 1.0, 1.0]]
-    separated = "the winner is separated: no other candidate has p_best ≥ 5%"
+    separated = "the winner is separated: no other candidate has p_best ≥ 2%"
     tied = f"{len(best['tied'])} candidates are statistically tied; chosen by --tie-break"
     assert best["separated"] == (len(best["tied"]) == 1)  # what the seeds measured decides
     assert (separated in stdout, tied in stdout) == (best["separated"], not best["separated"])
