@@ -2,7 +2,7 @@
 that trains, measured in one run.
 
 Runs ``scalesearch search`` in-process with the README main job's flags (``--baseline
-efficientnet-b0 --proxy-size 40 --epochs 4 --num-val 1000 --budget 3m``) and times its
+efficientnet-b0 --proxy-size 40 --epochs 4 --budget 3m``) and times its
 phases by wrapping the functions that do them: the candidate grid's FLOPs counting, the
 budget's pilot, Ray's start, the Ray Tune run(s), the outputs (best.json, family, plots,
 optuna.db) and report.html. The training share is the issue's: the trainings' seconds in
@@ -87,9 +87,9 @@ def main() -> None:
     ap.add_argument("--budget", default="3m")
     ap.add_argument("--num-train", type=int, help="a fixed plan (images per epoch) instead of "
                     "--budget: a loaded machine's pilot refuses or shrinks the README's budget")
-    ap.add_argument("--num-val", type=int, default=1000, help="validation images (default: "
-                    "the answer replicates' 1000; the search ranks by the training loss, so "
-                    "they only score the kept top-1)")
+    ap.add_argument("--num-val", type=int, help="validation images (default: the search's "
+                    "own: 250 planned under the default training-loss ranking, where they only "
+                    "score the kept top-1; the answer replicates used 1000)")
     ap.add_argument("--metric", help="--metric of the search (default: the search's own)")
     ap.add_argument("--cache", help="grid cache folder (default: a fresh one)")
     ap.add_argument("--out", help="keep the run folder here (default: a temporary one)")

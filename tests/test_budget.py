@@ -124,11 +124,31 @@ def test_the_grid_and_the_pilot_are_paid_out_of_the_budget():
 
 
 def test_the_plan_scores_generated_data_on_the_measured_validation_size():
-    unset = SearchConfig("efficientnet-b0")
-    assert budget.with_rules(unset).setup.num_val == budget.PLANNED_SYNTHETIC_VAL == 2000
+    unset = SearchConfig("efficientnet-b0")  # the default ranks by the training loss
+    assert budget.with_rules(unset).setup.num_val == budget.PLANNED_LOSS_VAL == 250
+    top1 = SearchConfig("efficientnet-b0", setup=ProxySetup(metric="top1"))
+    assert budget.with_rules(top1).setup.num_val == budget.PLANNED_SYNTHETIC_VAL == 2000
     assert budget.with_rules(_cfg()).setup.num_val == 100  # what the user gave stays
     photos = SearchConfig("efficientnet-b0", setup=ProxySetup(data="path/to/photos"))
     assert budget.with_rules(photos).setup.num_val is None  # the whole val split
+
+
+def test_the_validation_size_changes_no_training():
+    """Why a loss-ranked plan may score on fewer validation images: the same seed trains the
+    same steps whatever the validation set's size (the ranked training losses are equal)."""
+    from scalesearch.scaling.registry import resolve
+    from scalesearch.scaling.scaler import Multipliers
+    from scalesearch.training.proxy import build_trainer
+
+    b0, losses = resolve("efficientnet-b0"), []
+    for num_val in (16, 48):
+        setup = ProxySetup(proxy_size=24, num_train=32, num_val=num_val,
+                           train=TrainConfig(epochs=2, batch_size=8)).settled(search=True)
+        trainer, _ = build_trainer(b0, Multipliers(1.0, 1.0, 1.0), setup, 3, None)
+        while trainer.train_epoch() and not trainer.done:
+            trainer.evaluate()  # an evaluation between epochs changes no step either
+        losses.append(trainer.train_losses)
+    assert len(losses[0]) == 2 and losses[0] == losses[1]
 
 
 TINY_BUDGET = ["--baseline", "efficientnet-b0", "--beta-range", "1:1", "--grid-step", "0.1",

@@ -46,17 +46,23 @@ RECAL_IMAGES = 512  # BatchNorm recalibration before each evaluation (train.RECA
 # the validation-sampling variance from 3.7 to 0.8 %² for 11% more search time, and moved the
 # seed-split τ's interval above 0 (13 candidates × 2 seeds)
 PLANNED_SYNTHETIC_VAL = 2000
+# ranked by the training loss (the default), the validation set ranks nothing: it scores the
+# val top-1 kept beside the ranking (own_score) and the chance guard, and the trainings are the
+# same at any size, so it is kept small (docs/search.md, "Where the main job's wall goes")
+PLANNED_LOSS_VAL = 250
 
 
 def with_rules(cfg: SearchConfig) -> SearchConfig:
     """``cfg`` with the measured rules of a plan applied to what the user left unset: on the
-    embedded data, :data:`PLANNED_SYNTHETIC_VAL` validation images (an image folder scores on
-    its whole validation split already)."""
+    embedded data, :data:`PLANNED_SYNTHETIC_VAL` validation images where the ranking reads
+    them, :data:`PLANNED_LOSS_VAL` where it ranks by the training loss (an image folder scores
+    on its whole validation split already)."""
     from scalesearch.data.loader import SYNTHETIC
 
     if cfg.setup.data != SYNTHETIC or cfg.setup.num_val is not None:
         return cfg
-    return replace(cfg, setup=replace(cfg.setup, num_val=PLANNED_SYNTHETIC_VAL))
+    num_val = PLANNED_LOSS_VAL if cfg.setup.ranks_unevaluated else PLANNED_SYNTHETIC_VAL
+    return replace(cfg, setup=replace(cfg.setup, num_val=num_val))
 
 
 @dataclass(frozen=True)
