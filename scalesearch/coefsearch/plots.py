@@ -44,7 +44,7 @@ def plot_search(rank: pd.DataFrame, best: Mapping[str, Any] | None, path: Path,
     ranked = (best or {}).get("ranked") or "top-1"  # --metric ("-NAME" under --mode min)
     ax.set_xlabel(f"proxy {'val top-1 (%)' if ranked == 'top-1' else ranked}: mean and 95% "
                   "t-interval over seeds")
-    ax.scatter([], [], c="tab:red", s=18, label=f"tied set ({tied_rule(best)})")
+    ax.scatter([], [], c="tab:red", s=18, label=f"tied set ({tied_rule()})")  # rank's, now
     if (ok["status"] == Status.STOPPED).any():
         ax.scatter([], [], c="0.6", s=18, label="stopped by a rung (score at its last rung)")
     ax.legend(fontsize=7, loc="best")
