@@ -186,13 +186,14 @@ def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_pa
     summary = json.loads(stdout)
     plan = summary["plan"]
     assert "plan: 2 candidates × 1 seeds × 1 epochs of" in err and "(grid and pilot" in err
-    assert f"of {plan['num_train']} images (batch 8, 2000 val)" in err
+    # ranked by the training loss (the default): the validation images score only the kept top-1
+    assert f"of {plan['num_train']} images (batch 8, {budget.PLANNED_LOSS_VAL} val)" in err
     assert plan["num_train"] % 8 == 0 and plan["num_train"] >= 16
     assert plan["estimated_s"] <= given and plan["actual_s"] == summary["seconds"] > 0
     assert f"budget {format_duration(given)}: planned" in err and ", took " in err
     assert err.count("over the budget") == 1 and plan["projected_s"] > 0
     saved = json.loads((out / "search.json").read_text())["config"]["setup"]
-    assert (saved["num_train"], saved["num_val"]) == (plan["num_train"], 2000)
+    assert (saved["num_train"], saved["num_val"]) == (plan["num_train"], 250)
     rows = TrialStore(out / "trials.csv").rows
     assert {r["images"] for r in rows} == {plan["num_train"]}  # what was planned was trained
     code, _, err = cli("search", *TINY_BUDGET, "--budget", f"{given:.0f}s", "--out", out,
