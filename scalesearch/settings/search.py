@@ -220,7 +220,8 @@ class SearchConfig:
         "trials.csv's history): learning curves, to choose where rungs go (docs/search.md)",
         action="store_true")
     tie_break: str = _evidence(
-        PICK_RULE, "--tie-break", "choose within the tied set (p_best ≥ 2%): p_best = the "
+        PICK_RULE, "--tie-break", "choose within the tied set (the candidates the seeds "
+        "cannot rule out as best; its p_best threshold is in best.json's tie_p): p_best = the "
         "most likely to be best, balanced = most even log α, 2·log β, 2·log γ (the paper's "
         "case for compound scaling), score, params, latency (default: {default})",
         choices=TIE_BREAKS)  # reporting only
