@@ -157,7 +157,8 @@ def test_compiled_model_trains_on_the_cpu():
     cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-2, threads=1, compile=True)
     trainer = ProxyTrainer(_small_cnn(), _bright_vs_dark(32, 0), _bright_vs_dark(16, 1), cfg)
     assert trainer.net is not trainer.model
-    assert trainer.train_epoch() and trainer.result().status == "ok"
+    assert trainer.train_epoch(), trainer.error  # said on failure: a non-finite loss's steps
+    assert trainer.result().status == "ok"
 
 
 def _fake_trial(config: dict, context) -> dict:
