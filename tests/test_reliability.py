@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,17 @@ def test_a_rung_that_cannot_rank_does_not_cut(tmp_path, guard):
         assert not stopped and "no cut" in logged[0] and "does not rank" in logged[0]
     else:  # --cut-unrankable: the old cut, ⌈12/3⌉ = 4 go on
         assert len(stopped) == 8
+
+
+@pytest.mark.parametrize("ranked, says", [("top-1", r"\(mean val top-1 ≥ -?[\d.]+%\)"),
+                                          ("-sotl", r"\(mean -sotl ≥ -?[\d.]+\)")])
+def test_a_cut_names_the_score_it_ranked_by(tmp_path, ranked, says):
+    """A rung's line says what its bar is: val top-1 in %, or the ranked --metric (the
+    default's negated training loss is not a top-1)."""
+    store = _paused(tmp_path, _table(signal=0.0, noise=2.0, seed=1))
+    logged = []
+    cut(store, 0, 2, 3.0, logged.append, chance=12.5, guard=False, ranked=ranked)
+    assert re.search(says, logged[0]) and "stopped" in logged[0], logged
 
 
 def test_a_rung_that_ranks_cuts(tmp_path):

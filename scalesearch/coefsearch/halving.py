@@ -70,11 +70,11 @@ def reached(store: TrialStore, key: tuple) -> int:
 
 def cut(store: TrialStore, rung: int, epoch: int, eta: float,
         log: Callable[[str], None], chance: float | None = None, guard: bool = True,
-        replan: Callable[[int], int] | None = None) -> None:
+        replan: Callable[[int], int] | None = None, ranked: str = "top-1") -> None:
     """Stop the candidates paused at ``epoch`` that are not among the rung's survivors, if the
     seeds can rank the rung or ``guard`` is off (module docstring); ``chance`` is the top-1 of
     a guess (%); ``replan(⌈n/η⌉)``: how many go on instead (``--budget`` behind its pace,
-    :meth:`.budget.Pace.replan`)."""
+    :meth:`.budget.Pace.replan`); ``ranked``: what the scores are (``ProxySetup.ranked``)."""
     table = seed_scores_at(store.rows, epoch)
     scores = in_seed_order(table)
     evidence = reliability(table, chance)
@@ -91,8 +91,9 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
         return
     means = {k: statistics.fmean(v) for k, v in scores.items()}
     bar = min(means[k] for k in keep)
+    bar_text = f"val top-1 ≥ {bar:.1f}%" if ranked == "top-1" else f"{ranked} ≥ {bar:.4g}"
     log(f"rung {rung} (epoch {epoch}): {len(keep)} of {len(scores)} candidates go on "
-        f"(mean val top-1 ≥ {bar:.1f}%); {len({Candidate.key_of(r) for r in stopped})} stopped")
+        f"(mean {bar_text}); {len({Candidate.key_of(r) for r in stopped})} stopped")
     for r in stopped:
         drop_checkpoint(out, r.get("checkpoint"))
     store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])
@@ -101,7 +102,7 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
 def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
               store: TrialStore, order_seed: int = 0, log: Callable[[str], None] = print,
               chance: float | None = None, guard: bool = True,
-              replan: Callable[[int, int], int] | None = None
+              replan: Callable[[int, int], int] | None = None, ranked: str = "top-1"
               ) -> Generator[tuple[list[int], int], None, bool]:
     """Successive halving over the candidates ``keys`` (their grid indices are their
     positions) as a plan: yields (grid indices, epoch) — train these candidates to ``epoch``
@@ -110,7 +111,8 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
     continues there). Trials start in an order shuffled by ``order_seed`` — which must not,
     and does not, change any decision. ``chance``: the top-1 of a guess (%), below whose
     noise no rung cuts; ``guard`` False cuts at every rung, rankable or not
-    (``--cut-unrankable``); ``replan(k, ⌈n/η⌉)``: how many go on at rung k instead."""
+    (``--cut-unrankable``); ``replan(k, ⌈n/η⌉)``: how many go on at rung k instead;
+    ``ranked``: what the scores are, as the cuts' lines name it."""
 
     def live(key: tuple) -> bool:
         done = store.done()
@@ -127,5 +129,5 @@ def rung_plan(keys: list[tuple], seeds: list[int], rungs: list[int], eta: float,
                 return False  # interrupted, or trials lost: --resume continues here
         if epoch < rungs[-1]:
             cut(store, k, epoch, eta, log, chance, guard,
-                None if replan is None else partial(replan, k))
+                None if replan is None else partial(replan, k), ranked)
     return not any(live(key) for key in keys)

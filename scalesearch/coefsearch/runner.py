@@ -155,7 +155,7 @@ def _halve(cfg: SearchConfig, space: Space, store: TrialStore, context: TrialCon
         return pace.replan(k, planned, epochs[k:], eta, trained, concurrent, log)
 
     plan = rung_plan(keys, seeds, epochs, eta, store, cfg.sampler_seed, log, chance, guard,
-                     replan if pace else None)
+                     replan if pace else None, cfg.setup.ranked)
 
     def configs(indices: list[int], epoch: int) -> list[dict]:
         """The rung's trials: candidate, epoch to reach, checkpoint, seeds still to train."""
