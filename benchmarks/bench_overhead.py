@@ -14,7 +14,8 @@ machine every phase stretches: compare ratios, and the driver's CPU seconds per 
 
 ``--cache DIR`` is the grid cache (``SCALESEARCH_GRID_CACHE``; default: a fresh temporary folder,
 so the grid is counted; give the same folder twice to time a cached grid). ``--quick`` (a
-0.1-step grid, 2 epochs of 64 images, no budget) only checks that the benchmark runs.
+0.1-step grid, 2 epochs of 64 images, a family to φ = 2, no budget) only checks that the
+benchmark runs.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def main() -> None:
         options = dict(options, budget=None, num_train=args.num_train)
     if args.quick:
         options = dict(proxy_size=40, epochs=2, num_train=64, num_val=64, grid_step=0.1,
-                       seeds=1)
+                       seeds=1, family_phi=2)  # a family of two φ: every phase, not its size
     out = Path(args.out) if args.out else Path(scratch.name) / "main"
     lines: list[tuple[float, str]] = []
     t0 = time.perf_counter()

@@ -163,12 +163,20 @@ def test_calibration_quick():
 
 @pytest.mark.slow
 def test_the_pick_uses_the_model_only_where_the_calibration_says_so():
-    """The constant agrees with bench_calibration at its 500 simulations per setting. "Not
-    calibrated" needs one setting below 90%: the bimodal ones (where the model misses) are
-    enough and take half the time; "calibrated" needs every setting."""
-    noises = calib.NOISES if surface.PICK_BY_MODEL else ("bimodal",)
-    rows = calib.table(500, noises=noises)
-    assert surface.PICK_BY_MODEL == calib.calibrated(rows, "pooled model")
+    """The constant agrees with bench_calibration at its 500 simulations per setting.
+    "Calibrated" needs every setting at ≥ 90%; "not calibrated" needs one below, so the
+    settings are simulated until one is: the reference surface under bimodal noise first (the
+    model missed it in bench_calibration's table), so one setting's time instead of six."""
+    if surface.PICK_BY_MODEL:
+        assert calib.calibrated(calib.table(500), "pooled model")
+        return
+
+    def coverage(setting) -> float:
+        _, _, truth, noise, sd, seed = setting
+        return float(calib.simulate(truth, noise, sd, 500, seed)["pooled model"][:, 0].mean())
+
+    order = sorted(calib.settings(), key=lambda s: (s[1] != "bimodal", s[0] != "reference"))
+    assert any(coverage(s) < 0.90 for s in order)  # any(): stops at the first below
 
 
 def test_the_headline_says_the_tied_set_first_then_the_pick():
