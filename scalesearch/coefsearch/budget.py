@@ -8,16 +8,18 @@ images per epoch — the one quantity left open: epochs, batch, proxy size and s
 given — as the most that fits what is left of the budget after the grid and the pilot, when
 every candidate trains every seed to the end (a rung that cuts only makes the search shorter;
 the best-arm scheduler's cuts are planned: its share of the full trainings),
-``concurrent`` trainings at once, plus Ray's start-up and per-trial overhead. On the embedded
-data an unset validation size becomes :data:`PLANNED_SYNTHETIC_VAL` (``benchmarks/
-bench_signal.py``: the cheapest lever on reliability). These are estimates; the search reports
-the planned and the actual time.
+``concurrent`` trainings at once, plus Ray's start-up and per-trial overhead and the outputs.
+On the embedded data an unset validation size becomes :data:`PLANNED_SYNTHETIC_VAL`
+(``benchmarks/bench_signal.py``: the cheapest lever on reliability). These are estimates;
+the search reports the planned and the actual time.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -30,11 +32,16 @@ from scalesearch.training.proxy import build_trainer, proxy_image_size
 from scalesearch.util.fmt import format_duration
 
 PILOT_BATCHES, PILOT_VAL = 3, 64  # per pilot candidate: training steps timed, images scored
-RAY_START_S, RAY_PER_TRIAL_S = 10.0, 0.5  # measured: docs/performance.md, "compare on Ray"
-# trainings sharing a machine run slower than the pilot alone (memory bandwidth, clocks):
-# two 1-thread trainings on the 2-core machine took 1.1–1.35× the pilot's estimate (two
-# README main-job runs: planned 3m33s, took 3m51s; planned 2m55s, took 3m41s)
-SHARED_SLOWDOWN = 1.25
+# Ray's start and stop (2.8–4.2 s and ≈ 1.4 s on the idle 2-core machine, 2026-12-08) and its
+# per-trial overhead; the outputs (best.json, family, plots, optuna.db: 4.0 s with the family
+# cached, ≈ 10 s counted) — bench_overhead.py, docs/search.md "Where the main job's wall goes"
+RAY_START_S, RAY_PER_TRIAL_S, OUTPUTS_S = 5.0, 0.5, 5.0
+# trainings sharing a machine could run slower than the pilot alone (memory bandwidth,
+# clocks). It was 1.25, from two runs whose workers ran at nice 15 (1.1–1.35×); with them at
+# the driver's priority every idle-machine run ended under its plan (took/planned 0.74–0.95,
+# 2026-12-06…08), and on 2026-12-08 the trials took 0.87–1.02× the pilot's unshared estimate
+# (three runs; 0.93 with the steady-step pilot): none measured, so 1.0 (docs/search.md)
+SHARED_SLOWDOWN = 1.0
 MIN_BATCHES = 2  # a minimal training: two optimizer steps per epoch
 # the smallest plan still runs, with a warning, when it needs at most this × the budget: the
 # same 2-core machine planned the README main job's floor at 3m25s, 4m23s and 5m04s within
@@ -71,17 +78,22 @@ class Pilot:
     through the cheapest (``lo``) and the most expensive (``hi``) candidate."""
 
     flops: tuple[int, int]
-    train_s: tuple[float, float]  # seconds per training image (forward + backward + step)
+    train_s: tuple[float, float]  # seconds per training image at the steady pace (fwd + bwd)
     eval_s: tuple[float, float]  # seconds per image scored (forward only)
     val_images: int  # the validation set's size
     train_images: int | None  # training images available (None: generated, no limit)
+    first_s: tuple[float, float] = (0.0, 0.0)  # a training's first step beyond a steady one
 
-    def at(self, flops: int) -> tuple[float, float]:
-        """(train, eval) seconds per image of a network of ``flops`` at its proxy size."""
+    def at(self, flops: int) -> tuple[float, float, float]:
+        """(train, eval) seconds per image of a network of ``flops`` at its proxy size, and
+        the seconds its first training step takes beyond a steady one (once per training)."""
         lo, hi = self.flops
         u = 0.0 if hi == lo else (flops - lo) / (hi - lo)
-        (t0, t1), (e0, e1) = self.train_s, self.eval_s
-        return t0 + u * (t1 - t0), e0 + u * (e1 - e0)
+
+        def line(ends: tuple[float, float]) -> float:
+            return ends[0] + u * (ends[1] - ends[0])
+
+        return line(self.train_s), line(self.eval_s), line(self.first_s)
 
 
 def _proxy_flops(baseline: Scalable, c: Candidate, cfg: SearchConfig) -> int:
@@ -105,10 +117,23 @@ def _time_function(baseline: Scalable, c: Candidate, setup) -> float:
     return time.perf_counter() - t
 
 
+def _step_times(trainer) -> tuple[float, float]:
+    """(the first step's seconds, a steady step's: the median of the others, so one step
+    slowed by something else on the machine does not set the pace) over one epoch of
+    ``trainer``; an epoch of one step is its own steady pace."""
+    marks = [time.perf_counter()]
+    trainer.train_epoch(lambda step, total: marks.append(time.perf_counter()))
+    steps = [b - a for a, b in itertools.pairwise(marks)] or [0.0]
+    return steps[0], statistics.median(steps[1:] or steps)
+
+
 def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilot, dict]:
     """(the pilot, each candidate's proxy FLOPs by key): one epoch of :data:`PILOT_BATCHES` + 1
     training steps and an evaluation of :data:`PILOT_VAL` images, timed, for the cheapest and
-    the most expensive candidate (the first, slower step included: a conservative estimate)."""
+    the most expensive candidate. The pace is the steady steps' (a training of a few epochs
+    pays its first, slower step once, not once in four: the first-step pace planned 13–19%
+    short, docs/search.md); the first step's excess is counted once per training, at the
+    ratio the second candidate measured (the first also pays the process's one-time imports)."""
     flops = {c.key: _proxy_flops(baseline, c, cfg) for c in space.candidates}
     ends = [min(space.candidates, key=lambda c: flops[c.key]),
             max(space.candidates, key=lambda c: flops[c.key])]
@@ -116,7 +141,7 @@ def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilo
     setup = cfg.placement.trial_setup(replace(
         cfg.setup, num_train=(PILOT_BATCHES + 1) * batch, num_val=PILOT_VAL,
         train=replace(cfg.setup.train, epochs=1.0)))
-    train_s, eval_s = [], []
+    train_s, eval_s, steps = [], [], []  # steps: (first step, a steady one) in seconds
     for c in ends:
         if not setup.builtin:  # a function of your own: its whole epoch, evaluation included
             train_s.append(_time_function(baseline, c, setup) / ((PILOT_BATCHES + 1) * batch))
@@ -124,18 +149,20 @@ def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilo
             continue
         trainer, _ = build_trainer(baseline, c.mult, setup, 0,
                                    1 if c.matched_resolution is not None else None)
-        t = time.perf_counter()
-        trainer.train_epoch()
-        train_s.append((time.perf_counter() - t) / len(trainer.train_set))
+        steps.append(_step_times(trainer))
+        train_s.append(steps[-1][1] / batch)
         t = time.perf_counter()
         trainer.evaluate()
         eval_s.append((time.perf_counter() - t) / (len(trainer.val_set) + len(trainer.train_set)))
     from scalesearch.data.loader import split_sizes
 
     n_train, n_val = split_sizes(cfg.setup.data, cfg.setup.num_val)
+    first = (0.0, 0.0)
+    if steps:  # the second candidate's first step, as a ratio to its steady one
+        excess = max(0.0, steps[-1][0] / steps[-1][1] - 1) if steps[-1][1] > 0 else 0.0
+        first = (excess * steps[0][1], excess * steps[-1][1])
     return Pilot((flops[ends[0].key], flops[ends[1].key]), (train_s[0], train_s[1]),
-                 (eval_s[0], eval_s[1]),
-                 n_val, n_train), flops
+                 (eval_s[0], eval_s[1]), n_val, n_train, first), flops
 
 
 def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
@@ -151,17 +178,20 @@ def estimate(cfg: SearchConfig, flops: dict, pilot: Pilot, num_train: int,
     share = cfg.schedule.trained_share(len(flops))  # best-arm: the halving's allocation
     work = 0.0
     for f in flops.values():
-        train_s, eval_s = pilot.at(f)
-        work += cfg.seeds * (share * cfg.setup.train.epochs * num_train * train_s
+        train_s, eval_s, first_s = pilot.at(f)
+        work += cfg.seeds * (share * cfg.setup.train.epochs * num_train * train_s + first_s
                              + (scored + recal) * eval_s)
     shared = SHARED_SLOWDOWN if concurrent > 1 else 1.0
-    return RAY_START_S + RAY_PER_TRIAL_S * len(flops) + work * shared / max(1, concurrent)
+    return (RAY_START_S + RAY_PER_TRIAL_S * len(flops) + OUTPUTS_S
+            + work * shared / max(1, concurrent))
 
 
 def plan(cfg: SearchConfig, flops: dict, pilot: Pilot, budget_s: float,
          concurrent: int, spent: float = 0.0) -> tuple[int, float]:
-    """(images per epoch, estimated seconds of the whole search): the most images, in whole
-    batches, whose search fits ``budget_s`` after the ``spent`` seconds (the grid, the pilot).
+    """(images per epoch, estimated seconds of the whole search): the most images, in half
+    batches (an epoch's last batch may be a half: a whole batch of ≈ 200 images is ≈ 15% of
+    the training, which the plan would leave unspent), whose search fits ``budget_s`` after
+    the ``spent`` seconds (the grid, the pilot).
     When not even :data:`MIN_BATCHES` batches fit, that smallest plan runs with a warning if
     it needs at most :data:`OVERRUN` × the budget (a machine slower than the one the budget
     was chosen on), and is refused beyond, naming the smallest budget that fits."""
@@ -182,9 +212,10 @@ def plan(cfg: SearchConfig, flops: dict, pilot: Pilot, budget_s: float,
         return smallest, need
     left = budget_s - spent
     lo, hi = smallest, pilot.train_images or 10**7
-    hi = max(lo, hi - hi % batch)
-    while hi - lo > batch:  # the estimate grows with the images: bisect on whole batches
-        mid = (lo + hi) // 2 // batch * batch
+    step = max(1, batch // 2)
+    hi = max(lo, hi - hi % step)
+    while hi - lo > step:  # the estimate grows with the images: bisect on half batches
+        mid = (lo + hi) // 2 // step * step
         lo, hi = (mid, hi) if estimate(cfg, flops, pilot, mid, concurrent) <= left \
             else (lo, mid)
     n = hi if estimate(cfg, flops, pilot, hi, concurrent) <= left else lo
