@@ -108,8 +108,11 @@ def test_a_budget_too_small_names_the_smallest_that_plans():
 
 
 def test_an_image_folder_caps_the_plan():
+    """55 images in batches of 10: every one of them (five and a half batches), no more."""
     capped = budget.Pilot(**{**PILOT.__dict__, "train_images": 55})
-    assert budget.plan(_cfg(), FLOPS, capped, 10_000.0, 2)[0] == 50
+    assert budget.plan(_cfg(), FLOPS, capped, 10_000.0, 2)[0] == 55
+    capped = budget.Pilot(**{**PILOT.__dict__, "train_images": 58})  # to a half batch: 55
+    assert budget.plan(_cfg(), FLOPS, capped, 10_000.0, 2)[0] == 55
 
 
 def test_budget_and_num_train_are_one_choice():
@@ -212,7 +215,7 @@ def test_a_budgeted_search_plans_prints_and_keeps_its_plan_on_resume(cli, tmp_pa
     assert "plan: 2 candidates × 1 seeds × 1 epochs of" in err and "(grid and pilot" in err
     # ranked by the training loss (the default): the validation images score only the kept top-1
     assert f"of {plan['num_train']} images (batch 8, {budget.PLANNED_LOSS_VAL} val)" in err
-    assert plan["num_train"] % 8 == 0 and plan["num_train"] >= 16
+    assert plan["num_train"] % 4 == 0 and plan["num_train"] >= 16  # half batches of 8
     assert plan["estimated_s"] <= given and plan["actual_s"] == summary["seconds"] > 0
     assert f"budget {format_duration(given)}: planned" in err and ", took " in err
     assert err.count("over the budget") == 1 and plan["projected_s"] > 0

@@ -123,6 +123,11 @@ def test_bench_answer_scores_the_committed_reference(noise, rule, in_tied):
     ("flower_photos/head-zero", "p_best", "loss", (4, 5), 1.2),
     ("synthetic/head-zero/3m", "p_best", "top1", (2, 10), 21.69),
     ("synthetic/head-zero/3m", "p_best", "sotl", (8, 10), 1.25),  # the default: README
+    # the plan --budget 3m makes since the planner's recalibration (2026-12-08: 224–288)
+    ("synthetic/head-zero/3m-256", "p_best", "top1", (0, 5), 21.69),
+    ("synthetic/head-zero/3m-256", "p_best", "sotl", (5, 5), 0.0),  # the default: README
+    # best-arm ranked as the default ranks (sotl from a zeroed head), at best-arm/3m's plan
+    ("synthetic/best-arm-sotl/3m", "p_best", "sotl", (5, 5), 0.0),
     ("synthetic/head-zero/8m", "p_best", "top1", (5, 8), 1.25),  # r6–r8: seeds 110–115
     ("synthetic/head-zero/8m", "p_best", "sotl", (5, 8), 1.25),
     # one pass over 1,600 photos (each seen once, so its training loss is held out): still
