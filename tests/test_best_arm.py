@@ -38,7 +38,8 @@ def test_the_budget_buys_longer_training_for_the_contenders():
     ba, full = _cfg(), _cfg(scheduler="sha")  # sha: the same rungs, planned as if none cut
     assert ba.schedule.trained_share(2) == pytest.approx(5 / 8)
     # the training term of the estimate shrinks by the share; evaluations and Ray's do not
-    train = 2 * 2 * 4 * 200 * 0.01 * 1.25 / 2  # seeds × candidates × epochs × images × s
+    train = 2 * 2 * 4 * 200 * 0.01 * budget.SHARED_SLOWDOWN / 2  # seeds × candidates ×
+    # epochs × images × s per image, × two sharing the machine, over 2 at once
     assert budget.estimate(full, FLOPS, PILOT, 200, 2) - budget.estimate(
         ba, FLOPS, PILOT, 200, 2) == pytest.approx(train * (1 - 5 / 8))
     assert budget.plan(ba, FLOPS, PILOT, 60.0, 2)[0] > budget.plan(full, FLOPS, PILOT, 60.0,
