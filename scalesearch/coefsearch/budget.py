@@ -131,8 +131,8 @@ def run_pilot(baseline: Scalable, cfg: SearchConfig, space: Space) -> tuple[Pilo
     """(the pilot, each candidate's proxy FLOPs by key): one epoch of :data:`PILOT_BATCHES` + 1
     training steps and an evaluation of :data:`PILOT_VAL` images, timed, for the cheapest and
     the most expensive candidate. The pace is the steady steps' (a training of a few epochs
-    pays its first, slower step once, not once in four: the first-step pace planned 13–19%
-    short, docs/search.md); the first step's excess is counted once per training, at the
+    pays its first, slower step once, not once in four: with it the pace was 12–18% below a
+    training's, docs/search.md); the first step's excess is counted once per training, at the
     ratio the second candidate measured (the first also pays the process's one-time imports)."""
     flops = {c.key: _proxy_flops(baseline, c, cfg) for c in space.candidates}
     ends = [min(space.candidates, key=lambda c: flops[c.key]),

@@ -28,6 +28,7 @@ from scalesearch.coefsearch.reliability import describe, in_seed_order, reliabil
 from scalesearch.coefsearch.space import Candidate
 from scalesearch.coefsearch.trials import TrialStore, checkpoint_path, seed_scores_at
 from scalesearch.errors import ScalesearchError
+from scalesearch.util.fmt import ranked_value
 from scalesearch.util.status import Status
 
 
@@ -91,9 +92,9 @@ def cut(store: TrialStore, rung: int, epoch: int, eta: float,
         return
     means = {k: statistics.fmean(v) for k, v in scores.items()}
     bar = min(means[k] for k in keep)
-    bar_text = f"val top-1 ≥ {bar:.1f}%" if ranked == "top-1" else f"{ranked} ≥ {bar:.4g}"
     log(f"rung {rung} (epoch {epoch}): {len(keep)} of {len(scores)} candidates go on "
-        f"(mean {bar_text}); {len({Candidate.key_of(r) for r in stopped})} stopped")
+        f"(mean {ranked_value(ranked, bar, relation='≥ ')}); "
+        f"{len({Candidate.key_of(r) for r in stopped})} stopped")
     for r in stopped:
         drop_checkpoint(out, r.get("checkpoint"))
     store.append([dict(r, status=Status.STOPPED, rung=rung, checkpoint=None) for r in stopped])

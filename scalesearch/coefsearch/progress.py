@@ -15,7 +15,7 @@ from scalesearch.coefsearch.trainable import RUNNING, TrialContext, base_row, ca
 from scalesearch.coefsearch.trials import TrialStore
 from scalesearch.settings.search import SearchConfig
 from scalesearch.training.proxy import EVAL_IMAGES
-from scalesearch.util.fmt import score_digits
+from scalesearch.util.fmt import ranked_value, score_digits
 from scalesearch.util.status import Status
 
 
@@ -64,8 +64,7 @@ class Progress:
     def _value(self, value: float, top1: str = "val top-1") -> str:
         """A stored score as the logs say it: "val top-1 71.2%" (``top1`` names it), or the
         --metric's name ("-mse -0.031" under --mode min: trials.csv's sign)."""
-        ranked = self.cfg.setup.ranked
-        return f"{top1} {value:.1f}%" if ranked == "top-1" else f"{ranked} {value:.4g}"
+        return ranked_value(self.cfg.setup.ranked, value, top1)
 
     def report(self, result: dict) -> None:
         """Log a line for an epoch report of a running trial."""

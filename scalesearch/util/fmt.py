@@ -48,6 +48,16 @@ def is_top1(ranked: object) -> bool:
     return ranked in (None, "top-1")
 
 
+def ranked_value(ranked: object, value: float, name: str = "val top-1",
+                 relation: str = "") -> str:
+    """A stored score as the logs say it: "val top-1 71.2%" (``name`` for val top-1,
+    :func:`is_top1`), or the --metric's own ("-sotl -2.13" under --mode min: trials.csv's
+    sign); ``relation`` goes before the value ("≥ ": a rung's bar)."""
+    if is_top1(ranked):
+        return f"{name} {relation}{value:.1f}%"
+    return f"{ranked} {relation}{value:.4g}"
+
+
 def score_digits(ranked: object) -> int:
     """Decimals a ranked value is shown with: 1 for val top-1 in % (:func:`is_top1`), 3 for
     another --metric in its own units (a loss such as -sotl differs in the second decimal)."""
